@@ -47,3 +47,13 @@ pub fn pids(_paths: &CgroupPaths) -> Result<Vec<Pid>, CgroupError> {
 pub fn destroy(_paths: &CgroupPaths) -> Result<(), CgroupError> {
     todo!()
 }
+
+/// Is the container's cgroup frozen (`pause`)?
+pub fn is_frozen(_paths: &CgroupPaths) -> bool {
+    todo!()
+}
+
+/// Unfreezes the container's cgroup (before a forced delete can kill a paused container).
+pub fn thaw(_paths: &CgroupPaths) -> Result<(), CgroupError> {
+    todo!()
+}
