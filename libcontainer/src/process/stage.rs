@@ -54,6 +54,9 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
             .map_err(|e| format!("linux.gidMappings: setgid 0 in the user namespace: {e}"))?;
         setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .map_err(|e| format!("linux.uidMappings: setuid 0 in the user namespace: {e}"))?;
+        // The uid change cleared "dumpable", which hands our /proc/self files to the host's
+        // root; the namespace's root must still write timens_offsets and the like.
+        nix::sys::prctl::set_dumpable(true).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
     }
     if ns.has_new(Ns::Cgroup) {
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("unshare cgroup namespace: {e}"))?;
