@@ -41,7 +41,8 @@ pub enum ChannelError {
 const MAX_MSG: usize = 256 * 1024;
 
 impl Msg {
-    fn encode(&self) -> Vec<u8> {
+    /// The packet for this message.
+    pub fn encode(&self) -> Vec<u8> {
         let (tag, payload): (u8, &[u8]) = match self {
             Msg::Go => (1, &[]),
             Msg::NeedIdMaps => (2, &[]),
@@ -55,7 +56,9 @@ impl Msg {
         [&[tag][..], payload].concat()
     }
 
-    fn decode(buf: &[u8]) -> Result<Self, ChannelError> {
+    /// Parses one packet (also the fuzz target's entry point: packets come from another
+    /// process and must never panic the parent).
+    pub fn decode(buf: &[u8]) -> Result<Self, ChannelError> {
         let (&tag, payload) = buf.split_first().ok_or(ChannelError::Closed)?;
         Ok(match tag {
             1 => Msg::Go,

@@ -18,7 +18,13 @@ pub fn load_spec(bundle: &Path) -> Result<Spec, SpecError> {
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    parse_spec(&bytes, &path)
+}
+
+/// Parses config.json's bytes; `path` is only used in errors.
+pub fn parse_spec(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
+    let path = path.to_path_buf();
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         SpecError::Invalid {
