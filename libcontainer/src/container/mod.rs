@@ -196,6 +196,13 @@ impl Created {
     pub fn wait(&self) -> Result<i32, Error> {
         ops::wait_child(self.container.state.pid)
     }
+    /// Like `wait`, forwarding the signals this process receives to the init meanwhile
+    /// (`berth run` in the foreground: Ctrl-C reaches the container, as with runc).
+    pub fn wait_forwarding_signals(&self) -> Result<i32, Error> {
+        let pid = self.container.state.pid;
+        crate::process::wait_forwarding_signals(pid)
+            .map_err(|e| Error::Io { what: format!("wait for init {pid}"), reason: e.to_string() })
+    }
 }
 
 /// A container known to the state root. It holds what was recorded at create; every

@@ -9,6 +9,9 @@ mod exec;
 mod init;
 mod stage;
 pub mod start;
+mod wait;
+
+pub use wait::wait_forwarding_signals;
 
 use crate::channel::{channel_pair, Msg};
 use crate::namespaces::NamespacePlan;
