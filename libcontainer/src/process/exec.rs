@@ -82,6 +82,19 @@ pub(super) fn enter_cwd(spec: &Spec) -> Result<(), String> {
     }
 }
 
+/// The program starts with default signal dispositions and nothing blocked: ignored
+/// dispositions survive execve, and Rust's runtime ignores SIGPIPE in every berth process.
+pub(super) fn reset_signals() -> Result<(), String> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing SIG_DFL runs no handler code.
+        unsafe { sigaction(sig, &default) }.map_err(|e| format!("reset {sig}: {e}"))?;
+    }
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(|e| format!("unblock signals: {e}"))
+}
+
 pub(super) fn exec_program(p: &Program) -> Result<Infallible, String> {
     nix::unistd::execve(&p.path, &p.argv, &p.envp)
         .map_err(|e| format!("exec {:?}: {}", p.path, e.desc()))

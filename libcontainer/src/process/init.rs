@@ -2,7 +2,7 @@
 //! Until `Ready` it reports errors over the channel (so `create` fails and cleans up); after
 //! `start`'s `S` over the start connection (so `start` fails with the reason).
 
-use super::exec::{enter_cwd, exec_program, limit_fds, resolve_program, Program};
+use super::exec::{enter_cwd, exec_program, limit_fds, reset_signals, resolve_program, Program};
 use super::start::{reply_error, reply_listener, wait_for_start};
 use super::LaunchConfig;
 use crate::channel::{Channel, Msg};
@@ -125,6 +125,7 @@ fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Inf
         listener = seccomp::install(prog).map_err(s)?;
     }
     enter_cwd(spec)?;
+    reset_signals()?;
     if let Some(l) = listener {
         reply_listener(conn, &l).map_err(|e| format!("seccomp listener to start: {e}"))?;
     }
