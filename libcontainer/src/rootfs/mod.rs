@@ -14,6 +14,16 @@
 //! 4. `pivot_rootfs` — pivot_root (or MS_MOVE + chroot with `no_pivot`).
 //! 5. `finish_rootfs` — maskedPaths, readonlyPaths, `root.readonly`.
 
+mod cgroup;
+mod devices;
+mod finish;
+mod mounts;
+mod options;
+mod paths;
+mod pivot;
+#[cfg(test)]
+mod tests;
+
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
@@ -33,22 +43,77 @@ pub struct RootfsOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
+    /// A `mounts` entry is invalid (found by `validate_mounts`, before anything exists).
     #[error("mounts[{index}] ({destination}): {reason}")]
-    InvalidMount { index: usize, destination: String, reason: String },
+    InvalidMount {
+        index: usize,
+        destination: String,
+        reason: String,
+    },
+    /// `linux.rootfsPropagation` is not one of the propagation types.
+    #[error("linux.rootfsPropagation: unknown value {0:?} (expected shared, slave, private, unbindable, or their r-prefixed forms)")]
+    InvalidPropagation(String),
+    /// A system call failed while setting up `field` (e.g. `mounts[2]`, `linux.devices[0]`,
+    /// `linux.maskedPaths[1]`, `root.path`) at `path`.
+    #[error("{field} ({path}): {op}: {source}")]
+    Op {
+        field: String,
+        path: String,
+        op: &'static str,
+        source: std::io::Error,
+    },
 }
 
-pub fn validate_mounts(_spec: &Spec) -> Result<(), RootfsError> {
-    todo!("rootfs::validate_mounts")
+impl RootfsError {
+    pub(crate) fn op(
+        field: impl Into<String>,
+        path: impl AsRef<Path>,
+        op: &'static str,
+        errno: nix::errno::Errno,
+    ) -> Self {
+        RootfsError::Op {
+            field: field.into(),
+            path: path.as_ref().display().to_string(),
+            op,
+            source: errno.into(),
+        }
+    }
 }
 
-pub fn prepare_rootfs(_spec: &Spec, _opts: &RootfsOptions) -> Result<(), RootfsError> {
-    todo!("rootfs::prepare_rootfs")
+/// Checks every `mounts` entry and `linux.rootfsPropagation` without touching anything:
+/// absolute destinations, known filesystem types, known options (others go to the
+/// filesystem as data, as with mount(8)).
+pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
+    options::validate(spec)
 }
 
-pub fn pivot_rootfs(_rootfs: &Path, _no_pivot: bool) -> Result<(), RootfsError> {
-    todo!("rootfs::pivot_rootfs")
+/// Sets up the rootfs in the init's (new) mount namespace, before pivot_root: propagation of
+/// `/`, the rootfs bind-mounted onto itself, every `mounts` entry in order, then /dev.
+pub fn prepare_rootfs(spec: &Spec, opts: &RootfsOptions) -> Result<(), RootfsError> {
+    let propagation = options::rootfs_propagation(spec)?;
+    let root = mounts::prepare_root(&opts.rootfs, propagation)?;
+    let entries = spec.mounts().as_deref().unwrap_or_default();
+    for (index, mount) in entries.iter().enumerate() {
+        mounts::mount_entry(&root, index, mount, opts)?;
+    }
+    if devices::needs_dev(entries) {
+        devices::setup_dev(&root, spec, opts.in_user_ns)?;
+    }
+    Ok(())
 }
 
-pub fn finish_rootfs(_spec: &Spec) -> Result<(), RootfsError> {
-    todo!("rootfs::finish_rootfs")
+/// Makes the prepared rootfs the process's `/`: pivot_root, or with `no_pivot` a move mount
+/// and chroot (for ramfs-rooted hosts where pivot_root is impossible).
+pub fn pivot_rootfs(rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
+    if no_pivot {
+        pivot::move_root(rootfs)
+    } else {
+        pivot::pivot_root(rootfs)
+    }
+}
+
+/// After pivot: `linux.readonlyPaths`, `linux.maskedPaths`, a shared `rootfsPropagation`,
+/// and `root.readonly`.
+pub fn finish_rootfs(spec: &Spec) -> Result<(), RootfsError> {
+    finish::finish(spec)
 }

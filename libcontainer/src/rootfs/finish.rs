@@ -1,0 +1,92 @@
+//! After pivot_root: read-only and masked paths, a shared rootfs propagation, a read-only root.
+
+use super::mounts::{mount_setattr, Ctx, NONE};
+use super::options::{self, MOUNT_ATTR_RDONLY};
+use super::paths::{self, fd_path};
+use super::RootfsError;
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fstat, SFlag};
+use oci_spec::runtime::Spec;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
+    let root =
+        paths::open_dir(Path::new("/")).map_err(Ctx::new("root.path", "/").fail("open /"))?;
+    let linux = spec.linux().as_ref();
+    let readonly = linux
+        .and_then(|l| l.readonly_paths().as_deref())
+        .unwrap_or_default();
+    for (index, path) in readonly.iter().enumerate() {
+        let ctx = Ctx::new(format!("linux.readonlyPaths[{index}]"), path);
+        readonly_path(&root, Path::new(path), &ctx)?;
+    }
+    let masked = linux
+        .and_then(|l| l.masked_paths().as_deref())
+        .unwrap_or_default();
+    for (index, path) in masked.iter().enumerate() {
+        let ctx = Ctx::new(format!("linux.maskedPaths[{index}]"), path);
+        mask_path(&root, Path::new(path), &ctx)?;
+    }
+    // prepare_root kept "/" a slave during setup (pivot_root refuses shared mounts).
+    if let Some(flags) = options::rootfs_propagation(spec)? {
+        if flags.contains(MsFlags::MS_SHARED) {
+            mount(NONE, "/", NONE, flags, NONE)
+                .map_err(Ctx::new("linux.rootfsPropagation", "/").fail("set propagation of /"))?;
+        }
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        let ctx = Ctx::new("root.readonly", "/");
+        let fd = paths::resolve(&root, Path::new("/")).map_err(ctx.fail("open /"))?;
+        // Only "/" itself: /dev, /proc and the other mounts keep their own flags, as with runc.
+        mount_setattr(&fd, MOUNT_ATTR_RDONLY, 0, false).map_err(ctx.fail("make / read-only"))?;
+    }
+    Ok(())
+}
+
+/// Resolves a path of the list inside the container; a missing one is skipped.
+fn open_existing(root: &OwnedFd, path: &Path, ctx: &Ctx) -> Result<Option<OwnedFd>, RootfsError> {
+    match paths::resolve(root, path) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
+        Err(e) => Err(ctx.fail("open")(e)),
+    }
+}
+
+/// Bind the path onto itself and make that mount (and any below it) read-only; mount_setattr
+/// changes only the read-only bit, so nosuid, nodev and noexec stay as they were.
+fn readonly_path(root: &OwnedFd, path: &Path, ctx: &Ctx) -> Result<(), RootfsError> {
+    let Some(fd) = open_existing(root, path, ctx)? else {
+        return Ok(());
+    };
+    let at = fd_path(&fd);
+    mount(
+        Some(&at),
+        &at,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .map_err(ctx.fail("bind onto itself"))?;
+    let mounted = paths::resolve(root, path).map_err(ctx.fail("open the bind mount"))?;
+    mount_setattr(&mounted, MOUNT_ATTR_RDONLY, 0, true).map_err(ctx.fail("make read-only"))
+}
+
+/// A directory is hidden under an empty read-only tmpfs, anything else under /dev/null.
+fn mask_path(root: &OwnedFd, path: &Path, ctx: &Ctx) -> Result<(), RootfsError> {
+    let Some(fd) = open_existing(root, path, ctx)? else {
+        return Ok(());
+    };
+    let st = fstat(&fd).map_err(ctx.fail("stat"))?;
+    let at = fd_path(&fd);
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+        mount(Some("tmpfs"), &at, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
+            .map_err(ctx.fail("mount tmpfs"))
+    } else {
+        let null =
+            paths::resolve(root, Path::new("/dev/null")).map_err(ctx.fail("open /dev/null"))?;
+        mount(Some(&fd_path(&null)), &at, NONE, MsFlags::MS_BIND, NONE)
+            .map_err(ctx.fail("bind /dev/null"))
+    }
+}

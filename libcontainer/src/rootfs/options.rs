@@ -1,0 +1,247 @@
+//! Mount options from config.json: the fstab-style words runc accepts, turned into mount(2)
+//! flags, propagation changes and mount_setattr(2) attributes; anything else is filesystem data.
+
+use super::RootfsError;
+use nix::mount::MsFlags;
+use oci_spec::runtime::{Mount, Spec};
+
+// The MOUNT_ATTR_* values of <linux/mount.h>: the libc crate does not export them.
+pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub(super) const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub(super) const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub(super) const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub(super) const MOUNT_ATTR_ATIME_MASK: u64 = 0x70;
+const MOUNT_ATTR_RELATIME: u64 = 0x0;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// One mount entry's options, parsed.
+#[derive(Debug, Clone)]
+pub(super) struct MountOptions {
+    /// mount(2) flags, including MS_BIND (and MS_REC for rbind).
+    pub flags: MsFlags,
+    /// Propagation changes, applied in order after the mount.
+    pub propagation: Vec<MsFlags>,
+    /// Recursive attributes (rro, rnosuid, ...) for mount_setattr(AT_RECURSIVE).
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    /// The recursive atime mode, if one was asked for (the kernel treats it as an enum).
+    pub attr_atime: Option<u64>,
+    /// Filesystem-specific data (mode=755, size=65536k, ...), comma-joined for mount(2).
+    pub data: Vec<String>,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            propagation: Vec::new(),
+            attr_set: 0,
+            attr_clr: 0,
+            attr_atime: None,
+            data: Vec::new(),
+        }
+    }
+}
+
+impl MountOptions {
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+
+    pub fn data(&self) -> Option<String> {
+        (!self.data.is_empty()).then(|| self.data.join(","))
+    }
+
+    pub fn has_recursive_attrs(&self) -> bool {
+        self.attr_set != 0 || self.attr_clr != 0 || self.attr_atime.is_some()
+    }
+}
+
+enum Opt {
+    Set(MsFlags),
+    Clear(MsFlags),
+    Propagation(MsFlags),
+    AttrSet(u64),
+    AttrClear(u64),
+    Atime(u64),
+    Unsupported(&'static str),
+}
+
+fn lookup(option: &str) -> Option<Opt> {
+    use MsFlags as M;
+    use Opt::*;
+    Some(match option {
+        "defaults" => Set(M::empty()),
+        "ro" => Set(M::MS_RDONLY),
+        "rw" => Clear(M::MS_RDONLY),
+        "suid" => Clear(M::MS_NOSUID),
+        "nosuid" => Set(M::MS_NOSUID),
+        "dev" => Clear(M::MS_NODEV),
+        "nodev" => Set(M::MS_NODEV),
+        "exec" => Clear(M::MS_NOEXEC),
+        "noexec" => Set(M::MS_NOEXEC),
+        "sync" => Set(M::MS_SYNCHRONOUS),
+        "async" => Clear(M::MS_SYNCHRONOUS),
+        "dirsync" => Set(M::MS_DIRSYNC),
+        "remount" => Set(M::MS_REMOUNT),
+        "mand" => Set(M::MS_MANDLOCK),
+        "nomand" => Clear(M::MS_MANDLOCK),
+        "atime" => Clear(M::MS_NOATIME),
+        "noatime" => Set(M::MS_NOATIME),
+        "diratime" => Clear(M::MS_NODIRATIME),
+        "nodiratime" => Set(M::MS_NODIRATIME),
+        "relatime" => Set(M::MS_RELATIME),
+        "norelatime" => Clear(M::MS_RELATIME),
+        "strictatime" => Set(M::MS_STRICTATIME),
+        "nostrictatime" => Clear(M::MS_STRICTATIME),
+        "lazytime" => Set(M::MS_LAZYTIME),
+        "nolazytime" => Clear(M::MS_LAZYTIME),
+        "iversion" => Set(M::MS_I_VERSION),
+        "noiversion" => Clear(M::MS_I_VERSION),
+        "silent" => Set(M::MS_SILENT),
+        "loud" => Clear(M::MS_SILENT),
+        // MS_NOSYMFOLLOW (Linux 5.10); nix does not name it.
+        "nosymfollow" => Set(M::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+        "symfollow" => Clear(M::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+        "bind" => Set(M::MS_BIND),
+        "rbind" => Set(M::MS_BIND | M::MS_REC),
+        _ => {
+            return lookup_propagation(option)
+                .map(Propagation)
+                .or_else(|| lookup_attr(option))
+        }
+    })
+}
+
+fn lookup_attr(option: &str) -> Option<Opt> {
+    use Opt::*;
+    Some(match option {
+        "rro" => AttrSet(MOUNT_ATTR_RDONLY),
+        "rrw" => AttrClear(MOUNT_ATTR_RDONLY),
+        "rnosuid" => AttrSet(MOUNT_ATTR_NOSUID),
+        "rsuid" => AttrClear(MOUNT_ATTR_NOSUID),
+        "rnodev" => AttrSet(MOUNT_ATTR_NODEV),
+        "rdev" => AttrClear(MOUNT_ATTR_NODEV),
+        "rnoexec" => AttrSet(MOUNT_ATTR_NOEXEC),
+        "rexec" => AttrClear(MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => AttrSet(MOUNT_ATTR_NODIRATIME),
+        "rdiratime" => AttrClear(MOUNT_ATTR_NODIRATIME),
+        "rnosymfollow" => AttrSet(MOUNT_ATTR_NOSYMFOLLOW),
+        "rsymfollow" => AttrClear(MOUNT_ATTR_NOSYMFOLLOW),
+        // The atime modes are one enum in mount_setattr: undoing noatime/strictatime means
+        // going back to the kernel's default, relatime.
+        "rnoatime" => Atime(MOUNT_ATTR_NOATIME),
+        "rstrictatime" => Atime(MOUNT_ATTR_STRICTATIME),
+        "rrelatime" | "ratime" | "rnostrictatime" => Atime(MOUNT_ATTR_RELATIME),
+        "rnorelatime" => Atime(MOUNT_ATTR_STRICTATIME),
+        "idmap" | "ridmap" => Unsupported("idmapped mounts are not supported yet"),
+        _ => return None,
+    })
+}
+
+pub(super) fn lookup_propagation(value: &str) -> Option<MsFlags> {
+    use MsFlags as M;
+    Some(match value {
+        "private" => M::MS_PRIVATE,
+        "rprivate" => M::MS_PRIVATE | M::MS_REC,
+        "shared" => M::MS_SHARED,
+        "rshared" => M::MS_SHARED | M::MS_REC,
+        "slave" => M::MS_SLAVE,
+        "rslave" => M::MS_SLAVE | M::MS_REC,
+        "unbindable" => M::MS_UNBINDABLE,
+        "runbindable" => M::MS_UNBINDABLE | M::MS_REC,
+        _ => return None,
+    })
+}
+
+/// Parses one entry's options; the error is the reason, without the entry's name.
+pub(super) fn parse(mount: &Mount) -> Result<MountOptions, String> {
+    let mut parsed = MountOptions::default();
+    for option in mount.options().as_deref().unwrap_or_default() {
+        match lookup(option) {
+            Some(Opt::Set(f)) => parsed.flags.insert(f),
+            Some(Opt::Clear(f)) => parsed.flags.remove(f),
+            Some(Opt::Propagation(f)) => parsed.propagation.push(f),
+            Some(Opt::AttrSet(a)) => {
+                parsed.attr_set |= a;
+                parsed.attr_clr &= !a;
+            }
+            Some(Opt::AttrClear(a)) => {
+                parsed.attr_clr |= a;
+                parsed.attr_set &= !a;
+            }
+            Some(Opt::Atime(a)) => parsed.attr_atime = Some(a),
+            Some(Opt::Unsupported(why)) => return Err(format!("option {option:?}: {why}")),
+            None => parsed.data.push(option.clone()),
+        }
+    }
+    if mount.typ().as_deref() == Some("bind") {
+        parsed.flags.insert(MsFlags::MS_BIND);
+    }
+    Ok(parsed)
+}
+
+/// `linux.rootfsPropagation` as mount flags; None when not set.
+pub(super) fn rootfs_propagation(spec: &Spec) -> Result<Option<MsFlags>, RootfsError> {
+    let value = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref());
+    match value {
+        None | Some("") => Ok(None),
+        Some(v) => lookup_propagation(v)
+            .map(Some)
+            .ok_or_else(|| RootfsError::InvalidPropagation(v.to_string())),
+    }
+}
+
+fn known_filesystems() -> Result<Vec<String>, RootfsError> {
+    let text = std::fs::read_to_string("/proc/filesystems").map_err(|e| RootfsError::Op {
+        field: "mounts".into(),
+        path: "/proc/filesystems".into(),
+        op: "read",
+        source: e,
+    })?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect())
+}
+
+pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
+    rootfs_propagation(spec)?;
+    let mounts = spec.mounts().as_deref().unwrap_or_default();
+    if mounts.is_empty() {
+        return Ok(());
+    }
+    let filesystems = known_filesystems()?;
+    for (index, mount) in mounts.iter().enumerate() {
+        let invalid = |reason: String| RootfsError::InvalidMount {
+            index,
+            destination: mount.destination().display().to_string(),
+            reason,
+        };
+        if !mount.destination().is_absolute() {
+            return Err(invalid("destination must be an absolute path".into()));
+        }
+        let parsed = parse(mount).map_err(invalid)?;
+        let typ = mount.typ().as_deref().unwrap_or("");
+        if parsed.is_bind() {
+            if mount.source().is_none() {
+                return Err(invalid("a bind mount needs a source".into()));
+            }
+        } else if typ.is_empty() || typ == "none" {
+            return Err(invalid(format!(
+                "type {typ:?} needs a \"bind\" or \"rbind\" option"
+            )));
+        } else if !filesystems.iter().any(|f| f == typ) {
+            return Err(invalid(format!(
+                "unknown filesystem type {typ:?} (not in /proc/filesystems)"
+            )));
+        }
+    }
+    Ok(())
+}
