@@ -1,0 +1,272 @@
+//! From the OCI profile to per-ABI rules (what `ext::assemble` turns into one program).
+
+use super::ext::{self, Abi, AbiRules, Action, SyscallRules};
+use super::{SeccompError, SeccompProgram};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
+    LinuxSeccompOperator, LinuxSyscall,
+};
+use seccompiler::{SeccompCmpOp, SeccompCondition, SeccompRule};
+use std::collections::BTreeMap;
+
+/// What a syscall from an ABI the profile does not filter gets (libseccomp's "bad arch"
+/// action). The whole process, not one thread: a half-killed process helps nobody.
+const BAD_ARCH: Action = Action::KillProcess;
+
+pub(super) fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
+    let default = action(
+        seccomp.default_action(),
+        seccomp.default_errno_ret(),
+        "defaultErrnoRet",
+    )
+    .map_err(|reason| SeccompError::InvalidField {
+        field: "defaultAction",
+        reason,
+    })?;
+    if default == Action::Notify {
+        return Err(SeccompError::InvalidField {
+            field: "defaultAction",
+            reason: "SCMP_ACT_NOTIFY cannot be the default: it would also stop the runtime's \
+                     own last syscalls (execve) waiting for the agent"
+                .into(),
+        });
+    }
+    let mut abis: BTreeMap<Abi, AbiRules> = architectures(seccomp)?
+        .into_iter()
+        .map(|abi| (abi, AbiRules::new()))
+        .collect();
+    let mut skipped = Vec::new();
+    let mut listener = false;
+    for (index, entry) in seccomp.syscalls().iter().flatten().enumerate() {
+        let err = |reason| SeccompError::InvalidRule { index, reason };
+        let act = action(entry.action(), entry.errno_ret(), "errnoRet").map_err(err)?;
+        let args = entry.args().as_deref().unwrap_or_default();
+        check_args(args).map_err(err)?;
+        let known = add_entry(&mut abis, entry, act, args);
+        listener |= act == Action::Notify && !known.is_empty();
+        skipped.extend(
+            entry
+                .names()
+                .iter()
+                .filter(|n| !known.contains(&n.as_str()))
+                .cloned(),
+        );
+    }
+    if listener && seccomp.listener_path().is_none() {
+        return Err(SeccompError::InvalidField {
+            field: "listenerPath",
+            reason: "required when a rule uses SCMP_ACT_NOTIFY".into(),
+        });
+    }
+    let bpf =
+        ext::assemble(&abis, default, BAD_ARCH).map_err(|len| SeccompError::TooLarge { len })?;
+    Ok(SeccompProgram {
+        bpf,
+        flags: flags(seccomp)?,
+        listener,
+        skipped,
+    })
+}
+
+/// Adds one syscall entry to every ABI; returns the names that at least one ABI knows.
+fn add_entry<'a>(
+    abis: &mut BTreeMap<Abi, AbiRules>,
+    entry: &'a LinuxSyscall,
+    act: Action,
+    args: &[LinuxSeccompArg],
+) -> Vec<&'a str> {
+    let mut known = Vec::new();
+    for (&abi, rules) in abis.iter_mut() {
+        // Conditions depend on the ABI's argument width, not on the name: build once per ABI.
+        let rule = match abi_rule(abi, args) {
+            AbiRule::Never => None,
+            rule => Some(rule),
+        };
+        for name in entry.names() {
+            let Some(nr) = abi.syscall_nr(name) else {
+                continue;
+            };
+            if !known.contains(&name.as_str()) {
+                known.push(name.as_str());
+            }
+            let slot = rules.entry(nr).or_insert_with(SyscallRules::default);
+            match &rule {
+                Some(AbiRule::Always) => {
+                    slot.fallback.get_or_insert(act);
+                }
+                Some(AbiRule::When(r)) => slot.conditional.push((r.clone(), act)),
+                Some(AbiRule::Never) | None => {}
+            }
+        }
+    }
+    known
+}
+
+/// The architectures to filter: the native one always (as libseccomp does), plus the listed.
+fn architectures(seccomp: &LinuxSeccomp) -> Result<Vec<Abi>, SeccompError> {
+    let native = native_abi()?;
+    let mut abis = vec![native];
+    for arch in seccomp.architectures().iter().flatten() {
+        let abi = match arch {
+            Arch::ScmpArchNative => native,
+            Arch::ScmpArchX86_64 => Abi::X86_64,
+            Arch::ScmpArchX86 => Abi::I386,
+            Arch::ScmpArchX32 => Abi::X32,
+            other => {
+                return Err(SeccompError::UnsupportedArch {
+                    arch: other.to_string(),
+                })
+            }
+        };
+        if !abis.contains(&abi) {
+            abis.push(abi);
+        }
+    }
+    Ok(abis)
+}
+
+fn native_abi() -> Result<Abi, SeccompError> {
+    if cfg!(target_arch = "x86_64") {
+        Ok(Abi::X86_64)
+    } else {
+        Err(SeccompError::UnsupportedArch {
+            arch: format!("the native {}", std::env::consts::ARCH),
+        })
+    }
+}
+
+fn flags(seccomp: &LinuxSeccomp) -> Result<libc::c_ulong, SeccompError> {
+    let mut flags = 0;
+    for flag in seccomp.flags().iter().flatten() {
+        flags |= match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
+            // Harmless in the single-threaded init, and honoured rather than ignored.
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+        };
+    }
+    Ok(flags)
+}
+
+/// The kernel action for an OCI action; `errno_field` names the errno field for errors.
+fn action(
+    act: LinuxSeccompAction,
+    errno_ret: Option<u32>,
+    errno_field: &str,
+) -> Result<Action, String> {
+    // runc's default for ERRNO and TRACE without an explicit value.
+    let data = || -> Result<u16, String> {
+        let value = errno_ret.unwrap_or(libc::EPERM as u32);
+        u16::try_from(value).map_err(|_| format!("{errno_field} {value} does not fit in 16 bits"))
+    };
+    let a = match act {
+        LinuxSeccompAction::ScmpActErrno => return Ok(Action::Errno(data()?)),
+        LinuxSeccompAction::ScmpActTrace => return Ok(Action::Trace(data()?)),
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            Action::KillThread
+        }
+        LinuxSeccompAction::ScmpActKillProcess => Action::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => Action::Trap,
+        LinuxSeccompAction::ScmpActAllow => Action::Allow,
+        LinuxSeccompAction::ScmpActLog => Action::Log,
+        LinuxSeccompAction::ScmpActNotify => Action::Notify,
+    };
+    match errno_ret {
+        Some(_) => Err(format!(
+            "{errno_field} is only meaningful with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not {act}"
+        )),
+        None => Ok(a),
+    }
+}
+
+fn check_args(args: &[LinuxSeccompArg]) -> Result<(), String> {
+    for (i, arg) in args.iter().enumerate() {
+        if arg.index() > 5 {
+            return Err(format!(
+                "args[{i}].index {} is out of range (a syscall has arguments 0..=5)",
+                arg.index()
+            ));
+        }
+        if arg.value_two().is_some() && arg.op() != LinuxSeccompOperator::ScmpCmpMaskedEq {
+            return Err(format!(
+                "args[{i}].valueTwo is only meaningful with SCMP_CMP_MASKED_EQ, not {}",
+                arg.op()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An entry's argument conditions on one ABI.
+enum AbiRule {
+    /// No conditions, or all of them hold for every argument value.
+    Always,
+    /// A condition can never hold (a value beyond a 32-bit argument's range).
+    Never,
+    When(SeccompRule),
+}
+
+/// All conditions ANDed, as seccompiler's `SeccompRule` does.
+fn abi_rule(abi: Abi, args: &[LinuxSeccompArg]) -> AbiRule {
+    let mut conds = Vec::new();
+    for arg in args {
+        match condition(abi, arg) {
+            Cond::Always => {}
+            Cond::Never => return AbiRule::Never,
+            Cond::Is(c) => conds.push(c),
+        }
+    }
+    match SeccompRule::new(conds) {
+        Ok(rule) => AbiRule::When(rule),
+        // the only error is an empty condition list
+        Err(_) => AbiRule::Always,
+    }
+}
+
+enum Cond {
+    Always,
+    Never,
+    Is(SeccompCondition),
+}
+
+/// One argument condition. A 32-bit ABI's argument has no high bits, so a value that needs
+/// them decides the condition statically (comparing only the low bits would match wrongly).
+fn condition(abi: Abi, arg: &LinuxSeccompArg) -> Cond {
+    use LinuxSeccompOperator as Op;
+    let (op, value) = match arg.op() {
+        Op::ScmpCmpNe => (SeccompCmpOp::Ne, arg.value()),
+        Op::ScmpCmpLt => (SeccompCmpOp::Lt, arg.value()),
+        Op::ScmpCmpLe => (SeccompCmpOp::Le, arg.value()),
+        Op::ScmpCmpEq => (SeccompCmpOp::Eq, arg.value()),
+        Op::ScmpCmpGe => (SeccompCmpOp::Ge, arg.value()),
+        Op::ScmpCmpGt => (SeccompCmpOp::Gt, arg.value()),
+        // OCI: `value` is the mask, `valueTwo` what the masked argument must equal.
+        Op::ScmpCmpMaskedEq => {
+            let mask = arg.value();
+            let want = arg.value_two().unwrap_or(0);
+            if want & !mask != 0 {
+                return Cond::Never; // bits outside the mask are always 0 after masking
+            }
+            let mask = if abi.is_32bit() {
+                mask & 0xffff_ffff
+            } else {
+                mask
+            };
+            (SeccompCmpOp::MaskedEq(mask), want)
+        }
+    };
+    if abi.is_32bit() && value > u32::MAX as u64 {
+        // argument <= u32::MAX < value
+        return match op {
+            SeccompCmpOp::Ne | SeccompCmpOp::Lt | SeccompCmpOp::Le => Cond::Always,
+            _ => Cond::Never,
+        };
+    }
+    // The index was checked (<= 5), the only way `new` fails.
+    match SeccompCondition::new(arg.index() as u8, abi.arg_len(), op, value) {
+        Ok(c) => Cond::Is(c),
+        Err(_) => unreachable!("argument index checked by check_args"),
+    }
+}

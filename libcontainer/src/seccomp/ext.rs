@@ -1,0 +1,359 @@
+//! The one place where berth extends seccompiler.
+//!
+//! seccompiler compiles each argument rule (`SeccompRule` → BPF) and gives us the BPF types, and
+//! we use it for exactly that. It cannot express an OCI profile on its own, because:
+//! - a `SeccompFilter` has a single match action, while every OCI syscall entry has its own;
+//! - it has no SCMP_ACT_NOTIFY (`SECCOMP_RET_USER_NOTIF`) action;
+//! - its filter checks one architecture and kills every other, while Docker-style profiles filter
+//!   x86_64, i386 (own syscall numbers, AUDIT_ARCH_I386) and x32 (AUDIT_ARCH_X86_64 with
+//!   `__X32_SYSCALL_BIT` in the number) in one program;
+//! - its syscall tables are private and lack i386 and x32.
+//!
+//! So the program skeleton is assembled here by hand: a dispatch on `seccomp_data.arch` (and on
+//! the x32 bit), then per ABI a binary search over syscall numbers whose leaves hold the
+//! seccompiler-compiled rule blocks. Jumps are symbolic and resolved at the end, with `JA`
+//! trampolines where a conditional jump would exceed BPF's 8-bit offsets.
+
+use super::syscall_table::SYSCALLS;
+use seccompiler::{sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompRule};
+use std::collections::BTreeMap;
+
+/// Marks an ABI on which a syscall does not exist, in the generated table.
+pub(super) const NONE: u32 = u32::MAX;
+
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// BPF_MAXINSNS: the kernel refuses longer filters.
+pub(super) const MAX_INSNS: usize = 4096;
+
+const SECCOMP_DATA_NR: u32 = 0;
+const SECCOMP_DATA_ARCH: u32 = 4;
+const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
+const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+
+/// Syscalls per leaf of the number search: few enough that the leaf's jumps stay short and a
+/// lookup costs ~log2(n) + 8 instructions instead of a linear scan of the whole profile.
+const LEAF_LEN: usize = 8;
+
+/// Every action the kernel knows, NOTIFY included (seccompiler's `SeccompAction` lacks it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Action {
+    KillThread,
+    KillProcess,
+    Trap,
+    Errno(u16),
+    Trace(u16),
+    Allow,
+    Log,
+    Notify,
+}
+
+impl Action {
+    /// The filter's return value for this action.
+    pub(super) fn ret_value(self) -> u32 {
+        let known = match self {
+            Action::Notify => return libc::SECCOMP_RET_USER_NOTIF,
+            Action::KillThread => SeccompAction::KillThread,
+            Action::KillProcess => SeccompAction::KillProcess,
+            Action::Trap => SeccompAction::Trap,
+            Action::Errno(e) => SeccompAction::Errno(e.into()),
+            Action::Trace(t) => SeccompAction::Trace(t.into()),
+            Action::Allow => SeccompAction::Allow,
+            Action::Log => SeccompAction::Log,
+        };
+        known.into()
+    }
+}
+
+/// The x86 syscall ABIs a filter can tell apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Abi {
+    X86_64,
+    I386,
+    X32,
+}
+
+impl Abi {
+    /// The syscall number as `seccomp_data.nr` shows it on this ABI.
+    pub(super) fn syscall_nr(self, name: &str) -> Option<u32> {
+        let i = SYSCALLS.binary_search_by(|e| e.0.cmp(name)).ok()?;
+        let (_, x86_64, i386, x32) = SYSCALLS[i];
+        let nr = match self {
+            Abi::X86_64 => x86_64,
+            Abi::I386 => i386,
+            Abi::X32 => x32,
+        };
+        (nr != NONE).then(|| {
+            if self == Abi::X32 {
+                nr | X32_SYSCALL_BIT
+            } else {
+                nr
+            }
+        })
+    }
+
+    /// Arguments are registers of the ABI's width: on i386 and x32 only the low 32 bits are
+    /// the syscall's argument (libseccomp compares the same way).
+    pub(super) fn arg_len(self) -> SeccompCmpArgLen {
+        match self {
+            Abi::X86_64 => SeccompCmpArgLen::Qword,
+            Abi::I386 | Abi::X32 => SeccompCmpArgLen::Dword,
+        }
+    }
+
+    pub(super) fn is_32bit(self) -> bool {
+        self != Abi::X86_64
+    }
+}
+
+/// What one syscall does on one ABI: conditional rules in profile order (first match wins),
+/// then the unconditional action, else the default action.
+#[derive(Clone, Debug, Default)]
+pub(super) struct SyscallRules {
+    pub(super) conditional: Vec<(SeccompRule, Action)>,
+    pub(super) fallback: Option<Action>,
+}
+
+pub(super) type AbiRules = BTreeMap<u32, SyscallRules>;
+
+/// The BPF a matched syscall number runs; always ends in a return.
+fn syscall_block(rules: &SyscallRules, default: Action) -> Vec<sock_filter> {
+    let fallback = rules.fallback.unwrap_or(default);
+    let mut block = Vec::new();
+    for (rule, action) in &rules.conditional {
+        if *action == fallback {
+            continue; // a match would return what a mismatch returns anyway
+        }
+        // seccompiler's rule code falls through on match and skips one instruction (the
+        // return we append) on mismatch.
+        block.extend(BpfProgram::from(rule.clone()));
+        block.push(ret(action.ret_value()));
+    }
+    block.push(ret(fallback.ret_value()));
+    block
+}
+
+fn ret(value: u32) -> sock_filter {
+    stmt(BPF_RET_K, value)
+}
+
+fn stmt(code: u16, k: u32) -> sock_filter {
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+/// Builds the whole program. `abis` must contain `Abi::X86_64` (the native ABI). Returns the
+/// instruction count as error when the kernel would refuse the program as too long.
+pub(super) fn assemble(
+    abis: &BTreeMap<Abi, AbiRules>,
+    default: Action,
+    bad_arch: Action,
+) -> Result<Vec<sock_filter>, usize> {
+    let mut asm = Asm::default();
+    let (l64, l32, lx32, lbad) = (asm.label(), asm.label(), asm.label(), asm.label());
+    asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH));
+    asm.jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, l64);
+    if abis.contains_key(&Abi::I386) {
+        asm.jump(BPF_JEQ_K, AUDIT_ARCH_I386, l32);
+    }
+    asm.raw(ret(bad_arch.ret_value()));
+
+    asm.mark(l64);
+    asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
+    // Without this, an x32 call would be looked up in the x86_64 table (where its number with
+    // the x32 bit never matches) and get the default action, e.g. ALLOW in a deny-list profile.
+    let x32_target = if abis.contains_key(&Abi::X32) {
+        lx32
+    } else {
+        lbad
+    };
+    asm.jump(BPF_JGE_K, X32_SYSCALL_BIT, x32_target);
+    for (&abi, rules) in abis {
+        match abi {
+            Abi::X86_64 => {}
+            Abi::X32 => asm.mark(lx32),
+            Abi::I386 => {
+                asm.mark(l32);
+                asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
+            }
+        }
+        let blocks: Vec<(u32, Vec<sock_filter>)> = rules
+            .iter()
+            .map(|(&nr, r)| (nr, syscall_block(r, default)))
+            .filter(|(_, block)| block.len() > 1 || block[0] != ret(default.ret_value()))
+            .collect();
+        asm.search(&blocks, default.ret_value());
+    }
+    asm.mark(lbad);
+    asm.raw(ret(bad_arch.ret_value()));
+    let program = asm.finish();
+    if program.len() > MAX_INSNS {
+        return Err(program.len());
+    }
+    Ok(program)
+}
+
+type Label = usize;
+
+#[derive(Clone, Debug)]
+enum Ins {
+    /// An instruction without symbolic jumps (may be part of a seccompiler rule block whose
+    /// relative jumps stay inside the block: nothing is ever inserted between `Raw`s).
+    Raw(sock_filter),
+    /// Conditional jump: to `jt` if true, to `jf` if false.
+    Jump {
+        code: u16,
+        k: u32,
+        jt: Label,
+        jf: Label,
+    },
+    Always(Label),
+    Mark(Label),
+}
+
+#[derive(Default)]
+struct Asm {
+    ins: Vec<Ins>,
+    labels: usize,
+}
+
+impl Asm {
+    fn label(&mut self) -> Label {
+        self.labels += 1;
+        self.labels - 1
+    }
+
+    fn mark(&mut self, label: Label) {
+        self.ins.push(Ins::Mark(label));
+    }
+
+    fn raw(&mut self, f: sock_filter) {
+        self.ins.push(Ins::Raw(f));
+    }
+
+    /// Jumps to `target` if the condition holds, else falls through.
+    fn jump(&mut self, code: u16, k: u32, target: Label) {
+        let next = self.label();
+        self.ins.push(Ins::Jump {
+            code,
+            k,
+            jt: target,
+            jf: next,
+        });
+        self.mark(next);
+    }
+
+    /// Binary search on the syscall number (in the accumulator) over `blocks`, sorted by number.
+    fn search(&mut self, blocks: &[(u32, Vec<sock_filter>)], default_ret: u32) {
+        if blocks.len() <= LEAF_LEN {
+            return self.leaf(blocks, default_ret);
+        }
+        let mid = blocks.len() / 2;
+        let right = self.label();
+        self.jump(BPF_JGE_K, blocks[mid].0, right);
+        self.search(&blocks[..mid], default_ret);
+        self.mark(right);
+        self.search(&blocks[mid..], default_ret);
+    }
+
+    /// Compares the number against each syscall of the leaf; identical blocks (typically a bare
+    /// `RET ALLOW`) are emitted once.
+    fn leaf(&mut self, blocks: &[(u32, Vec<sock_filter>)], default_ret: u32) {
+        let mut bodies: Vec<(&[sock_filter], Label)> = Vec::new();
+        for (nr, block) in blocks {
+            let target = match bodies.iter().find(|(b, _)| *b == block.as_slice()) {
+                Some((_, label)) => *label,
+                None => {
+                    let label = self.label();
+                    bodies.push((block, label));
+                    label
+                }
+            };
+            self.jump(BPF_JEQ_K, *nr, target);
+        }
+        self.raw(ret(default_ret));
+        for (body, label) in bodies {
+            self.mark(label);
+            body.iter().for_each(|f| self.raw(f.clone()));
+        }
+    }
+
+    /// Resolves labels; each conditional jump farther than 255 instructions gets `JA`
+    /// trampolines right behind it (repeated until no jump is too far, as trampolines move code).
+    fn finish(mut self) -> Vec<sock_filter> {
+        loop {
+            let pos = self.positions();
+            let far = |from: usize, to: Label| pos[to] - from - 1 > u8::MAX as usize;
+            let old = std::mem::take(&mut self.ins);
+            let mut fixed = Vec::with_capacity(old.len() + 8);
+            let (mut here, mut changed) = (0, false);
+            for ins in old {
+                match ins {
+                    Ins::Mark(_) => {
+                        fixed.push(ins);
+                        continue;
+                    }
+                    Ins::Jump { code, k, jt, jf } if far(here, jt) || far(here, jf) => {
+                        let (t, f) = (self.label(), self.label());
+                        fixed.push(Ins::Jump {
+                            code,
+                            k,
+                            jt: t,
+                            jf: f,
+                        });
+                        fixed.extend([Ins::Mark(t), Ins::Always(jt)]);
+                        fixed.extend([Ins::Mark(f), Ins::Always(jf)]);
+                        changed = true;
+                    }
+                    other => fixed.push(other),
+                }
+                here += 1;
+            }
+            self.ins = fixed;
+            if !changed {
+                return self.emit(&pos);
+            }
+        }
+    }
+
+    /// Instruction index of every label.
+    fn positions(&self) -> Vec<usize> {
+        let mut pos = vec![usize::MAX; self.labels];
+        let mut here = 0;
+        for ins in &self.ins {
+            match ins {
+                Ins::Mark(l) => pos[*l] = here,
+                _ => here += 1,
+            }
+        }
+        pos
+    }
+
+    fn emit(&self, pos: &[usize]) -> Vec<sock_filter> {
+        let mut out = Vec::with_capacity(self.ins.len());
+        for ins in &self.ins {
+            let here = out.len();
+            let off = |to: Label| pos[to] - here - 1;
+            match ins {
+                Ins::Mark(_) => {}
+                Ins::Raw(f) => out.push(f.clone()),
+                Ins::Always(to) => out.push(stmt(BPF_JA, off(*to) as u32)),
+                Ins::Jump { code, k, jt, jf } => out.push(sock_filter {
+                    code: *code,
+                    jt: off(*jt) as u8,
+                    jf: off(*jf) as u8,
+                    k: *k,
+                }),
+            }
+        }
+        out
+    }
+}
