@@ -1,51 +1,216 @@
 //! cgroups on v1, v2 and hybrid hosts: create the container's cgroup, apply
 //! `linux.resources`, place the init in it, and remove exactly what was created at delete.
+//!
+//! Split: `hierarchy` finds the mounted hierarchies and resolves `cgroupsPath`; `fs` creates,
+//! joins, lists and removes directories; `v1` and `devices` apply resources on v1 hierarchies
+//! (through cgroups-rs's per-controller types); `unified` writes what goes to a cgroup2
+//! hierarchy; `validate` checks a config before anything exists.
+
+mod devices;
+mod fs;
+mod hierarchy;
+mod unified;
+mod v1;
+mod validate;
+
+#[cfg(test)]
+mod tests;
 
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+pub use validate::validate;
 
 /// Where the container's cgroup lives on every hierarchy, and which directories berth created
 /// (only those are removed at delete). Stored in state.json.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct CgroupPaths {}
+pub struct CgroupPaths {
+    /// One entry per mounted hierarchy, in mount-table order.
+    pub hierarchies: Vec<Hierarchy>,
+    /// Settings the kernel no longer has (e.g. memory.kernel on a kernel without kmem
+    /// limits): not applied, reported by `create_and_enter` for the caller to show the user.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+/// The container's cgroup on one hierarchy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Hierarchy {
+    /// The v1 controllers of this hierarchy (`name=systemd` included); empty for cgroup2.
+    pub controllers: Vec<String>,
+    /// True for the cgroup2 hierarchy (the only one on a v2 host, /sys/fs/cgroup/unified on a
+    /// hybrid host).
+    pub unified: bool,
+    pub mount_point: PathBuf,
+    /// The container's cgroup directory.
+    pub path: PathBuf,
+    /// The directories berth created for `path`, parents first (empty when `path` existed).
+    pub created: Vec<PathBuf>,
+}
+
+impl CgroupPaths {
+    /// The directory on the v1 hierarchy carrying `controller`.
+    pub(crate) fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.hierarchies
+            .iter()
+            .find(|h| !h.unified && h.controllers.iter().any(|c| c == controller))
+            .map(|h| h.path.as_path())
+    }
+
+    pub(crate) fn unified(&self) -> Option<&Hierarchy> {
+        self.hierarchies.iter().find(|h| h.unified)
+    }
+
+    /// True when the host has no v1 hierarchy at all.
+    pub(crate) fn is_pure_v2(&self) -> bool {
+        self.hierarchies.iter().all(|h| h.unified)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     #[error("linux.resources.{field}: {reason}")]
     InvalidResource { field: String, reason: String },
-}
-
-/// Checks `linux.resources` against this host before anything is created.
-pub fn validate(_resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
-    todo!()
+    #[error("linux.resources.{field}: writing {value:?} to {path}: {source}")]
+    Write {
+        field: String,
+        path: PathBuf,
+        value: String,
+        source: std::io::Error,
+    },
+    #[error("linux.resources.{field}: in {dir}: {source}")]
+    Controller {
+        field: String,
+        dir: PathBuf,
+        source: cgroups_rs::error::Error,
+    },
+    #[error("linux.cgroupsPath {path}: {reason}")]
+    InvalidPath { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no cgroup hierarchy is mounted (/proc/self/mountinfo has no cgroup or cgroup2)")]
+    NoCgroupMounts,
+    #[error("this process is in no cgroup of the hierarchy mounted at {mount}")]
+    NotInHierarchy { mount: PathBuf },
+    #[error("moving pid {pid} into {path}: {source}")]
+    Enter {
+        pid: i32,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("removing cgroup {path}: {source}")]
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Resolves `linux.cgroupsPath` (absolute, relative under berth's parent, or a default from the
 /// id when empty) on every mounted hierarchy. Creates nothing.
-pub fn resolve(_cgroups_path: Option<&Path>, _id: &str) -> Result<CgroupPaths, CgroupError> {
-    todo!()
+///
+/// A relative path is taken from berth's own cgroup on each hierarchy, as runc does; an empty
+/// one becomes `/berth/<id>`.
+pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
+    let layout = hierarchy::Layout::detect()?;
+    let proc_cgroup = read("/proc/self/cgroup")?;
+    Ok(CgroupPaths {
+        hierarchies: hierarchy::resolve(&layout, cgroups_path, id, &proc_cgroup)?,
+        warnings: Vec::new(),
+    })
 }
 
 /// Creates the cgroup directories, applies `resources`, and moves `pid` into the cgroup on every
 /// hierarchy (on a hybrid host, the v2 one too). On error, removes what it created.
+///
+/// Settings the kernel no longer supports are not applied; they are listed in
+/// `paths.warnings`.
 pub fn create_and_enter(
-    _paths: &mut CgroupPaths,
-    _pid: Pid,
-    _resources: Option<&LinuxResources>,
+    paths: &mut CgroupPaths,
+    pid: Pid,
+    resources: Option<&LinuxResources>,
 ) -> Result<(), CgroupError> {
-    todo!()
+    let result = create_apply_enter(paths, pid, resources);
+    if result.is_err() {
+        // The creation error is the one worth reporting; a leftover directory is named by
+        // the same paths in state and removed again at delete.
+        let _ = fs::remove_created(paths);
+    }
+    result
+}
+
+fn create_apply_enter(
+    paths: &mut CgroupPaths,
+    pid: Pid,
+    resources: Option<&LinuxResources>,
+) -> Result<(), CgroupError> {
+    for h in &mut paths.hierarchies {
+        fs::create(h)?;
+    }
+    if let Some(cpuset) = paths.v1_dir("cpuset") {
+        let created = paths
+            .hierarchies
+            .iter()
+            .find(|h| h.path == cpuset)
+            .map(|h| h.created.clone())
+            .unwrap_or_default();
+        fs::fill_cpuset(&created)?;
+    }
+    // No `linux.resources` still gets the device policy (deny all but the default devices),
+    // as with runc.
+    let none = LinuxResources::default();
+    let res = resources.unwrap_or(&none);
+    let mut warnings = Vec::new();
+    if paths.is_pure_v2() {
+        unified::apply_v2(paths, res, &mut warnings)?;
+    } else {
+        v1::apply(paths, res, &mut warnings)?;
+        unified::apply_hybrid(paths, res)?;
+    }
+    paths.warnings.extend(warnings);
+    for h in &paths.hierarchies {
+        fs::enter(&h.path, pid)?;
+    }
+    Ok(())
 }
 
 /// Every process in the container's cgroup (for `kill --all` and `ps`).
-pub fn pids(_paths: &CgroupPaths) -> Result<Vec<Pid>, CgroupError> {
-    todo!()
+///
+/// Read from the freezer hierarchy on v1 (the one runc uses for this), else pids, else any
+/// v1 hierarchy; from cgroup2 on a v2 host. Sub-cgroups the container made are included.
+pub fn pids(paths: &CgroupPaths) -> Result<Vec<Pid>, CgroupError> {
+    let dir = if paths.is_pure_v2() {
+        paths.unified().map(|h| h.path.as_path())
+    } else {
+        paths
+            .v1_dir("freezer")
+            .or_else(|| paths.v1_dir("pids"))
+            .or_else(|| paths.hierarchies.iter().find(|h| !h.unified).map(|h| h.path.as_path()))
+    };
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    fs::procs_recursive(dir, &mut out)?;
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Removes the directories berth created (the caller has killed every process first).
-pub fn destroy(_paths: &CgroupPaths) -> Result<(), CgroupError> {
-    todo!()
+pub fn destroy(paths: &CgroupPaths) -> Result<(), CgroupError> {
+    fs::remove_created(paths)
+}
+
+fn read(path: &str) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Io {
+        path: PathBuf::from(path),
+        source,
+    })
 }
 
 /// Is the container's cgroup frozen (`pause`)?
