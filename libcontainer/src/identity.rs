@@ -1,5 +1,7 @@
 //! `process.user`: uid, gid, additionalGids, umask — the init's change of identity.
 
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::User;
 
 #[derive(Debug, thiserror::Error)]
@@ -8,9 +10,170 @@ pub enum IdentityError {
     Set { field: &'static str, reason: String },
 }
 
+fn err(field: &'static str, reason: impl Into<String>) -> IdentityError {
+    IdentityError::Set {
+        field,
+        reason: reason.into(),
+    }
+}
+
+const DEFAULT_UMASK: u32 = 0o022;
+
 /// setgroups (unless the user namespace forbids it and no additionalGids were asked), setresgid,
 /// setresuid with PR_SET_KEEPCAPS so `capabilities::apply_capabilities` can still set the sets
 /// afterwards, and umask (default 0022).
-pub fn set_identity(_user: &User, _setgroups_allowed: bool) -> Result<(), IdentityError> {
-    todo!()
+pub fn set_identity(user: &User, setgroups_allowed: bool) -> Result<(), IdentityError> {
+    let mask = user.umask().unwrap_or(DEFAULT_UMASK);
+    // Checked first so a bad mask fails before the process has changed anything.
+    if mask & !0o777 != 0 {
+        return Err(err("umask", format!("{mask:#o} has bits outside 0777")));
+    }
+    let extra: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    if setgroups_allowed {
+        // An empty list still clears the supplementary groups berth itself was started with.
+        setgroups(&extra).map_err(|e| err("additionalGids", format!("setgroups: {}", e.desc())))?;
+    } else if !extra.is_empty() {
+        return Err(err(
+            "additionalGids",
+            "the user namespace denies setgroups (setgroups is \"deny\")",
+        ));
+    }
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).map_err(|e| err("gid", unmapped_hint(user.gid(), e)))?;
+    set_uid_keeping_caps(user.uid())?;
+    umask(Mode::from_bits_retain(mask));
+    Ok(())
+}
+
+/// A uid change from 0 clears the permitted set unless PR_SET_KEEPCAPS is on; the flag is
+/// reset right after so it does not leak into the container's program.
+fn set_uid_keeping_caps(uid: u32) -> Result<(), IdentityError> {
+    nix::sys::prctl::set_keepcaps(true)
+        .map_err(|e| err("uid", format!("prctl(PR_SET_KEEPCAPS): {}", e.desc())))?;
+    let u = Uid::from_raw(uid);
+    setresuid(u, u, u).map_err(|e| err("uid", unmapped_hint(uid, e)))?;
+    nix::sys::prctl::set_keepcaps(false)
+        .map_err(|e| err("uid", format!("prctl(PR_SET_KEEPCAPS): {}", e.desc())))
+}
+
+fn unmapped_hint(id: u32, e: nix::Error) -> String {
+    if e == nix::Error::EINVAL {
+        format!("{id} is not mapped in the container's user namespace")
+    } else {
+        format!("{id}: {}", e.desc())
+    }
+}
+
+// Shared by the other process-attribute modules' tests; lives here because a test-only
+// module may be declared only once.
+#[cfg(test)]
+#[path = "test_fork.rs"]
+pub(crate) mod test_fork;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::unistd::{getgroups, getresgid, getresuid};
+    use oci_spec::runtime::UserBuilder;
+
+    fn current_umask() -> u32 {
+        let old = umask(Mode::from_bits_retain(0o077));
+        umask(old);
+        old.bits()
+    }
+
+    #[test]
+    fn sets_ids_groups_umask_and_keeps_permitted_caps() {
+        test_fork::in_child(|| {
+            let user = UserBuilder::default()
+                .uid(1000u32)
+                .gid(1001u32)
+                .additional_gids(vec![5u32, 7])
+                .umask(0o027u32)
+                .build()
+                .unwrap();
+            set_identity(&user, true).map_err(|e| e.to_string())?;
+            let r = getresuid().map_err(|e| e.to_string())?;
+            if [r.real, r.effective, r.saved] != [Uid::from_raw(1000); 3] {
+                return Err(format!("uids {r:?}"));
+            }
+            let g = getresgid().map_err(|e| e.to_string())?;
+            if [g.real, g.effective, g.saved] != [Gid::from_raw(1001); 3] {
+                return Err(format!("gids {g:?}"));
+            }
+            let groups = getgroups().map_err(|e| e.to_string())?;
+            if groups != vec![Gid::from_raw(5), Gid::from_raw(7)] {
+                return Err(format!("groups {groups:?}"));
+            }
+            if current_umask() != 0o027 {
+                return Err(format!("umask {:o}", current_umask()));
+            }
+            let permitted = caps::read(None, caps::CapSet::Permitted).map_err(|e| e.to_string())?;
+            if !permitted.contains(&caps::Capability::CAP_SETPCAP) {
+                return Err("permitted caps were lost across the uid change".into());
+            }
+            if nix::sys::prctl::get_keepcaps().map_err(|e| e.to_string())? {
+                return Err("PR_SET_KEEPCAPS left on".into());
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn default_umask_and_empty_groups() {
+        test_fork::in_child(|| {
+            setgroups(&[Gid::from_raw(9)]).map_err(|e| e.to_string())?;
+            umask(Mode::from_bits_retain(0o077));
+            let user = UserBuilder::default().build().unwrap();
+            set_identity(&user, true).map_err(|e| e.to_string())?;
+            if !getgroups().map_err(|e| e.to_string())?.is_empty() {
+                return Err("supplementary groups not cleared".into());
+            }
+            if current_umask() != 0o022 {
+                return Err(format!("umask {:o}", current_umask()));
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn setgroups_denied() {
+        test_fork::in_child(|| {
+            // Without additionalGids the groups are left alone.
+            setgroups(&[Gid::from_raw(9)]).map_err(|e| e.to_string())?;
+            let user = UserBuilder::default().build().unwrap();
+            set_identity(&user, false).map_err(|e| e.to_string())?;
+            if getgroups().map_err(|e| e.to_string())? != vec![Gid::from_raw(9)] {
+                return Err("groups changed although setgroups is denied".into());
+            }
+            let user = UserBuilder::default()
+                .additional_gids(vec![3u32])
+                .build()
+                .unwrap();
+            let e = set_identity(&user, false)
+                .expect_err("must fail")
+                .to_string();
+            if !e.starts_with("process.user.additionalGids: ") {
+                return Err(e);
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_umask_is_rejected_before_any_change() {
+        let user = UserBuilder::default()
+            .uid(1234u32)
+            .umask(0o1777u32)
+            .build()
+            .unwrap();
+        let e = set_identity(&user, true).unwrap_err().to_string();
+        assert_eq!(e, "process.user.umask: 0o1777 has bits outside 0777");
+        assert_ne!(nix::unistd::getuid().as_raw(), 1234);
+    }
 }

@@ -1,0 +1,40 @@
+//! Test-only helper shared (via `#[path]`) by the modules that change process state: the work
+//! runs in a forked child so the test binary's own credentials, limits and stdio stay intact.
+
+use std::io::{Read, Write};
+
+/// Forks, runs `f` in the child and panics in the parent with the child's error message if `f`
+/// failed or panicked. The child leaves with `_exit` so no test-harness state is touched twice.
+pub fn in_child<F: FnOnce() -> Result<(), String>>(f: F) {
+    let (rd, wr) = nix::unistd::pipe().expect("pipe");
+    // SAFETY: the child only runs `f` and `_exit`s; it never returns into the test harness.
+    match unsafe { nix::unistd::fork() }.expect("fork") {
+        nix::unistd::ForkResult::Child => {
+            drop(rd);
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let msg = match outcome {
+                Ok(Ok(())) => String::new(),
+                Ok(Err(e)) => e,
+                Err(_) => "child panicked".to_string(),
+            };
+            let mut wr = std::fs::File::from(wr);
+            let _ = wr.write_all(msg.as_bytes());
+            // SAFETY: _exit is always safe; it skips atexit handlers inherited from the harness.
+            unsafe { libc::_exit(if msg.is_empty() { 0 } else { 1 }) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(wr);
+            let mut msg = String::new();
+            std::fs::File::from(rd)
+                .read_to_string(&mut msg)
+                .expect("read child report");
+            let status = nix::sys::wait::waitpid(child, None).expect("waitpid");
+            assert!(msg.is_empty(), "child failed: {msg}");
+            assert_eq!(
+                status,
+                nix::sys::wait::WaitStatus::Exited(child, 0),
+                "child did not exit cleanly"
+            );
+        }
+    }
+}
