@@ -16,7 +16,12 @@ echo 'root:x:0:0:root:/root:/bin/sh' > "$dir/rootfs/etc/passwd"
 echo 'root:x:0:' > "$dir/rootfs/etc/group"
 args='"sh"'
 if [ $# -gt 0 ]; then
-  args=$(printf '"%s",' "$@"); args=${args%,}
+  args=""
+  for a in "$@"; do
+    a=$(printf '%s' "$a" | sed 's/\\/\\\\/g; s/"/\\"/g')
+    args="$args\"$a\","
+  done
+  args=${args%,}
 fi
 cat > "$dir/config.json" <<JSON
 {
