@@ -143,7 +143,10 @@ fn wait_feeding(
     deadline: Option<Instant>,
 ) -> Result<Option<ExitStatus>, String> {
     let pidfd = pidfd_open(child.id());
-    let mut stdin = stdin.filter(|s| set_nonblocking(s.as_raw_fd()).is_ok());
+    let mut stdin = stdin;
+    if let Some(s) = &stdin {
+        set_nonblocking(s.as_raw_fd()).map_err(|e| format!("stdin pipe: {}", e.desc()))?;
+    }
     let mut written = 0;
     loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
