@@ -117,8 +117,10 @@ pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), CapsEr
 
     // After a uid change from 0 the effective set is empty even with keepcaps; dropping the
     // bounding set and widening inheritable need CAP_SETPCAP in effective, so raise first.
-    let current = caps::read(None, CapSet::Permitted).map_err(|e| apply_err("permitted", "", e))?;
-    caps::set(None, CapSet::Effective, &current).map_err(|e| apply_err("effective", "", e))?;
+    let raising = "(raising effective to permitted)";
+    let current =
+        caps::read(None, CapSet::Permitted).map_err(|e| apply_err("permitted", raising, e))?;
+    caps::set(None, CapSet::Effective, &current).map_err(|e| apply_err("effective", raising, e))?;
 
     drop_bounding(&bounding)?;
     caps::set(None, CapSet::Inheritable, &inheritable)
@@ -162,7 +164,7 @@ fn drop_bounding(keep: &CapsHashSet) -> Result<(), CapsError> {
 /// Raised last: the kernel keeps an ambient capability only while it is permitted and
 /// inheritable (`check_subsets`).
 fn apply_ambient(ambient: &CapsHashSet) -> Result<(), CapsError> {
-    caps::clear(None, CapSet::Ambient).map_err(|e| apply_err("ambient", "", e))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| apply_err("ambient", "(clearing)", e))?;
     let mut sorted: Vec<&Cap> = ambient.iter().collect();
     sorted.sort_by_key(|c| c.index());
     for cap in sorted {

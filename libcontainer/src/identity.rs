@@ -19,9 +19,10 @@ fn err(field: &'static str, reason: impl Into<String>) -> IdentityError {
 
 const DEFAULT_UMASK: u32 = 0o022;
 
-/// setgroups (unless the user namespace forbids it and no additionalGids were asked), setresgid,
-/// setresuid with PR_SET_KEEPCAPS so `capabilities::apply_capabilities` can still set the sets
-/// afterwards, and umask (default 0022).
+/// setgroups (unless the user namespace forbids it and no additionalGids were asked), chown of
+/// stdio to the uid, setresgid, setresuid with PR_SET_KEEPCAPS so
+/// `capabilities::apply_capabilities` can still set the sets afterwards, and umask (default
+/// 0022).
 pub fn set_identity(user: &User, setgroups_allowed: bool) -> Result<(), IdentityError> {
     let mask = user.umask().unwrap_or(DEFAULT_UMASK);
     // Checked first so a bad mask fails before the process has changed anything.
@@ -43,10 +44,41 @@ pub fn set_identity(user: &User, setgroups_allowed: bool) -> Result<(), Identity
             "the user namespace denies setgroups (setgroups is \"deny\")",
         ));
     }
+    chown_stdio(user.uid())?;
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid).map_err(|e| err("gid", unmapped_hint(user.gid(), e)))?;
     set_uid_keeping_caps(user.uid())?;
     umask(Mode::from_bits_retain(mask));
+    Ok(())
+}
+
+/// Gives the container's user its stdio (the pty slave, or pipes) as runc does, so that
+/// reopening it (e.g. `> /dev/stdout`, which goes through /proc/self/fd) works for a non-root
+/// user. /dev/null and stdio already owned by the user are left alone; only the owner changes.
+fn chown_stdio(uid: u32) -> Result<(), IdentityError> {
+    let null = nix::sys::stat::stat("/dev/null").ok();
+    for fd in 0..=2 {
+        // SAFETY: 0..=2 stay open for the whole call; nothing closes them concurrently.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue;
+        }; // closed stdio: nothing to do
+        let is_null = null.is_some_and(|n| n.st_rdev == st.st_rdev && st.st_rdev != 0);
+        if st.st_uid == uid || is_null {
+            continue;
+        }
+        match nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), None) {
+            // The owner may be unmapped in the user namespace (EINVAL/EPERM) or /dev read-only:
+            // the user can still use the open fds, so this is not worth failing the container.
+            Ok(()) | Err(nix::Error::EINVAL | nix::Error::EPERM | nix::Error::EROFS) => {}
+            Err(e) => {
+                return Err(err(
+                    "uid",
+                    format!("chown of stdio fd {fd:?}: {}", e.desc()),
+                ))
+            }
+        }
+    }
     Ok(())
 }
 
@@ -80,6 +112,7 @@ mod tests {
     use super::*;
     use nix::unistd::{getgroups, getresgid, getresuid};
     use oci_spec::runtime::UserBuilder;
+    use std::os::fd::AsRawFd;
 
     fn current_umask() -> u32 {
         let old = umask(Mode::from_bits_retain(0o077));
@@ -119,6 +152,40 @@ mod tests {
             }
             if nix::sys::prctl::get_keepcaps().map_err(|e| e.to_string())? {
                 return Err("PR_SET_KEEPCAPS left on".into());
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn stdio_is_handed_to_the_user_except_dev_null() {
+        test_fork::in_child(|| {
+            let (_rd, wr) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+            let null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
+            // SAFETY: plain dup2 onto this child's own stdio numbers.
+            unsafe {
+                libc::dup2(null.as_raw_fd(), 0);
+                libc::dup2(wr.as_raw_fd(), 1);
+            }
+            let user = UserBuilder::default()
+                .uid(1000u32)
+                .gid(1000u32)
+                .build()
+                .unwrap();
+            set_identity(&user, true).map_err(|e| e.to_string())?;
+            let uid_of = |fd| {
+                // SAFETY: fds 0 and 1 are open in this child.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+                nix::sys::stat::fstat(fd)
+                    .map(|s| s.st_uid)
+                    .unwrap_or(u32::MAX)
+            };
+            if uid_of(1) != 1000 || uid_of(0) != 0 {
+                return Err(format!(
+                    "stdout owner {}, stdin owner {}",
+                    uid_of(1),
+                    uid_of(0)
+                ));
             }
             Ok(())
         });

@@ -5,17 +5,24 @@ use std::io::{Read, Write};
 
 /// Forks, runs `f` in the child and panics in the parent with the child's error message if `f`
 /// failed or panicked. The child leaves with `_exit` so no test-harness state is touched twice.
+/// The child's stdio is /dev/null: code under test may chown or replace its stdio, which must
+/// never reach the terminal or files the test binary was started with.
 pub fn in_child<F: FnOnce() -> Result<(), String>>(f: F) {
     let (rd, wr) = nix::unistd::pipe().expect("pipe");
     // SAFETY: the child only runs `f` and `_exit`s; it never returns into the test harness.
     match unsafe { nix::unistd::fork() }.expect("fork") {
         nix::unistd::ForkResult::Child => {
             drop(rd);
+            detach_stdio();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
             let msg = match outcome {
                 Ok(Ok(())) => String::new(),
                 Ok(Err(e)) => e,
-                Err(_) => "child panicked".to_string(),
+                Err(p) => match (p.downcast_ref::<&str>(), p.downcast_ref::<String>()) {
+                    (Some(s), _) => format!("child panicked: {s}"),
+                    (_, Some(s)) => format!("child panicked: {s}"),
+                    _ => "child panicked".to_string(),
+                },
             };
             let mut wr = std::fs::File::from(wr);
             let _ = wr.write_all(msg.as_bytes());
@@ -36,5 +43,17 @@ pub fn in_child<F: FnOnce() -> Result<(), String>>(f: F) {
                 "child did not exit cleanly"
             );
         }
+    }
+}
+
+fn detach_stdio() {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null");
+    let null = null.expect("open /dev/null");
+    for fd in 0..=2 {
+        // SAFETY: replaces this child's own stdio numbers with /dev/null.
+        unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
     }
 }

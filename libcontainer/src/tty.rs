@@ -1,7 +1,10 @@
 //! `process.terminal`: a pty whose master goes to the `--console-socket` (SCM_RIGHTS, as runc
 //! does) and whose slave becomes the process's stdio and controlling terminal.
 
-use std::os::fd::OwnedFd;
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -12,14 +15,141 @@ pub enum TtyError {
     Pty(String),
 }
 
+/// sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+const SUN_PATH_MAX: usize = 107;
+
+/// The payload runc sends with the master fd: the pty's name. containerd's shim and runc's
+/// `recvtty` read the fd from the control message and accept this name as the data.
+const PTMX: &str = "/dev/ptmx";
+
 /// Connects to the console socket (before pivot_root, while its path is reachable).
-pub fn connect_console_socket(_path: &Path) -> Result<OwnedFd, TtyError> {
-    todo!()
+pub fn connect_console_socket(path: &Path) -> Result<OwnedFd, TtyError> {
+    let fail = |reason: String| TtyError::Socket {
+        path: path.display().to_string(),
+        reason,
+    };
+    let stream = if path.as_os_str().len() <= SUN_PATH_MAX {
+        UnixStream::connect(path).map_err(|e| fail(e.to_string()))?
+    } else {
+        // Too long for sockaddr_un: reach it through an fd of its directory instead.
+        let (dir, name) = match (path.parent(), path.file_name()) {
+            (Some(d), Some(n)) => (d, n),
+            _ => return Err(fail("not a socket path".into())),
+        };
+        let dirfd = nix::fcntl::open(
+            dir,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| fail(format!("{}: {}", dir.display(), e.desc())))?;
+        let short = Path::new("/proc/self/fd")
+            .join(dirfd.as_raw_fd().to_string())
+            .join(name);
+        if short.as_os_str().len() > SUN_PATH_MAX {
+            return Err(fail(
+                "the socket's file name is too long for a unix socket".into(),
+            ));
+        }
+        UnixStream::connect(&short).map_err(|e| fail(e.to_string()))?
+    };
+    Ok(OwnedFd::from(stream))
 }
 
 /// Opens a new pty in the container's /dev/pts (after pivot_root), sends the master over
 /// `socket`, and makes the slave the caller's stdin/stdout/stderr and controlling terminal.
 /// `size` is process.consoleSize (rows, cols) when given.
-pub fn setup_console(_socket: OwnedFd, _size: Option<(u16, u16)>) -> Result<(), TtyError> {
-    todo!()
+pub fn setup_console(socket: OwnedFd, size: Option<(u16, u16)>) -> Result<(), TtyError> {
+    let pty = |what: &str, e: nix::Error| TtyError::Pty(format!("{what}: {}", e.desc()));
+    let master = nix::fcntl::open(
+        PTMX,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| pty(PTMX, e))?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int from the pointer, which outlives the call.
+    ioctl_result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })
+        .map_err(|e| pty("unlockpt", e))?;
+    let slave = open_slave(&master)?;
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from the pointer, which outlives the call.
+        ioctl_result(unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) })
+            .map_err(|e| pty("setting process.consoleSize", e))?;
+    }
+    let fds = [master.as_raw_fd()];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[IoSlice::new(PTMX.as_bytes())],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| pty("sending the pty master over the console socket", e))?;
+    // Only the receiver keeps the master: an extra copy here would keep the pty open after the
+    // receiver closes it.
+    drop(master);
+    drop(socket);
+    make_controlling_stdio(slave)
 }
+
+fn ioctl_result(r: libc::c_int) -> nix::Result<libc::c_int> {
+    nix::errno::Errno::result(r)
+}
+
+/// TIOCGPTPEER opens the slave from the master without a path lookup (no race with a
+/// replaced /dev/pts entry); kernels before 4.13 lack it, then the slave is opened by name.
+fn open_slave(master: &OwnedFd) -> Result<OwnedFd, TtyError> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes its flags by value and returns a new fd or -1.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    if fd >= 0 {
+        // SAFETY: a fresh fd nothing else owns.
+        return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    let err = nix::errno::Errno::last();
+    if err != nix::errno::Errno::EINVAL && err != nix::errno::Errno::ENOTTY {
+        return Err(TtyError::Pty(format!("TIOCGPTPEER: {}", err.desc())));
+    }
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int through the pointer.
+    ioctl_result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) })
+        .map_err(|e| TtyError::Pty(format!("ptsname: {}", e.desc())))?;
+    let path = format!("/dev/pts/{n}");
+    nix::fcntl::open(
+        path.as_str(),
+        nix::fcntl::OFlag::from_bits_retain(flags),
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| TtyError::Pty(format!("{path}: {}", e.desc())))
+}
+
+/// A new session whose controlling terminal is the slave, which becomes fds 0, 1 and 2.
+fn make_controlling_stdio(slave: OwnedFd) -> Result<(), TtyError> {
+    let pty = |what: &str, e: nix::Error| TtyError::Pty(format!("{what}: {}", e.desc()));
+    nix::unistd::setsid().map_err(|e| pty("setsid", e))?;
+    // SAFETY: TIOCSCTTY takes an int argument by value.
+    ioctl_result(unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) })
+        .map_err(|e| pty("TIOCSCTTY", e))?;
+    for target in 0..=2 as RawFd {
+        // SAFETY: dup2 onto the stdio numbers; the previous stdio is meant to be replaced.
+        let r = unsafe { libc::dup2(slave.as_raw_fd(), target) };
+        ioctl_result(r).map_err(|e| pty(&format!("dup2 onto fd {target}"), e))?;
+    }
+    if slave.as_raw_fd() <= 2 {
+        // The slave already sits on a stdio number; dropping it would close that.
+        std::mem::forget(slave);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "tty_tests.rs"]
+mod tests;
