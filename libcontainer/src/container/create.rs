@@ -96,7 +96,7 @@ fn check_config(b: &ContainerBuilder) -> Result<Checked, Error> {
         sysctl::validate_sysctl(sysctl, &|kind| ns.has(kind))?;
     }
     attributes::validate_attributes(&spec)?;
-    check_hooks(&spec)?;
+    hooks::validate_hooks(spec.hooks().as_ref())?;
     let seccomp = linux.and_then(|l| l.seccomp().as_ref()).map(seccomp::compile).transpose()?;
     Ok(Checked { spec, bundle, rootfs, ns, seccomp })
 }
@@ -112,33 +112,6 @@ fn check_namespace_needs(spec: &Spec, ns: &NamespacePlan) -> Result<(), Error> {
         || spec.domainname().as_deref().is_some_and(|h| !h.is_empty());
     if named && !ns.has(Ns::Uts) {
         return Err(Error::Config { field: "hostname", reason: "needs a uts namespace of the container's own".into() });
-    }
-    Ok(())
-}
-
-fn check_hooks(spec: &Spec) -> Result<(), Error> {
-    let Some(h) = spec.hooks() else { return Ok(()) };
-    #[allow(deprecated)]
-    let lists = [
-        ("prestart", h.prestart()),
-        ("createRuntime", h.create_runtime()),
-        ("createContainer", h.create_container()),
-        ("startContainer", h.start_container()),
-        ("poststart", h.poststart()),
-        ("poststop", h.poststop()),
-    ];
-    for (phase, list) in lists {
-        for (i, hook) in list.iter().flatten().enumerate() {
-            if !hook.path().is_absolute() {
-                return Err(Error::Config {
-                    field: "hooks",
-                    reason: format!("{phase}[{i}].path {}: must be absolute", hook.path().display()),
-                });
-            }
-            if hook.timeout().is_some_and(|t| t <= 0) {
-                return Err(Error::Config { field: "hooks", reason: format!("{phase}[{i}].timeout: must be > 0") });
-            }
-        }
     }
     Ok(())
 }
