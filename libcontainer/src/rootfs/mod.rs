@@ -50,6 +50,13 @@ pub enum RootfsError {
         destination: String,
         reason: String,
     },
+    /// A `linux.devices` entry is invalid.
+    #[error("linux.devices[{index}] ({path}): {reason}")]
+    InvalidDevice {
+        index: usize,
+        path: String,
+        reason: String,
+    },
     /// `linux.rootfsPropagation` is not one of the propagation types.
     #[error("linux.rootfsPropagation: unknown value {0:?} (expected shared, slave, private, unbindable, or their r-prefixed forms)")]
     InvalidPropagation(String),
@@ -82,9 +89,10 @@ impl RootfsError {
 
 /// Checks every `mounts` entry and `linux.rootfsPropagation` without touching anything:
 /// absolute destinations, known filesystem types, known options (others go to the
-/// filesystem as data, as with mount(8)).
+/// filesystem as data, as with mount(8)); also `linux.devices` (absolute paths, node types).
 pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
-    options::validate(spec)
+    options::validate(spec)?;
+    devices::validate(spec)
 }
 
 /// Sets up the rootfs in the init's (new) mount namespace, before pivot_root: propagation of
