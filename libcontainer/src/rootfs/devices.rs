@@ -167,7 +167,7 @@ fn bind_host_node(
     let target = match openat(dir, name, path_flags, Mode::empty()) {
         Err(Errno::ENOENT) => {
             let create =
-                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | path_flags - OFlag::O_PATH;
+                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | (path_flags - OFlag::O_PATH);
             drop(openat(dir, name, create, Mode::empty()).map_err(ctx.fail("create mount point"))?);
             openat(dir, name, path_flags, Mode::empty())
         }

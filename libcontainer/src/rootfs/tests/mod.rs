@@ -102,8 +102,7 @@ pub(super) fn mounts() -> Result<Vec<procfs::process::MountInfo>, String> {
 pub(super) fn mount_at(path: &Path) -> Result<procfs::process::MountInfo, String> {
     mounts()?
         .into_iter()
-        .filter(|m| m.mount_point == path)
-        .next_back()
+        .rfind(|m| m.mount_point == path)
         .ok_or_else(|| format!("nothing mounted at {}", path.display()))
 }
 
