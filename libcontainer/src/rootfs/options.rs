@@ -138,6 +138,9 @@ fn lookup_attr(option: &str) -> Option<Opt> {
         "rrelatime" | "ratime" | "rnostrictatime" => Atime(MOUNT_ATTR_RELATIME),
         "rnorelatime" => Atime(MOUNT_ATTR_STRICTATIME),
         "idmap" | "ridmap" => Unsupported("idmapped mounts are not supported yet"),
+        "tmpcopyup" => {
+            Unsupported("copying the image's files up into a tmpfs is not supported yet")
+        }
         _ => return None,
     })
 }
@@ -232,6 +235,12 @@ pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
         if parsed.is_bind() {
             if mount.source().is_none() {
                 return Err(invalid("a bind mount needs a source".into()));
+            }
+            // The kernel ignores data on a bind: refuse it rather than silently drop it.
+            if let Some(option) = parsed.data.first() {
+                return Err(invalid(format!(
+                    "unknown option {option:?} (a bind mount takes no filesystem data)"
+                )));
             }
         } else if typ.is_empty() || typ == "none" {
             return Err(invalid(format!(

@@ -372,3 +372,38 @@ fn user_namespace_binds_devices_and_host_sysfs() {
     });
     assert_nothing_mounted_under(&b.dir.0);
 }
+
+#[test]
+fn cgroup_namespace_mounts_hierarchies_fresh() {
+    let b = bundle("cgroupns");
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "mounts": [
+          {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev"]}]}"#,
+    );
+    let mut opts = b.opts(false);
+    opts.in_cgroup_ns = true;
+    let cgroup_root = b.rootfs.join("sys/fs/cgroup");
+    in_child(false, || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(err("unshare cgroup"))?;
+        prepare_rootfs(&s, &opts).map_err(err("prepare"))?;
+        let found: Vec<_> = mounts()?
+            .into_iter()
+            .filter(|m| m.mount_point.starts_with(&cgroup_root) && m.fs_type.starts_with("cgroup"))
+            .collect();
+        check(!found.is_empty(), || "no cgroup hierarchy mounted".into())?;
+        for m in found {
+            let ok = m.root == "/" && m.mount_options.contains_key("nosuid");
+            check(ok, || {
+                format!(
+                    "{}: root {} {:?}",
+                    m.mount_point.display(),
+                    m.root,
+                    m.mount_options
+                )
+            })?;
+        }
+        Ok(())
+    });
+    assert_nothing_mounted_under(&b.dir.0);
+}

@@ -141,3 +141,17 @@ fn later_options_override_earlier_ones() {
     assert_eq!(parsed.flags, MsFlags::MS_BIND);
     assert_eq!((parsed.attr_set, parsed.attr_clr), (0, MOUNT_ATTR_RDONLY));
 }
+
+#[test]
+fn bind_with_filesystem_data_and_tmpcopyup_are_rejected() {
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "bind", "source": "/tmp", "options": ["rbind", "mode=755"]}]"#,
+    );
+    assert!(invalid_mount(validate_mounts(&s)).2.contains("mode=755"));
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}]"#,
+    );
+    assert!(invalid_mount(validate_mounts(&s))
+        .2
+        .contains("not supported"));
+}
