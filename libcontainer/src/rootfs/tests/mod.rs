@@ -41,15 +41,23 @@ pub(super) fn spec(json: &str) -> Spec {
 /// Runs `f` in a forked child inside a new, private mount namespace (and a user namespace
 /// mapping root to root with `userns`); the child's error message fails the test.
 pub(super) fn in_child(userns: bool, f: impl FnOnce() -> Result<(), String>) {
-    let (rd, wr) = pipe().unwrap();
+    let result = forked(|| {
+        enter_namespaces(userns)?;
+        f()
+    });
+    if let Err(message) = result {
+        panic!("in the child: {message}");
+    }
+}
+
+/// Runs `f` in a forked child and returns its outcome (its error message, or how it died).
+pub(super) fn forked(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let (rd, wr) = pipe().map_err(|e| format!("pipe: {e}"))?;
     // SAFETY: the child only makes system calls and exits with _exit.
-    match unsafe { fork() }.unwrap() {
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
             drop(rd);
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                enter_namespaces(userns)?;
-                f()
-            }));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
             let message = match result {
                 Ok(Ok(())) => String::new(),
                 Ok(Err(m)) => m,
@@ -63,12 +71,15 @@ pub(super) fn in_child(userns: bool, f: impl FnOnce() -> Result<(), String>) {
         ForkResult::Parent { child } => {
             drop(wr);
             let mut message = String::new();
-            std::fs::File::from(rd)
-                .read_to_string(&mut message)
-                .unwrap();
-            let status = waitpid(child, None).unwrap();
-            assert!(message.is_empty(), "in the child: {message}");
-            assert_eq!(status, WaitStatus::Exited(child, 0));
+            let _ = std::fs::File::from(rd).read_to_string(&mut message);
+            let status = waitpid(child, None).map_err(|e| format!("waitpid: {e}"))?;
+            if !message.is_empty() {
+                return Err(message);
+            }
+            match status {
+                WaitStatus::Exited(_, 0) => Ok(()),
+                other => Err(format!("child ended with {other:?}")),
+            }
         }
     }
 }

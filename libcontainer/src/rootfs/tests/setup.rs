@@ -407,3 +407,62 @@ fn cgroup_namespace_mounts_hierarchies_fresh() {
     });
     assert_nothing_mounted_under(&b.dir.0);
 }
+
+/// The mounts and paths of `runc spec` (as scripts/mkbundle.sh writes them), with new pid,
+/// network, ipc, uts and cgroup namespaces as a real container has them.
+const RUNC_SPEC: &str = r#"{"ociVersion": "1.2.0",
+ "root": {"path": "rootfs", "readonly": true},
+ "mounts": [
+  {"destination": "/proc", "type": "proc", "source": "proc"},
+  {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+  {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+  {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+  {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+  {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+  {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+ ],
+ "linux": {
+  "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+   "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+  "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+ }}"#;
+
+#[test]
+fn runc_spec_config_in_new_namespaces() {
+    use nix::sched::{unshare, CloneFlags};
+    let b = bundle("runcspec");
+    let s = spec(RUNC_SPEC);
+    let mut opts = b.opts(false);
+    opts.in_cgroup_ns = true;
+    in_child(false, || {
+        let namespaces = CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWNET
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWCGROUP;
+        unshare(namespaces).map_err(err("unshare"))?;
+        // The new pid namespace holds this process's next child, which plays the init.
+        super::forked(|| {
+            prepare_rootfs(&s, &opts).map_err(err("prepare"))?;
+            pivot_rootfs(&opts.rootfs, false).map_err(err("pivot"))?;
+            finish_rootfs(&s).map_err(err("finish"))?;
+            let me = std::fs::read_link("/proc/self").map_err(err("readlink /proc/self"))?;
+            check(me == Path::new("1"), || {
+                format!("/proc/self -> {}", me.display())
+            })?;
+            check_fs("/sys", "sysfs", true)?;
+            check_cgroup_mount()?;
+            for m in mounts()?.iter().filter(|m| m.fs_type.starts_with("cgroup")) {
+                check(m.root == "/", || {
+                    format!("{}: root {}", m.mount_point.display(), m.root)
+                })?;
+            }
+            check_fs("/proc/sys", "proc", true)?;
+            expect_erofs("/proc/sys/kernel/domainname")?;
+            check(stat("/dev/pts/ptmx").is_ok(), || "no /dev/pts/ptmx".into())?;
+            expect_writable("/dev/shm/x")?;
+            expect_erofs("/x")
+        })
+    });
+    assert_nothing_mounted_under(&b.dir.0);
+}
