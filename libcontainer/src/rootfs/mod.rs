@@ -15,6 +15,7 @@
 //! 5. `finish_rootfs` — maskedPaths, readonlyPaths, `root.readonly`.
 
 mod cgroup;
+mod copyup;
 mod devices;
 mod finish;
 mod mounts;

@@ -3,7 +3,7 @@
 
 use super::options::{self, MountOptions, MOUNT_ATTR_ATIME_MASK};
 use super::paths::{self, fd_path, Kind};
-use super::{cgroup, RootfsError, RootfsOptions};
+use super::{cgroup, copyup, RootfsError, RootfsOptions};
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
@@ -186,6 +186,9 @@ fn mount_fs(
         .as_deref()
         .unwrap_or(Path::new(typ))
         .to_path_buf();
+    if parsed.copy_up {
+        return tmpfs_copy_up(root, &target, dest, &source, parsed, ctx);
+    }
     let data = parsed.data();
     let made = mount(
         Some(&source),
@@ -203,6 +206,36 @@ fn mount_fs(
         }
         other => other.map_err(ctx.fail("mount")),
     }
+}
+
+/// A tmpfs holding a copy of the directory it covers; made read-only only after the copy.
+fn tmpfs_copy_up(
+    root: &OwnedFd,
+    target: &OwnedFd,
+    dest: &Path,
+    source: &Path,
+    parsed: &MountOptions,
+    ctx: &Ctx,
+) -> Result<(), RootfsError> {
+    let covered = paths::readable_dir(target).map_err(ctx.fail("open for tmpcopyup"))?;
+    let data = parsed.data();
+    let flags = parsed.flags - MsFlags::MS_RDONLY;
+    mount(
+        Some(source),
+        &fd_path(target),
+        Some("tmpfs"),
+        flags,
+        data.as_deref(),
+    )
+    .map_err(ctx.fail("mount"))?;
+    let mounted = paths::resolve(root, dest)
+        .and_then(|fd| paths::readable_dir(&fd))
+        .map_err(ctx.fail("open the new tmpfs"))?;
+    copyup::copy_dir(&covered, &mounted).map_err(ctx.fail("tmpcopyup"))?;
+    if parsed.flags.contains(MsFlags::MS_RDONLY) {
+        remount_bind(root, dest, parsed.flags).map_err(ctx.fail("remount read-only"))?;
+    }
+    Ok(())
 }
 
 fn sysfs_fallback(

@@ -29,6 +29,8 @@ pub(super) struct MountOptions {
     pub attr_clr: u64,
     /// The recursive atime mode, if one was asked for (the kernel treats it as an enum).
     pub attr_atime: Option<u64>,
+    /// `tmpcopyup`: fill a new tmpfs with what it covers.
+    pub copy_up: bool,
     /// Filesystem-specific data (mode=755, size=65536k, ...), comma-joined for mount(2).
     pub data: Vec<String>,
 }
@@ -41,6 +43,7 @@ impl Default for MountOptions {
             attr_set: 0,
             attr_clr: 0,
             attr_atime: None,
+            copy_up: false,
             data: Vec::new(),
         }
     }
@@ -67,6 +70,7 @@ enum Opt {
     AttrSet(u64),
     AttrClear(u64),
     Atime(u64),
+    CopyUp,
     Unsupported(&'static str),
 }
 
@@ -106,6 +110,7 @@ fn lookup(option: &str) -> Option<Opt> {
         // MS_NOSYMFOLLOW (Linux 5.10); nix does not name it.
         "nosymfollow" => Set(M::from_bits_retain(libc::MS_NOSYMFOLLOW)),
         "symfollow" => Clear(M::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+        "tmpcopyup" => CopyUp,
         "bind" => Set(M::MS_BIND),
         "rbind" => Set(M::MS_BIND | M::MS_REC),
         _ => {
@@ -177,6 +182,7 @@ pub(super) fn parse(mount: &Mount) -> Result<MountOptions, String> {
                 parsed.attr_set &= !a;
             }
             Some(Opt::Atime(a)) => parsed.attr_atime = Some(a),
+            Some(Opt::CopyUp) => parsed.copy_up = true,
             Some(Opt::Unsupported(why)) => return Err(format!("option {option:?}: {why}")),
             None => parsed.data.push(option.clone()),
         }
@@ -222,35 +228,40 @@ pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
     }
     let filesystems = known_filesystems()?;
     for (index, mount) in mounts.iter().enumerate() {
-        let invalid = |reason: String| RootfsError::InvalidMount {
+        validate_entry(mount, &filesystems).map_err(|reason| RootfsError::InvalidMount {
             index,
             destination: mount.destination().display().to_string(),
             reason,
-        };
-        if !mount.destination().is_absolute() {
-            return Err(invalid("destination must be an absolute path".into()));
+        })?;
+    }
+    Ok(())
+}
+
+fn validate_entry(mount: &Mount, filesystems: &[String]) -> Result<(), String> {
+    if !mount.destination().is_absolute() {
+        return Err("destination must be an absolute path".into());
+    }
+    let parsed = parse(mount)?;
+    let typ = mount.typ().as_deref().unwrap_or("");
+    if parsed.is_bind() {
+        if mount.source().is_none() {
+            return Err("a bind mount needs a source".into());
         }
-        let parsed = parse(mount).map_err(invalid)?;
-        let typ = mount.typ().as_deref().unwrap_or("");
-        if parsed.is_bind() {
-            if mount.source().is_none() {
-                return Err(invalid("a bind mount needs a source".into()));
-            }
-            // The kernel ignores data on a bind: refuse it rather than silently drop it.
-            if let Some(option) = parsed.data.first() {
-                return Err(invalid(format!(
-                    "unknown option {option:?} (a bind mount takes no filesystem data)"
-                )));
-            }
-        } else if typ.is_empty() || typ == "none" {
-            return Err(invalid(format!(
-                "type {typ:?} needs a \"bind\" or \"rbind\" option"
-            )));
-        } else if !filesystems.iter().any(|f| f == typ) {
-            return Err(invalid(format!(
-                "unknown filesystem type {typ:?} (not in /proc/filesystems)"
-            )));
+        // The kernel ignores data on a bind: refuse it rather than silently drop it.
+        if let Some(option) = parsed.data.first() {
+            return Err(format!(
+                "unknown option {option:?} (a bind mount takes no filesystem data)"
+            ));
         }
+    } else if typ.is_empty() || typ == "none" {
+        return Err(format!("type {typ:?} needs a \"bind\" or \"rbind\" option"));
+    } else if !filesystems.iter().any(|f| f == typ) {
+        return Err(format!(
+            "unknown filesystem type {typ:?} (not in /proc/filesystems)"
+        ));
+    }
+    if parsed.copy_up && (parsed.is_bind() || typ != "tmpfs") {
+        return Err("option \"tmpcopyup\" is only for tmpfs mounts".into());
     }
     Ok(())
 }

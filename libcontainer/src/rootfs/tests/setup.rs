@@ -466,3 +466,41 @@ fn runc_spec_config_in_new_namespaces() {
     });
     assert_nothing_mounted_under(&b.dir.0);
 }
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_what_it_covers() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let b = bundle("copyup");
+    let run = b.rootfs.join("run");
+    std::fs::create_dir_all(run.join("sub")).unwrap();
+    std::fs::write(run.join("sub/file"), "content").unwrap();
+    std::os::unix::fs::chown(run.join("sub/file"), Some(7), Some(8)).unwrap();
+    std::fs::set_permissions(
+        run.join("sub/file"),
+        std::fs::Permissions::from_mode(0o4750),
+    )
+    .unwrap();
+    symlink("sub/file", run.join("link")).unwrap();
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "mounts": [
+          {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro", "mode=755"]}]}"#,
+    );
+    in_child(false, || {
+        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
+        check(
+            statvfs("/run")
+                .map_err(err("statvfs"))?
+                .flags()
+                .contains(FsFlags::ST_RDONLY),
+            || "/run is writable".into(),
+        )?;
+        let meta = std::fs::metadata("/run/sub/file").map_err(err("stat /run/sub/file"))?;
+        let got = (meta.mode() & 0o7777, meta.uid(), meta.gid());
+        check(got == (0o4750, 7, 8), || format!("/run/sub/file: {got:?}"))?;
+        let content = std::fs::read_to_string("/run/link").map_err(err("read /run/link"))?;
+        check(content == "content", || format!("/run/link: {content:?}"))?;
+        expect_erofs("/run/new")
+    });
+    assert_nothing_mounted_under(&b.dir.0);
+}
