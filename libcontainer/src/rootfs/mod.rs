@@ -51,6 +51,12 @@ pub enum RootfsError {
         destination: String,
         reason: String,
     },
+    /// A setting berth does not implement (rejected rather than ignored).
+    #[error("{field}: {reason}")]
+    Unsupported {
+        field: &'static str,
+        reason: &'static str,
+    },
     /// A `linux.devices` entry is invalid.
     #[error("linux.devices[{index}] ({path}): {reason}")]
     InvalidDevice {
@@ -92,6 +98,16 @@ impl RootfsError {
 /// absolute destinations, known filesystem types, known options (others go to the
 /// filesystem as data, as with mount(8)); also `linux.devices` (absolute paths, node types).
 pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
+    let label = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref());
+    if label.is_some_and(|l| !l.is_empty()) {
+        return Err(RootfsError::Unsupported {
+            field: "linux.mountLabel",
+            reason: "SELinux mount labels are not supported",
+        });
+    }
     options::validate(spec)?;
     devices::validate(spec)
 }

@@ -157,3 +157,12 @@ fn bind_with_filesystem_data_and_misplaced_tmpcopyup_are_rejected() {
     );
     validate_mounts(&s).unwrap();
 }
+
+#[test]
+fn mount_label_is_rejected_as_unsupported() {
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "linux": {"mountLabel": "system_u:object_r:container_file_t:s0"}}"#,
+    );
+    let message = validate_mounts(&s).unwrap_err().to_string();
+    assert!(message.starts_with("linux.mountLabel:"), "{message}");
+}
