@@ -504,3 +504,38 @@ fn tmpcopyup_fills_the_tmpfs_with_what_it_covers() {
     });
     assert_nothing_mounted_under(&b.dir.0);
 }
+
+#[test]
+fn runtime_errors_name_the_entry_and_nested_devices_get_their_directory() {
+    let b = bundle("errors");
+    let missing = b.dir.0.join("missing");
+    let bad = spec(&format!(
+        r#"{{"ociVersion": "1.0.2", "mounts": [
+          {{"destination": "/proc", "type": "proc", "source": "proc"}},
+          {{"destination": "/data", "type": "bind", "source": "{}"}}]}}"#,
+        missing.display()
+    ));
+    let good = spec(
+        r#"{"ociVersion": "1.0.2", "mounts": [{"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}],
+            "linux": {"devices": [{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 438},
+                                  {"path": "/dev/fifo", "type": "p", "major": 0, "minor": 0, "fileMode": 384}]}}"#,
+    );
+    in_child(false, || {
+        let message = match prepare_rootfs(&bad, &b.opts(false)) {
+            Ok(()) => return Err("a missing bind source was accepted".into()),
+            Err(e) => e.to_string(),
+        };
+        let expected = "mounts[1] (/data): stat bind source: ";
+        check(message.starts_with(expected), || message.clone())
+    });
+    in_child(false, || {
+        prepare_rootfs(&good, &b.opts(false)).map_err(err("prepare"))?;
+        let dev = |p: &str| b.rootfs.join(p).display().to_string();
+        check_char_device(&dev("dev/net/tun"), 0o666, (10, 200), (0, 0))?;
+        let st = stat(dev("dev/fifo").as_str()).map_err(err("stat /dev/fifo"))?;
+        check(st.st_mode == libc::S_IFIFO | 0o600, || {
+            format!("/dev/fifo mode {:o}", st.st_mode)
+        })
+    });
+    assert_nothing_mounted_under(&b.dir.0);
+}
