@@ -99,7 +99,6 @@ pub(super) fn mount_entry(
         bind(root, &source, dest, &parsed, &ctx)?;
     } else if typ == "cgroup" {
         cgroup::mount_cgroup(root, dest, &parsed, opts, &ctx)?;
-        return Ok(());
     } else {
         mount_fs(root, entry, typ, &parsed, &ctx)?;
     }

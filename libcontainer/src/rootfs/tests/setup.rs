@@ -378,7 +378,7 @@ fn cgroup_namespace_mounts_hierarchies_fresh() {
     let b = bundle("cgroupns");
     let s = spec(
         r#"{"ociVersion": "1.0.2", "mounts": [
-          {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev"]}]}"#,
+          {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "rro", "rprivate"]}]}"#,
     );
     let mut opts = b.opts(false);
     opts.in_cgroup_ns = true;
@@ -393,7 +393,9 @@ fn cgroup_namespace_mounts_hierarchies_fresh() {
             .collect();
         check(!found.is_empty(), || "no cgroup hierarchy mounted".into())?;
         for m in found {
-            let ok = m.root == "/" && m.mount_options.contains_key("nosuid");
+            let ok = m.root == "/"
+                && m.mount_options.contains_key("nosuid")
+                && m.mount_options.contains_key("ro");
             check(ok, || {
                 format!(
                     "{}: root {} {:?}",
