@@ -108,6 +108,20 @@ pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
             reason: "SELinux mount labels are not supported",
         });
     }
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref());
+    let has_mount_ns = namespaces
+        .unwrap_or_default()
+        .iter()
+        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Mount);
+    if !has_mount_ns {
+        return Err(RootfsError::Unsupported {
+            field: "linux.namespaces",
+            reason: "a \"mount\" namespace is required: without one the container's mounts and pivot_root would change the host",
+        });
+    }
     options::validate(spec)?;
     devices::validate(spec)
 }

@@ -5,7 +5,9 @@ use nix::mount::MsFlags;
 use oci_spec::runtime::Spec;
 
 fn with_mounts(mounts: &str) -> Spec {
-    spec(&format!(r#"{{"ociVersion": "1.0.2", "mounts": {mounts}}}"#))
+    spec(&format!(
+        r#"{{"ociVersion": "1.0.2", "mounts": {mounts}, "linux": {{"namespaces": [{{"type": "mount"}}]}}}}"#
+    ))
 }
 
 fn invalid_mount(result: Result<(), RootfsError>) -> (usize, String, String) {
@@ -80,19 +82,23 @@ fn idmap_is_rejected_as_unsupported() {
 
 #[test]
 fn bad_rootfs_propagation_is_rejected() {
-    let s = spec(r#"{"ociVersion": "1.0.2", "linux": {"rootfsPropagation": "sideways"}}"#);
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "rootfsPropagation": "sideways"}}"#,
+    );
     match validate_mounts(&s) {
         Err(RootfsError::InvalidPropagation(v)) => assert_eq!(v, "sideways"),
         other => panic!("{other:?}"),
     }
-    let s = spec(r#"{"ociVersion": "1.0.2", "linux": {"rootfsPropagation": "rshared"}}"#);
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "rootfsPropagation": "rshared"}}"#,
+    );
     validate_mounts(&s).unwrap();
 }
 
 #[test]
 fn bad_devices_are_rejected() {
     let s = spec(
-        r#"{"ociVersion": "1.0.2", "linux": {"devices": [
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "devices": [
             {"path": "/dev/ok", "type": "c", "major": 1, "minor": 3},
             {"path": "/dev/all", "type": "a", "major": 1, "minor": 3}]}}"#,
     );
@@ -103,7 +109,7 @@ fn bad_devices_are_rejected() {
         other => panic!("{other:?}"),
     }
     let s = spec(
-        r#"{"ociVersion": "1.0.2", "linux": {"devices": [{"path": "dev/x", "type": "c", "major": 1, "minor": 3}]}}"#,
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "devices": [{"path": "dev/x", "type": "c", "major": 1, "minor": 3}]}}"#,
     );
     assert!(matches!(
         validate_mounts(&s),
@@ -161,8 +167,17 @@ fn bind_with_filesystem_data_and_misplaced_tmpcopyup_are_rejected() {
 #[test]
 fn mount_label_is_rejected_as_unsupported() {
     let s = spec(
-        r#"{"ociVersion": "1.0.2", "linux": {"mountLabel": "system_u:object_r:container_file_t:s0"}}"#,
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "mountLabel": "system_u:object_r:container_file_t:s0"}}"#,
     );
     let message = validate_mounts(&s).unwrap_err().to_string();
     assert!(message.starts_with("linux.mountLabel:"), "{message}");
+}
+
+#[test]
+fn a_mount_namespace_is_required() {
+    let s = spec(r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "pid"}]}}"#);
+    let message = validate_mounts(&s).unwrap_err().to_string();
+    assert!(message.starts_with("linux.namespaces:"), "{message}");
+    let s = spec(r#"{"ociVersion": "1.0.2"}"#);
+    assert!(validate_mounts(&s).is_err());
 }
