@@ -7,7 +7,7 @@ mod validate;
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, pipe, ForkResult};
+use nix::unistd::{fork, pipe2, ForkResult};
 use oci_spec::runtime::Spec;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ pub(super) fn in_child(userns: bool, f: impl FnOnce() -> Result<(), String>) {
 
 /// Runs `f` in a forked child and returns its outcome (its error message, or how it died).
 pub(super) fn forked(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
-    let (rd, wr) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (rd, wr) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     // SAFETY: the child only makes system calls and exits with _exit.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
