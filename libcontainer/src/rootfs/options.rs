@@ -4,6 +4,7 @@
 use super::RootfsError;
 use nix::mount::MsFlags;
 use oci_spec::runtime::{Mount, Spec};
+use std::path::Path;
 
 // The MOUNT_ATTR_* values of <linux/mount.h>: the libc crate does not export them.
 pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
@@ -220,6 +221,18 @@ fn known_filesystems() -> Result<Vec<String>, RootfsError> {
         .collect())
 }
 
+/// A filesystem not registered yet may be a module mount(2) loads on demand ("fs-<type>").
+fn loadable_filesystem(typ: &str) -> bool {
+    let Ok(release) = nix::sys::utsname::uname() else {
+        return false;
+    };
+    let aliases = Path::new("/lib/modules")
+        .join(release.release())
+        .join("modules.alias");
+    let wanted = format!("alias fs-{typ} ");
+    std::fs::read_to_string(aliases).is_ok_and(|text| text.lines().any(|l| l.starts_with(&wanted)))
+}
+
 pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
     rootfs_propagation(spec)?;
     let mounts = spec.mounts().as_deref().unwrap_or_default();
@@ -255,7 +268,7 @@ fn validate_entry(mount: &Mount, filesystems: &[String]) -> Result<(), String> {
         }
     } else if typ.is_empty() || typ == "none" {
         return Err(format!("type {typ:?} needs a \"bind\" or \"rbind\" option"));
-    } else if !filesystems.iter().any(|f| f == typ) {
+    } else if !filesystems.iter().any(|f| f == typ) && !loadable_filesystem(typ) {
         return Err(format!(
             "unknown filesystem type {typ:?} (not in /proc/filesystems)"
         ));
