@@ -12,7 +12,14 @@
 //!    order, default devices and `linux.devices`, /dev symlinks (fd, stdin, stdout, stderr, ptmx).
 //! 3. (createRuntime / createContainer hooks run here, by the caller)
 //! 4. `pivot_rootfs` — pivot_root (or MS_MOVE + chroot with `no_pivot`).
-//! 5. `finish_rootfs` — maskedPaths, readonlyPaths, `root.readonly`.
+//! 5. `finish_rootfs` — readonlyPaths, maskedPaths, a shared rootfsPropagation, `root.readonly`.
+//!
+//! What the caller must have done: `prepare_rootfs` runs after the init is in its cgroup (a
+//! `cgroup` mount without a cgroup namespace binds the init's own cgroup directories) and in
+//! its cgroup namespace, and while the host's /proc is still at /proc. `finish_rootfs` reaches
+//! paths through the container's /proc, so readonlyPaths outside /proc need a `proc` mount.
+//! `prepare_rootfs` leaves the working directory and umask as it found them; `pivot_rootfs`
+//! leaves the working directory at the new "/".
 
 mod cgroup;
 mod copyup;
