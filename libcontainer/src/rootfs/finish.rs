@@ -29,9 +29,9 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
         let ctx = Ctx::new(format!("linux.maskedPaths[{index}]"), path);
         mask_path(&root, Path::new(path), &ctx)?;
     }
-    // prepare_root kept "/" a slave during setup (pivot_root refuses shared mounts).
+    // prepare_root kept "/" a slave during setup.
     if let Some(flags) = options::rootfs_propagation(spec)? {
-        if flags.contains(MsFlags::MS_SHARED) {
+        if options::applied_after_pivot(flags) {
             mount(NONE, "/", NONE, flags, NONE)
                 .map_err(Ctx::new("linux.rootfsPropagation", "/").fail("set propagation of /"))?;
         }

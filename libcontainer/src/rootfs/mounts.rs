@@ -33,7 +33,7 @@ impl Ctx {
 }
 
 /// Propagation of `/` (the requested one, or rslave so nothing we mount reaches the host;
-/// a shared one is applied only after pivot_root, which refuses shared mounts), the rootfs's
+/// shared and unbindable are applied only after pivot_root), the rootfs's
 /// parent made private if shared (pivot_root needs that too), then the rootfs bind-mounted onto
 /// itself so it is a mount point. Returns an fd of the rootfs mount.
 pub(super) fn prepare_root(
@@ -42,7 +42,7 @@ pub(super) fn prepare_root(
 ) -> Result<OwnedFd, RootfsError> {
     let ctx = Ctx::new("linux.rootfsPropagation", "/");
     let flags = match propagation {
-        Some(p) if !p.contains(MsFlags::MS_SHARED) => p,
+        Some(p) if !options::applied_after_pivot(p) => p,
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     mount(NONE, "/", NONE, flags, NONE).map_err(ctx.fail("set propagation of /"))?;

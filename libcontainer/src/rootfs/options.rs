@@ -194,6 +194,12 @@ pub(super) fn parse(mount: &Mount) -> Result<MountOptions, String> {
     Ok(parsed)
 }
 
+/// Propagations of `/` that must wait until after pivot_root: pivot_root refuses a shared
+/// mount, and an unbindable `/` could not have the rootfs bind-mounted out of it.
+pub(super) fn applied_after_pivot(flags: MsFlags) -> bool {
+    flags.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE)
+}
+
 /// `linux.rootfsPropagation` as mount flags; None when not set.
 pub(super) fn rootfs_propagation(spec: &Spec) -> Result<Option<MsFlags>, RootfsError> {
     let value = spec

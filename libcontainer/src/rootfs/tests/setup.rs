@@ -249,24 +249,28 @@ fn readonly_and_masked_paths_resolve_symlinks_inside() {
 }
 
 #[test]
-fn shared_rootfs_propagation_is_applied_after_pivot() {
-    let b = bundle("shared");
-    let s = spec(
-        r#"{"ociVersion": "1.0.2", "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-            "linux": {"rootfsPropagation": "rshared"}}"#,
-    );
-    in_child(false, || {
-        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
-        pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
-        finish_rootfs(&s).map_err(err("finish"))?;
-        let root = mount_at(Path::new("/"))?;
-        let shared = root
-            .opt_fields
-            .iter()
-            .any(|f| matches!(f, procfs::process::MountOptFields::Shared(_)));
-        check(shared, || format!("/ is not shared: {:?}", root.opt_fields))
-    });
-    assert_nothing_mounted_under(&b.dir.0);
+fn shared_and_unbindable_rootfs_propagation_are_applied_after_pivot() {
+    use procfs::process::MountOptFields;
+    for (value, shared) in [("rshared", true), ("runbindable", false)] {
+        let b = bundle("propagation");
+        let s = spec(&format!(
+            r#"{{"ociVersion": "1.0.2", "mounts": [{{"destination": "/proc", "type": "proc", "source": "proc"}}],
+                "linux": {{"rootfsPropagation": "{value}"}}}}"#
+        ));
+        in_child(false, || {
+            prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+            pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
+            finish_rootfs(&s).map_err(err("finish"))?;
+            let root = mount_at(Path::new("/"))?;
+            let ok = root.opt_fields.iter().any(|f| match f {
+                MountOptFields::Shared(_) => shared,
+                MountOptFields::Unbindable => !shared,
+                _ => false,
+            });
+            check(ok, || format!("{value}: / has {:?}", root.opt_fields))
+        });
+        assert_nothing_mounted_under(&b.dir.0);
+    }
 }
 
 #[test]
