@@ -256,6 +256,22 @@ pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
     Ok(())
 }
 
+/// The first option setting a superblock flag: a bind remount changes only per-mount flags
+/// (ro, nosuid, nodev, noexec, atime, nosymfollow) and would silently ignore these.
+fn superblock_option(mount: &Mount) -> Option<&str> {
+    let superblock = MsFlags::MS_SYNCHRONOUS
+        | MsFlags::MS_DIRSYNC
+        | MsFlags::MS_MANDLOCK
+        | MsFlags::MS_LAZYTIME
+        | MsFlags::MS_I_VERSION
+        | MsFlags::MS_SILENT;
+    let options = mount.options().as_deref().unwrap_or_default();
+    options
+        .iter()
+        .find(|o| matches!(lookup(o), Some(Opt::Set(f)) if f.intersects(superblock)))
+        .map(String::as_str)
+}
+
 fn validate_entry(mount: &Mount, filesystems: &[String]) -> Result<(), String> {
     if !mount.destination().is_absolute() {
         return Err("destination must be an absolute path".into());
@@ -265,6 +281,11 @@ fn validate_entry(mount: &Mount, filesystems: &[String]) -> Result<(), String> {
     if parsed.is_bind() {
         if mount.source().is_none() {
             return Err("a bind mount needs a source".into());
+        }
+        if let Some(option) = superblock_option(mount) {
+            return Err(format!(
+                "option {option:?} is a filesystem flag, which a bind mount cannot change"
+            ));
         }
         // The kernel ignores data on a bind: refuse it rather than silently drop it.
         if let Some(option) = parsed.data.first() {

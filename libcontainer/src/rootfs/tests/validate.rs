@@ -155,6 +155,10 @@ fn bind_with_filesystem_data_and_misplaced_tmpcopyup_are_rejected() {
     );
     assert!(invalid_mount(validate_mounts(&s)).2.contains("mode=755"));
     let s = with_mounts(
+        r#"[{"destination": "/a", "type": "bind", "source": "/tmp", "options": ["rbind", "ro", "sync"]}]"#,
+    );
+    assert!(invalid_mount(validate_mounts(&s)).2.contains("\"sync\""));
+    let s = with_mounts(
         r#"[{"destination": "/a", "type": "proc", "source": "proc", "options": ["tmpcopyup"]}]"#,
     );
     assert!(invalid_mount(validate_mounts(&s)).2.contains("tmpcopyup"));
