@@ -274,18 +274,32 @@ fn shared_and_unbindable_rootfs_propagation_are_applied_after_pivot() {
 }
 
 #[test]
-fn no_pivot_moves_the_rootfs_and_chroots() {
+fn no_pivot_moves_the_rootfs_chroots_and_hides_host_proc() {
     let b = bundle("nopivot");
     std::fs::write(b.rootfs.join("marker"), "m").unwrap();
     let s = spec(
         r#"{"ociVersion": "1.0.2", "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}]}"#,
     );
     in_child(false, || {
+        use nix::fcntl::{open, openat, OFlag};
+        use nix::sys::stat::Mode;
+        let path = OFlag::O_PATH | OFlag::O_CLOEXEC;
+        // What a chroot escape would reach: the old root.
+        let old_root =
+            open("/", path | OFlag::O_DIRECTORY, Mode::empty()).map_err(err("open /"))?;
         prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, true).map_err(err("no-pivot"))?;
         finish_rootfs(&s).map_err(err("finish"))?;
         check(Path::new("/marker").exists(), || "not in the rootfs".into())?;
-        check(Path::new("/proc/self").exists(), || "no /proc".into())
+        check(Path::new("/proc/self").exists(), || "no /proc".into())?;
+        let host_proc = openat(&old_root, "proc/self", path, Mode::empty());
+        check(host_proc.is_err(), || {
+            "the host's /proc is still mounted".into()
+        })?;
+        let host_sys = openat(&old_root, "sys/kernel", path, Mode::empty());
+        check(host_sys.is_err(), || {
+            "the host's /sys is still mounted".into()
+        })
     });
     assert_nothing_mounted_under(&b.dir.0);
 }
