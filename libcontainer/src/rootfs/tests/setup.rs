@@ -559,3 +559,22 @@ fn runtime_errors_name_the_entry_and_nested_devices_get_their_directory() {
     });
     assert_nothing_mounted_under(&b.dir.0);
 }
+
+#[test]
+fn masked_and_readonly_paths_need_procfs_at_proc() {
+    let b = bundle("noproc");
+    std::fs::create_dir_all(b.rootfs.join("proc/self/fd")).unwrap();
+    std::fs::create_dir_all(b.rootfs.join("data")).unwrap();
+    let s = spec(r#"{"ociVersion": "1.0.2", "linux": {"readonlyPaths": ["/data"]}}"#);
+    in_child(false, || {
+        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
+        let message = match finish_rootfs(&s) {
+            Ok(()) => return Err("finished without a procfs at /proc".into()),
+            Err(e) => e.to_string(),
+        };
+        let expected = "linux.maskedPaths and linux.readonlyPaths (/proc): need a proc mount";
+        check(message.starts_with(expected), || message.clone())
+    });
+    assert_nothing_mounted_under(&b.dir.0);
+}
