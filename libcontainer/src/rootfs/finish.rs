@@ -33,12 +33,11 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
         let ctx = Ctx::new(format!("linux.maskedPaths[{index}]"), path);
         mask_path(&root, Path::new(path), &ctx)?;
     }
-    // prepare_root kept "/" a slave during setup.
+    // The container's "/" is the rootfs bind, which inherited its propagation from the
+    // rootfs's parent, and shared or unbindable had to wait for pivot_root: set it as asked.
     if let Some(flags) = options::rootfs_propagation(spec)? {
-        if options::applied_after_pivot(flags) {
-            mount(NONE, "/", NONE, flags, NONE)
-                .map_err(Ctx::new("linux.rootfsPropagation", "/").fail("set propagation of /"))?;
-        }
+        mount(NONE, "/", NONE, flags, NONE)
+            .map_err(Ctx::new("linux.rootfsPropagation", "/").fail("set propagation of /"))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         let ctx = Ctx::new("root.readonly", "/");

@@ -249,9 +249,13 @@ fn readonly_and_masked_paths_resolve_symlinks_inside() {
 }
 
 #[test]
-fn shared_and_unbindable_rootfs_propagation_are_applied_after_pivot() {
+fn rootfs_propagation_is_what_the_container_root_has() {
     use procfs::process::MountOptFields;
-    for (value, shared) in [("rshared", true), ("runbindable", false)] {
+    for (value, expected) in [
+        ("rshared", "shared"),
+        ("runbindable", "unbindable"),
+        ("rprivate", ""),
+    ] {
         let b = bundle("propagation");
         let s = spec(&format!(
             r#"{{"ociVersion": "1.0.2", "mounts": [{{"destination": "/proc", "type": "proc", "source": "proc"}}],
@@ -262,11 +266,16 @@ fn shared_and_unbindable_rootfs_propagation_are_applied_after_pivot() {
             pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
             finish_rootfs(&s).map_err(err("finish"))?;
             let root = mount_at(Path::new("/"))?;
-            let ok = root.opt_fields.iter().any(|f| match f {
-                MountOptFields::Shared(_) => shared,
-                MountOptFields::Unbindable => !shared,
-                _ => false,
-            });
+            let kinds: Vec<&str> = root
+                .opt_fields
+                .iter()
+                .map(|f| match f {
+                    MountOptFields::Shared(_) => "shared",
+                    MountOptFields::Unbindable => "unbindable",
+                    _ => "other",
+                })
+                .collect();
+            let ok = kinds == [expected] || (expected.is_empty() && kinds.is_empty());
             check(ok, || format!("{value}: / has {:?}", root.opt_fields))
         });
         assert_nothing_mounted_under(&b.dir.0);
