@@ -35,9 +35,14 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
     }
     // The container's "/" is the rootfs bind, which inherited its propagation from the
     // rootfs's parent, and shared or unbindable had to wait for pivot_root: set it as asked.
+    // Shared is a peer group of its own, as with runc, not also a slave of the host's.
     if let Some(flags) = options::rootfs_propagation(spec)? {
-        mount(NONE, "/", NONE, flags, NONE)
-            .map_err(Ctx::new("linux.rootfsPropagation", "/").fail("set propagation of /"))?;
+        let ctx = Ctx::new("linux.rootfsPropagation", "/");
+        if flags.contains(MsFlags::MS_SHARED) {
+            let private = MsFlags::MS_PRIVATE | (flags & MsFlags::MS_REC);
+            mount(NONE, "/", NONE, private, NONE).map_err(ctx.fail("make / private"))?;
+        }
+        mount(NONE, "/", NONE, flags, NONE).map_err(ctx.fail("set propagation of /"))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         let ctx = Ctx::new("root.readonly", "/");
