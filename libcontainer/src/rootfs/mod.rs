@@ -101,9 +101,11 @@ impl RootfsError {
     }
 }
 
-/// Checks every `mounts` entry and `linux.rootfsPropagation` without touching anything:
-/// absolute destinations, known filesystem types, known options (others go to the
-/// filesystem as data, as with mount(8)); also `linux.devices` (absolute paths, node types).
+/// Checks, without touching anything, what the rootfs setup will use: a mount namespace is
+/// asked for; no `linux.mountLabel` (unsupported); every `mounts` entry has an absolute
+/// destination, a known filesystem type and known options (others go to the filesystem as
+/// data, as with mount(8), except on binds, which take none); `linux.rootfsPropagation` is a
+/// propagation type; `linux.devices` have absolute paths and node types.
 pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
     let label = spec
         .linux()
