@@ -1,11 +1,14 @@
 //! Tests: validation in-process; everything that mounts runs in a forked child with its own
 //! mount namespace (made rprivate first), so nothing reaches the host's mount table.
 
-mod setup;
+mod container;
+mod mounts;
 mod validate;
 
+use super::RootfsOptions;
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
+use nix::sys::stat::{major, minor, stat};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult};
 use oci_spec::runtime::Spec;
@@ -133,4 +136,75 @@ pub(super) fn assert_nothing_mounted_under(dir: &Path) {
         "mounts leaked to the host under {}",
         dir.display()
     );
+}
+
+pub(super) struct Bundle {
+    pub dir: TempDir,
+    pub rootfs: PathBuf,
+}
+
+pub(super) fn bundle(tag: &str) -> Bundle {
+    let dir = TempDir::new(tag);
+    let rootfs = dir.0.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    Bundle { dir, rootfs }
+}
+
+impl Bundle {
+    pub fn opts(&self, in_user_ns: bool) -> RootfsOptions {
+        RootfsOptions {
+            rootfs: self.rootfs.clone(),
+            bundle: self.dir.0.clone(),
+            in_user_ns,
+            in_cgroup_ns: false,
+        }
+    }
+}
+
+pub(super) fn err<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> String {
+    move |e| format!("{what}: {e}")
+}
+
+pub(super) fn expect_erofs(path: &str) -> Result<(), String> {
+    match std::fs::write(path, "x") {
+        Err(e) if e.raw_os_error() == Some(libc::EROFS) => Ok(()),
+        other => Err(format!("writing {path}: expected EROFS, got {other:?}")),
+    }
+}
+
+pub(super) fn expect_writable(path: &str) -> Result<(), String> {
+    std::fs::write(path, "x").map_err(|e| format!("writing {path}: {e}"))
+}
+
+pub(super) fn check_char_device(
+    path: &str,
+    mode: u32,
+    dev: (u64, u64),
+    owner: (u32, u32),
+) -> Result<(), String> {
+    let st = stat(path).map_err(|e| format!("stat {path}: {e}"))?;
+    let got = (
+        st.st_mode,
+        (major(st.st_rdev), minor(st.st_rdev)),
+        (st.st_uid, st.st_gid),
+    );
+    check(got == (libc::S_IFCHR | mode, dev, owner), || {
+        format!("{path}: got {got:?}")
+    })
+}
+
+pub(super) fn check_link(path: &str, target: &str) -> Result<(), String> {
+    let got = std::fs::read_link(path).map_err(|e| format!("readlink {path}: {e}"))?;
+    check(got == Path::new(target), || {
+        format!("{path} -> {}", got.display())
+    })
+}
+
+pub(super) fn check_fs(path: &str, fs_type: &str, ro: bool) -> Result<(), String> {
+    let m = mount_at(Path::new(path))?;
+    check(m.fs_type == fs_type, || {
+        format!("{path}: fs type {}", m.fs_type)
+    })?;
+    let is_ro = m.mount_options.contains_key("ro");
+    check(is_ro == ro, || format!("{path}: read-only is {is_ro}"))
 }
