@@ -96,7 +96,9 @@ pub(super) fn mount_cgroup(
         let Some(name) = hierarchy.mount_point.file_name() else {
             continue;
         };
-        mount_hierarchy(root, &dest.join(name), hierarchy, parsed, opts, ctx)?;
+        let sub = dest.join(name);
+        let sub_ctx = Ctx::new(ctx.field.clone(), &sub);
+        mount_hierarchy(root, &sub, hierarchy, parsed, opts, &sub_ctx)?;
         let name = name.to_string_lossy();
         // Co-mounted controllers (cpu,cpuacct) are also reachable by each name, as on the host.
         if name.contains(',') {

@@ -33,6 +33,29 @@ struct Node {
     gid: u32,
 }
 
+pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().as_deref());
+    for (index, device) in devices.unwrap_or_default().iter().enumerate() {
+        let invalid = |reason: &str| RootfsError::InvalidDevice {
+            index,
+            path: device.path().display().to_string(),
+            reason: reason.to_string(),
+        };
+        if !device.path().is_absolute() {
+            return Err(invalid("path must be absolute"));
+        }
+        if device_kind(device.typ()).is_none() {
+            return Err(invalid(
+                "type must be c, b, u or p (\"a\" is for cgroup rules only)",
+            ));
+        }
+        if device.typ() != LinuxDeviceType::P && (device.major() < 0 || device.minor() < 0) {
+            return Err(invalid("major and minor must not be negative"));
+        }
+    }
+    Ok(())
+}
+
 /// /dev is the runtime's to populate unless the config bind-mounts one from the host.
 pub(super) fn needs_dev(mounts: &[Mount]) -> bool {
     !mounts.iter().any(|m| {
@@ -144,7 +167,7 @@ fn bind_host_node(
     let target = match openat(dir, name, path_flags, Mode::empty()) {
         Err(Errno::ENOENT) => {
             let create =
-                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | path_flags - OFlag::O_PATH;
+                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | (path_flags - OFlag::O_PATH);
             drop(openat(dir, name, create, Mode::empty()).map_err(ctx.fail("create mount point"))?);
             openat(dir, name, path_flags, Mode::empty())
         }

@@ -7,6 +7,7 @@ use super::RootfsError;
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fstat, SFlag};
+use nix::sys::statfs::{statfs, PROC_SUPER_MAGIC};
 use oci_spec::runtime::Spec;
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -18,29 +19,47 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
     let readonly = linux
         .and_then(|l| l.readonly_paths().as_deref())
         .unwrap_or_default();
+    let masked = linux
+        .and_then(|l| l.masked_paths().as_deref())
+        .unwrap_or_default();
+    if !readonly.is_empty() || !masked.is_empty() {
+        require_procfs()?;
+    }
     for (index, path) in readonly.iter().enumerate() {
         let ctx = Ctx::new(format!("linux.readonlyPaths[{index}]"), path);
         readonly_path(&root, Path::new(path), &ctx)?;
     }
-    let masked = linux
-        .and_then(|l| l.masked_paths().as_deref())
-        .unwrap_or_default();
     for (index, path) in masked.iter().enumerate() {
         let ctx = Ctx::new(format!("linux.maskedPaths[{index}]"), path);
         mask_path(&root, Path::new(path), &ctx)?;
     }
-    // prepare_root kept "/" a slave during setup (pivot_root refuses shared mounts).
+    // The container's "/" is the rootfs bind, which inherited its propagation from the
+    // rootfs's parent, and shared or unbindable had to wait for pivot_root: set it as asked.
+    // Shared is a peer group of its own, as with runc, not also a slave of the host's.
     if let Some(flags) = options::rootfs_propagation(spec)? {
+        let ctx = Ctx::new("linux.rootfsPropagation", "/");
         if flags.contains(MsFlags::MS_SHARED) {
-            mount(NONE, "/", NONE, flags, NONE)
-                .map_err(Ctx::new("linux.rootfsPropagation", "/").fail("set propagation of /"))?;
+            let private = MsFlags::MS_PRIVATE | (flags & MsFlags::MS_REC);
+            mount(NONE, "/", NONE, private, NONE).map_err(ctx.fail("make / private"))?;
         }
+        mount(NONE, "/", NONE, flags, NONE).map_err(ctx.fail("set propagation of /"))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         let ctx = Ctx::new("root.readonly", "/");
         let fd = paths::resolve(&root, Path::new("/")).map_err(ctx.fail("open /"))?;
         // Only "/" itself: /dev, /proc and the other mounts keep their own flags, as with runc.
         mount_setattr(&fd, MOUNT_ATTR_RDONLY, 0, false).map_err(ctx.fail("make / read-only"))?;
+    }
+    Ok(())
+}
+
+/// The paths are mounted on through /proc/self/fd: that must be the container's procfs, not
+/// a missing directory or something the image or a volume put at /proc.
+fn require_procfs() -> Result<(), RootfsError> {
+    let ctx = Ctx::new("linux.maskedPaths and linux.readonlyPaths", "/proc");
+    let st = statfs("/proc/self/fd").map_err(ctx.fail("need a proc mount at /proc"))?;
+    if st.filesystem_type() != PROC_SUPER_MAGIC {
+        return Err(ctx.fail("need a proc mount at /proc")(Errno::EINVAL));
     }
     Ok(())
 }

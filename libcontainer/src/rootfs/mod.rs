@@ -12,9 +12,17 @@
 //!    order, default devices and `linux.devices`, /dev symlinks (fd, stdin, stdout, stderr, ptmx).
 //! 3. (createRuntime / createContainer hooks run here, by the caller)
 //! 4. `pivot_rootfs` — pivot_root (or MS_MOVE + chroot with `no_pivot`).
-//! 5. `finish_rootfs` — maskedPaths, readonlyPaths, `root.readonly`.
+//! 5. `finish_rootfs` — readonlyPaths, maskedPaths, a shared rootfsPropagation, `root.readonly`.
+//!
+//! What the caller must have done: `prepare_rootfs` runs after the init is in its cgroup (a
+//! `cgroup` mount without a cgroup namespace binds the init's own cgroup directories) and in
+//! its cgroup namespace, and while the host's /proc is still at /proc. `finish_rootfs` reaches
+//! paths through the container's /proc, so readonlyPaths outside /proc need a `proc` mount.
+//! `prepare_rootfs` leaves the working directory and umask as it found them; `pivot_rootfs`
+//! leaves the working directory at the new "/".
 
 mod cgroup;
+mod copyup;
 mod devices;
 mod finish;
 mod mounts;
@@ -50,6 +58,19 @@ pub enum RootfsError {
         destination: String,
         reason: String,
     },
+    /// A setting berth does not implement (rejected rather than ignored).
+    #[error("{field}: {reason}")]
+    Unsupported {
+        field: &'static str,
+        reason: &'static str,
+    },
+    /// A `linux.devices` entry is invalid.
+    #[error("linux.devices[{index}] ({path}): {reason}")]
+    InvalidDevice {
+        index: usize,
+        path: String,
+        reason: String,
+    },
     /// `linux.rootfsPropagation` is not one of the propagation types.
     #[error("linux.rootfsPropagation: unknown value {0:?} (expected shared, slave, private, unbindable, or their r-prefixed forms)")]
     InvalidPropagation(String),
@@ -80,11 +101,38 @@ impl RootfsError {
     }
 }
 
-/// Checks every `mounts` entry and `linux.rootfsPropagation` without touching anything:
-/// absolute destinations, known filesystem types, known options (others go to the
-/// filesystem as data, as with mount(8)).
+/// Checks, without touching anything, what the rootfs setup will use: a mount namespace is
+/// asked for; no `linux.mountLabel` (unsupported); every `mounts` entry has an absolute
+/// destination, a known filesystem type and known options (others go to the filesystem as
+/// data, as with mount(8), except on binds, which take none); `linux.rootfsPropagation` is a
+/// propagation type; `linux.devices` have absolute paths and node types.
 pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
-    options::validate(spec)
+    let label = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref());
+    if label.is_some_and(|l| !l.is_empty()) {
+        return Err(RootfsError::Unsupported {
+            field: "linux.mountLabel",
+            reason: "SELinux mount labels are not supported",
+        });
+    }
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref());
+    let has_mount_ns = namespaces
+        .unwrap_or_default()
+        .iter()
+        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Mount);
+    if !has_mount_ns {
+        return Err(RootfsError::Unsupported {
+            field: "linux.namespaces",
+            reason: "a \"mount\" namespace is required: without one the container's mounts and pivot_root would change the host",
+        });
+    }
+    options::validate(spec)?;
+    devices::validate(spec)
 }
 
 /// Sets up the rootfs in the init's (new) mount namespace, before pivot_root: propagation of

@@ -3,7 +3,7 @@
 
 use super::options::{self, MountOptions, MOUNT_ATTR_ATIME_MASK};
 use super::paths::{self, fd_path, Kind};
-use super::{cgroup, RootfsError, RootfsOptions};
+use super::{cgroup, copyup, RootfsError, RootfsOptions};
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
@@ -33,7 +33,7 @@ impl Ctx {
 }
 
 /// Propagation of `/` (the requested one, or rslave so nothing we mount reaches the host;
-/// a shared one is applied only after pivot_root, which refuses shared mounts), the rootfs's
+/// shared and unbindable are applied only after pivot_root), the rootfs's
 /// parent made private if shared (pivot_root needs that too), then the rootfs bind-mounted onto
 /// itself so it is a mount point. Returns an fd of the rootfs mount.
 pub(super) fn prepare_root(
@@ -42,7 +42,7 @@ pub(super) fn prepare_root(
 ) -> Result<OwnedFd, RootfsError> {
     let ctx = Ctx::new("linux.rootfsPropagation", "/");
     let flags = match propagation {
-        Some(p) if !p.contains(MsFlags::MS_SHARED) => p,
+        Some(p) if !options::applied_after_pivot(p) => p,
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     mount(NONE, "/", NONE, flags, NONE).map_err(ctx.fail("set propagation of /"))?;
@@ -99,7 +99,6 @@ pub(super) fn mount_entry(
         bind(root, &source, dest, &parsed, &ctx)?;
     } else if typ == "cgroup" {
         cgroup::mount_cgroup(root, dest, &parsed, opts, &ctx)?;
-        return Ok(());
     } else {
         mount_fs(root, entry, typ, &parsed, &ctx)?;
     }
@@ -186,6 +185,9 @@ fn mount_fs(
         .as_deref()
         .unwrap_or(Path::new(typ))
         .to_path_buf();
+    if parsed.copy_up {
+        return tmpfs_copy_up(root, &target, dest, &source, parsed, ctx);
+    }
     let data = parsed.data();
     let made = mount(
         Some(&source),
@@ -203,6 +205,36 @@ fn mount_fs(
         }
         other => other.map_err(ctx.fail("mount")),
     }
+}
+
+/// A tmpfs holding a copy of the directory it covers; made read-only only after the copy.
+fn tmpfs_copy_up(
+    root: &OwnedFd,
+    target: &OwnedFd,
+    dest: &Path,
+    source: &Path,
+    parsed: &MountOptions,
+    ctx: &Ctx,
+) -> Result<(), RootfsError> {
+    let covered = paths::readable_dir(target).map_err(ctx.fail("open for tmpcopyup"))?;
+    let data = parsed.data();
+    let flags = parsed.flags - MsFlags::MS_RDONLY;
+    mount(
+        Some(source),
+        &fd_path(target),
+        Some("tmpfs"),
+        flags,
+        data.as_deref(),
+    )
+    .map_err(ctx.fail("mount"))?;
+    let mounted = paths::resolve(root, dest)
+        .and_then(|fd| paths::readable_dir(&fd))
+        .map_err(ctx.fail("open the new tmpfs"))?;
+    copyup::copy_dir(&covered, &mounted).map_err(ctx.fail("tmpcopyup"))?;
+    if parsed.flags.contains(MsFlags::MS_RDONLY) {
+        remount_bind(root, dest, parsed.flags).map_err(ctx.fail("remount read-only"))?;
+    }
+    Ok(())
 }
 
 fn sysfs_fallback(

@@ -4,6 +4,7 @@
 use super::RootfsError;
 use nix::mount::MsFlags;
 use oci_spec::runtime::{Mount, Spec};
+use std::path::Path;
 
 // The MOUNT_ATTR_* values of <linux/mount.h>: the libc crate does not export them.
 pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
@@ -29,6 +30,8 @@ pub(super) struct MountOptions {
     pub attr_clr: u64,
     /// The recursive atime mode, if one was asked for (the kernel treats it as an enum).
     pub attr_atime: Option<u64>,
+    /// `tmpcopyup`: fill a new tmpfs with what it covers.
+    pub copy_up: bool,
     /// Filesystem-specific data (mode=755, size=65536k, ...), comma-joined for mount(2).
     pub data: Vec<String>,
 }
@@ -41,6 +44,7 @@ impl Default for MountOptions {
             attr_set: 0,
             attr_clr: 0,
             attr_atime: None,
+            copy_up: false,
             data: Vec::new(),
         }
     }
@@ -67,6 +71,7 @@ enum Opt {
     AttrSet(u64),
     AttrClear(u64),
     Atime(u64),
+    CopyUp,
     Unsupported(&'static str),
 }
 
@@ -106,6 +111,7 @@ fn lookup(option: &str) -> Option<Opt> {
         // MS_NOSYMFOLLOW (Linux 5.10); nix does not name it.
         "nosymfollow" => Set(M::from_bits_retain(libc::MS_NOSYMFOLLOW)),
         "symfollow" => Clear(M::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+        "tmpcopyup" => CopyUp,
         "bind" => Set(M::MS_BIND),
         "rbind" => Set(M::MS_BIND | M::MS_REC),
         _ => {
@@ -138,6 +144,9 @@ fn lookup_attr(option: &str) -> Option<Opt> {
         "rrelatime" | "ratime" | "rnostrictatime" => Atime(MOUNT_ATTR_RELATIME),
         "rnorelatime" => Atime(MOUNT_ATTR_STRICTATIME),
         "idmap" | "ridmap" => Unsupported("idmapped mounts are not supported yet"),
+        "tmpcopyup" => {
+            Unsupported("copying the image's files up into a tmpfs is not supported yet")
+        }
         _ => return None,
     })
 }
@@ -174,6 +183,7 @@ pub(super) fn parse(mount: &Mount) -> Result<MountOptions, String> {
                 parsed.attr_set &= !a;
             }
             Some(Opt::Atime(a)) => parsed.attr_atime = Some(a),
+            Some(Opt::CopyUp) => parsed.copy_up = true,
             Some(Opt::Unsupported(why)) => return Err(format!("option {option:?}: {why}")),
             None => parsed.data.push(option.clone()),
         }
@@ -182,6 +192,12 @@ pub(super) fn parse(mount: &Mount) -> Result<MountOptions, String> {
         parsed.flags.insert(MsFlags::MS_BIND);
     }
     Ok(parsed)
+}
+
+/// Propagations of `/` that must wait until after pivot_root: pivot_root refuses a shared
+/// mount, and an unbindable `/` could not have the rootfs bind-mounted out of it.
+pub(super) fn applied_after_pivot(flags: MsFlags) -> bool {
+    flags.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE)
 }
 
 /// `linux.rootfsPropagation` as mount flags; None when not set.
@@ -211,6 +227,18 @@ fn known_filesystems() -> Result<Vec<String>, RootfsError> {
         .collect())
 }
 
+/// A filesystem not registered yet may be a module mount(2) loads on demand ("fs-<type>").
+fn loadable_filesystem(typ: &str) -> bool {
+    let Ok(release) = nix::sys::utsname::uname() else {
+        return false;
+    };
+    let aliases = Path::new("/lib/modules")
+        .join(release.release())
+        .join("modules.alias");
+    let wanted = format!("alias fs-{typ} ");
+    std::fs::read_to_string(aliases).is_ok_and(|text| text.lines().any(|l| l.starts_with(&wanted)))
+}
+
 pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
     rootfs_propagation(spec)?;
     let mounts = spec.mounts().as_deref().unwrap_or_default();
@@ -219,29 +247,61 @@ pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
     }
     let filesystems = known_filesystems()?;
     for (index, mount) in mounts.iter().enumerate() {
-        let invalid = |reason: String| RootfsError::InvalidMount {
+        validate_entry(mount, &filesystems).map_err(|reason| RootfsError::InvalidMount {
             index,
             destination: mount.destination().display().to_string(),
             reason,
-        };
-        if !mount.destination().is_absolute() {
-            return Err(invalid("destination must be an absolute path".into()));
+        })?;
+    }
+    Ok(())
+}
+
+/// The first option setting a superblock flag: a bind remount changes only per-mount flags
+/// (ro, nosuid, nodev, noexec, atime, nosymfollow) and would silently ignore these.
+fn superblock_option(mount: &Mount) -> Option<&str> {
+    let superblock = MsFlags::MS_SYNCHRONOUS
+        | MsFlags::MS_DIRSYNC
+        | MsFlags::MS_MANDLOCK
+        | MsFlags::MS_LAZYTIME
+        | MsFlags::MS_I_VERSION
+        | MsFlags::MS_SILENT;
+    let options = mount.options().as_deref().unwrap_or_default();
+    options
+        .iter()
+        .find(|o| matches!(lookup(o), Some(Opt::Set(f)) if f.intersects(superblock)))
+        .map(String::as_str)
+}
+
+fn validate_entry(mount: &Mount, filesystems: &[String]) -> Result<(), String> {
+    if !mount.destination().is_absolute() {
+        return Err("destination must be an absolute path".into());
+    }
+    let parsed = parse(mount)?;
+    let typ = mount.typ().as_deref().unwrap_or("");
+    if parsed.is_bind() {
+        if mount.source().is_none() {
+            return Err("a bind mount needs a source".into());
         }
-        let parsed = parse(mount).map_err(invalid)?;
-        let typ = mount.typ().as_deref().unwrap_or("");
-        if parsed.is_bind() {
-            if mount.source().is_none() {
-                return Err(invalid("a bind mount needs a source".into()));
-            }
-        } else if typ.is_empty() || typ == "none" {
-            return Err(invalid(format!(
-                "type {typ:?} needs a \"bind\" or \"rbind\" option"
-            )));
-        } else if !filesystems.iter().any(|f| f == typ) {
-            return Err(invalid(format!(
-                "unknown filesystem type {typ:?} (not in /proc/filesystems)"
-            )));
+        if let Some(option) = superblock_option(mount) {
+            return Err(format!(
+                "option {option:?} is a filesystem flag, which a bind mount cannot change"
+            ));
         }
+        // The kernel ignores data on a bind: refuse it rather than silently drop it.
+        if let Some(option) = parsed.data.first() {
+            return Err(format!(
+                "unknown option {option:?} (a bind mount takes no filesystem data)"
+            ));
+        }
+    } else if typ.is_empty() || typ == "none" {
+        return Err(format!("type {typ:?} needs a \"bind\" or \"rbind\" option"));
+    } else if !filesystems.iter().any(|f| f == typ) && !loadable_filesystem(typ) {
+        return Err(format!(
+            "unknown filesystem type {typ:?} (not in /proc/filesystems)"
+        ));
+    }
+    if parsed.copy_up && (parsed.is_bind() || typ != "tmpfs") {
+        return Err("option \"tmpcopyup\" is only for tmpfs mounts".into());
     }
     Ok(())
 }

@@ -36,6 +36,16 @@ pub(super) fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
     )
 }
 
+/// A readable (listable) fd of the directory an O_PATH fd names.
+pub(super) fn readable_dir(fd: &impl AsFd) -> nix::Result<OwnedFd> {
+    openat(
+        fd,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
 /// `path` relative to the rootfs, as openat2 wants it ("." for the root itself).
 fn relative(path: &Path) -> PathBuf {
     let rel: PathBuf = path

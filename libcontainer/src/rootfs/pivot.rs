@@ -2,6 +2,7 @@
 
 use super::mounts::{Ctx, NONE};
 use super::RootfsError;
+use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
@@ -29,12 +30,43 @@ pub(super) fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
 }
 
 /// `--no-pivot`: move the rootfs mount over "/" and chroot into it (for hosts whose root is
-/// a ramfs, where pivot_root is not allowed). The old root stays reachable underneath, as
-/// with runc --no-pivot.
+/// a ramfs, where pivot_root is not allowed). The old root stays underneath, reachable by a
+/// chroot escape, so the host's proc and sysfs mounts are detached first (as runc does):
+/// they are what would let a container see or change the host's kernel state.
 pub(super) fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
     let ctx = Ctx::new("root.path", rootfs);
+    hide_host_proc_and_sys(rootfs)?;
     chdir(rootfs).map_err(ctx.fail("chdir"))?;
     mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE).map_err(ctx.fail("move mount to /"))?;
     chroot(".").map_err(ctx.fail("chroot"))?;
     chdir("/").map_err(ctx.fail("chdir /"))
+}
+
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
+    let infos = procfs::process::Process::myself()
+        .and_then(|p| p.mountinfo())
+        .map_err(|_| Ctx::new("root.path", "/proc/self/mountinfo").fail("read")(Errno::EIO))?;
+    for info in infos {
+        let host_side = !info.mount_point.starts_with(rootfs);
+        if !host_side || !matches!(info.fs_type.as_str(), "proc" | "sysfs") {
+            continue;
+        }
+        let at = &info.mount_point;
+        let ctx = Ctx::new("root.path", at);
+        // A slave first, so the detach does not propagate to the host.
+        match mount(NONE, at, NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE) {
+            Ok(()) => {}
+            // Already detached along with a parent mount.
+            Err(Errno::EINVAL | Errno::ENOENT) => continue,
+            Err(e) => return Err(ctx.fail("make host mount a slave")(e)),
+        }
+        match umount2(at, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(Errno::EINVAL) => {}
+            // Locked in a user namespace: cover it instead.
+            Err(Errno::EPERM) => mount(Some("tmpfs"), at, Some("tmpfs"), MsFlags::empty(), NONE)
+                .map_err(ctx.fail("cover host mount"))?,
+            Err(e) => return Err(ctx.fail("detach host mount")(e)),
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,187 @@
+use super::super::options::{parse, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
+use super::super::{validate_mounts, RootfsError};
+use super::spec;
+use nix::mount::MsFlags;
+use oci_spec::runtime::Spec;
+
+fn with_mounts(mounts: &str) -> Spec {
+    spec(&format!(
+        r#"{{"ociVersion": "1.0.2", "mounts": {mounts}, "linux": {{"namespaces": [{{"type": "mount"}}]}}}}"#
+    ))
+}
+
+fn invalid_mount(result: Result<(), RootfsError>) -> (usize, String, String) {
+    match result {
+        Err(RootfsError::InvalidMount {
+            index,
+            destination,
+            reason,
+        }) => (index, destination, reason),
+        other => panic!("expected InvalidMount, got {other:?}"),
+    }
+}
+
+#[test]
+fn default_spec_is_valid() {
+    validate_mounts(&Spec::default()).unwrap();
+}
+
+#[test]
+fn relative_destination_is_rejected_naming_the_entry() {
+    let s = with_mounts(
+        r#"[{"destination": "/proc", "type": "proc"}, {"destination": "tmp", "type": "tmpfs"}]"#,
+    );
+    let (index, destination, reason) = invalid_mount(validate_mounts(&s));
+    assert_eq!((index, destination.as_str()), (1, "tmp"));
+    assert!(reason.contains("absolute"), "{reason}");
+    let message = validate_mounts(&s).unwrap_err().to_string();
+    assert!(message.starts_with("mounts[1] (tmp):"), "{message}");
+}
+
+#[test]
+fn unknown_type_is_rejected() {
+    let s = with_mounts(r#"[{"destination": "/x", "type": "nosuchfs", "source": "x"}]"#);
+    let (index, _, reason) = invalid_mount(validate_mounts(&s));
+    assert_eq!(index, 0);
+    assert!(reason.contains("nosuchfs"), "{reason}");
+}
+
+#[test]
+fn none_type_without_bind_and_bind_without_source_are_rejected() {
+    let s = with_mounts(r#"[{"destination": "/x", "type": "none", "source": "/tmp"}]"#);
+    assert!(invalid_mount(validate_mounts(&s)).2.contains("bind"));
+    let s = with_mounts(r#"[{"destination": "/x", "options": ["rbind"]}]"#);
+    assert!(invalid_mount(validate_mounts(&s)).2.contains("source"));
+    let s = with_mounts(r#"[{"destination": "/x"}]"#);
+    invalid_mount(validate_mounts(&s));
+}
+
+#[test]
+fn bind_forms_are_accepted() {
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "bind", "source": "/tmp"},
+            {"destination": "/b", "type": "none", "source": "/tmp", "options": ["rbind", "ro"]},
+            {"destination": "/c", "source": "/tmp", "options": ["bind"]}]"#,
+    );
+    validate_mounts(&s).unwrap();
+}
+
+#[test]
+fn idmap_is_rejected_as_unsupported() {
+    for option in ["idmap", "ridmap"] {
+        let s = with_mounts(&format!(
+            r#"[{{"destination": "/a", "type": "bind", "source": "/tmp", "options": ["{option}"]}}]"#
+        ));
+        let reason = invalid_mount(validate_mounts(&s)).2;
+        assert!(
+            reason.contains("not supported") && reason.contains(option),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn bad_rootfs_propagation_is_rejected() {
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "rootfsPropagation": "sideways"}}"#,
+    );
+    match validate_mounts(&s) {
+        Err(RootfsError::InvalidPropagation(v)) => assert_eq!(v, "sideways"),
+        other => panic!("{other:?}"),
+    }
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "rootfsPropagation": "rshared"}}"#,
+    );
+    validate_mounts(&s).unwrap();
+}
+
+#[test]
+fn bad_devices_are_rejected() {
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "devices": [
+            {"path": "/dev/ok", "type": "c", "major": 1, "minor": 3},
+            {"path": "/dev/all", "type": "a", "major": 1, "minor": 3}]}}"#,
+    );
+    match validate_mounts(&s) {
+        Err(RootfsError::InvalidDevice { index, path, .. }) => {
+            assert_eq!((index, path.as_str()), (1, "/dev/all"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "devices": [{"path": "dev/x", "type": "c", "major": 1, "minor": 3}]}}"#,
+    );
+    assert!(matches!(
+        validate_mounts(&s),
+        Err(RootfsError::InvalidDevice { index: 0, .. })
+    ));
+}
+
+#[test]
+fn options_become_flags_attributes_and_data() {
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "tmpfs", "source": "tmpfs",
+             "options": ["ro", "nosuid", "noexec", "exec", "mode=755", "size=64k", "rprivate", "rro", "rnosuid", "rnoatime", "strictatime"]}]"#,
+    );
+    let parsed = parse(&s.mounts().as_ref().unwrap()[0]).unwrap();
+    assert_eq!(
+        parsed.flags,
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME
+    );
+    assert_eq!(parsed.data().as_deref(), Some("mode=755,size=64k"));
+    assert_eq!(
+        parsed.propagation,
+        vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]
+    );
+    assert_eq!(parsed.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
+    assert_eq!(parsed.attr_atime, Some(0x10));
+    assert!(!parsed.is_bind());
+}
+
+#[test]
+fn later_options_override_earlier_ones() {
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "bind", "source": "/tmp", "options": ["ro", "rw", "rro", "rrw"]}]"#,
+    );
+    let parsed = parse(&s.mounts().as_ref().unwrap()[0]).unwrap();
+    assert_eq!(parsed.flags, MsFlags::MS_BIND);
+    assert_eq!((parsed.attr_set, parsed.attr_clr), (0, MOUNT_ATTR_RDONLY));
+}
+
+#[test]
+fn bind_with_filesystem_data_and_misplaced_tmpcopyup_are_rejected() {
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "bind", "source": "/tmp", "options": ["rbind", "mode=755"]}]"#,
+    );
+    assert!(invalid_mount(validate_mounts(&s)).2.contains("mode=755"));
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "bind", "source": "/tmp", "options": ["rbind", "ro", "sync"]}]"#,
+    );
+    assert!(invalid_mount(validate_mounts(&s)).2.contains("\"sync\""));
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "proc", "source": "proc", "options": ["tmpcopyup"]}]"#,
+    );
+    assert!(invalid_mount(validate_mounts(&s)).2.contains("tmpcopyup"));
+    let s = with_mounts(
+        r#"[{"destination": "/a", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}]"#,
+    );
+    validate_mounts(&s).unwrap();
+}
+
+#[test]
+fn mount_label_is_rejected_as_unsupported() {
+    let s = spec(
+        r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}], "mountLabel": "system_u:object_r:container_file_t:s0"}}"#,
+    );
+    let message = validate_mounts(&s).unwrap_err().to_string();
+    assert!(message.starts_with("linux.mountLabel:"), "{message}");
+}
+
+#[test]
+fn a_mount_namespace_is_required() {
+    let s = spec(r#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "pid"}]}}"#);
+    let message = validate_mounts(&s).unwrap_err().to_string();
+    assert!(message.starts_with("linux.namespaces:"), "{message}");
+    let s = spec(r#"{"ociVersion": "1.0.2"}"#);
+    assert!(validate_mounts(&s).is_err());
+}
