@@ -151,14 +151,12 @@ fn create_apply_enter(
     for h in &mut paths.hierarchies {
         fs::create(h)?;
     }
-    if let Some(cpuset) = paths.v1_dir("cpuset") {
-        let created = paths
-            .hierarchies
-            .iter()
-            .find(|h| h.path == cpuset)
-            .map(|h| h.created.clone())
-            .unwrap_or_default();
-        fs::fill_cpuset(&created)?;
+    if let Some(h) = paths
+        .hierarchies
+        .iter()
+        .find(|h| h.controllers.iter().any(|c| c == "cpuset"))
+    {
+        fs::fill_cpuset(h)?;
     }
     // No `linux.resources` still gets the device policy (deny all but the default devices),
     // as with runc.
@@ -189,7 +187,13 @@ pub fn pids(paths: &CgroupPaths) -> Result<Vec<Pid>, CgroupError> {
         paths
             .v1_dir("freezer")
             .or_else(|| paths.v1_dir("pids"))
-            .or_else(|| paths.hierarchies.iter().find(|h| !h.unified).map(|h| h.path.as_path()))
+            .or_else(|| {
+                paths
+                    .hierarchies
+                    .iter()
+                    .find(|h| !h.unified)
+                    .map(|h| h.path.as_path())
+            })
     };
     let Some(dir) = dir else {
         return Ok(Vec::new());

@@ -1,0 +1,502 @@
+//! Tests on this host's real cgroups (they run as root). Every cgroup they make is named
+//! /berth-test-<pid>-<n>..., and Drop guards kill the children and remove the cgroups even when
+//! an assertion fails.
+
+use super::*;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, pipe, read, write, ForkResult};
+use oci_spec::runtime::{
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxHugepageLimitBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+    LinuxThrottleDeviceBuilder,
+};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn unique_path() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    PathBuf::from(format!("/berth-test-{}-{n}", std::process::id()))
+}
+
+/// A forked child that waits for "go", then runs `action` and exits with its result.
+/// `action` runs in a fork of a multi-threaded test binary: raw libc calls only.
+struct Child {
+    pid: Pid,
+    go: Option<OwnedFd>,
+    out: OwnedFd,
+}
+
+fn spawn(action: fn(out: i32) -> i32) -> Child {
+    let (go_r, go_w) = pipe().unwrap();
+    let (out_r, out_w) = pipe().unwrap();
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let mut b = [0u8; 1];
+            let code = match read(&go_r, &mut b) {
+                Ok(1) => action(out_w.as_raw_fd()),
+                _ => 100,
+            };
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => Child {
+            pid: child,
+            go: Some(go_w),
+            out: out_r,
+        },
+    }
+}
+
+impl Child {
+    fn go(&mut self) {
+        write(self.go.take().unwrap(), b"g").unwrap();
+    }
+
+    fn exit_code(&mut self) -> i32 {
+        self.go();
+        match waitpid(self.pid, None).unwrap() {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("child ended with {other:?}"),
+        }
+    }
+}
+
+/// Owns a cgroup under test: kills what runs in it and removes it on drop.
+struct Guard {
+    paths: CgroupPaths,
+    children: Vec<Pid>,
+    /// Directories the test made itself (pre-existing cgroups), removed last.
+    own_dirs: Vec<PathBuf>,
+}
+
+impl Guard {
+    fn new(cgroups_path: &Path) -> Guard {
+        Guard {
+            paths: resolve(Some(cgroups_path), "unused").unwrap(),
+            children: Vec::new(),
+            own_dirs: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for pid in pids(&self.paths).unwrap_or_default() {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        for &pid in &self.children {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        let _ = destroy(&self.paths);
+        for dir in self.own_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn read_file(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+/// The cgroup `pid` is in on hierarchy `h`, from /proc/<pid>/cgroup.
+fn cgroup_of(pid: Pid, h: &Hierarchy) -> String {
+    let text = read_file(&PathBuf::from(format!("/proc/{pid}/cgroup")));
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        let mut list: Vec<&str> = ctrls.split(',').filter(|c| !c.is_empty()).collect();
+        list.sort();
+        if list == h.controllers && h.unified == ctrls.is_empty() {
+            return path.to_string();
+        }
+    }
+    panic!("pid {pid} has no line for {h:?}");
+}
+
+fn in_cgroup(h: &Hierarchy) -> String {
+    format!(
+        "/{}",
+        h.path.strip_prefix(&h.mount_point).unwrap().display()
+    )
+}
+
+#[test]
+fn places_the_pid_on_every_hierarchy_and_removes_only_what_it_created() {
+    let top = unique_path();
+    let mut g = Guard::new(&top.join("inner"));
+    assert!(g.paths.unified().is_some(), "this host is hybrid");
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, None).unwrap();
+    for h in &g.paths.hierarchies {
+        assert_eq!(
+            h.created,
+            vec![
+                h.mount_point.join(top.strip_prefix("/").unwrap()),
+                h.path.clone()
+            ]
+        );
+        assert_eq!(cgroup_of(child.pid, h), in_cgroup(h), "{h:?}");
+    }
+    assert_eq!(pids(&g.paths).unwrap(), vec![child.pid]);
+    assert_eq!(child.exit_code(), 0);
+    destroy(&g.paths).unwrap();
+    for h in &g.paths.hierarchies {
+        assert!(
+            !h.created[0].exists(),
+            "{} left behind",
+            h.created[0].display()
+        );
+    }
+}
+
+#[test]
+fn keeps_a_pre_existing_cgroup_and_parent() {
+    let top = unique_path();
+    let mut g = Guard::new(&top);
+    for h in &g.paths.hierarchies {
+        std::fs::create_dir(&h.path).unwrap();
+        g.own_dirs.push(h.path.clone());
+    }
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, None).unwrap();
+    assert!(g.paths.hierarchies.iter().all(|h| h.created.is_empty()));
+    assert_eq!(child.exit_code(), 0);
+    destroy(&g.paths).unwrap();
+    assert!(g.paths.hierarchies.iter().all(|h| h.path.exists()));
+
+    // A new cgroup below the existing one: only the new one goes.
+    let mut inner = Guard::new(&top.join("new"));
+    let mut child = spawn(|_| 0);
+    inner.children.push(child.pid);
+    create_and_enter(&mut inner.paths, child.pid, None).unwrap();
+    assert_eq!(child.exit_code(), 0);
+    destroy(&inner.paths).unwrap();
+    for h in &inner.paths.hierarchies {
+        assert!(!h.path.exists() && h.path.parent().unwrap().exists());
+    }
+}
+
+fn first_block_device() -> (i64, i64) {
+    let dev = read_file(Path::new("/sys/block/vda/dev"));
+    let (a, b) = dev.split_once(':').unwrap();
+    (a.parse().unwrap(), b.parse().unwrap())
+}
+
+#[test]
+fn v1_resources_land_in_the_cgroup_files() {
+    let mut g = Guard::new(&unique_path());
+    let (major, minor) = first_block_device();
+    let res = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64 << 20)
+                .reservation(32 << 20)
+                .swap(128 << 20)
+                .swappiness(10u64)
+                .disable_oom_killer(true)
+                .kernel_tcp(16 << 20)
+                .build()
+                .unwrap(),
+        )
+        .cpu(
+            LinuxCpuBuilder::default()
+                .shares(512u64)
+                .period(100_000u64)
+                .quota(50_000)
+                .burst(1000u64)
+                .cpus("0")
+                .mems("0")
+                .build()
+                .unwrap(),
+        )
+        .pids(LinuxPidsBuilder::default().limit(10).build().unwrap())
+        .block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(500u16)
+                .throttle_read_bps_device(vec![LinuxThrottleDeviceBuilder::default()
+                    .major(major)
+                    .minor(minor)
+                    .rate(1_048_576u64)
+                    .build()
+                    .unwrap()])
+                .build()
+                .unwrap(),
+        )
+        .hugepage_limits(vec![LinuxHugepageLimitBuilder::default()
+            .page_size("2MB")
+            .limit(4 << 20)
+            .build()
+            .unwrap()])
+        .build()
+        .unwrap();
+    validate(Some(&res)).unwrap();
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap();
+    let file = |ctrl: &str, name: &str| read_file(&g.paths.v1_dir(ctrl).unwrap().join(name));
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        file("memory", "memory.soft_limit_in_bytes"),
+        (32u64 << 20).to_string()
+    );
+    assert_eq!(
+        file("memory", "memory.memsw.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(file("memory", "memory.swappiness"), "10");
+    assert!(file("memory", "memory.oom_control").contains("oom_kill_disable 1"));
+    assert_eq!(
+        file("memory", "memory.kmem.tcp.limit_in_bytes"),
+        (16u64 << 20).to_string()
+    );
+    assert_eq!(file("cpu", "cpu.shares"), "512");
+    assert_eq!(file("cpu", "cpu.cfs_period_us"), "100000");
+    assert_eq!(file("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(file("cpu", "cpu.cfs_burst_us"), "1000");
+    assert_eq!(file("cpuset", "cpuset.cpus"), "0");
+    assert_eq!(file("cpuset", "cpuset.mems"), "0");
+    assert_eq!(file("pids", "pids.max"), "10");
+    assert_eq!(
+        file("blkio", "blkio.throttle.read_bps_device"),
+        format!("{major}:{minor} 1048576")
+    );
+    let blkio = g.paths.v1_dir("blkio").unwrap();
+    let weight = ["blkio.weight", "blkio.bfq.weight"].map(|f| blkio.join(f));
+    let weight = weight.iter().find(|f| f.exists()).expect("a weight file");
+    assert_eq!(read_file(weight), "500");
+    let unified = g.paths.unified().unwrap();
+    assert_eq!(
+        read_file(&unified.path.join("hugetlb.2MB.max")),
+        (4u64 << 20).to_string()
+    );
+    for h in &g.paths.hierarchies {
+        assert_eq!(cgroup_of(child.pid, h), in_cgroup(h));
+    }
+    assert_eq!(child.exit_code(), 0);
+}
+
+#[test]
+fn kernel_memory_is_written_or_warned_about() {
+    let mut warnings = Vec::new();
+    let missing = Path::new("/sys/fs/cgroup/memory/no-such-dir/memory.kmem.limit_in_bytes");
+    super::v1::kernel_limit("memory.kernel", missing, 1 << 20, &mut warnings).unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].contains("linux.resources.memory.kernel"),
+        "{warnings:?}"
+    );
+
+    let mut g = Guard::new(&unique_path());
+    let memory = LinuxMemoryBuilder::default()
+        .kernel(8 << 20)
+        .build()
+        .unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .memory(memory)
+        .build()
+        .unwrap();
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap();
+    let file = g
+        .paths
+        .v1_dir("memory")
+        .unwrap()
+        .join("memory.kmem.limit_in_bytes");
+    let written = file.exists() && read_file(&file) == (8u64 << 20).to_string();
+    assert!(written || !g.paths.warnings.is_empty());
+    assert_eq!(child.exit_code(), 0);
+}
+
+fn device_rule(
+    allow: bool,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> oci_spec::runtime::LinuxDeviceCgroup {
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .access(access);
+    if let (Some(a), Some(i)) = (major, minor) {
+        b = b.typ(LinuxDeviceType::C).major(a).minor(i);
+    }
+    b.build().unwrap()
+}
+
+/// Exit 0 when /dev/kmsg cannot be opened (EPERM) and /dev/null can.
+fn kmsg_denied(_: i32) -> i32 {
+    unsafe {
+        let kmsg = libc::open(c"/dev/kmsg".as_ptr(), libc::O_RDONLY);
+        let errno = *libc::__errno_location();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        match (kmsg, errno, null) {
+            (-1, libc::EPERM, n) if n >= 0 => 0,
+            (-1, _, _) => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn kmsg_allowed(_: i32) -> i32 {
+    unsafe {
+        if libc::open(c"/dev/kmsg".as_ptr(), libc::O_RDONLY) >= 0 {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+#[test]
+fn a_device_not_allowed_cannot_be_opened() {
+    let deny_all = vec![device_rule(false, None, None, "rwm")];
+    let res = LinuxResourcesBuilder::default()
+        .devices(deny_all.clone())
+        .build()
+        .unwrap();
+    let mut g = Guard::new(&unique_path());
+    let mut child = spawn(kmsg_denied);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap();
+    let list = read_file(&g.paths.v1_dir("devices").unwrap().join("devices.list"));
+    assert!(
+        !list.contains("a *:* rwm") && list.contains("c 1:3 rwm"),
+        "{list}"
+    );
+    assert_eq!(child.exit_code(), 0, "kmsg must be denied, null allowed");
+
+    let mut allow = deny_all;
+    allow.push(device_rule(true, Some(1), Some(11), "r"));
+    let res = LinuxResourcesBuilder::default()
+        .devices(allow)
+        .build()
+        .unwrap();
+    let mut g2 = Guard::new(&unique_path());
+    let mut child = spawn(kmsg_allowed);
+    g2.children.push(child.pid);
+    create_and_enter(&mut g2.paths, child.pid, Some(&res)).unwrap();
+    assert_eq!(child.exit_code(), 0, "kmsg allowed by a rule must open");
+}
+
+/// Forks until the kernel refuses, reports how many forks worked, then waits to be killed.
+fn fork_until_refused(out: i32) -> i32 {
+    let mut made: u8 = 0;
+    while made < 20 {
+        match unsafe { libc::fork() } {
+            0 => loop {
+                unsafe { libc::pause() };
+            },
+            -1 => break,
+            _ => made += 1,
+        }
+    }
+    unsafe {
+        libc::write(out, (&made as *const u8).cast(), 1);
+        loop {
+            libc::pause();
+        }
+    }
+}
+
+#[test]
+fn pids_limit_stops_forks_and_pids_lists_them_all() {
+    let res = LinuxResourcesBuilder::default()
+        .pids(LinuxPidsBuilder::default().limit(3).build().unwrap())
+        .build()
+        .unwrap();
+    let mut g = Guard::new(&unique_path());
+    let mut child = spawn(fork_until_refused);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap();
+    child.go();
+    let mut made = [0u8; 1];
+    assert_eq!(read(&child.out, &mut made).unwrap(), 1);
+    assert_eq!(
+        made[0], 2,
+        "the limit of 3 counts the forking process itself"
+    );
+    let listed = pids(&g.paths).unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(listed.contains(&child.pid));
+}
+
+#[test]
+fn a_missing_controller_file_is_an_error_naming_the_field_and_leaves_nothing() {
+    let top = unique_path();
+    let mut g = Guard::new(&top);
+    let res = LinuxResourcesBuilder::default()
+        .block_io(
+            LinuxBlockIoBuilder::default()
+                .leaf_weight(500u16)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    let err = create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap_err();
+    assert!(err.to_string().contains("blockIO.leafWeight"), "{err}");
+    for h in &g.paths.hierarchies {
+        assert!(!h.path.exists(), "{} left behind", h.path.display());
+    }
+    assert_eq!(child.exit_code(), 0);
+}
+
+#[test]
+fn unified_keys_on_a_hybrid_host() {
+    let mut map = HashMap::new();
+    map.insert("hugetlb.2MB.max".to_string(), "2097152".to_string());
+    let res = LinuxResourcesBuilder::default()
+        .unified(map)
+        .build()
+        .unwrap();
+    validate(Some(&res)).unwrap();
+    let mut g = Guard::new(&unique_path());
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap();
+    let dir = &g.paths.unified().unwrap().path;
+    assert_eq!(read_file(&dir.join("hugetlb.2MB.max")), "2097152");
+    assert_eq!(child.exit_code(), 0);
+
+    let mut map = HashMap::new();
+    map.insert("memory.max".to_string(), "1000000".to_string());
+    let res = LinuxResourcesBuilder::default()
+        .unified(map)
+        .build()
+        .unwrap();
+    let err = validate(Some(&res)).unwrap_err();
+    assert!(err.to_string().contains("unified.memory.max"), "{err}");
+}
+
+#[test]
+fn a_relative_path_is_under_our_own_cgroup() {
+    let paths = resolve(Some(Path::new("berth-test-rel")), "x").unwrap();
+    let own = read_file(Path::new("/proc/self/cgroup"));
+    let memory_own = own
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
+        .unwrap();
+    let expected = Path::new("/sys/fs/cgroup/memory")
+        .join(memory_own.trim_start_matches('/'))
+        .join("berth-test-rel");
+    assert_eq!(paths.v1_dir("memory").unwrap(), expected);
+    let default = resolve(None, "ctr").unwrap();
+    assert_eq!(
+        default.v1_dir("pids").unwrap(),
+        Path::new("/sys/fs/cgroup/pids/berth/ctr")
+    );
+}

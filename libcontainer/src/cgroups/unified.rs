@@ -8,7 +8,7 @@
 use super::v1::{ctl, write};
 use super::{fs, CgroupError, CgroupPaths, Hierarchy};
 use cgroups_rs::hugetlb::HugeTlbController;
-use oci_spec::runtime::{LinuxResources, LinuxHugepageLimit};
+use oci_spec::runtime::{LinuxHugepageLimit, LinuxResources};
 use std::path::Path;
 
 /// Hybrid host: hugepage limits and `unified` keys (v1 resources are `v1::apply`'s).
@@ -20,7 +20,10 @@ pub(crate) fn apply_hybrid(paths: &CgroupPaths, res: &LinuxResources) -> Result<
 /// Resources berth cannot apply on a pure v2 host yet, refused by name.
 pub(crate) fn check_v2(res: &LinuxResources) -> Result<(), CgroupError> {
     let pending: [(&str, bool); 6] = [
-        ("devices", res.devices().as_ref().is_some_and(|d| !d.is_empty())),
+        (
+            "devices",
+            res.devices().as_ref().is_some_and(|d| !d.is_empty()),
+        ),
         ("memory", res.memory().is_some()),
         ("cpu", res.cpu().is_some()),
         ("pids", res.pids().is_some()),
@@ -52,8 +55,7 @@ pub(crate) fn apply_v2(
 ) -> Result<(), CgroupError> {
     check_v2(res)?;
     warnings.push(
-        "cgroup v2: device access is not restricted (berth has no device eBPF program yet)"
-            .into(),
+        "cgroup v2: device access is not restricted (berth has no device eBPF program yet)".into(),
     );
     hugepages(paths, res.hugepage_limits().as_deref().unwrap_or_default())?;
     unified_keys(paths, res)

@@ -148,12 +148,21 @@ fn memory(
     }
     if let Some(v) = m.use_hierarchy() {
         let value = if v { "1" } else { "0" };
-        write("memory.useHierarchy", &dir.join("memory.use_hierarchy"), value)?;
+        write(
+            "memory.useHierarchy",
+            &dir.join("memory.use_hierarchy"),
+            value,
+        )?;
     }
     // checkBeforeUpdate only concerns `update` (a new limit below current usage): a cgroup
     // being created has no usage to check against.
     if let Some(v) = m.kernel() {
-        kernel_limit("memory.kernel", &dir.join("memory.kmem.limit_in_bytes"), v, warnings)?;
+        kernel_limit(
+            "memory.kernel",
+            &dir.join("memory.kmem.limit_in_bytes"),
+            v,
+            warnings,
+        )?;
     }
     if let Some(v) = m.kernel_tcp() {
         let file = dir.join("memory.kmem.tcp.limit_in_bytes");
@@ -164,7 +173,7 @@ fn memory(
 
 /// Kernel memory limits are gone from newer kernels (the file is missing, or refuses writes
 /// with EOPNOTSUPP): runc then carries on, and so does berth, with a warning.
-fn kernel_limit(
+pub(crate) fn kernel_limit(
     field: &str,
     file: &Path,
     value: i64,
@@ -178,6 +187,14 @@ fn kernel_limit(
         return Ok(());
     }
     match std::fs::write(file, value.to_string()) {
+        Ok(()) if value >= 0 && !holds(file, value) => {
+            // Kernels since 5.16 accept the write and ignore it.
+            warnings.push(format!(
+                "linux.resources.{field}: not applied, this kernel accepts but ignores {}",
+                file.display()
+            ));
+            Ok(())
+        }
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
             warnings.push(format!(
@@ -193,6 +210,18 @@ fn kernel_limit(
             source,
         }),
     }
+}
+
+/// Whether a memory limit file now holds `value` (the kernel rounds down to whole pages).
+fn holds(file: &Path, value: i64) -> bool {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096);
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .is_some_and(|v| v == value / page * page)
 }
 
 fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
@@ -257,7 +286,12 @@ fn block_io(paths: &CgroupPaths, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         write_first("blockIO.weight", dir, &files, &w.to_string())?;
     }
     if let Some(w) = b.leaf_weight() {
-        write_first("blockIO.leafWeight", dir, &["blkio.leaf_weight"], &w.to_string())?;
+        write_first(
+            "blockIO.leafWeight",
+            dir,
+            &["blkio.leaf_weight"],
+            &w.to_string(),
+        )?;
     }
     for (i, d) in b.weight_device().iter().flatten().enumerate() {
         let field = format!("blockIO.weightDevice[{i}]");
@@ -337,4 +371,3 @@ fn network(paths: &CgroupPaths, n: &LinuxNetwork) -> Result<(), CgroupError> {
     }
     Ok(())
 }
-

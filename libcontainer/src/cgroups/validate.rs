@@ -46,7 +46,10 @@ pub(crate) fn validate_on(layout: &Layout, res: &LinuxResources) -> Result<(), C
     } else {
         controllers(layout, res)?;
     }
-    let hugepages = res.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty());
+    let hugepages = res
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|l| !l.is_empty());
     if hugepages && layout.v1("hugetlb").is_none() && !unified_has(layout, "hugetlb") {
         let reason = "the hugetlb cgroup controller is not available on this host".into();
         return invalid("hugepageLimits", reason);
@@ -143,17 +146,29 @@ fn controllers(layout: &Layout, res: &LinuxResources) -> Result<(), CgroupError>
     let network = res.network().as_ref();
     let needs = [
         ("memory", "memory", res.memory().is_some()),
-        ("cpu", "cpu", cpu.is_some_and(|c| c.shares().is_some() || c.quota().is_some())),
+        (
+            "cpu",
+            "cpu",
+            cpu.is_some_and(|c| c.shares().is_some() || c.quota().is_some()),
+        ),
         ("cpu.cpus", "cpuset", cpuset),
         ("pids", "pids", res.pids().is_some_and(|p| p.limit() != 0)),
         ("blockIO", "blkio", res.block_io().is_some()),
-        ("network.classID", "net_cls", network.is_some_and(|n| n.class_id().is_some())),
+        (
+            "network.classID",
+            "net_cls",
+            network.is_some_and(|n| n.class_id().is_some()),
+        ),
         (
             "network.priorities",
             "net_prio",
             network.is_some_and(|n| n.priorities().as_ref().is_some_and(|p| !p.is_empty())),
         ),
-        ("rdma", "rdma", res.rdma().as_ref().is_some_and(|r| !r.is_empty())),
+        (
+            "rdma",
+            "rdma",
+            res.rdma().as_ref().is_some_and(|r| !r.is_empty()),
+        ),
     ];
     for (field, controller, wanted) in needs {
         if wanted && layout.v1(controller).is_none() {
@@ -176,9 +191,8 @@ fn unified(layout: &Layout, res: &LinuxResources) -> Result<(), CgroupError> {
         let field = format!("unified.{key}");
         let controller = check_key(key, &field)?;
         if controller != "cgroup" && !unified_has(layout, controller) {
-            let reason = format!(
-                "the {controller} controller is not on this host's cgroup v2 hierarchy"
-            );
+            let reason =
+                format!("the {controller} controller is not on this host's cgroup v2 hierarchy");
             return invalid(&field, reason);
         }
     }
@@ -201,7 +215,11 @@ pub(crate) fn page_sizes() -> Vec<String> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let kb: u64 = name.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()?;
+            let kb: u64 = name
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
             Some(match kb {
                 kb if kb % (1 << 20) == 0 => format!("{}GB", kb >> 20),
                 kb if kb % (1 << 10) == 0 => format!("{}MB", kb >> 10),
@@ -211,4 +229,128 @@ pub(crate) fn page_sizes() -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hierarchy;
+    use super::*;
+    use oci_spec::runtime::{
+        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+        LinuxHugepageLimitBuilder, LinuxMemoryBuilder, LinuxNetworkBuilder, LinuxPidsBuilder,
+        LinuxResourcesBuilder,
+    };
+    use std::collections::HashMap;
+
+    fn check(res: &LinuxResources, layout: &str, field: &str) {
+        let layout = hierarchy::Layout::from_mountinfo(layout).unwrap();
+        let err = validate_on(&layout, res).unwrap_err();
+        assert!(err.to_string().contains(field), "{err} should name {field}");
+    }
+
+    const V1_ONLY: &str = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+
+    #[test]
+    fn validate_refuses_what_cannot_work_before_anything_exists() {
+        let mut map = HashMap::new();
+        map.insert("memory.max".to_string(), "1".to_string());
+        let res = LinuxResourcesBuilder::default()
+            .unified(map)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "unified");
+        let mem = LinuxMemoryBuilder::default().limit(-5).build().unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "memory.limit");
+        let mem = LinuxMemoryBuilder::default()
+            .swappiness(101u64)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "memory.swappiness");
+        let mem = LinuxMemoryBuilder::default()
+            .limit(100)
+            .swap(50)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "memory.swap");
+        let dev = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .access("rwx")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .devices(vec![dev])
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "devices[0].access");
+        let dev = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::P)
+            .access("r")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .devices(vec![dev])
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "devices[0].type");
+        let cpu = LinuxCpuBuilder::default().cpus("0-x").build().unwrap();
+        let res = LinuxResourcesBuilder::default().cpu(cpu).build().unwrap();
+        check(&res, V1_ONLY, "cpu.cpus");
+        let blkio = LinuxBlockIoBuilder::default().weight(5u16).build().unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .block_io(blkio)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "blockIO.weight");
+        let pids = LinuxPidsBuilder::default().limit(5).build().unwrap();
+        let res = LinuxResourcesBuilder::default().pids(pids).build().unwrap();
+        check(&res, V1_ONLY, "pids");
+        let v2 = "41 23 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let mem = LinuxMemoryBuilder::default()
+            .limit(1 << 20)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap();
+        check(&res, v2, "memory");
+    }
+
+    #[test]
+    fn validate_on_this_host_refuses_unmounted_network_controllers() {
+        let net = LinuxNetworkBuilder::default()
+            .class_id(0x100001u32)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .network(net)
+            .build()
+            .unwrap();
+        let err = validate(Some(&res)).unwrap_err();
+        assert!(err.to_string().contains("network.classID"), "{err}");
+        let limit = LinuxHugepageLimitBuilder::default()
+            .page_size("3MB")
+            .limit(0)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .hugepage_limits(vec![limit])
+            .build()
+            .unwrap();
+        let err = validate(Some(&res)).unwrap_err();
+        assert!(err.to_string().contains("hugepageLimits[0]"), "{err}");
+    }
 }
