@@ -77,6 +77,17 @@ pub(crate) fn enter(dir: &Path, pid: Pid) -> Result<(), CgroupError> {
     })
 }
 
+/// Moves `pid` out of `h`'s cgroup into the nearest directory berth did not create (the
+/// hierarchy root if that refuses), undoing `enter` on a failed create.
+pub(crate) fn leave(h: &Hierarchy, pid: Pid) -> Result<(), CgroupError> {
+    let outside = match h.created.first() {
+        Some(top) => top.parent().unwrap_or(&h.mount_point),
+        // Nothing was created, so nothing needs removing: the pid may stay.
+        None => return Ok(()),
+    };
+    enter(outside, pid).or_else(|_| enter(&h.mount_point, pid))
+}
+
 /// Appends the processes of `dir` and of every cgroup below it.
 pub(crate) fn procs_recursive(dir: &Path, out: &mut Vec<Pid>) -> Result<(), CgroupError> {
     let procs = match std::fs::read_to_string(dir.join("cgroup.procs")) {

@@ -170,8 +170,14 @@ fn create_apply_enter(
         unified::apply_hybrid(paths, res)?;
     }
     paths.warnings.extend(warnings);
-    for h in &paths.hierarchies {
-        fs::enter(&h.path, pid)?;
+    for (i, h) in paths.hierarchies.iter().enumerate() {
+        if let Err(e) = fs::enter(&h.path, pid) {
+            // Take the pid back out of the cgroups it already joined, so they can be removed.
+            for done in &paths.hierarchies[..i] {
+                let _ = fs::leave(done, pid);
+            }
+            return Err(e);
+        }
     }
     Ok(())
 }

@@ -104,19 +104,31 @@ pub(crate) fn write(field: &str, path: &Path, value: &str) -> Result<(), CgroupE
     })
 }
 
+/// cgroups-rs reports a file the kernel lacks as a failed create; say what it means.
+fn require(field: &str, dir: &Path, file: &str) -> Result<(), CgroupError> {
+    if dir.join(file).exists() {
+        return Ok(());
+    }
+    Err(missing(field, dir, &[file]))
+}
+
+fn missing(field: &str, dir: &Path, files: &[&str]) -> CgroupError {
+    CgroupError::InvalidResource {
+        field: field.into(),
+        reason: format!(
+            "this host's kernel has no {} in {} (not supported here)",
+            files.join(" or "),
+            dir.display()
+        ),
+    }
+}
+
 /// Writes `value` to the first of `files` (in `dir`) that exists; errors naming `field` when
 /// the kernel has none of them.
 fn write_first(field: &str, dir: &Path, files: &[&str], value: &str) -> Result<(), CgroupError> {
     match files.iter().map(|f| dir.join(f)).find(|p| p.exists()) {
         Some(path) => write(field, &path, value),
-        None => Err(CgroupError::InvalidResource {
-            field: field.into(),
-            reason: format!(
-                "this host's kernel has no {} in {} (not supported here)",
-                files.join(" or "),
-                dir.display()
-            ),
-        }),
+        None => Err(missing(field, dir, files)),
     }
 }
 
@@ -135,12 +147,14 @@ fn memory(
     }
     if let Some(v) = m.swap() {
         // On v1 this is the memory+swap limit, as runc passes it.
+        require("memory.swap", dir, "memory.memsw.limit_in_bytes")?;
         ctl("memory.swap", dir, c.set_memswap_limit(v))?;
     }
     if let Some(v) = m.reservation() {
         ctl("memory.reservation", dir, c.set_soft_limit(v))?;
     }
     if let Some(v) = m.swappiness() {
+        require("memory.swappiness", dir, "memory.swappiness")?;
         ctl("memory.swappiness", dir, c.set_swappiness(v))?;
     }
     if m.disable_oom_killer() == Some(true) {
@@ -241,9 +255,11 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
         // Period before quota, realtime period before runtime: the kernel checks each new
         // value against the other one.
         if let Some(v) = c.period() {
+            require("cpu.period", dir, "cpu.cfs_period_us")?;
             ctl("cpu.period", dir, ctl_cpu.set_cfs_period(v))?;
         }
         if let Some(v) = c.quota() {
+            require("cpu.quota", dir, "cpu.cfs_quota_us")?;
             ctl("cpu.quota", dir, ctl_cpu.set_cfs_quota(v))?;
         }
         if let Some(v) = c.burst() {
@@ -253,9 +269,11 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
             write_first("cpu.idle", dir, &["cpu.idle"], &v.to_string())?;
         }
         if let Some(v) = c.realtime_period() {
+            require("cpu.realtimePeriod", dir, "cpu.rt_period_us")?;
             ctl("cpu.realtimePeriod", dir, ctl_cpu.set_rt_period_us(v))?;
         }
         if let Some(v) = c.realtime_runtime() {
+            require("cpu.realtimeRuntime", dir, "cpu.rt_runtime_us")?;
             ctl("cpu.realtimeRuntime", dir, ctl_cpu.set_rt_runtime(v))?;
         }
     }

@@ -1,189 +1,7 @@
-//! Tests on this host's real cgroups (they run as root). Every cgroup they make is named
-//! /berth-test-<pid>-<n>..., and Drop guards kill the children and remove the cgroups even when
-//! an assertion fails.
+//! `linux.resources` applied on this (hybrid, v1) host, checked in the cgroup files and from
+//! inside the child.
 
 use super::*;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, pipe, read, write, ForkResult};
-use oci_spec::runtime::{
-    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
-    LinuxHugepageLimitBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
-    LinuxThrottleDeviceBuilder,
-};
-use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-fn unique_path() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    PathBuf::from(format!("/berth-test-{}-{n}", std::process::id()))
-}
-
-/// A forked child that waits for "go", then runs `action` and exits with its result.
-/// `action` runs in a fork of a multi-threaded test binary: raw libc calls only.
-struct Child {
-    pid: Pid,
-    go: Option<OwnedFd>,
-    out: OwnedFd,
-}
-
-fn spawn(action: fn(out: i32) -> i32) -> Child {
-    let (go_r, go_w) = pipe().unwrap();
-    let (out_r, out_w) = pipe().unwrap();
-    match unsafe { fork() }.unwrap() {
-        ForkResult::Child => {
-            let mut b = [0u8; 1];
-            let code = match read(&go_r, &mut b) {
-                Ok(1) => action(out_w.as_raw_fd()),
-                _ => 100,
-            };
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => Child {
-            pid: child,
-            go: Some(go_w),
-            out: out_r,
-        },
-    }
-}
-
-impl Child {
-    fn go(&mut self) {
-        write(self.go.take().unwrap(), b"g").unwrap();
-    }
-
-    fn exit_code(&mut self) -> i32 {
-        self.go();
-        match waitpid(self.pid, None).unwrap() {
-            WaitStatus::Exited(_, code) => code,
-            other => panic!("child ended with {other:?}"),
-        }
-    }
-}
-
-/// Owns a cgroup under test: kills what runs in it and removes it on drop.
-struct Guard {
-    paths: CgroupPaths,
-    children: Vec<Pid>,
-    /// Directories the test made itself (pre-existing cgroups), removed last.
-    own_dirs: Vec<PathBuf>,
-}
-
-impl Guard {
-    fn new(cgroups_path: &Path) -> Guard {
-        Guard {
-            paths: resolve(Some(cgroups_path), "unused").unwrap(),
-            children: Vec::new(),
-            own_dirs: Vec::new(),
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for pid in pids(&self.paths).unwrap_or_default() {
-            let _ = kill(pid, Signal::SIGKILL);
-        }
-        for &pid in &self.children {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
-        }
-        let _ = destroy(&self.paths);
-        for dir in self.own_dirs.iter().rev() {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
-}
-
-fn read_file(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim()
-        .to_string()
-}
-
-/// The cgroup `pid` is in on hierarchy `h`, from /proc/<pid>/cgroup.
-fn cgroup_of(pid: Pid, h: &Hierarchy) -> String {
-    let text = read_file(&PathBuf::from(format!("/proc/{pid}/cgroup")));
-    for line in text.lines() {
-        let mut f = line.splitn(3, ':');
-        let (_, ctrls, path) = (f.next(), f.next().unwrap(), f.next().unwrap());
-        let mut list: Vec<&str> = ctrls.split(',').filter(|c| !c.is_empty()).collect();
-        list.sort();
-        if list == h.controllers && h.unified == ctrls.is_empty() {
-            return path.to_string();
-        }
-    }
-    panic!("pid {pid} has no line for {h:?}");
-}
-
-fn in_cgroup(h: &Hierarchy) -> String {
-    format!(
-        "/{}",
-        h.path.strip_prefix(&h.mount_point).unwrap().display()
-    )
-}
-
-#[test]
-fn places_the_pid_on_every_hierarchy_and_removes_only_what_it_created() {
-    let top = unique_path();
-    let mut g = Guard::new(&top.join("inner"));
-    assert!(g.paths.unified().is_some(), "this host is hybrid");
-    let mut child = spawn(|_| 0);
-    g.children.push(child.pid);
-    create_and_enter(&mut g.paths, child.pid, None).unwrap();
-    for h in &g.paths.hierarchies {
-        assert_eq!(
-            h.created,
-            vec![
-                h.mount_point.join(top.strip_prefix("/").unwrap()),
-                h.path.clone()
-            ]
-        );
-        assert_eq!(cgroup_of(child.pid, h), in_cgroup(h), "{h:?}");
-    }
-    assert_eq!(pids(&g.paths).unwrap(), vec![child.pid]);
-    assert_eq!(child.exit_code(), 0);
-    destroy(&g.paths).unwrap();
-    for h in &g.paths.hierarchies {
-        assert!(
-            !h.created[0].exists(),
-            "{} left behind",
-            h.created[0].display()
-        );
-    }
-}
-
-#[test]
-fn keeps_a_pre_existing_cgroup_and_parent() {
-    let top = unique_path();
-    let mut g = Guard::new(&top);
-    for h in &g.paths.hierarchies {
-        std::fs::create_dir(&h.path).unwrap();
-        g.own_dirs.push(h.path.clone());
-    }
-    let mut child = spawn(|_| 0);
-    g.children.push(child.pid);
-    create_and_enter(&mut g.paths, child.pid, None).unwrap();
-    assert!(g.paths.hierarchies.iter().all(|h| h.created.is_empty()));
-    assert_eq!(child.exit_code(), 0);
-    destroy(&g.paths).unwrap();
-    assert!(g.paths.hierarchies.iter().all(|h| h.path.exists()));
-
-    // A new cgroup below the existing one: only the new one goes.
-    let mut inner = Guard::new(&top.join("new"));
-    let mut child = spawn(|_| 0);
-    inner.children.push(child.pid);
-    create_and_enter(&mut inner.paths, child.pid, None).unwrap();
-    assert_eq!(child.exit_code(), 0);
-    destroy(&inner.paths).unwrap();
-    for h in &inner.paths.hierarchies {
-        assert!(!h.path.exists() && h.path.parent().unwrap().exists());
-    }
-}
 
 fn first_block_device() -> (i64, i64) {
     let dev = read_file(Path::new("/sys/block/vda/dev"));
@@ -191,11 +9,8 @@ fn first_block_device() -> (i64, i64) {
     (a.parse().unwrap(), b.parse().unwrap())
 }
 
-#[test]
-fn v1_resources_land_in_the_cgroup_files() {
-    let mut g = Guard::new(&unique_path());
-    let (major, minor) = first_block_device();
-    let res = LinuxResourcesBuilder::default()
+fn many_resources(major: i64, minor: i64) -> LinuxResources {
+    LinuxResourcesBuilder::default()
         .memory(
             LinuxMemoryBuilder::default()
                 .limit(64 << 20)
@@ -237,7 +52,14 @@ fn v1_resources_land_in_the_cgroup_files() {
             .build()
             .unwrap()])
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn v1_resources_land_in_the_cgroup_files() {
+    let mut g = Guard::new(&unique_path());
+    let (major, minor) = first_block_device();
+    let res = many_resources(major, minor);
     validate(Some(&res)).unwrap();
     let mut child = spawn(|_| 0);
     g.children.push(child.pid);
@@ -483,20 +305,28 @@ fn unified_keys_on_a_hybrid_host() {
 }
 
 #[test]
-fn a_relative_path_is_under_our_own_cgroup() {
-    let paths = resolve(Some(Path::new("berth-test-rel")), "x").unwrap();
-    let own = read_file(Path::new("/proc/self/cgroup"));
-    let memory_own = own
-        .lines()
-        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
+fn cpu_idle_and_realtime() {
+    let cpu = LinuxCpuBuilder::default()
+        .idle(1)
+        .realtime_period(1_000_000u64)
+        .realtime_runtime(10_000)
+        .build()
         .unwrap();
-    let expected = Path::new("/sys/fs/cgroup/memory")
-        .join(memory_own.trim_start_matches('/'))
-        .join("berth-test-rel");
-    assert_eq!(paths.v1_dir("memory").unwrap(), expected);
-    let default = resolve(None, "ctr").unwrap();
-    assert_eq!(
-        default.v1_dir("pids").unwrap(),
-        Path::new("/sys/fs/cgroup/pids/berth/ctr")
-    );
+    let res = LinuxResourcesBuilder::default().cpu(cpu).build().unwrap();
+    let mut g = Guard::new(&unique_path());
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    let result = create_and_enter(&mut g.paths, child.pid, Some(&res));
+    if !Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
+        // A kernel without CONFIG_RT_GROUP_SCHED: the field is named in the error.
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("cpu.realtimePeriod"), "{err}");
+        return;
+    }
+    result.unwrap();
+    let dir = g.paths.v1_dir("cpu").unwrap();
+    assert_eq!(read_file(&dir.join("cpu.idle")), "1");
+    assert_eq!(read_file(&dir.join("cpu.rt_period_us")), "1000000");
+    assert_eq!(read_file(&dir.join("cpu.rt_runtime_us")), "10000");
+    assert_eq!(child.exit_code(), 0);
 }
