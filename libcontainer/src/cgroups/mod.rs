@@ -6,6 +6,7 @@
 //! (through cgroups-rs's per-controller types); `unified` writes what goes to a cgroup2
 //! hierarchy; `validate` checks a config before anything exists.
 
+mod bpf;
 mod devices;
 mod fs;
 mod hierarchy;
@@ -164,7 +165,7 @@ fn create_apply_enter(
     let res = resources.unwrap_or(&none);
     let mut warnings = Vec::new();
     if paths.is_pure_v2() {
-        unified::apply_v2(paths, res, &mut warnings)?;
+        unified::apply_v2(paths, res)?;
     } else {
         v1::apply(paths, res, &mut warnings)?;
         unified::apply_hybrid(paths, res)?;

@@ -6,7 +6,7 @@
 //! writes, which cgroups-rs only offers for a hierarchy at /sys/fs/cgroup.
 
 use super::v1::{ctl, write};
-use super::{fs, CgroupError, CgroupPaths, Hierarchy};
+use super::{bpf, devices, fs, CgroupError, CgroupPaths, Hierarchy};
 use cgroups_rs::hugetlb::HugeTlbController;
 use oci_spec::runtime::{LinuxHugepageLimit, LinuxResources};
 use std::path::Path;
@@ -19,11 +19,7 @@ pub(crate) fn apply_hybrid(paths: &CgroupPaths, res: &LinuxResources) -> Result<
 
 /// Resources berth cannot apply on a pure v2 host yet, refused by name.
 pub(crate) fn check_v2(res: &LinuxResources) -> Result<(), CgroupError> {
-    let pending: [(&str, bool); 6] = [
-        (
-            "devices",
-            res.devices().as_ref().is_some_and(|d| !d.is_empty()),
-        ),
+    let pending: [(&str, bool); 5] = [
         ("memory", res.memory().is_some()),
         ("cpu", res.cpu().is_some()),
         ("pids", res.pids().is_some()),
@@ -45,18 +41,13 @@ pub(crate) fn check_v2(res: &LinuxResources) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Pure v2 host. Only hugepage limits and `unified` keys are applied so far; every other
-/// resource is refused by name rather than dropped (the v1→v2 conversions and the eBPF device
-/// program are not written yet).
-pub(crate) fn apply_v2(
-    paths: &CgroupPaths,
-    res: &LinuxResources,
-    warnings: &mut Vec<String>,
-) -> Result<(), CgroupError> {
+/// Pure v2 host: the device program, hugepage limits and `unified` keys. The other resources
+/// are refused by name rather than dropped (`check_v2`): their v1→v2 conversions are not
+/// written yet.
+pub(crate) fn apply_v2(paths: &CgroupPaths, res: &LinuxResources) -> Result<(), CgroupError> {
     check_v2(res)?;
-    warnings.push(
-        "cgroup v2: device access is not restricted (berth has no device eBPF program yet)".into(),
-    );
+    let h = paths.unified().ok_or_else(|| no_unified("devices"))?;
+    bpf::apply(&h.path, &devices::rules(res.devices().as_deref())?)?;
     hugepages(paths, res.hugepage_limits().as_deref().unwrap_or_default())?;
     unified_keys(paths, res)
 }

@@ -246,11 +246,6 @@ fn placement_and_hugepages_on_a_cgroup2_only_layout() {
         read_file(&h.path.join("hugetlb.2MB.max")),
         (2u64 << 20).to_string()
     );
-    assert!(
-        g.paths.warnings.iter().any(|w| w.contains("device")),
-        "{:?}",
-        g.paths.warnings
-    );
     assert_eq!(pids(&g.paths).unwrap(), vec![child.pid]);
     assert_eq!(child.exit_code(), 0);
     destroy(&g.paths).unwrap();
@@ -336,4 +331,30 @@ fn containers_sharing_a_created_parent_do_not_break_each_other() {
         let left: Vec<_> = children.filter(|e| e.path().is_dir()).collect();
         assert!(left.is_empty(), "{left:?}");
     }
+}
+
+#[test]
+fn the_v2_device_program_denies_what_is_not_allowed() {
+    let deny_all = vec![resources::device_rule(false, None, None, "rwm")];
+    let res = LinuxResourcesBuilder::default()
+        .devices(deny_all.clone())
+        .build()
+        .unwrap();
+    let mut g = Guard::with(v2_only(&unique_path()));
+    let mut child = spawn(resources::kmsg_denied);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap();
+    assert_eq!(child.exit_code(), 0, "kmsg must be denied, null allowed");
+
+    let mut allow = deny_all;
+    allow.push(resources::device_rule(true, Some(1), Some(11), "r"));
+    let res = LinuxResourcesBuilder::default()
+        .devices(allow)
+        .build()
+        .unwrap();
+    let mut g2 = Guard::with(v2_only(&unique_path()));
+    let mut child = spawn(resources::kmsg_allowed);
+    g2.children.push(child.pid);
+    create_and_enter(&mut g2.paths, child.pid, Some(&res)).unwrap();
+    assert_eq!(child.exit_code(), 0, "kmsg allowed by a rule must open");
 }

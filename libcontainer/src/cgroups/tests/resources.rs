@@ -142,7 +142,7 @@ fn kernel_memory_is_written_or_warned_about() {
     assert_eq!(child.exit_code(), 0);
 }
 
-fn device_rule(
+pub(super) fn device_rule(
     allow: bool,
     major: Option<i64>,
     minor: Option<i64>,
@@ -158,7 +158,7 @@ fn device_rule(
 }
 
 /// Exit 0 when /dev/kmsg cannot be opened (EPERM) and /dev/null can.
-fn kmsg_denied(_: i32) -> i32 {
+pub(super) fn kmsg_denied(_: i32) -> i32 {
     unsafe {
         let kmsg = libc::open(c"/dev/kmsg".as_ptr(), libc::O_RDONLY);
         let errno = *libc::__errno_location();
@@ -171,7 +171,7 @@ fn kmsg_denied(_: i32) -> i32 {
     }
 }
 
-fn kmsg_allowed(_: i32) -> i32 {
+pub(super) fn kmsg_allowed(_: i32) -> i32 {
     unsafe {
         if libc::open(c"/dev/kmsg".as_ptr(), libc::O_RDONLY) >= 0 {
             0
