@@ -251,6 +251,14 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
         let ctl_cpu = CpuController::new(dir.into(), false);
         if let Some(v) = c.shares() {
             ctl("cpu.shares", dir, ctl_cpu.set_shares(v))?;
+            // The kernel clamps out-of-range shares silently; runc refuses them, as berth does.
+            let actual = ctl("cpu.shares", dir, ctl_cpu.shares())?;
+            if actual != v {
+                return Err(CgroupError::InvalidResource {
+                    field: "cpu.shares".into(),
+                    reason: format!("{v} is out of the kernel's range (it would be {actual})"),
+                });
+            }
         }
         // Period before quota, realtime period before runtime: the kernel checks each new
         // value against the other one.

@@ -330,3 +330,15 @@ fn cpu_idle_and_realtime() {
     assert_eq!(read_file(&dir.join("cpu.rt_runtime_us")), "10000");
     assert_eq!(child.exit_code(), 0);
 }
+
+#[test]
+fn out_of_range_cpu_shares_are_refused() {
+    let cpu = LinuxCpuBuilder::default().shares(1u64).build().unwrap();
+    let res = LinuxResourcesBuilder::default().cpu(cpu).build().unwrap();
+    let mut g = Guard::new(&unique_path());
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    let err = create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap_err();
+    assert!(err.to_string().contains("cpu.shares"), "{err}");
+    assert_eq!(child.exit_code(), 0);
+}
