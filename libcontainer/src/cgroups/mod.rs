@@ -12,6 +12,7 @@ mod fs;
 mod hierarchy;
 mod unified;
 mod v1;
+mod v2;
 mod validate;
 
 #[cfg(test)]
@@ -165,7 +166,7 @@ fn create_apply_enter(
     let res = resources.unwrap_or(&none);
     let mut warnings = Vec::new();
     if paths.is_pure_v2() {
-        unified::apply_v2(paths, res)?;
+        unified::apply_v2(paths, res, &mut warnings)?;
     } else {
         v1::apply(paths, res, &mut warnings)?;
         unified::apply_hybrid(paths, res)?;

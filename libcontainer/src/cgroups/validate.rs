@@ -2,7 +2,7 @@
 //! controllers the host does not mount, v2 keys on a v1-only host.
 
 use super::hierarchy::{Layout, Mode};
-use super::unified::{check_key, check_v2};
+use super::unified::check_key;
 use super::{devices, CgroupError};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 use std::path::Path;
@@ -42,10 +42,9 @@ pub(crate) fn validate_on(layout: &Layout, res: &LinuxResources) -> Result<(), C
         }
     }
     if layout.mode == Mode::V2 {
-        check_v2(res)?;
-    } else {
-        controllers(layout, res)?;
+        super::v2::validate(res)?;
     }
+    controllers(layout, res)?;
     let hugepages = res
         .hugepage_limits()
         .as_ref()
@@ -144,35 +143,55 @@ fn controllers(layout: &Layout, res: &LinuxResources) -> Result<(), CgroupError>
             || c.mems().as_deref().is_some_and(|s| !s.is_empty())
     });
     let network = res.network().as_ref();
+    let cpu_sched = cpu.is_some_and(|c| {
+        c.shares().is_some()
+            || c.quota().is_some()
+            || c.period().is_some()
+            || c.burst().is_some()
+            || c.idle().is_some()
+            || c.realtime_runtime().is_some()
+            || c.realtime_period().is_some()
+    });
+    // (field, v1 controller, v2 controller, requested)
     let needs = [
-        ("memory", "memory", res.memory().is_some()),
+        ("memory", "memory", "memory", res.memory().is_some()),
+        ("cpu", "cpu", "cpu", cpu_sched),
+        ("cpu.cpus", "cpuset", "cpuset", cpuset),
         (
-            "cpu",
-            "cpu",
-            cpu.is_some_and(|c| c.shares().is_some() || c.quota().is_some()),
+            "pids",
+            "pids",
+            "pids",
+            res.pids().is_some_and(|p| p.limit() != 0),
         ),
-        ("cpu.cpus", "cpuset", cpuset),
-        ("pids", "pids", res.pids().is_some_and(|p| p.limit() != 0)),
-        ("blockIO", "blkio", res.block_io().is_some()),
+        ("blockIO", "blkio", "io", res.block_io().is_some()),
         (
             "network.classID",
             "net_cls",
+            "",
             network.is_some_and(|n| n.class_id().is_some()),
         ),
         (
             "network.priorities",
             "net_prio",
+            "",
             network.is_some_and(|n| n.priorities().as_ref().is_some_and(|p| !p.is_empty())),
         ),
         (
             "rdma",
             "rdma",
+            "rdma",
             res.rdma().as_ref().is_some_and(|r| !r.is_empty()),
         ),
     ];
-    for (field, controller, wanted) in needs {
-        if wanted && layout.v1(controller).is_none() {
-            let reason = format!("the {controller} cgroup controller is not mounted on this host");
+    for (field, v1, v2, wanted) in needs {
+        let (present, controller) = if layout.mode == Mode::V2 {
+            (unified_has(layout, v2), v2)
+        } else {
+            (layout.v1(v1).is_some(), v1)
+        };
+        if wanted && !present {
+            let reason =
+                format!("the {controller} cgroup controller is not available on this host");
             return invalid(field, reason);
         }
     }

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod resources;
+mod v2;
 
 fn unique_path() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -253,7 +254,7 @@ fn placement_and_hugepages_on_a_cgroup2_only_layout() {
 }
 
 #[test]
-fn resources_not_yet_done_on_v2_are_refused_and_leave_nothing() {
+fn a_v2_controller_the_host_lacks_is_an_error_and_leaves_nothing() {
     let mut g = Guard::with(v2_only(&unique_path()));
     let memory = LinuxMemoryBuilder::default()
         .limit(1 << 20)
