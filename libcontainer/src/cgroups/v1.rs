@@ -5,7 +5,7 @@
 //! for cpu.cfs_burst_us, cpu.idle, blkio.bfq.* or rdma, and its kmem setter returns Ok when
 //! the kernel refuses (EOPNOTSUPP) where berth must warn.
 
-use super::{devices, CgroupError, CgroupPaths};
+use super::{bpf, devices, CgroupError, CgroupPaths};
 use cgroups_rs::blkio::BlkIoController;
 use cgroups_rs::cpu::CpuController;
 use cgroups_rs::cpuset::CpuSetController;
@@ -22,9 +22,23 @@ pub(crate) fn apply(
     res: &LinuxResources,
     warnings: &mut Vec<String>,
 ) -> Result<(), CgroupError> {
-    if let Some(dir) = paths.v1_dir("devices") {
-        let rules = devices::rules(res.devices().as_deref())?;
-        devices::apply_v1(dir, &rules)?;
+    let rules = devices::rules(res.devices().as_deref())?;
+    match (paths.v1_dir("devices"), paths.unified()) {
+        (Some(dir), _) => devices::apply_v1(dir, &rules)?,
+        // No v1 devices controller, but a cgroup2 hierarchy: the kernel also consults a device
+        // program attached there.
+        (None, Some(h)) => bpf::apply(&h.path, &rules)?,
+        (None, None) if res.devices().as_ref().is_some_and(|d| !d.is_empty()) => {
+            return Err(CgroupError::InvalidResource {
+                field: "devices".into(),
+                reason: "this host mounts neither the devices controller nor cgroup2".into(),
+            });
+        }
+        (None, None) => warnings.push(
+            "device access is not restricted: this host mounts neither the devices controller \
+             nor cgroup2"
+                .into(),
+        ),
     }
     if let Some(m) = res.memory() {
         memory(paths, m, warnings)?;

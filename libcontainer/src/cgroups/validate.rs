@@ -183,6 +183,11 @@ fn controllers(layout: &Layout, res: &LinuxResources) -> Result<(), CgroupError>
             res.rdma().as_ref().is_some_and(|r| !r.is_empty()),
         ),
     ];
+    let rules = res.devices().as_ref().is_some_and(|d| !d.is_empty());
+    if rules && layout.v1("devices").is_none() && layout.unified().is_none() {
+        let reason = "this host mounts neither the devices controller nor cgroup2".into();
+        return invalid("devices", reason);
+    }
     for (field, v1, v2, wanted) in needs {
         let (present, controller) = if layout.mode == Mode::V2 {
             (unified_has(layout, v2), v2)
@@ -324,6 +329,16 @@ mod tests {
             .build()
             .unwrap();
         check(&res, V1_ONLY, "devices[0].type");
+        let dev = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .devices(vec![dev])
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "devices");
         let cpu = LinuxCpuBuilder::default().cpus("0-x").build().unwrap();
         let res = LinuxResourcesBuilder::default().cpu(cpu).build().unwrap();
         check(&res, V1_ONLY, "cpu.cpus");

@@ -359,3 +359,19 @@ fn the_v2_device_program_denies_what_is_not_allowed() {
     create_and_enter(&mut g2.paths, child.pid, Some(&res)).unwrap();
     assert_eq!(child.exit_code(), 0, "kmsg allowed by a rule must open");
 }
+
+#[test]
+fn without_a_v1_devices_controller_the_cgroup2_program_enforces_the_list() {
+    let mut paths = resolve(Some(&unique_path()), "x").unwrap();
+    paths.hierarchies.retain(|h| h.controllers != ["devices"]);
+    let mut g = Guard::with(paths);
+    let deny_all = vec![resources::device_rule(false, None, None, "rwm")];
+    let res = LinuxResourcesBuilder::default()
+        .devices(deny_all)
+        .build()
+        .unwrap();
+    let mut child = spawn(resources::kmsg_denied);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap();
+    assert_eq!(child.exit_code(), 0, "kmsg must be denied, null allowed");
+}
