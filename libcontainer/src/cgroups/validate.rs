@@ -308,6 +308,10 @@ mod tests {
             .build()
             .unwrap();
         check(&res, V1_ONLY, "memory.swap");
+    }
+
+    #[test]
+    fn validate_refuses_bad_devices_cpus_weights_and_missing_controllers() {
         let dev = LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .access("rwx")

@@ -4,7 +4,14 @@
 use super::*;
 
 fn first_block_device() -> (i64, i64) {
-    let dev = read_file(Path::new("/sys/block/vda/dev"));
+    // Throttling needs a real disk's numbers; prefer one that is not a loop or ram device.
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort_by_key(|n| n.starts_with("loop") || n.starts_with("ram") || n.starts_with("zram"));
+    let dev = read_file(&Path::new("/sys/block").join(&names[0]).join("dev"));
     let (a, b) = dev.split_once(':').unwrap();
     (a.parse().unwrap(), b.parse().unwrap())
 }
