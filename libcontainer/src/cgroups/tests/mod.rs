@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod resources;
 mod v2;
+mod v2host;
 
 fn unique_path() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);

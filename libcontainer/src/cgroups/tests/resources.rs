@@ -220,7 +220,7 @@ fn a_device_not_allowed_cannot_be_opened() {
 }
 
 /// Forks until the kernel refuses, reports how many forks worked, then waits to be killed.
-fn fork_until_refused(out: i32) -> i32 {
+pub(super) fn fork_until_refused(out: i32) -> i32 {
     let mut made: u8 = 0;
     while made < 20 {
         match unsafe { libc::fork() } {
