@@ -11,4 +11,4 @@ bin=$($CARGO test -p libcontainer --no-run --message-format=json 2>/dev/null |
 # The v2-only tests, and those that hold on any host; the rest assume this hybrid host.
 exec scripts/v2vm.sh "$bin" --include-ignored --test-threads=2 \
 	cgroups::tests::v2host cgroups::tests::v2:: cgroups::hierarchy cgroups::bpf \
-	places_the_pid_on_every_hierarchy keeps_a_pre_existing containers_sharing "$@"
+	places_the_pid_on_every_hierarchy keeps_a_pre_existing containers_sharing pause "$@"

@@ -8,6 +8,7 @@
 
 mod bpf;
 mod devices;
+mod freezer;
 mod fs;
 mod hierarchy;
 mod unified;
@@ -23,6 +24,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub use freezer::{freeze, is_frozen, thaw};
 pub use validate::validate;
 
 /// Where the container's cgroup lives on every hierarchy, and which directories berth created
@@ -105,6 +107,15 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("this host has neither the v1 freezer nor cgroup2: containers cannot be paused")]
+    NoFreezer,
+    #[error("freezing or thawing {path}: {source}")]
+    Freezer {
+        path: PathBuf,
+        source: cgroups_rs::error::Error,
+    },
+    #[error("the processes in {path} did not freeze within 5 s (left thawed)")]
+    FreezeTimeout { path: PathBuf },
     #[error("removing cgroup {path}: {source}")]
     Remove {
         path: PathBuf,

@@ -92,6 +92,8 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // A frozen task takes SIGKILL only once thawed.
+        let _ = thaw(&self.paths);
         for pid in pids(&self.paths).unwrap_or_default() {
             let _ = kill(pid, Signal::SIGKILL);
         }

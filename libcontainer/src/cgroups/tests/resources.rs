@@ -349,3 +349,58 @@ fn out_of_range_cpu_shares_are_refused() {
     assert!(err.to_string().contains("cpu.shares"), "{err}");
     assert_eq!(child.exit_code(), 0);
 }
+
+/// Writes a byte every millisecond until killed.
+fn tick(out: i32) -> i32 {
+    loop {
+        unsafe {
+            libc::write(out, b"x".as_ptr().cast(), 1);
+            libc::usleep(1000);
+        }
+    }
+}
+
+/// Pauses and resumes `g`'s running child, checking from its output that it stops and goes on.
+fn pause_and_resume(g: &mut Guard) {
+    let mut child = spawn(tick);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, None).unwrap();
+    child.go();
+    let mut buf = [0u8; 4096];
+    assert_eq!(read(&child.out, &mut buf[..1]).unwrap(), 1, "ticking");
+    assert!(!is_frozen(&g.paths));
+    freeze(&g.paths).unwrap();
+    assert!(is_frozen(&g.paths));
+    nix::fcntl::fcntl(
+        &child.out,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    while read(&child.out, &mut buf).is_ok_and(|n| n > 0) {}
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(
+        read(&child.out, &mut buf),
+        Err(nix::errno::Errno::EAGAIN),
+        "no progress"
+    );
+    thaw(&g.paths).unwrap();
+    assert!(!is_frozen(&g.paths));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while read(&child.out, &mut buf).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress after resume"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_paused_container_makes_no_progress_and_resumes() {
+    pause_and_resume(&mut Guard::new(&unique_path()));
+}
+
+#[test]
+fn pause_through_cgroup_freeze_on_a_cgroup2_only_layout() {
+    pause_and_resume(&mut Guard::with(super::v2_only(&unique_path())));
+}
