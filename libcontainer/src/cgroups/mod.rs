@@ -174,14 +174,7 @@ fn create_apply_enter(
     // No `linux.resources` still gets the device policy (deny all but the default devices),
     // as with runc.
     let none = LinuxResources::default();
-    let res = resources.unwrap_or(&none);
-    let mut warnings = Vec::new();
-    if paths.is_pure_v2() {
-        unified::apply_v2(paths, res, &mut warnings)?;
-    } else {
-        v1::apply(paths, res, &mut warnings)?;
-        unified::apply_hybrid(paths, res)?;
-    }
+    let warnings = apply(paths, resources.unwrap_or(&none), true)?;
     paths.warnings.extend(warnings);
     for (i, h) in paths.hierarchies.iter().enumerate() {
         if let Err(e) = fs::enter(&h.path, pid) {
@@ -191,6 +184,64 @@ fn create_apply_enter(
             }
             return Err(e);
         }
+    }
+    Ok(())
+}
+
+fn apply(
+    paths: &CgroupPaths,
+    res: &LinuxResources,
+    devices_too: bool,
+) -> Result<Vec<String>, CgroupError> {
+    let mut warnings = Vec::new();
+    if paths.is_pure_v2() {
+        unified::apply_v2(paths, res, &mut warnings, devices_too)?;
+    } else {
+        v1::apply(paths, res, &mut warnings, devices_too)?;
+        unified::apply_hybrid(paths, res)?;
+    }
+    Ok(warnings)
+}
+
+/// Changes a running container's limits (`update`): the resources given are written over the
+/// current ones; the device list is not changed (as with runc's update) and a non-empty one
+/// is reported in the returned warnings, with settings the kernel no longer has.
+pub fn update(paths: &CgroupPaths, resources: &LinuxResources) -> Result<Vec<String>, CgroupError> {
+    validate(Some(resources))?;
+    check_before_update(paths, resources)?;
+    let mut warnings = apply(paths, resources, false)?;
+    if resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        warnings.push("linux.resources.devices: not changed by update".into());
+    }
+    Ok(warnings)
+}
+
+/// `memory.checkBeforeUpdate`: refuse a memory limit below what the container uses now
+/// (otherwise the kernel would reclaim or OOM-kill to get there).
+fn check_before_update(paths: &CgroupPaths, res: &LinuxResources) -> Result<(), CgroupError> {
+    let Some(m) = res
+        .memory()
+        .as_ref()
+        .filter(|m| m.check_before_update() == Some(true))
+    else {
+        return Ok(());
+    };
+    let Some(limit) = m.limit().filter(|l| *l >= 0) else {
+        return Ok(());
+    };
+    let usage_file = match paths.v1_dir("memory") {
+        Some(dir) => dir.join("memory.usage_in_bytes"),
+        None => match paths.unified() {
+            Some(h) => h.path.join("memory.current"),
+            None => return Ok(()),
+        },
+    };
+    let usage: i64 = fs::read_trimmed(&usage_file)?.parse().unwrap_or(0);
+    if limit < usage {
+        return Err(CgroupError::InvalidResource {
+            field: "memory.limit".into(),
+            reason: format!("{limit} is below the current usage {usage} (checkBeforeUpdate)"),
+        });
     }
     Ok(())
 }

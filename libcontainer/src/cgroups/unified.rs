@@ -23,10 +23,13 @@ pub(crate) fn apply_v2(
     paths: &CgroupPaths,
     res: &LinuxResources,
     warnings: &mut Vec<String>,
+    devices_too: bool,
 ) -> Result<(), CgroupError> {
     v2::validate(res)?;
-    let h = paths.unified().ok_or_else(|| no_unified("devices"))?;
-    bpf::apply(&h.path, &devices::rules(res.devices().as_deref())?)?;
+    if devices_too {
+        let h = paths.unified().ok_or_else(|| no_unified("devices"))?;
+        bpf::apply(&h.path, &devices::rules(res.devices().as_deref())?)?;
+    }
     v2::apply(paths, res, warnings)?;
     hugepages(paths, res.hugepage_limits().as_deref().unwrap_or_default())?;
     unified_keys(paths, res)

@@ -17,7 +17,21 @@ use cgroups_rs::MaxValue;
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxNetwork, LinuxResources};
 use std::path::{Path, PathBuf};
 
+/// Everything on the v1 hierarchies; the device list only when `devices_too` (at create: an
+/// update leaves it alone, as runc's does).
 pub(crate) fn apply(
+    paths: &CgroupPaths,
+    res: &LinuxResources,
+    warnings: &mut Vec<String>,
+    devices_too: bool,
+) -> Result<(), CgroupError> {
+    if devices_too {
+        apply_devices(paths, res, warnings)?;
+    }
+    apply_rest(paths, res, warnings)
+}
+
+fn apply_devices(
     paths: &CgroupPaths,
     res: &LinuxResources,
     warnings: &mut Vec<String>,
@@ -40,6 +54,14 @@ pub(crate) fn apply(
                 .into(),
         ),
     }
+    Ok(())
+}
+
+fn apply_rest(
+    paths: &CgroupPaths,
+    res: &LinuxResources,
+    warnings: &mut Vec<String>,
+) -> Result<(), CgroupError> {
     if let Some(m) = res.memory() {
         memory(paths, m, warnings)?;
     }
@@ -156,13 +178,25 @@ fn memory(
     }
     let dir = need(paths, "memory", "memory")?;
     let c = MemController::new(dir.into(), false);
+    // The kernel keeps memory <= memory+swap at every step: when the new memory limit is
+    // above the current memory+swap limit (raising both in an update), swap goes first.
+    let swap_first = match (m.limit(), current_memsw(dir)) {
+        (Some(limit), Some(memsw)) => m.swap().is_some() && (limit == -1 || limit > memsw),
+        _ => false,
+    };
+    let set_swap = |v: i64| {
+        // On v1 this is the memory+swap limit, as runc passes it.
+        require("memory.swap", dir, "memory.memsw.limit_in_bytes")?;
+        ctl("memory.swap", dir, c.set_memswap_limit(v))
+    };
+    if swap_first {
+        m.swap().map(set_swap).transpose()?;
+    }
     if let Some(v) = m.limit() {
         ctl("memory.limit", dir, c.set_limit(v))?;
     }
-    if let Some(v) = m.swap() {
-        // On v1 this is the memory+swap limit, as runc passes it.
-        require("memory.swap", dir, "memory.memsw.limit_in_bytes")?;
-        ctl("memory.swap", dir, c.set_memswap_limit(v))?;
+    if !swap_first {
+        m.swap().map(set_swap).transpose()?;
     }
     if let Some(v) = m.reservation() {
         ctl("memory.reservation", dir, c.set_soft_limit(v))?;
@@ -182,8 +216,7 @@ fn memory(
             value,
         )?;
     }
-    // checkBeforeUpdate only concerns `update` (a new limit below current usage): a cgroup
-    // being created has no usage to check against.
+    // checkBeforeUpdate is `update`'s (see there): a cgroup being created has no usage.
     if let Some(v) = m.kernel() {
         kernel_limit(
             "memory.kernel",
@@ -197,6 +230,14 @@ fn memory(
         kernel_limit("memory.kernelTCP", &file, v, warnings)?;
     }
     Ok(())
+}
+
+/// The current memory+swap limit, None when unlimited or without swap accounting.
+fn current_memsw(dir: &Path) -> Option<i64> {
+    let text = std::fs::read_to_string(dir.join("memory.memsw.limit_in_bytes")).ok()?;
+    let value: i64 = text.trim().parse().ok()?;
+    // "Unlimited" reads back as the largest page-aligned value.
+    (value < 1 << 62).then_some(value)
 }
 
 /// Kernel memory limits are gone from newer kernels (the file is missing, or refuses writes

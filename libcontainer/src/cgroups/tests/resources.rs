@@ -404,3 +404,109 @@ fn a_paused_container_makes_no_progress_and_resumes() {
 fn pause_through_cgroup_freeze_on_a_cgroup2_only_layout() {
     pause_and_resume(&mut Guard::with(super::v2_only(&unique_path())));
 }
+
+fn memory_and_swap(limit: i64, swap: i64) -> LinuxResources {
+    let memory = LinuxMemoryBuilder::default()
+        .limit(limit)
+        .swap(swap)
+        .build()
+        .unwrap();
+    LinuxResourcesBuilder::default()
+        .memory(memory)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn update_changes_a_running_containers_limits() {
+    let mut g = Guard::new(&unique_path());
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    create_and_enter(
+        &mut g.paths,
+        child.pid,
+        Some(&memory_and_swap(64 << 20, 64 << 20)),
+    )
+    .unwrap();
+    // Both above the current memory+swap limit: swap has to be raised first.
+    let mut res = memory_and_swap(128 << 20, 256 << 20);
+    res.set_pids(Some(LinuxPidsBuilder::default().limit(20).build().unwrap()));
+    res.set_cpu(Some(
+        LinuxCpuBuilder::default().shares(256u64).build().unwrap(),
+    ));
+    res.set_devices(Some(vec![device_rule(true, None, None, "rwm")]));
+    let warnings = update(&g.paths, &res).unwrap();
+    let file = |ctrl: &str, name: &str| read_file(&g.paths.v1_dir(ctrl).unwrap().join(name));
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(
+        file("memory", "memory.memsw.limit_in_bytes"),
+        (256u64 << 20).to_string()
+    );
+    assert_eq!(file("pids", "pids.max"), "20");
+    assert_eq!(file("cpu", "cpu.shares"), "256");
+    assert!(
+        warnings.iter().any(|w| w.contains("devices")),
+        "{warnings:?}"
+    );
+    assert!(
+        !file("devices", "devices.list").contains("a *:* rwm"),
+        "devices unchanged"
+    );
+    // And back down: the memory limit has to go first.
+    update(&g.paths, &memory_and_swap(32 << 20, 48 << 20)).unwrap();
+    assert_eq!(
+        file("memory", "memory.memsw.limit_in_bytes"),
+        (48u64 << 20).to_string()
+    );
+
+    assert_eq!(child.exit_code(), 0);
+}
+
+/// Touches 8 MiB of fresh memory (charged to its cgroup), reports, waits to be killed.
+fn use_memory(out: i32) -> i32 {
+    const SIZE: usize = 8 << 20;
+    unsafe {
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        let p = libc::mmap(std::ptr::null_mut(), SIZE, prot, flags, -1, 0);
+        if p == libc::MAP_FAILED {
+            return 1;
+        }
+        libc::memset(p, 1, SIZE);
+        libc::write(out, b"x".as_ptr().cast(), 1);
+        loop {
+            libc::pause();
+        }
+    }
+}
+
+#[test]
+fn check_before_update_refuses_a_limit_below_usage() {
+    let mut g = Guard::new(&unique_path());
+    let mut child = spawn(use_memory);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, None).unwrap();
+    child.go();
+    assert_eq!(read(&child.out, &mut [0u8; 1]).unwrap(), 1);
+    let mut res = memory_and_swap(1 << 20, -1);
+    res.memory_mut()
+        .as_mut()
+        .unwrap()
+        .set_check_before_update(Some(true));
+    let err = update(&g.paths, &res).unwrap_err();
+    assert!(err.to_string().contains("memory.limit"), "{err}");
+    let limit = read_file(
+        &g.paths
+            .v1_dir("memory")
+            .unwrap()
+            .join("memory.limit_in_bytes"),
+    );
+    assert_ne!(
+        limit,
+        (1u64 << 20).to_string(),
+        "the limit must be left as it was"
+    );
+}
