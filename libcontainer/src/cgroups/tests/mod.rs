@@ -98,8 +98,12 @@ impl Drop for Guard {
             let _ = kill(pid, Signal::SIGKILL);
         }
         for &pid in &self.children {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
+            // Only a child still running: a reaped one's pid may belong to someone else now.
+            let flags = Some(nix::sys::wait::WaitPidFlag::WNOHANG);
+            if waitpid(pid, flags) == Ok(WaitStatus::StillAlive) {
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+            }
         }
         let _ = destroy(&self.paths);
         for dir in self.own_dirs.iter().rev() {

@@ -510,3 +510,44 @@ fn check_before_update_refuses_a_limit_below_usage() {
         "the limit must be left as it was"
     );
 }
+
+/// Touches 64 MiB, far above the limit the tests set.
+fn exceed_memory(_: i32) -> i32 {
+    const SIZE: usize = 64 << 20;
+    unsafe {
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        let p = libc::mmap(std::ptr::null_mut(), SIZE, prot, flags, -1, 0);
+        if p == libc::MAP_FAILED {
+            return 1;
+        }
+        libc::memset(p, 1, SIZE);
+    }
+    0
+}
+
+/// A process above its memory limit is OOM-killed (SIGKILL), not let through.
+pub(super) fn oom_kills(g: &mut Guard) {
+    let memory = LinuxMemoryBuilder::default()
+        .limit(16 << 20)
+        .swap(16 << 20)
+        .build()
+        .unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .memory(memory)
+        .build()
+        .unwrap();
+    let mut child = spawn(exceed_memory);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&res)).unwrap();
+    child.go();
+    match waitpid(child.pid, None).unwrap() {
+        WaitStatus::Signaled(_, Signal::SIGKILL, _) => {}
+        other => panic!("expected an OOM kill, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_process_over_its_memory_limit_is_oom_killed() {
+    oom_kills(&mut Guard::new(&unique_path()));
+}

@@ -124,3 +124,9 @@ fn what_v2_lacks_is_refused_before_anything_exists() {
     let err = validate(Some(&res)).unwrap_err();
     assert!(err.to_string().contains("cpu.realtimeRuntime"), "{err}");
 }
+
+#[test]
+#[ignore = "needs a cgroup v2 host: scripts/v2-tests.sh runs it"]
+fn a_process_over_its_memory_limit_is_oom_killed_on_v2() {
+    resources::oom_kills(&mut Guard::new(&unique_path()));
+}
