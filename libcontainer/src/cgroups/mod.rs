@@ -11,6 +11,8 @@ mod devices;
 mod freezer;
 mod fs;
 mod hierarchy;
+mod stats;
+mod stats_v2;
 mod unified;
 mod v1;
 mod v2;
@@ -25,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub use freezer::{freeze, is_frozen, thaw};
+pub use stats::{oom_kills, stats, Stats};
 pub use validate::validate;
 
 /// Where the container's cgroup lives on every hierarchy, and which directories berth created

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod resources;
+mod stats;
 mod v2;
 mod v2host;
 

@@ -466,7 +466,7 @@ fn update_changes_a_running_containers_limits() {
 }
 
 /// Touches 8 MiB of fresh memory (charged to its cgroup), reports, waits to be killed.
-fn use_memory(out: i32) -> i32 {
+pub(super) fn use_memory(out: i32) -> i32 {
     const SIZE: usize = 8 << 20;
     unsafe {
         let prot = libc::PROT_READ | libc::PROT_WRITE;

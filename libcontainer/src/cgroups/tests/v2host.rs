@@ -130,3 +130,10 @@ fn what_v2_lacks_is_refused_before_anything_exists() {
 fn a_process_over_its_memory_limit_is_oom_killed_on_v2() {
     resources::oom_kills(&mut Guard::new(&unique_path()));
 }
+
+#[test]
+#[ignore = "needs a cgroup v2 host: scripts/v2-tests.sh runs it"]
+fn stats_and_oom_kills_on_v2() {
+    super::stats::stats_show_usage(&mut Guard::new(&unique_path()));
+    super::stats::oom_kills_are_counted(&mut Guard::new(&unique_path()));
+}
