@@ -1,10 +1,15 @@
 //! cgroups on v1, v2 and hybrid hosts: create the container's cgroup, apply
-//! `linux.resources`, place the init in it, and remove exactly what was created at delete.
+//! `linux.resources`, place the init in it, and remove exactly what was created at delete;
+//! change limits (`update`), pause and resume, report usage and OOM kills.
 //!
 //! Split: `hierarchy` finds the mounted hierarchies and resolves `cgroupsPath`; `fs` creates,
 //! joins, lists and removes directories; `v1` and `devices` apply resources on v1 hierarchies
-//! (through cgroups-rs's per-controller types); `unified` writes what goes to a cgroup2
-//! hierarchy; `validate` checks a config before anything exists.
+//! (through cgroups-rs's per-controller types); `v2` converts them for a pure v2 host and
+//! `bpf` enforces the device list there; `unified` writes what goes to a cgroup2 hierarchy
+//! (hugetlb, `unified` keys); `validate` checks a config before anything exists; `freezer`
+//! pauses; `stats` and `stats_v2` read usage.
+//!
+//! Tests that need a pure v2 host are #[ignore]d here and run by scripts/v2-tests.sh in a VM.
 
 mod bpf;
 mod devices;
