@@ -61,7 +61,10 @@ fn rule(i: usize, dev: &LinuxDeviceCgroup) -> Result<Rule, CgroupError> {
         Some(other) => {
             return Err(CgroupError::InvalidResource {
                 field: field("type"),
-                reason: format!("{:?} is not a cgroup device type (a, b or c)", other.as_str()),
+                reason: format!(
+                    "{:?} is not a cgroup device type (a, b or c)",
+                    other.as_str()
+                ),
             })
         }
     };

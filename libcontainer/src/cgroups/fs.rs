@@ -50,13 +50,16 @@ pub(crate) fn create(h: &mut Hierarchy) -> Result<(), CgroupError> {
 }
 
 /// A new v1 cpuset cgroup starts with empty cpus and mems, and adding a task to it fails
-/// (ENOSPC) until they are set: give each directory berth created its parent's values.
-pub(crate) fn fill_cpuset(created: &[PathBuf]) -> Result<(), CgroupError> {
-    for dir in created {
-        let Some(parent) = dir.parent() else { continue };
+/// (ENOSPC) until they are set: like runc, give every directory on the way to the container's
+/// cgroup that has none its parent's values (a pre-existing one too, or the task cannot join).
+pub(crate) fn fill_cpuset(h: &Hierarchy) -> Result<(), CgroupError> {
+    let inside = h.path.strip_prefix(&h.mount_point).unwrap_or(Path::new(""));
+    let mut dir = h.mount_point.clone();
+    for part in inside.components() {
+        let parent = dir.clone();
+        dir.push(part);
         for file in ["cpuset.cpus", "cpuset.mems"] {
-            let own = read_trimmed(&dir.join(file))?;
-            if own.is_empty() {
+            if read_trimmed(&dir.join(file))?.is_empty() {
                 let value = read_trimmed(&parent.join(file))?;
                 write(&dir.join(file), &value)?;
             }
@@ -67,13 +70,22 @@ pub(crate) fn fill_cpuset(created: &[PathBuf]) -> Result<(), CgroupError> {
 
 /// Moves `pid` (the whole thread group) into the cgroup at `dir`.
 pub(crate) fn enter(dir: &Path, pid: Pid) -> Result<(), CgroupError> {
-    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|source| {
-        CgroupError::Enter {
-            pid: pid.as_raw(),
-            path: dir.to_path_buf(),
-            source,
-        }
+    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|source| CgroupError::Enter {
+        pid: pid.as_raw(),
+        path: dir.to_path_buf(),
+        source,
     })
+}
+
+/// Moves `pid` out of `h`'s cgroup into the nearest directory berth did not create (the
+/// hierarchy root if that refuses), undoing `enter` on a failed create.
+pub(crate) fn leave(h: &Hierarchy, pid: Pid) -> Result<(), CgroupError> {
+    let outside = match h.created.first() {
+        Some(top) => top.parent().unwrap_or(&h.mount_point),
+        // Nothing was created, so nothing needs removing: the pid may stay.
+        None => return Ok(()),
+    };
+    enter(outside, pid).or_else(|_| enter(&h.mount_point, pid))
 }
 
 /// Appends the processes of `dir` and of every cgroup below it.

@@ -54,12 +54,11 @@ pub(crate) struct Layout {
 impl Layout {
     /// Reads this process's mount table.
     pub fn detect() -> Result<Layout, CgroupError> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| {
-            CgroupError::Io {
+        let text =
+            std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| CgroupError::Io {
                 path: PathBuf::from("/proc/self/mountinfo"),
                 source,
-            }
-        })?;
+            })?;
         Self::from_mountinfo(&text)
     }
 
@@ -115,9 +114,7 @@ impl Layout {
     }
 }
 
-fn v1_controllers(
-    options: &std::collections::HashMap<String, Option<String>>,
-) -> Vec<String> {
+fn v1_controllers(options: &std::collections::HashMap<String, Option<String>>) -> Vec<String> {
     let mut out: Vec<String> = options
         .iter()
         .filter_map(|(key, value)| match (key.as_str(), value) {
@@ -233,7 +230,8 @@ mod tests {
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
-    const PROC_CGROUP: &str = "9:name=systemd:/user.slice\n4:memory:/mem/a\n1:cpuacct,cpu:/\n0::/x/y\n";
+    const PROC_CGROUP: &str =
+        "9:name=systemd:/user.slice\n4:memory:/mem/a\n1:cpuacct,cpu:/\n0::/x/y\n";
 
     #[test]
     fn detects_hybrid_and_controllers() {
@@ -264,7 +262,10 @@ mod tests {
         let rel = resolve(&layout, Some(Path::new("../../k")), "id", PROC_CGROUP).unwrap();
         assert_eq!(rel[0].path, Path::new("/sys/fs/cgroup/cpu,cpuacct/k"));
         assert_eq!(rel[1].path, Path::new("/sys/fs/cgroup/memory/mem/a/k"));
-        assert_eq!(rel[2].path, Path::new("/sys/fs/cgroup/systemd/user.slice/k"));
+        assert_eq!(
+            rel[2].path,
+            Path::new("/sys/fs/cgroup/systemd/user.slice/k")
+        );
         assert_eq!(rel[3].path, Path::new("/sys/fs/cgroup/unified/x/y/k"));
         let dflt = resolve(&layout, None, "ctr", PROC_CGROUP).unwrap();
         assert_eq!(dflt[1].path, Path::new("/sys/fs/cgroup/memory/berth/ctr"));

@@ -1,16 +1,26 @@
 //! cgroups on v1, v2 and hybrid hosts: create the container's cgroup, apply
-//! `linux.resources`, place the init in it, and remove exactly what was created at delete.
+//! `linux.resources`, place the init in it, and remove exactly what was created at delete;
+//! change limits (`update`), pause and resume, report usage and OOM kills.
 //!
 //! Split: `hierarchy` finds the mounted hierarchies and resolves `cgroupsPath`; `fs` creates,
 //! joins, lists and removes directories; `v1` and `devices` apply resources on v1 hierarchies
-//! (through cgroups-rs's per-controller types); `unified` writes what goes to a cgroup2
-//! hierarchy; `validate` checks a config before anything exists.
+//! (through cgroups-rs's per-controller types); `v2` converts them for a pure v2 host and
+//! `bpf` enforces the device list there; `unified` writes what goes to a cgroup2 hierarchy
+//! (hugetlb, `unified` keys); `validate` checks a config before anything exists; `freezer`
+//! pauses; `stats` and `stats_v2` read usage.
+//!
+//! Tests that need a pure v2 host are #[ignore]d here and run by scripts/v2-tests.sh in a VM.
 
+mod bpf;
 mod devices;
+mod freezer;
 mod fs;
 mod hierarchy;
+mod stats;
+mod stats_v2;
 mod unified;
 mod v1;
+mod v2;
 mod validate;
 
 #[cfg(test)]
@@ -21,6 +31,8 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub use freezer::{freeze, is_frozen, thaw};
+pub use stats::{oom_kills, stats, Stats};
 pub use validate::validate;
 
 /// Where the container's cgroup lives on every hierarchy, and which directories berth created
@@ -103,6 +115,15 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("this host has neither the v1 freezer nor cgroup2: containers cannot be paused")]
+    NoFreezer,
+    #[error("freezing or thawing {path}: {source}")]
+    Freezer {
+        path: PathBuf,
+        source: cgroups_rs::error::Error,
+    },
+    #[error("the processes in {path} did not freeze within 5 s (left thawed)")]
+    FreezeTimeout { path: PathBuf },
     #[error("removing cgroup {path}: {source}")]
     Remove {
         path: PathBuf,
@@ -151,29 +172,84 @@ fn create_apply_enter(
     for h in &mut paths.hierarchies {
         fs::create(h)?;
     }
-    if let Some(cpuset) = paths.v1_dir("cpuset") {
-        let created = paths
-            .hierarchies
-            .iter()
-            .find(|h| h.path == cpuset)
-            .map(|h| h.created.clone())
-            .unwrap_or_default();
-        fs::fill_cpuset(&created)?;
+    if let Some(h) = paths
+        .hierarchies
+        .iter()
+        .find(|h| h.controllers.iter().any(|c| c == "cpuset"))
+    {
+        fs::fill_cpuset(h)?;
     }
     // No `linux.resources` still gets the device policy (deny all but the default devices),
     // as with runc.
     let none = LinuxResources::default();
-    let res = resources.unwrap_or(&none);
+    let warnings = apply(paths, resources.unwrap_or(&none), true)?;
+    paths.warnings.extend(warnings);
+    for (i, h) in paths.hierarchies.iter().enumerate() {
+        if let Err(e) = fs::enter(&h.path, pid) {
+            // Take the pid back out of the cgroups it already joined, so they can be removed.
+            for done in &paths.hierarchies[..i] {
+                let _ = fs::leave(done, pid);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn apply(
+    paths: &CgroupPaths,
+    res: &LinuxResources,
+    devices_too: bool,
+) -> Result<Vec<String>, CgroupError> {
     let mut warnings = Vec::new();
     if paths.is_pure_v2() {
-        unified::apply_v2(paths, res, &mut warnings)?;
+        unified::apply_v2(paths, res, &mut warnings, devices_too)?;
     } else {
-        v1::apply(paths, res, &mut warnings)?;
+        v1::apply(paths, res, &mut warnings, devices_too)?;
         unified::apply_hybrid(paths, res)?;
     }
-    paths.warnings.extend(warnings);
-    for h in &paths.hierarchies {
-        fs::enter(&h.path, pid)?;
+    Ok(warnings)
+}
+
+/// Changes a running container's limits (`update`): the resources given are written over the
+/// current ones; the device list is not changed (as with runc's update) and a non-empty one
+/// is reported in the returned warnings, with settings the kernel no longer has.
+pub fn update(paths: &CgroupPaths, resources: &LinuxResources) -> Result<Vec<String>, CgroupError> {
+    validate(Some(resources))?;
+    check_before_update(paths, resources)?;
+    let mut warnings = apply(paths, resources, false)?;
+    if resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        warnings.push("linux.resources.devices: not changed by update".into());
+    }
+    Ok(warnings)
+}
+
+/// `memory.checkBeforeUpdate`: refuse a memory limit below what the container uses now
+/// (otherwise the kernel would reclaim or OOM-kill to get there).
+fn check_before_update(paths: &CgroupPaths, res: &LinuxResources) -> Result<(), CgroupError> {
+    let Some(m) = res
+        .memory()
+        .as_ref()
+        .filter(|m| m.check_before_update() == Some(true))
+    else {
+        return Ok(());
+    };
+    let Some(limit) = m.limit().filter(|l| *l >= 0) else {
+        return Ok(());
+    };
+    let usage_file = match paths.v1_dir("memory") {
+        Some(dir) => dir.join("memory.usage_in_bytes"),
+        None => match paths.unified() {
+            Some(h) => h.path.join("memory.current"),
+            None => return Ok(()),
+        },
+    };
+    let usage: i64 = fs::read_trimmed(&usage_file)?.parse().unwrap_or(0);
+    if limit < usage {
+        return Err(CgroupError::InvalidResource {
+            field: "memory.limit".into(),
+            reason: format!("{limit} is below the current usage {usage} (checkBeforeUpdate)"),
+        });
     }
     Ok(())
 }
@@ -189,7 +265,13 @@ pub fn pids(paths: &CgroupPaths) -> Result<Vec<Pid>, CgroupError> {
         paths
             .v1_dir("freezer")
             .or_else(|| paths.v1_dir("pids"))
-            .or_else(|| paths.hierarchies.iter().find(|h| !h.unified).map(|h| h.path.as_path()))
+            .or_else(|| {
+                paths
+                    .hierarchies
+                    .iter()
+                    .find(|h| !h.unified)
+                    .map(|h| h.path.as_path())
+            })
     };
     let Some(dir) = dir else {
         return Ok(Vec::new());

@@ -6,9 +6,9 @@
 //! writes, which cgroups-rs only offers for a hierarchy at /sys/fs/cgroup.
 
 use super::v1::{ctl, write};
-use super::{fs, CgroupError, CgroupPaths, Hierarchy};
+use super::{bpf, devices, fs, v2, CgroupError, CgroupPaths, Hierarchy};
 use cgroups_rs::hugetlb::HugeTlbController;
-use oci_spec::runtime::{LinuxResources, LinuxHugepageLimit};
+use oci_spec::runtime::{LinuxHugepageLimit, LinuxResources};
 use std::path::Path;
 
 /// Hybrid host: hugepage limits and `unified` keys (v1 resources are `v1::apply`'s).
@@ -17,44 +17,20 @@ pub(crate) fn apply_hybrid(paths: &CgroupPaths, res: &LinuxResources) -> Result<
     unified_keys(paths, res)
 }
 
-/// Resources berth cannot apply on a pure v2 host yet, refused by name.
-pub(crate) fn check_v2(res: &LinuxResources) -> Result<(), CgroupError> {
-    let pending: [(&str, bool); 6] = [
-        ("devices", res.devices().as_ref().is_some_and(|d| !d.is_empty())),
-        ("memory", res.memory().is_some()),
-        ("cpu", res.cpu().is_some()),
-        ("pids", res.pids().is_some()),
-        ("blockIO", res.block_io().is_some()),
-        ("rdma", res.rdma().is_some()),
-    ];
-    if let Some((field, _)) = pending.iter().find(|(_, set)| *set) {
-        return Err(CgroupError::InvalidResource {
-            field: (*field).into(),
-            reason: "not yet supported by berth on cgroup v2 hosts".into(),
-        });
-    }
-    if res.network().is_some() {
-        return Err(CgroupError::InvalidResource {
-            field: "network".into(),
-            reason: "net_cls/net_prio exist only on cgroup v1".into(),
-        });
-    }
-    Ok(())
-}
-
-/// Pure v2 host. Only hugepage limits and `unified` keys are applied so far; every other
-/// resource is refused by name rather than dropped (the v1→v2 conversions and the eBPF device
-/// program are not written yet).
+/// Pure v2 host: the device program, the converted v1 resources, hugepage limits and
+/// `unified` keys (last, so they can override a conversion, as with runc).
 pub(crate) fn apply_v2(
     paths: &CgroupPaths,
     res: &LinuxResources,
     warnings: &mut Vec<String>,
+    devices_too: bool,
 ) -> Result<(), CgroupError> {
-    check_v2(res)?;
-    warnings.push(
-        "cgroup v2: device access is not restricted (berth has no device eBPF program yet)"
-            .into(),
-    );
+    v2::validate(res)?;
+    if devices_too {
+        let h = paths.unified().ok_or_else(|| no_unified("devices"))?;
+        bpf::apply(&h.path, &devices::rules(res.devices().as_deref())?)?;
+    }
+    v2::apply(paths, res, warnings)?;
     hugepages(paths, res.hugepage_limits().as_deref().unwrap_or_default())?;
     unified_keys(paths, res)
 }
@@ -130,7 +106,7 @@ fn no_unified(field: &str) -> CgroupError {
 /// The unified hierarchy with `controller` enabled down to the container's cgroup: each
 /// ancestor's cgroup.subtree_control gets `+controller` (only the root's children and below
 /// need it; a parent holding processes refuses, which is reported).
-fn with_controller<'a>(
+pub(crate) fn with_controller<'a>(
     paths: &'a CgroupPaths,
     controller: &str,
     field: &str,

@@ -5,7 +5,7 @@
 //! for cpu.cfs_burst_us, cpu.idle, blkio.bfq.* or rdma, and its kmem setter returns Ok when
 //! the kernel refuses (EOPNOTSUPP) where berth must warn.
 
-use super::{devices, CgroupError, CgroupPaths};
+use super::{bpf, devices, CgroupError, CgroupPaths};
 use cgroups_rs::blkio::BlkIoController;
 use cgroups_rs::cpu::CpuController;
 use cgroups_rs::cpuset::CpuSetController;
@@ -17,15 +17,51 @@ use cgroups_rs::MaxValue;
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxNetwork, LinuxResources};
 use std::path::{Path, PathBuf};
 
+/// Everything on the v1 hierarchies; the device list only when `devices_too` (at create: an
+/// update leaves it alone, as runc's does).
 pub(crate) fn apply(
     paths: &CgroupPaths,
     res: &LinuxResources,
     warnings: &mut Vec<String>,
+    devices_too: bool,
 ) -> Result<(), CgroupError> {
-    if let Some(dir) = paths.v1_dir("devices") {
-        let rules = devices::rules(res.devices().as_deref())?;
-        devices::apply_v1(dir, &rules)?;
+    if devices_too {
+        apply_devices(paths, res, warnings)?;
     }
+    apply_rest(paths, res, warnings)
+}
+
+fn apply_devices(
+    paths: &CgroupPaths,
+    res: &LinuxResources,
+    warnings: &mut Vec<String>,
+) -> Result<(), CgroupError> {
+    let rules = devices::rules(res.devices().as_deref())?;
+    match (paths.v1_dir("devices"), paths.unified()) {
+        (Some(dir), _) => devices::apply_v1(dir, &rules)?,
+        // No v1 devices controller, but a cgroup2 hierarchy: the kernel also consults a device
+        // program attached there.
+        (None, Some(h)) => bpf::apply(&h.path, &rules)?,
+        (None, None) if res.devices().as_ref().is_some_and(|d| !d.is_empty()) => {
+            return Err(CgroupError::InvalidResource {
+                field: "devices".into(),
+                reason: "this host mounts neither the devices controller nor cgroup2".into(),
+            });
+        }
+        (None, None) => warnings.push(
+            "device access is not restricted: this host mounts neither the devices controller \
+             nor cgroup2"
+                .into(),
+        ),
+    }
+    Ok(())
+}
+
+fn apply_rest(
+    paths: &CgroupPaths,
+    res: &LinuxResources,
+    warnings: &mut Vec<String>,
+) -> Result<(), CgroupError> {
     if let Some(m) = res.memory() {
         memory(paths, m, warnings)?;
     }
@@ -104,19 +140,31 @@ pub(crate) fn write(field: &str, path: &Path, value: &str) -> Result<(), CgroupE
     })
 }
 
+/// cgroups-rs reports a file the kernel lacks as a failed create; say what it means.
+fn require(field: &str, dir: &Path, file: &str) -> Result<(), CgroupError> {
+    if dir.join(file).exists() {
+        return Ok(());
+    }
+    Err(missing(field, dir, &[file]))
+}
+
+fn missing(field: &str, dir: &Path, files: &[&str]) -> CgroupError {
+    CgroupError::InvalidResource {
+        field: field.into(),
+        reason: format!(
+            "this host's kernel has no {} in {} (not supported here)",
+            files.join(" or "),
+            dir.display()
+        ),
+    }
+}
+
 /// Writes `value` to the first of `files` (in `dir`) that exists; errors naming `field` when
 /// the kernel has none of them.
 fn write_first(field: &str, dir: &Path, files: &[&str], value: &str) -> Result<(), CgroupError> {
     match files.iter().map(|f| dir.join(f)).find(|p| p.exists()) {
         Some(path) => write(field, &path, value),
-        None => Err(CgroupError::InvalidResource {
-            field: field.into(),
-            reason: format!(
-                "this host's kernel has no {} in {} (not supported here)",
-                files.join(" or "),
-                dir.display()
-            ),
-        }),
+        None => Err(missing(field, dir, files)),
     }
 }
 
@@ -130,17 +178,31 @@ fn memory(
     }
     let dir = need(paths, "memory", "memory")?;
     let c = MemController::new(dir.into(), false);
+    // The kernel keeps memory <= memory+swap at every step: when the new memory limit is
+    // above the current memory+swap limit (raising both in an update), swap goes first.
+    let swap_first = match (m.limit(), current_memsw(dir)) {
+        (Some(limit), Some(memsw)) => m.swap().is_some() && (limit == -1 || limit > memsw),
+        _ => false,
+    };
+    let set_swap = |v: i64| {
+        // On v1 this is the memory+swap limit, as runc passes it.
+        require("memory.swap", dir, "memory.memsw.limit_in_bytes")?;
+        ctl("memory.swap", dir, c.set_memswap_limit(v))
+    };
+    if swap_first {
+        m.swap().map(set_swap).transpose()?;
+    }
     if let Some(v) = m.limit() {
         ctl("memory.limit", dir, c.set_limit(v))?;
     }
-    if let Some(v) = m.swap() {
-        // On v1 this is the memory+swap limit, as runc passes it.
-        ctl("memory.swap", dir, c.set_memswap_limit(v))?;
+    if !swap_first {
+        m.swap().map(set_swap).transpose()?;
     }
     if let Some(v) = m.reservation() {
         ctl("memory.reservation", dir, c.set_soft_limit(v))?;
     }
     if let Some(v) = m.swappiness() {
+        require("memory.swappiness", dir, "memory.swappiness")?;
         ctl("memory.swappiness", dir, c.set_swappiness(v))?;
     }
     if m.disable_oom_killer() == Some(true) {
@@ -148,12 +210,20 @@ fn memory(
     }
     if let Some(v) = m.use_hierarchy() {
         let value = if v { "1" } else { "0" };
-        write("memory.useHierarchy", &dir.join("memory.use_hierarchy"), value)?;
+        write(
+            "memory.useHierarchy",
+            &dir.join("memory.use_hierarchy"),
+            value,
+        )?;
     }
-    // checkBeforeUpdate only concerns `update` (a new limit below current usage): a cgroup
-    // being created has no usage to check against.
+    // checkBeforeUpdate is `update`'s (see there): a cgroup being created has no usage.
     if let Some(v) = m.kernel() {
-        kernel_limit("memory.kernel", &dir.join("memory.kmem.limit_in_bytes"), v, warnings)?;
+        kernel_limit(
+            "memory.kernel",
+            &dir.join("memory.kmem.limit_in_bytes"),
+            v,
+            warnings,
+        )?;
     }
     if let Some(v) = m.kernel_tcp() {
         let file = dir.join("memory.kmem.tcp.limit_in_bytes");
@@ -162,9 +232,17 @@ fn memory(
     Ok(())
 }
 
+/// The current memory+swap limit, None when unlimited or without swap accounting.
+fn current_memsw(dir: &Path) -> Option<i64> {
+    let text = std::fs::read_to_string(dir.join("memory.memsw.limit_in_bytes")).ok()?;
+    let value: i64 = text.trim().parse().ok()?;
+    // "Unlimited" reads back as the largest page-aligned value.
+    (value < 1 << 62).then_some(value)
+}
+
 /// Kernel memory limits are gone from newer kernels (the file is missing, or refuses writes
 /// with EOPNOTSUPP): runc then carries on, and so does berth, with a warning.
-fn kernel_limit(
+pub(crate) fn kernel_limit(
     field: &str,
     file: &Path,
     value: i64,
@@ -178,6 +256,14 @@ fn kernel_limit(
         return Ok(());
     }
     match std::fs::write(file, value.to_string()) {
+        Ok(()) if value >= 0 && !holds(file, value) => {
+            // Kernels since 5.16 accept the write and ignore it.
+            warnings.push(format!(
+                "linux.resources.{field}: not applied, this kernel accepts but ignores {}",
+                file.display()
+            ));
+            Ok(())
+        }
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
             warnings.push(format!(
@@ -195,6 +281,18 @@ fn kernel_limit(
     }
 }
 
+/// Whether a memory limit file now holds `value` (the kernel rounds down to whole pages).
+fn holds(file: &Path, value: i64) -> bool {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096);
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .is_some_and(|v| v == value / page * page)
+}
+
 fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
     let scheduler = c.shares().is_some()
         || c.quota().is_some()
@@ -208,13 +306,23 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
         let ctl_cpu = CpuController::new(dir.into(), false);
         if let Some(v) = c.shares() {
             ctl("cpu.shares", dir, ctl_cpu.set_shares(v))?;
+            // The kernel clamps out-of-range shares silently; runc refuses them, as berth does.
+            let actual = ctl("cpu.shares", dir, ctl_cpu.shares())?;
+            if actual != v {
+                return Err(CgroupError::InvalidResource {
+                    field: "cpu.shares".into(),
+                    reason: format!("{v} is out of the kernel's range (it would be {actual})"),
+                });
+            }
         }
         // Period before quota, realtime period before runtime: the kernel checks each new
         // value against the other one.
         if let Some(v) = c.period() {
+            require("cpu.period", dir, "cpu.cfs_period_us")?;
             ctl("cpu.period", dir, ctl_cpu.set_cfs_period(v))?;
         }
         if let Some(v) = c.quota() {
+            require("cpu.quota", dir, "cpu.cfs_quota_us")?;
             ctl("cpu.quota", dir, ctl_cpu.set_cfs_quota(v))?;
         }
         if let Some(v) = c.burst() {
@@ -224,9 +332,11 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
             write_first("cpu.idle", dir, &["cpu.idle"], &v.to_string())?;
         }
         if let Some(v) = c.realtime_period() {
+            require("cpu.realtimePeriod", dir, "cpu.rt_period_us")?;
             ctl("cpu.realtimePeriod", dir, ctl_cpu.set_rt_period_us(v))?;
         }
         if let Some(v) = c.realtime_runtime() {
+            require("cpu.realtimeRuntime", dir, "cpu.rt_runtime_us")?;
             ctl("cpu.realtimeRuntime", dir, ctl_cpu.set_rt_runtime(v))?;
         }
     }
@@ -257,7 +367,12 @@ fn block_io(paths: &CgroupPaths, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         write_first("blockIO.weight", dir, &files, &w.to_string())?;
     }
     if let Some(w) = b.leaf_weight() {
-        write_first("blockIO.leafWeight", dir, &["blkio.leaf_weight"], &w.to_string())?;
+        write_first(
+            "blockIO.leafWeight",
+            dir,
+            &["blkio.leaf_weight"],
+            &w.to_string(),
+        )?;
     }
     for (i, d) in b.weight_device().iter().flatten().enumerate() {
         let field = format!("blockIO.weightDevice[{i}]");
@@ -337,4 +452,3 @@ fn network(paths: &CgroupPaths, n: &LinuxNetwork) -> Result<(), CgroupError> {
     }
     Ok(())
 }
-

@@ -2,7 +2,7 @@
 //! controllers the host does not mount, v2 keys on a v1-only host.
 
 use super::hierarchy::{Layout, Mode};
-use super::unified::{check_key, check_v2};
+use super::unified::check_key;
 use super::{devices, CgroupError};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 use std::path::Path;
@@ -42,11 +42,13 @@ pub(crate) fn validate_on(layout: &Layout, res: &LinuxResources) -> Result<(), C
         }
     }
     if layout.mode == Mode::V2 {
-        check_v2(res)?;
-    } else {
-        controllers(layout, res)?;
+        super::v2::validate(res)?;
     }
-    let hugepages = res.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty());
+    controllers(layout, res)?;
+    let hugepages = res
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|l| !l.is_empty());
     if hugepages && layout.v1("hugetlb").is_none() && !unified_has(layout, "hugetlb") {
         let reason = "the hugetlb cgroup controller is not available on this host".into();
         return invalid("hugepageLimits", reason);
@@ -141,23 +143,60 @@ fn controllers(layout: &Layout, res: &LinuxResources) -> Result<(), CgroupError>
             || c.mems().as_deref().is_some_and(|s| !s.is_empty())
     });
     let network = res.network().as_ref();
+    let cpu_sched = cpu.is_some_and(|c| {
+        c.shares().is_some()
+            || c.quota().is_some()
+            || c.period().is_some()
+            || c.burst().is_some()
+            || c.idle().is_some()
+            || c.realtime_runtime().is_some()
+            || c.realtime_period().is_some()
+    });
+    // (field, v1 controller, v2 controller, requested)
     let needs = [
-        ("memory", "memory", res.memory().is_some()),
-        ("cpu", "cpu", cpu.is_some_and(|c| c.shares().is_some() || c.quota().is_some())),
-        ("cpu.cpus", "cpuset", cpuset),
-        ("pids", "pids", res.pids().is_some_and(|p| p.limit() != 0)),
-        ("blockIO", "blkio", res.block_io().is_some()),
-        ("network.classID", "net_cls", network.is_some_and(|n| n.class_id().is_some())),
+        ("memory", "memory", "memory", res.memory().is_some()),
+        ("cpu", "cpu", "cpu", cpu_sched),
+        ("cpu.cpus", "cpuset", "cpuset", cpuset),
+        (
+            "pids",
+            "pids",
+            "pids",
+            res.pids().is_some_and(|p| p.limit() != 0),
+        ),
+        ("blockIO", "blkio", "io", res.block_io().is_some()),
+        (
+            "network.classID",
+            "net_cls",
+            "",
+            network.is_some_and(|n| n.class_id().is_some()),
+        ),
         (
             "network.priorities",
             "net_prio",
+            "",
             network.is_some_and(|n| n.priorities().as_ref().is_some_and(|p| !p.is_empty())),
         ),
-        ("rdma", "rdma", res.rdma().as_ref().is_some_and(|r| !r.is_empty())),
+        (
+            "rdma",
+            "rdma",
+            "rdma",
+            res.rdma().as_ref().is_some_and(|r| !r.is_empty()),
+        ),
     ];
-    for (field, controller, wanted) in needs {
-        if wanted && layout.v1(controller).is_none() {
-            let reason = format!("the {controller} cgroup controller is not mounted on this host");
+    let rules = res.devices().as_ref().is_some_and(|d| !d.is_empty());
+    if rules && layout.v1("devices").is_none() && layout.unified().is_none() {
+        let reason = "this host mounts neither the devices controller nor cgroup2".into();
+        return invalid("devices", reason);
+    }
+    for (field, v1, v2, wanted) in needs {
+        let (present, controller) = if layout.mode == Mode::V2 {
+            (unified_has(layout, v2), v2)
+        } else {
+            (layout.v1(v1).is_some(), v1)
+        };
+        if wanted && !present {
+            let reason =
+                format!("the {controller} cgroup controller is not available on this host");
             return invalid(field, reason);
         }
     }
@@ -176,9 +215,8 @@ fn unified(layout: &Layout, res: &LinuxResources) -> Result<(), CgroupError> {
         let field = format!("unified.{key}");
         let controller = check_key(key, &field)?;
         if controller != "cgroup" && !unified_has(layout, controller) {
-            let reason = format!(
-                "the {controller} controller is not on this host's cgroup v2 hierarchy"
-            );
+            let reason =
+                format!("the {controller} controller is not on this host's cgroup v2 hierarchy");
             return invalid(&field, reason);
         }
     }
@@ -201,7 +239,11 @@ pub(crate) fn page_sizes() -> Vec<String> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let kb: u64 = name.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()?;
+            let kb: u64 = name
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
             Some(match kb {
                 kb if kb % (1 << 20) == 0 => format!("{}GB", kb >> 20),
                 kb if kb % (1 << 10) == 0 => format!("{}MB", kb >> 10),
@@ -211,4 +253,142 @@ pub(crate) fn page_sizes() -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hierarchy;
+    use super::*;
+    use oci_spec::runtime::{
+        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+        LinuxHugepageLimitBuilder, LinuxMemoryBuilder, LinuxNetworkBuilder, LinuxPidsBuilder,
+        LinuxResourcesBuilder,
+    };
+    use std::collections::HashMap;
+
+    fn check(res: &LinuxResources, layout: &str, field: &str) {
+        let layout = hierarchy::Layout::from_mountinfo(layout).unwrap();
+        let err = validate_on(&layout, res).unwrap_err();
+        assert!(err.to_string().contains(field), "{err} should name {field}");
+    }
+
+    const V1_ONLY: &str = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+
+    #[test]
+    fn validate_refuses_what_cannot_work_before_anything_exists() {
+        let mut map = HashMap::new();
+        map.insert("memory.max".to_string(), "1".to_string());
+        let res = LinuxResourcesBuilder::default()
+            .unified(map)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "unified");
+        let mem = LinuxMemoryBuilder::default().limit(-5).build().unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "memory.limit");
+        let mem = LinuxMemoryBuilder::default()
+            .swappiness(101u64)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "memory.swappiness");
+        let mem = LinuxMemoryBuilder::default()
+            .limit(100)
+            .swap(50)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "memory.swap");
+    }
+
+    #[test]
+    fn validate_refuses_bad_devices_cpus_weights_and_missing_controllers() {
+        let dev = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .access("rwx")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .devices(vec![dev])
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "devices[0].access");
+        let dev = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::P)
+            .access("r")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .devices(vec![dev])
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "devices[0].type");
+        let dev = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .devices(vec![dev])
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "devices");
+        let cpu = LinuxCpuBuilder::default().cpus("0-x").build().unwrap();
+        let res = LinuxResourcesBuilder::default().cpu(cpu).build().unwrap();
+        check(&res, V1_ONLY, "cpu.cpus");
+        let blkio = LinuxBlockIoBuilder::default().weight(5u16).build().unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .block_io(blkio)
+            .build()
+            .unwrap();
+        check(&res, V1_ONLY, "blockIO.weight");
+        let pids = LinuxPidsBuilder::default().limit(5).build().unwrap();
+        let res = LinuxResourcesBuilder::default().pids(pids).build().unwrap();
+        check(&res, V1_ONLY, "pids");
+        let v2 = "41 23 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let mem = LinuxMemoryBuilder::default()
+            .limit(1 << 20)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap();
+        check(&res, v2, "memory");
+    }
+
+    #[test]
+    fn validate_on_this_host_refuses_unmounted_network_controllers() {
+        let net = LinuxNetworkBuilder::default()
+            .class_id(0x100001u32)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .network(net)
+            .build()
+            .unwrap();
+        let err = validate(Some(&res)).unwrap_err();
+        assert!(err.to_string().contains("network.classID"), "{err}");
+        let limit = LinuxHugepageLimitBuilder::default()
+            .page_size("3MB")
+            .limit(0)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .hugepage_limits(vec![limit])
+            .build()
+            .unwrap();
+        let err = validate(Some(&res)).unwrap_err();
+        assert!(err.to_string().contains("hugepageLimits[0]"), "{err}");
+    }
 }

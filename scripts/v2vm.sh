@@ -1,0 +1,94 @@
+#!/bin/sh
+# Runs one command on a real cgroup v2 host and exits with its status: our machines are
+# hybrid, so the cgroup v2 tests run in a throwaway qemu VM booting Debian's stock kernel.
+#
+#   scripts/v2vm.sh COMMAND [ARGS...]        (as root; output of COMMAND on stdout)
+#
+# The VM sees the host's / read-only (9p) under a tmpfs overlay, so host binaries, libraries
+# and the test binaries under target/ run unchanged; cgroup2 is mounted on /sys/fs/cgroup with
+# every controller enabled at the root. /dev/kvm here cannot run a stock kernel, hence TCG.
+# Output comes back over a virtio-serial port into a file, the status through a shared dir.
+set -eu
+
+WORK=${V2VM_DIR:-$(cd "$(dirname "$0")/.." && pwd)/target/v2vm}
+MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
+virtio_console 9pnet 9pnet_virtio netfs fscache 9p overlay"
+
+die() { echo "v2vm: $*" >&2; exit 125; }
+[ $# -gt 0 ] || die "usage: $0 COMMAND [ARGS...]"
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+need_packages() {
+	command -v qemu-system-x86_64 >/dev/null && [ -x /bin/busybox ] && return
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		qemu-system-x86 busybox-static >/dev/null
+}
+
+# The kernel and its modules from the current linux-image-amd64, unpacked, never installed.
+kernel() {
+	[ -f "$WORK/vmlinux" ] && return
+	mkdir -p "$WORK/pkg"
+	image=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-.*\)/\1/p' | head -1)
+	[ -n "$image" ] || die "cannot find the package behind linux-image-amd64"
+	(cd "$WORK" && apt-get download "$image" >/dev/null 2>&1) || die "apt-get download $image failed"
+	dpkg-deb -x "$WORK"/"$image"_*.deb "$WORK/pkg"
+	# Booting the uncompressed ELF (PVH entry) skips a slow emulated decompression.
+	vmlinuz=$(ls "$WORK"/pkg/boot/vmlinuz-*)
+	offset=$(LC_ALL=C grep -abo "$(printf '\3757zXZ\000')" "$vmlinuz" | head -1 | cut -d: -f1)
+	[ -n "$offset" ] || die "no xz payload in $vmlinuz"
+	tail -c +"$((offset + 1))" "$vmlinuz" | xz -dc >"$WORK/vmlinux.tmp" 2>/dev/null || true
+	[ "$(head -c 4 "$WORK/vmlinux.tmp" | tail -c 3)" = ELF ] || die "vmlinux extraction failed"
+	mv "$WORK/vmlinux.tmp" "$WORK/vmlinux"
+}
+
+initramfs() {
+	[ -f "$WORK/initrd.gz" ] && return
+	root="$WORK/initrd"
+	rm -rf "$root" && mkdir -p "$root/bin" "$root/mod" "$root/proc" "$root/sys" "$root/dev" \
+		"$root/host" "$root/rw" "$root/new" "$root/share"
+	cp /bin/busybox "$root/bin/busybox"
+	for m in $MODULES; do
+		find "$WORK"/pkg/lib/modules/*/kernel -name "$m.ko" -exec cp {} "$root/mod/" \;
+		[ -f "$root/mod/$m.ko" ] || die "module $m not in the kernel package"
+	done
+	cp "$(dirname "$0")/v2vm-init" "$root/init"
+	chmod 755 "$root/init"
+	(cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$WORK/initrd.gz"
+}
+
+need_packages
+kernel
+initramfs
+
+share=$(mktemp -d "$WORK/run.XXXXXX")
+trap 'rm -rf "$share"' EXIT
+# The command, quoted for the guest's sh, run from the caller's directory.
+{
+	printf 'cd %s\n' "'$(pwd)'"
+	printf 'exec'
+	for arg in "$@"; do
+		printf " '%s'" "$(printf '%s' "$arg" | sed "s/'/'\\\\''/g")"
+	done
+	printf '\n'
+} >"$share/cmd"
+: >"$share/output"
+
+qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024 -nographic -no-reboot -net none \
+	-kernel "$WORK/vmlinux" -initrd "$WORK/initrd.gz" \
+	-append "console=ttyS0 quiet loglevel=3 panic=-1" \
+	-fsdev local,id=host,path=/,security_model=passthrough,readonly=on,multidevs=remap \
+	-device virtio-9p-pci,fsdev=host,mount_tag=host \
+	-fsdev local,id=share,path="$share",security_model=passthrough \
+	-device virtio-9p-pci,fsdev=share,mount_tag=share \
+	-device virtio-serial-pci -chardev file,id=out,path="$share/output" \
+	-device virtserialport,chardev=out,name=out \
+	>"$share/console" 2>&1 </dev/null || true
+
+cat "$share/output"
+if [ ! -f "$share/status" ]; then
+	echo "v2vm: the VM ended without a status; its console:" >&2
+	cat "$share/console" >&2
+	exit 125
+fi
+exit "$(cat "$share/status")"
