@@ -1,6 +1,6 @@
 //! From the OCI profile to per-ABI rules (what `ext::assemble` turns into one program).
 
-use super::ext::{self, Abi, AbiRules, Action, SyscallRules};
+use super::ext::{self, Abi, AbiRules, Action};
 use super::{SeccompError, SeccompProgram};
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
@@ -43,14 +43,9 @@ pub(super) fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompE
         let args = entry.args().as_deref().unwrap_or_default();
         check_args(args).map_err(err)?;
         let known = add_entry(&mut abis, entry, act, args);
-        listener |= act == Action::Notify && !known.is_empty();
-        skipped.extend(
-            entry
-                .names()
-                .iter()
-                .filter(|n| !known.contains(&n.as_str()))
-                .cloned(),
-        );
+        listener |= act == Action::Notify && known.contains(&true);
+        let names = entry.names().iter().zip(known);
+        skipped.extend(names.filter(|(_, k)| !k).map(|(n, _)| n.clone()));
     }
     if listener && seccomp.listener_path().is_none() {
         return Err(SeccompError::InvalidField {
@@ -68,34 +63,29 @@ pub(super) fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompE
     })
 }
 
-/// Adds one syscall entry to every ABI; returns the names that at least one ABI knows.
-fn add_entry<'a>(
+/// Adds one syscall entry to every ABI; returns, per name, whether any ABI knows it.
+fn add_entry(
     abis: &mut BTreeMap<Abi, AbiRules>,
-    entry: &'a LinuxSyscall,
+    entry: &LinuxSyscall,
     act: Action,
     args: &[LinuxSeccompArg],
-) -> Vec<&'a str> {
-    let mut known = Vec::new();
+) -> Vec<bool> {
+    let mut known = vec![false; entry.names().len()];
     for (&abi, rules) in abis.iter_mut() {
         // Conditions depend on the ABI's argument width, not on the name: build once per ABI.
-        let rule = match abi_rule(abi, args) {
-            AbiRule::Never => None,
-            rule => Some(rule),
-        };
-        for name in entry.names() {
+        let rule = abi_rule(abi, args);
+        for (name, known) in entry.names().iter().zip(known.iter_mut()) {
             let Some(nr) = abi.syscall_nr(name) else {
                 continue;
             };
-            if !known.contains(&name.as_str()) {
-                known.push(name.as_str());
-            }
-            let slot = rules.entry(nr).or_insert_with(SyscallRules::default);
+            *known = true;
+            let slot = rules.entry(nr).or_default();
             match &rule {
-                Some(AbiRule::Always) => {
+                AbiRule::Always => {
                     slot.fallback.get_or_insert(act);
                 }
-                Some(AbiRule::When(r)) => slot.conditional.push((r.clone(), act)),
-                Some(AbiRule::Never) | None => {}
+                AbiRule::When(r) => slot.conditional.push((r.clone(), act)),
+                AbiRule::Never => {}
             }
         }
     }

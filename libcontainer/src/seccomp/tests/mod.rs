@@ -34,17 +34,19 @@ fn x64(p: &SeccompProgram, nr: i64, args: &[u64]) -> u32 {
 #[test]
 fn default_like_profile_compiles_fast_and_filters_every_abi() {
     let spec: LinuxSeccomp = serde_json::from_str(DEFAULT_LIKE).unwrap();
-    let start = std::time::Instant::now();
-    let rounds = 200;
-    for _ in 0..rounds {
-        std::hint::black_box(compile(std::hint::black_box(&spec)).unwrap());
-    }
+    // The minimum over many rounds: the test machine is shared, averages measure the neighbours.
+    let fastest = (0..300)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            std::hint::black_box(compile(std::hint::black_box(&spec)).unwrap());
+            start.elapsed()
+        })
+        .min()
+        .unwrap();
     let p = compile(&spec).unwrap();
     println!(
-        "default-like profile: {:?} per compile, {} BPF instructions, skipped {:?}",
-        start.elapsed() / rounds,
+        "default-like profile: compiled in {fastest:?} (fastest of 300), {} BPF instructions",
         p.len(),
-        p.skipped_syscalls()
     );
     assert!(p.skipped_syscalls().is_empty());
     assert!(!p.wants_listener());
