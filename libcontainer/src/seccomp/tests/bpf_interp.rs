@@ -47,7 +47,9 @@ pub fn run(prog: &[sock_filter], data: &Data) -> u32 {
     let mem = data.bytes();
     let (mut a, mut pc) = (0u32, 0usize);
     loop {
-        let ins = prog.get(pc).unwrap_or_else(|| panic!("fell off the program at {pc}"));
+        let ins = prog
+            .get(pc)
+            .unwrap_or_else(|| panic!("fell off the program at {pc}"));
         let code = u32::from(ins.code);
         pc += 1;
         let cond = |taken: bool| if taken { ins.jt } else { ins.jf } as usize;

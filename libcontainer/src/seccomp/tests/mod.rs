@@ -71,12 +71,21 @@ fn default_like_profile_compiles_fast_and_filters_every_abi() {
     assert_eq!(eval(&p, AUDIT_ARCH_I386, 21, &[]), errno(libc::EPERM));
     assert_eq!(eval(&p, AUDIT_ARCH_I386, 136, &[8]), ALLOW); // personality
     assert_eq!(eval(&p, AUDIT_ARCH_I386, 136, &[1]), errno(libc::EPERM));
-    assert_eq!(eval(&p, AUDIT_ARCH_I386, 120, &[newuser]), errno(libc::EPERM)); // clone
-    // x32: x86_64 numbers with the x32 bit, and its own 512+ range
+    assert_eq!(
+        eval(&p, AUDIT_ARCH_I386, 120, &[newuser]),
+        errno(libc::EPERM)
+    ); // clone
+       // x32: x86_64 numbers with the x32 bit, and its own 512+ range
     assert_eq!(eval(&p, AUDIT_ARCH_X86_64, X32_BIT | 39, &[]), ALLOW);
-    assert_eq!(eval(&p, AUDIT_ARCH_X86_64, X32_BIT | 165, &[]), errno(libc::EPERM));
+    assert_eq!(
+        eval(&p, AUDIT_ARCH_X86_64, X32_BIT | 165, &[]),
+        errno(libc::EPERM)
+    );
     assert_eq!(eval(&p, AUDIT_ARCH_X86_64, X32_BIT | 512, &[]), ALLOW); // rt_sigaction
-    assert_eq!(eval(&p, AUDIT_ARCH_X86_64, X32_BIT | 13, &[]), errno(libc::EPERM));
+    assert_eq!(
+        eval(&p, AUDIT_ARCH_X86_64, X32_BIT | 13, &[]),
+        errno(libc::EPERM)
+    );
     // anything else
     assert_eq!(eval(&p, AUDIT_ARCH_AARCH64, 172, &[]), KILL_PROCESS);
 }
@@ -103,7 +112,10 @@ fn every_action_has_its_kernel_value() {
         ("SCMP_ACT_KILL_PROCESS", libc::SECCOMP_RET_KILL_PROCESS),
         ("SCMP_ACT_TRAP", libc::SECCOMP_RET_TRAP),
         ("SCMP_ACT_ERRNO", errno(libc::EPERM)),
-        ("SCMP_ACT_TRACE", libc::SECCOMP_RET_TRACE | libc::EPERM as u32),
+        (
+            "SCMP_ACT_TRACE",
+            libc::SECCOMP_RET_TRACE | libc::EPERM as u32,
+        ),
         ("SCMP_ACT_LOG", libc::SECCOMP_RET_LOG),
         ("SCMP_ACT_NOTIFY", libc::SECCOMP_RET_USER_NOTIF),
     ];
@@ -126,9 +138,14 @@ fn every_action_has_its_kernel_value() {
         ]
     })))
     .unwrap();
-    assert_eq!(x64(&p, libc::SYS_getppid, &[]), libc::SECCOMP_RET_TRACE | 77);
+    assert_eq!(
+        x64(&p, libc::SYS_getppid, &[]),
+        libc::SECCOMP_RET_TRACE | 77
+    );
     assert_eq!(x64(&p, libc::SYS_getpid, &[]), errno(78));
-    let p = compile(&profile(json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38})));
+    let p = compile(&profile(
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38}),
+    ));
     assert_eq!(x64(&p.unwrap(), libc::SYS_getpid, &[]), errno(libc::ENOSYS));
 }
 
@@ -189,10 +206,22 @@ fn every_operator_matches_its_reference_on_64_and_32_bit_abis() {
                     };
                     let ctx = format!("{op} value {value:#x} valueTwo {two:#x} arg {arg:#x}");
                     let args = [0, 0, 0, arg];
-                    assert_eq!(x64(&p, libc::SYS_getpgid, &args), want(false), "x86_64 {ctx}");
-                    assert_eq!(eval(&p, AUDIT_ARCH_I386, 132, &args), want(true), "i386 {ctx}");
+                    assert_eq!(
+                        x64(&p, libc::SYS_getpgid, &args),
+                        want(false),
+                        "x86_64 {ctx}"
+                    );
+                    assert_eq!(
+                        eval(&p, AUDIT_ARCH_I386, 132, &args),
+                        want(true),
+                        "i386 {ctx}"
+                    );
                     let x32 = X32_BIT | libc::SYS_getpgid as u32;
-                    assert_eq!(eval(&p, AUDIT_ARCH_X86_64, x32, &args), want(true), "x32 {ctx}");
+                    assert_eq!(
+                        eval(&p, AUDIT_ARCH_X86_64, x32, &args),
+                        want(true),
+                        "x32 {ctx}"
+                    );
                 }
             }
         }
@@ -228,10 +257,14 @@ fn large_profiles_get_long_jumps_and_oversized_ones_a_clear_error() {
     // Every syscall with several argument rules: leaves and tree jumps exceed 255 instructions.
     let names: Vec<&str> = super::syscall_table::SYSCALLS.iter().map(|e| e.0).collect();
     let rules: Vec<_> = (0..3)
-        .map(|i| json!({"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": 100 + i,
-                        "args": [{"index": 1, "value": i, "op": "SCMP_CMP_EQ"}]}))
+        .map(|i| {
+            json!({"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": 100 + i,
+                        "args": [{"index": 1, "value": i, "op": "SCMP_CMP_EQ"}]})
+        })
         .collect();
-    let p = compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules})));
+    let p = compile(&profile(
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}),
+    ));
     let p = p.unwrap();
     assert!(p.len() > 1000, "{}", p.len());
     for &(name, nr, _, _) in super::syscall_table::SYSCALLS.iter() {
@@ -242,10 +275,14 @@ fn large_profiles_get_long_jumps_and_oversized_ones_a_clear_error() {
         assert_eq!(x64(&p, nr.into(), &[0, 3]), ALLOW, "{name}");
     }
     let rules: Vec<_> = (0..20)
-        .map(|i| json!({"names": names, "action": "SCMP_ACT_LOG",
-                        "args": [{"index": 1, "value": i, "op": "SCMP_CMP_EQ"}]}))
+        .map(|i| {
+            json!({"names": names, "action": "SCMP_ACT_LOG",
+                        "args": [{"index": 1, "value": i, "op": "SCMP_CMP_EQ"}]})
+        })
         .collect();
-    let err = compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules})));
+    let err = compile(&profile(
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}),
+    ));
     assert!(matches!(err, Err(SeccompError::TooLarge { .. })), "{err:?}");
 }
 
@@ -269,12 +306,18 @@ fn compile_err(v: serde_json::Value) -> String {
 fn bad_profiles_are_errors_naming_the_field() {
     let e = compile_err(json!({"defaultAction": "SCMP_ACT_ALLOW",
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"]}));
-    assert!(e.contains("architectures") && e.contains("SCMP_ARCH_AARCH64"), "{e}");
+    assert!(
+        e.contains("architectures") && e.contains("SCMP_ARCH_AARCH64"),
+        "{e}"
+    );
     let e = compile_err(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["getpid"], "action": "SCMP_ACT_LOG"},
         {"names": ["getpid"], "action": "SCMP_ACT_ERRNO",
          "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}));
-    assert!(e.contains("syscalls[1]") && e.contains("args[0].index"), "{e}");
+    assert!(
+        e.contains("syscalls[1]") && e.contains("args[0].index"),
+        "{e}"
+    );
     let e = compile_err(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["getpid"], "action": "SCMP_ACT_ALLOW", "errnoRet": 1}]}));
     assert!(e.contains("syscalls[0]") && e.contains("errnoRet"), "{e}");
@@ -292,7 +335,9 @@ fn bad_profiles_are_errors_naming_the_field() {
         json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getpid"],
             "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_FOO"}]}]}),
     ] {
-        let e = serde_json::from_value::<LinuxSeccomp>(bad).unwrap_err().to_string();
+        let e = serde_json::from_value::<LinuxSeccomp>(bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown variant"), "{e}");
     }
 }
