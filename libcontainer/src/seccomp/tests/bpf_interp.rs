@@ -56,7 +56,10 @@ pub fn run(prog: &[sock_filter], data: &Data) -> u32 {
         match code {
             c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
                 let k = ins.k as usize;
-                assert!(k.is_multiple_of(4) && k + 4 <= mem.len(), "bad load offset {k}");
+                assert!(
+                    k.is_multiple_of(4) && k + 4 <= mem.len(),
+                    "bad load offset {k}"
+                );
                 a = u32::from_le_bytes(mem[k..k + 4].try_into().unwrap());
             }
             c if c == libc::BPF_ALU | libc::BPF_AND | libc::BPF_K => a &= ins.k,
