@@ -1,13 +1,12 @@
 //! From the OCI profile to per-ABI rules (what `ext::assemble` turns into one program).
 
-use super::ext::{self, Abi, AbiRules, Action, SyscallRules};
+use super::ext::{self, Abi, AbiRules, Action, Rule};
 use super::{SeccompError, SeccompProgram};
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
     LinuxSeccompOperator, LinuxSyscall,
 };
 use seccompiler::{SeccompCmpOp, SeccompCondition, SeccompRule};
-use std::collections::BTreeMap;
 
 /// What a syscall from an ABI the profile does not filter gets (libseccomp's "bad arch"
 /// action). The whole process, not one thread: a half-killed process helps nobody.
@@ -31,9 +30,12 @@ pub(super) fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompE
                 .into(),
         });
     }
-    let mut abis: BTreeMap<Abi, AbiRules> = architectures(seccomp)?
+    let mut abis: Vec<AbiRules> = architectures(seccomp)?
         .into_iter()
-        .map(|abi| (abi, AbiRules::new()))
+        .map(|abi| AbiRules {
+            abi,
+            rules: Vec::with_capacity(512),
+        })
         .collect();
     let mut skipped = Vec::new();
     let mut listener = false;
@@ -43,14 +45,9 @@ pub(super) fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompE
         let args = entry.args().as_deref().unwrap_or_default();
         check_args(args).map_err(err)?;
         let known = add_entry(&mut abis, entry, act, args);
-        listener |= act == Action::Notify && !known.is_empty();
-        skipped.extend(
-            entry
-                .names()
-                .iter()
-                .filter(|n| !known.contains(&n.as_str()))
-                .cloned(),
-        );
+        listener |= act == Action::Notify && known.contains(&true);
+        let names = entry.names().iter().zip(known);
+        skipped.extend(names.filter(|(_, k)| !k).map(|(n, _)| n.clone()));
     }
     if listener && seccomp.listener_path().is_none() {
         return Err(SeccompError::InvalidField {
@@ -59,7 +56,7 @@ pub(super) fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompE
         });
     }
     let bpf =
-        ext::assemble(&abis, default, BAD_ARCH).map_err(|len| SeccompError::TooLarge { len })?;
+        ext::assemble(abis, default, BAD_ARCH).map_err(|len| SeccompError::TooLarge { len })?;
     Ok(SeccompProgram {
         bpf,
         flags: flags(seccomp)?,
@@ -68,34 +65,34 @@ pub(super) fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompE
     })
 }
 
-/// Adds one syscall entry to every ABI; returns the names that at least one ABI knows.
-fn add_entry<'a>(
-    abis: &mut BTreeMap<Abi, AbiRules>,
-    entry: &'a LinuxSyscall,
+/// Adds one syscall entry to every ABI; returns, per name, whether any ABI knows it.
+fn add_entry(
+    abis: &mut [AbiRules],
+    entry: &LinuxSyscall,
     act: Action,
     args: &[LinuxSeccompArg],
-) -> Vec<&'a str> {
-    let mut known = Vec::new();
-    for (&abi, rules) in abis.iter_mut() {
-        // Conditions depend on the ABI's argument width, not on the name: build once per ABI.
-        let rule = match abi_rule(abi, args) {
+) -> Vec<bool> {
+    // Conditions depend on the ABI's argument width, not on the name: build once per ABI.
+    let rules: Vec<Option<Rule>> = abis
+        .iter()
+        .map(|a| match abi_rule(a.abi, args) {
+            AbiRule::Always => Some(Rule::Always(act)),
+            AbiRule::When(r) => Some(Rule::When(r, act)),
             AbiRule::Never => None,
-            rule => Some(rule),
+        })
+        .collect();
+    let mut known = vec![false; entry.names().len()];
+    for (name, known) in entry.names().iter().zip(known.iter_mut()) {
+        let Some(row) = ext::lookup(name) else {
+            continue;
         };
-        for name in entry.names() {
-            let Some(nr) = abi.syscall_nr(name) else {
+        for (abi_rules, rule) in abis.iter_mut().zip(&rules) {
+            let Some(nr) = abi_rules.abi.syscall_nr(row) else {
                 continue;
             };
-            if !known.contains(&name.as_str()) {
-                known.push(name.as_str());
-            }
-            let slot = rules.entry(nr).or_insert_with(SyscallRules::default);
-            match &rule {
-                Some(AbiRule::Always) => {
-                    slot.fallback.get_or_insert(act);
-                }
-                Some(AbiRule::When(r)) => slot.conditional.push((r.clone(), act)),
-                Some(AbiRule::Never) | None => {}
+            *known = true;
+            if let Some(rule) = rule {
+                abi_rules.rules.push((nr, rule.clone()));
             }
         }
     }

@@ -16,7 +16,6 @@
 
 use super::syscall_table::SYSCALLS;
 use seccompiler::{sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompRule};
-use std::collections::BTreeMap;
 
 /// Marks an ABI on which a syscall does not exist, in the generated table.
 pub(super) const NONE: u32 = u32::MAX;
@@ -78,14 +77,12 @@ pub(super) enum Abi {
 }
 
 impl Abi {
-    /// The syscall number as `seccomp_data.nr` shows it on this ABI.
-    pub(super) fn syscall_nr(self, name: &str) -> Option<u32> {
-        let i = SYSCALLS.binary_search_by(|e| e.0.cmp(name)).ok()?;
-        let (_, x86_64, i386, x32) = SYSCALLS[i];
+    /// The syscall number as `seccomp_data.nr` shows it on this ABI, from a `lookup` row.
+    pub(super) fn syscall_nr(self, row: &SyscallRow) -> Option<u32> {
         let nr = match self {
-            Abi::X86_64 => x86_64,
-            Abi::I386 => i386,
-            Abi::X32 => x32,
+            Abi::X86_64 => row.1,
+            Abi::I386 => row.2,
+            Abi::X32 => row.3,
         };
         (nr != NONE).then(|| {
             if self == Abi::X32 {
@@ -110,31 +107,74 @@ impl Abi {
     }
 }
 
-/// What one syscall does on one ABI: conditional rules in profile order (first match wins),
-/// then the unconditional action, else the default action.
-#[derive(Clone, Debug, Default)]
-pub(super) struct SyscallRules {
-    pub(super) conditional: Vec<(SeccompRule, Action)>,
-    pub(super) fallback: Option<Action>,
+/// (name, x86_64, i386, x32 without the x32 bit) as in the generated table.
+pub(super) type SyscallRow = (&'static str, u32, u32, u32);
+
+/// The syscall's numbers on every ABI; one binary search serves all of them.
+pub(super) fn lookup(name: &str) -> Option<&'static SyscallRow> {
+    let i = SYSCALLS.binary_search_by(|e| e.0.cmp(name)).ok()?;
+    Some(&SYSCALLS[i])
 }
 
-pub(super) type AbiRules = BTreeMap<u32, SyscallRules>;
+/// One profile rule for one syscall number.
+#[derive(Clone, Debug)]
+pub(super) enum Rule {
+    Always(Action),
+    When(SeccompRule, Action),
+}
 
-/// The BPF a matched syscall number runs; always ends in a return.
-fn syscall_block(rules: &SyscallRules, default: Action) -> Vec<sock_filter> {
-    let fallback = rules.fallback.unwrap_or(default);
-    let mut block = Vec::new();
-    for (rule, action) in &rules.conditional {
-        if *action == fallback {
-            continue; // a match would return what a mismatch returns anyway
+/// The rules of one ABI, in profile order (any syscall order).
+pub(super) struct AbiRules {
+    pub(super) abi: Abi,
+    pub(super) rules: Vec<(u32, Rule)>,
+}
+
+/// What a matched syscall number runs; always ends in a return.
+#[derive(Debug, PartialEq, Eq)]
+enum Block {
+    Ret(u32),
+    Code(Vec<sock_filter>),
+}
+
+/// The block for one syscall's rules: conditional rules in profile order (first match wins),
+/// then the first unconditional action, else the default. None when that is just the default.
+fn syscall_block(rules: &[(u32, Rule)], default: Action) -> Option<Block> {
+    let always = rules.iter().find_map(|(_, r)| match r {
+        Rule::Always(a) => Some(*a),
+        Rule::When(..) => None,
+    });
+    let fallback = always.unwrap_or(default);
+    let mut code = Vec::new();
+    for (_, rule) in rules {
+        match rule {
+            // a match would return what a mismatch returns anyway
+            Rule::When(_, action) if *action == fallback => {}
+            Rule::When(rule, action) => {
+                // seccompiler's rule code falls through on match and skips one instruction
+                // (the return we append) on mismatch.
+                code.extend(BpfProgram::from(rule.clone()));
+                code.push(ret(action.ret_value()));
+            }
+            Rule::Always(_) => {}
         }
-        // seccompiler's rule code falls through on match and skips one instruction (the
-        // return we append) on mismatch.
-        block.extend(BpfProgram::from(rule.clone()));
-        block.push(ret(action.ret_value()));
     }
-    block.push(ret(fallback.ret_value()));
-    block
+    match (code.is_empty(), fallback == default) {
+        (true, true) => None,
+        (true, false) => Some(Block::Ret(fallback.ret_value())),
+        (false, _) => {
+            code.push(ret(fallback.ret_value()));
+            Some(Block::Code(code))
+        }
+    }
+}
+
+/// Sorts one ABI's rules by number (stably: profile order stays) and makes one block each.
+fn abi_blocks(mut rules: Vec<(u32, Rule)>, default: Action) -> Vec<(u32, Block)> {
+    rules.sort_by_key(|(nr, _)| *nr);
+    rules
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter_map(|same| Some((same[0].0, syscall_block(same, default)?)))
+        .collect()
 }
 
 fn ret(value: u32) -> sock_filter {
@@ -153,44 +193,38 @@ fn stmt(code: u16, k: u32) -> sock_filter {
 /// Builds the whole program. `abis` must contain `Abi::X86_64` (the native ABI). Returns the
 /// instruction count as error when the kernel would refuse the program as too long.
 pub(super) fn assemble(
-    abis: &BTreeMap<Abi, AbiRules>,
+    abis: Vec<AbiRules>,
     default: Action,
     bad_arch: Action,
 ) -> Result<Vec<sock_filter>, usize> {
+    let has = |abi| abis.iter().any(|a| a.abi == abi);
     let mut asm = Asm::default();
     let (l64, l32, lx32, lbad) = (asm.label(), asm.label(), asm.label(), asm.label());
     asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH));
     asm.jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, l64);
-    if abis.contains_key(&Abi::I386) {
+    if has(Abi::I386) {
         asm.jump(BPF_JEQ_K, AUDIT_ARCH_I386, l32);
     }
     asm.raw(ret(bad_arch.ret_value()));
-
-    asm.mark(l64);
-    asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
     // Without this, an x32 call would be looked up in the x86_64 table (where its number with
     // the x32 bit never matches) and get the default action, e.g. ALLOW in a deny-list profile.
-    let x32_target = if abis.contains_key(&Abi::X32) {
-        lx32
-    } else {
-        lbad
-    };
-    asm.jump(BPF_JGE_K, X32_SYSCALL_BIT, x32_target);
-    for (&abi, rules) in abis {
+    let x32_target = if has(Abi::X32) { lx32 } else { lbad };
+    let mut abis = abis;
+    abis.sort_by_key(|a| a.abi);
+    for AbiRules { abi, rules } in abis {
         match abi {
-            Abi::X86_64 => {}
-            Abi::X32 => asm.mark(lx32),
+            Abi::X86_64 => {
+                asm.mark(l64);
+                asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
+                asm.jump(BPF_JGE_K, X32_SYSCALL_BIT, x32_target);
+            }
+            Abi::X32 => asm.mark(lx32), // the number is still loaded
             Abi::I386 => {
                 asm.mark(l32);
                 asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
             }
         }
-        let blocks: Vec<(u32, Vec<sock_filter>)> = rules
-            .iter()
-            .map(|(&nr, r)| (nr, syscall_block(r, default)))
-            .filter(|(_, block)| block.len() > 1 || block[0] != ret(default.ret_value()))
-            .collect();
-        asm.search(&blocks, default.ret_value());
+        asm.search(&abi_blocks(rules, default), default.ret_value());
     }
     asm.mark(lbad);
     asm.raw(ret(bad_arch.ret_value()));
@@ -252,7 +286,7 @@ impl Asm {
     }
 
     /// Binary search on the syscall number (in the accumulator) over `blocks`, sorted by number.
-    fn search(&mut self, blocks: &[(u32, Vec<sock_filter>)], default_ret: u32) {
+    fn search(&mut self, blocks: &[(u32, Block)], default_ret: u32) {
         if blocks.len() <= LEAF_LEN {
             return self.leaf(blocks, default_ret);
         }
@@ -266,10 +300,10 @@ impl Asm {
 
     /// Compares the number against each syscall of the leaf; identical blocks (typically a bare
     /// `RET ALLOW`) are emitted once.
-    fn leaf(&mut self, blocks: &[(u32, Vec<sock_filter>)], default_ret: u32) {
-        let mut bodies: Vec<(&[sock_filter], Label)> = Vec::new();
+    fn leaf(&mut self, blocks: &[(u32, Block)], default_ret: u32) {
+        let mut bodies: Vec<(&Block, Label)> = Vec::with_capacity(blocks.len());
         for (nr, block) in blocks {
-            let target = match bodies.iter().find(|(b, _)| *b == block.as_slice()) {
+            let target = match bodies.iter().find(|(b, _)| *b == block) {
                 Some((_, label)) => *label,
                 None => {
                     let label = self.label();
@@ -282,7 +316,10 @@ impl Asm {
         self.raw(ret(default_ret));
         for (body, label) in bodies {
             self.mark(label);
-            body.iter().for_each(|f| self.raw(f.clone()));
+            match body {
+                Block::Ret(value) => self.raw(ret(*value)),
+                Block::Code(code) => code.iter().for_each(|f| self.raw(f.clone())),
+            }
         }
     }
 
