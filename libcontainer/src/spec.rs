@@ -1,6 +1,9 @@
 //! config.json: loading with errors that name the field, and the default spec (`berth spec`).
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{
+    LinuxDeviceCgroupBuilder, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxResourcesBuilder, Spec,
+};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,77 @@ pub fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> 
 }
 
 /// The spec `berth spec` writes (runc's shape), or its rootless variant.
-pub fn default_spec(_rootless: bool) -> Spec {
-    todo!()
+pub fn default_spec(rootless: bool) -> Spec {
+    // oci-spec's defaults are youki's take on runc's example; only what differs from
+    // `runc spec` is changed here, so the two stay comparable field by field.
+    let mut spec = Spec::default();
+    spec.set_hostname(Some("berth".into()));
+    spec.set_annotations(None);
+    if let Some(process) = spec.process_mut() {
+        process.set_terminal(Some(true));
+        if let Some(mut caps) = process.capabilities().clone() {
+            caps.set_inheritable(None);
+            process.set_capabilities(Some(caps));
+        }
+    }
+    if let Some(linux) = spec.linux_mut() {
+        let deny_all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .expect("a device rule with every field set builds");
+        let resources = LinuxResourcesBuilder::default()
+            .devices(vec![deny_all])
+            .build()
+            .expect("resources with only devices build");
+        linux.set_resources(Some(resources));
+        // runc 1.1 leaves the cgroup namespace to the engines; oci-spec's default adds it.
+        if let Some(ns) = linux.namespaces_mut() {
+            ns.retain(|n| n.typ() != LinuxNamespaceType::Cgroup);
+        }
+    }
+    if rootless {
+        make_rootless(&mut spec);
+    }
+    spec
+}
+
+/// runc's `spec --rootless`: a user namespace mapping root to the caller, the host's network
+/// namespace (an unprivileged user cannot configure a new one), /sys bind-mounted (sysfs cannot
+/// be mounted without owning the network namespace), no `gid=` on mounts (the gid is unmapped)
+/// and no cgroup resources (the caller cannot write the cgroup tree).
+fn make_rootless(spec: &mut Spec) {
+    let map = |host_id: u32| {
+        LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(host_id)
+            .size(1u32)
+            .build()
+            .expect("an id mapping with every field set builds")
+    };
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_resources(None);
+        linux.set_uid_mappings(Some(vec![map(nix::unistd::geteuid().as_raw())]));
+        linux.set_gid_mappings(Some(vec![map(nix::unistd::getegid().as_raw())]));
+        if let Some(ns) = linux.namespaces_mut() {
+            ns.retain(|n| n.typ() != LinuxNamespaceType::Network);
+            let user = LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .expect("a namespace with only a type builds");
+            ns.push(user);
+        }
+    }
+    for mount in spec.mounts_mut().iter_mut().flatten() {
+        if mount.destination() == Path::new("/sys") {
+            mount.set_typ(Some("none".into()));
+            mount.set_source(Some("/sys".into()));
+            let mut options = vec!["rbind".to_string()];
+            options.extend(mount.options().iter().flatten().cloned());
+            mount.set_options(Some(options));
+        }
+        if let Some(options) = mount.options_mut() {
+            options.retain(|o| !o.starts_with("gid="));
+        }
+    }
 }

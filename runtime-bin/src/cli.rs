@@ -1,0 +1,270 @@
+//! The command line, with runc's command names, flags and short flags, so engines that drive
+//! runc (containerd, podman via conmon, Docker via containerd) drive berth unchanged.
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    about = "berth: an OCI container runtime (runc's command line)",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags given before the command, as runc's global flags (not `global = true`: `spec
+/// --rootless` is a switch while the global `--rootless` takes a value, exactly as in runc).
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Root directory for storage of container state
+    #[arg(long, value_name = "DIR", default_value = libcontainer::DEFAULT_ROOT)]
+    pub root: PathBuf,
+    /// Also write errors (and with --debug, debug messages) to this file
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log format
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log debug messages too
+    #[arg(long)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported: berth exits with an error)
+    #[arg(long)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (only false, or auto as root, is supported)
+    #[arg(long, value_enum, value_name = "true|false|auto")]
+    pub rootless: Option<Rootless>,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    pub version: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Rootless {
+    True,
+    False,
+    Auto,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container
+    Create(CreateArgs),
+    /// Execute the user-defined process in a created container
+    Start(IdArg),
+    /// Create and start a container
+    Run(RunArgs),
+    /// Output the state of a container
+    State(IdArg),
+    /// Send a signal (default SIGTERM) to the container's init process
+    Kill(KillArgs),
+    /// Delete any resources held by the container
+    Delete(DeleteArgs),
+    /// List containers started by berth with the given root
+    List(ListArgs),
+    /// Create a new specification file (config.json)
+    Spec(SpecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Path to the root of the bundle directory
+    #[arg(short = 'b', long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// Path to an AF_UNIX socket which will receive the pty master
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the container's init pid to
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root to jail the process inside the rootfs
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass N additional file descriptors (3..3+N) to the container
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Send the signal to all processes in the container
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub id: String,
+    /// KILL, SIGKILL or 9
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Kill the container if it is still running; a missing container is not an error
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Display only container ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Path to the root of the bundle directory
+    #[arg(short = 'b', long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// Generate a configuration for a rootless container
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+/// runc (urfave/cli) also takes long flags with one dash (`-root`, `-bundle=x`); clap does not,
+/// so such arguments are rewritten to two dashes. Only exact long names berth knows are
+/// rewritten, and nothing after `--`, so values and positionals are left alone.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let longs = long_flag_names();
+    let mut end_of_flags = false;
+    args.into_iter()
+        .map(|arg| {
+            if arg == "--" {
+                end_of_flags = true;
+            }
+            if end_of_flags || !arg.starts_with('-') || arg.starts_with("--") {
+                return arg;
+            }
+            let name = arg[1..].split('=').next().unwrap_or_default();
+            if name.len() > 1 && longs.iter().any(|l| l == name) {
+                format!("-{arg}")
+            } else {
+                arg
+            }
+        })
+        .collect()
+}
+
+fn long_flag_names() -> Vec<String> {
+    fn collect(cmd: &clap::Command, out: &mut Vec<String>) {
+        out.extend(
+            cmd.get_arguments()
+                .filter_map(|a| a.get_long())
+                .map(str::to_owned),
+        );
+        for sub in cmd.get_subcommands() {
+            collect(sub, out);
+        }
+    }
+    let mut out = vec!["help".to_owned()];
+    collect(&Cli::command(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double_dash() {
+        assert_eq!(
+            norm(&[
+                "berth",
+                "-root",
+                "/r",
+                "create",
+                "-bundle=/b",
+                "-b",
+                "x",
+                "id"
+            ]),
+            [
+                "berth",
+                "--root",
+                "/r",
+                "create",
+                "--bundle=/b",
+                "-b",
+                "x",
+                "id"
+            ]
+        );
+        // Unknown names and signal-looking positionals are not flags berth knows.
+        assert_eq!(
+            norm(&["berth", "kill", "id", "-KILL"]),
+            ["berth", "kill", "id", "-KILL"]
+        );
+        assert_eq!(norm(&["berth", "--", "-root"]), ["berth", "--", "-root"]);
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn runc_command_lines_parse() {
+        let ok = [
+            "berth --root /r --log /l --log-format json --systemd-cgroup create --bundle /b --pid-file /p --console-socket /s --no-pivot --no-new-keyring --preserve-fds 2 id",
+            "berth run -d --keep -b /b id",
+            "berth kill -a id KILL",
+            "berth kill id",
+            "berth delete -f id",
+            "berth list -f json -q",
+            "berth spec -b /b --rootless",
+            "berth --rootless false state id",
+            "berth --rootless=auto state id",
+            "berth -v",
+        ];
+        for line in ok {
+            let args = normalize_args(line.split(' ').map(str::to_owned));
+            assert!(Cli::try_parse_from(args).is_ok(), "{line}");
+        }
+        assert!(Cli::try_parse_from(["berth", "exec", "id"]).is_err());
+    }
+}

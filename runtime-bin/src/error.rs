@@ -1,0 +1,34 @@
+//! The binary's own failures, next to the library's. Each names the flag or path at fault.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Container(#[from] libcontainer::Error),
+    #[error("{flag} is not supported by berth")]
+    Unsupported { flag: &'static str },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: already exists; remove it first")]
+    Exists { path: PathBuf },
+    #[error("forwarding signals to the container: {0}")]
+    Signals(String),
+    #[error("--bundle {path}: {source}")]
+    Bundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl CliError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! state and list: the state documents libcontainer derives, printed as runc prints them.
+
+use crate::cli::{IdArg, ListArgs, ListFormat};
+use crate::error::CliError;
+use libcontainer::Container;
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+
+pub fn state(root: &Path, args: &IdArg) -> Result<i32, CliError> {
+    let doc = Container::load(root, &args.id)?.state_json();
+    print_out(&pretty(&doc))?;
+    Ok(0)
+}
+
+pub fn list(root: &Path, args: &ListArgs) -> Result<i32, CliError> {
+    let containers = libcontainer::list(root)?;
+    let out = if args.quiet {
+        containers.iter().map(|c| format!("{}\n", c.id())).collect()
+    } else {
+        let docs: Vec<Value> = containers.iter().map(Container::state_json).collect();
+        match args.format {
+            ListFormat::Json => format!("{}\n", Value::Array(docs)),
+            ListFormat::Table => table(&docs),
+        }
+    };
+    print_out(&out)?;
+    Ok(0)
+}
+
+fn pretty(doc: &Value) -> String {
+    // Serialising a Value cannot fail: its map keys are strings.
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(doc).unwrap_or_default()
+    )
+}
+
+/// stdout closed early (`berth list | head -1`) is not worth a panic; report it as an error.
+fn print_out(s: &str) -> Result<(), CliError> {
+    std::io::stdout()
+        .lock()
+        .write_all(s.as_bytes())
+        .map_err(|e| CliError::io("stdout", e))
+}
+
+const COLUMNS: [&str; 6] = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
+
+/// runc's table: Go's tabwriter with min width 12 and padding 3; the last column unpadded.
+pub fn table(docs: &[Value]) -> String {
+    let field = |d: &Value, key: &str| match &d[key] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    };
+    let keys = ["id", "pid", "status", "bundle", "created", "owner"];
+    let mut rows = vec![COLUMNS.map(str::to_owned).to_vec()];
+    rows.extend(
+        docs.iter()
+            .map(|d| keys.iter().map(|k| field(d, k)).collect()),
+    );
+    let widths: Vec<usize> = (0..COLUMNS.len() - 1)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        for (cell, w) in row.iter().zip(&widths) {
+            out.push_str(&format!("{cell:<w$}"));
+        }
+        out.push_str(&row[COLUMNS.len() - 1]);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_aligned_like_runc() {
+        let doc = serde_json::json!({"id": "a-rather-long-id", "pid": 42, "status": "running",
+            "bundle": "/b", "created": "2026-01-01T00:00:00Z", "owner": "root"});
+        let t = table(&[doc]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!(
+                "{:<19}{:<12}{:<12}{:<12}{:<23}OWNER",
+                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+            )
+        );
+        assert_eq!(
+            lines[1],
+            format!(
+                "{:<19}{:<12}{:<12}{:<12}{:<23}root",
+                "a-rather-long-id", "42", "running", "/b", "2026-01-01T00:00:00Z"
+            )
+        );
+        assert_eq!(
+            table(&[]),
+            "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
+        );
+    }
+}

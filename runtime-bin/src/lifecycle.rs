@@ -1,0 +1,82 @@
+//! create, start, run, kill and delete: each a thin call into libcontainer.
+
+use crate::cli::{CreateArgs, DeleteArgs, IdArg, KillArgs, RunArgs};
+use crate::error::CliError;
+use crate::signals;
+use libcontainer::{Container, ContainerBuilder, Created, Error};
+use std::path::Path;
+
+fn builder(root: &Path, args: &CreateArgs) -> Result<ContainerBuilder, CliError> {
+    let mut b = ContainerBuilder::new(&args.id)?
+        .root(root)
+        .no_pivot(args.no_pivot)
+        .no_new_keyring(args.no_new_keyring)
+        .preserve_fds(args.preserve_fds);
+    if let Some(bundle) = &args.bundle {
+        b = b.bundle(bundle);
+    }
+    if let Some(socket) = &args.console_socket {
+        b = b.console_socket(socket);
+    }
+    if let Some(pid_file) = &args.pid_file {
+        b = b.pid_file(pid_file);
+    }
+    Ok(b)
+}
+
+pub fn create(root: &Path, args: &CreateArgs) -> Result<i32, CliError> {
+    builder(root, args)?.create()?;
+    Ok(0)
+}
+
+pub fn start(root: &Path, args: &IdArg) -> Result<i32, CliError> {
+    Container::load(root, &args.id)?.start()?;
+    Ok(0)
+}
+
+/// create + start; in the foreground, forwards signals to the init, waits, deletes the
+/// container (unless --keep) and exits with its status (128+N when signal N killed it).
+pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
+    let id = &args.create.id;
+    let mut created = builder(root, &args.create)?.create()?;
+    if args.detach {
+        return start_or_delete(root, &mut created).map(|()| 0);
+    }
+    // After create (so the init does not inherit a blocked mask) and before start (so no
+    // signal meant for the container is lost in between).
+    let forwarding = signals::forward_to(root, id)?;
+    start_or_delete(root, &mut created)?;
+    let code = created.wait()?;
+    drop(forwarding);
+    if !args.keep {
+        Container::load(root, id)?.delete(true)?;
+    }
+    Ok(code)
+}
+
+fn start_or_delete(root: &Path, created: &mut Created) -> Result<(), CliError> {
+    if let Err(e) = created.container_mut().start() {
+        // A container that never ran is of no use to anyone: do not leave it behind.
+        let id = created.container().id();
+        let _ = Container::load(root, id).and_then(|c| c.delete(true));
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+pub fn kill(root: &Path, args: &KillArgs) -> Result<i32, CliError> {
+    let signal = libcontainer::parse_signal(&args.signal)?;
+    Container::load(root, &args.id)?.kill(signal, args.all)?;
+    Ok(0)
+}
+
+pub fn delete(root: &Path, args: &DeleteArgs) -> Result<i32, CliError> {
+    match Container::load(root, &args.id) {
+        Ok(c) => c.delete(args.force)?,
+        // runc: `delete --force` of a container that is already gone succeeds, so engines can
+        // clean up idempotently.
+        Err(Error::NotFound(_)) if args.force => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(0)
+}

@@ -1,0 +1,171 @@
+//! Log lines in runc's (logrus's) shapes: containerd's shim reads the last
+//! `{"level":"error","msg":...}` line of the --log file to report why a command failed, and
+//! podman matches runc's text lines, so both formats are kept byte-compatible.
+
+use crate::cli::LogFormat;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+#[derive(Debug)]
+pub struct Logger {
+    format: LogFormat,
+    file: Option<File>,
+    debug: bool,
+}
+
+impl Logger {
+    /// Opens the --log file for appending (created 0644, as runc does). If it cannot be opened
+    /// the error is returned so that `main` reports it on stderr.
+    pub fn new(format: LogFormat, path: Option<&Path>, debug: bool) -> std::io::Result<Self> {
+        let file = match path {
+            Some(p) => Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o644)
+                    .open(p)?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            format,
+            file,
+            debug,
+        })
+    }
+
+    /// A logger for errors that happen before the flags are known.
+    pub fn stderr() -> Self {
+        Self {
+            format: LogFormat::Text,
+            file: None,
+            debug: false,
+        }
+    }
+
+    pub fn debug(&mut self, msg: &str) {
+        if self.debug {
+            self.write("debug", msg, false);
+        }
+    }
+
+    /// Like runc: without --log the formatted line goes to stderr; with --log it goes to the
+    /// file and the bare message to stderr, for the human at the terminal.
+    pub fn error(&mut self, msg: &str) {
+        self.write("error", msg, true);
+    }
+
+    fn write(&mut self, level: &str, msg: &str, echo: bool) {
+        let line = format_line(self.format, level, msg, &now_rfc3339());
+        match self.file.as_mut() {
+            Some(f) => {
+                // A failing log write must not hide the error being reported: it still
+                // reaches stderr below.
+                let _ = f.write_all(line.as_bytes());
+                if echo {
+                    eprintln!("{msg}");
+                }
+            }
+            None => eprint!("{line}"),
+        }
+    }
+}
+
+/// One log line, newline included.
+pub fn format_line(format: LogFormat, level: &str, msg: &str, time: &str) -> String {
+    match format {
+        LogFormat::Json => {
+            let q = |s: &str| serde_json::Value::from(s).to_string();
+            format!(
+                "{{\"level\":{},\"msg\":{},\"time\":{}}}\n",
+                q(level),
+                q(msg),
+                q(time)
+            )
+        }
+        LogFormat::Text => format!("time=\"{time}\" level={level} msg={}\n", quote(msg)),
+    }
+}
+
+/// logrus text format quotes a value only when it holds characters outside `[A-Za-z0-9-._/@^+]`.
+fn quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._/@^+".contains(c));
+    if plain {
+        return s.to_owned();
+    }
+    // JSON string escaping matches Go's %q for everything a message contains in practice
+    // (quotes, backslashes, control characters).
+    serde_json::Value::from(s).to_string()
+}
+
+/// Now in UTC as RFC 3339 with whole seconds, logrus's default timestamp.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a Gregorian (year, month, day), after Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_are_logrus_shaped() {
+        let line = format_line(
+            LogFormat::Json,
+            "error",
+            "bad \"x\"",
+            "2026-01-02T03:04:05Z",
+        );
+        assert_eq!(
+            line,
+            "{\"level\":\"error\",\"msg\":\"bad \\\"x\\\"\",\"time\":\"2026-01-02T03:04:05Z\"}\n"
+        );
+    }
+
+    #[test]
+    fn text_lines_quote_like_logrus() {
+        let t = "2026-01-02T03:04:05Z";
+        assert_eq!(
+            format_line(LogFormat::Text, "error", "container does not exist", t),
+            "time=\"2026-01-02T03:04:05Z\" level=error msg=\"container does not exist\"\n"
+        );
+        assert_eq!(
+            format_line(LogFormat::Text, "debug", "plain", t),
+            "time=\"2026-01-02T03:04:05Z\" level=debug msg=plain\n"
+        );
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_420), (2025, 11, 28));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}
