@@ -1,0 +1,65 @@
+//! Runs last (cargo runs test binaries in name order; `make test` also runs it as its own
+//! step): nothing the suite made may remain once its test processes have exited — no temp dir
+//! (which holds each test's state root), mount, cgroup or process. Artifacts are named after the
+//! test process's pid, so those of a suite still running elsewhere on the machine are ignored.
+
+use integration_tests::{host, ID_PREFIX, TEST_TMP};
+use std::path::Path;
+
+/// The pid in a name `<pid>-...`, when that test process has exited.
+fn finished_owner(name: &str) -> Option<u32> {
+    host::owner_pid(name).filter(|pid| !host::pid_alive(*pid))
+}
+
+/// The names under TEST_TMP a mountinfo line, process or cgroup mentions.
+fn suite_dirs_in(text: &str) -> Vec<&str> {
+    let marker = format!("{TEST_TMP}/");
+    text.match_indices(&marker)
+        .map(|(i, _)| &text[i + marker.len()..])
+        .map(|rest| rest.split(['/', ' ', '\0']).next().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn nothing_the_suite_made_is_left() {
+    let dirs: Vec<String> = host::dir_entries(Path::new(TEST_TMP))
+        .into_iter()
+        .filter(|d| finished_owner(d).is_some())
+        .collect();
+    let mounts: Vec<String> = host::mountinfo_lines()
+        .into_iter()
+        .filter(|l| suite_dirs_in(l).iter().any(|d| finished_owner(d).is_some()))
+        .collect();
+    let cgroups = host::cgroups_matching(&|name| {
+        name.strip_prefix(ID_PREFIX)
+            .and_then(finished_owner)
+            .is_some()
+    });
+    let procs: Vec<String> = host::processes_mentioning(&format!("{TEST_TMP}/"))
+        .into_iter()
+        .filter(|p| suite_dirs_in(p).iter().any(|d| finished_owner(d).is_some()))
+        .collect();
+    assert!(
+        dirs.is_empty() && mounts.is_empty() && cgroups.is_empty() && procs.is_empty(),
+        "left behind by finished test runs:\ntemp dirs (state roots inside): {dirs:#?}\n\
+         mounts: {mounts:#?}\ncgroups: {cgroups:#?}\nprocesses: {procs:#?}"
+    );
+}
+
+#[test]
+fn the_leak_check_sees_a_leak() {
+    // No real leak is staged: the check above runs in parallel and would report it.
+    // A pid above the kernel's pid_max limit cannot be alive; this process is.
+    assert_eq!(finished_owner("4194305-0-fake-leak"), Some(4_194_305));
+    assert_eq!(
+        finished_owner(&format!("{}-0-me", std::process::id())),
+        None
+    );
+    assert_eq!(finished_owner("not-a-suite-dir"), None);
+    assert_eq!(suite_dirs_in("x /tmp/berth-it/12-3-a/bundle y"), ["12-3-a"]);
+    let cgroup = format!("{ID_PREFIX}4194305-1-t-0");
+    assert!(cgroup
+        .strip_prefix(ID_PREFIX)
+        .and_then(finished_owner)
+        .is_some());
+}
