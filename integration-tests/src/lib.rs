@@ -184,3 +184,45 @@ impl Drop for TestEnv {
 pub fn assert_contains(text: &str, needle: &str) {
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
 }
+
+/// One line of a mountinfo file, as printed by a container.
+#[derive(Debug, Clone)]
+pub struct MountLine {
+    pub mount_point: String,
+    /// Per-mount options (`rw,nosuid,...`).
+    pub options: Vec<String>,
+    /// Propagation tags (`shared:N`, `master:N`, `unbindable`).
+    pub tags: Vec<String>,
+    pub fstype: String,
+    pub super_options: Vec<String>,
+}
+
+impl MountLine {
+    pub fn has(&self, option: &str) -> bool {
+        self.options.iter().any(|o| o == option)
+    }
+}
+
+/// The last mount at `mount_point` (the one visible) in mountinfo `text`.
+pub fn mount_at(text: &str, mount_point: &str) -> Option<MountLine> {
+    text.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            Some(MountLine {
+                mount_point: f.get(4)?.to_string(),
+                options: f.get(5)?.split(',').map(str::to_owned).collect(),
+                tags: f[6..].iter().map(|s| s.to_string()).collect(),
+                fstype: r.first()?.to_string(),
+                super_options: r
+                    .get(2)
+                    .unwrap_or(&"")
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect(),
+            })
+        })
+        .filter(|m| m.mount_point == mount_point)
+        .last()
+}

@@ -15,7 +15,10 @@ fn container_ns(out: &str) -> Vec<(String, String)> {
 }
 
 fn host_ns(name: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{name}")).unwrap().to_string_lossy().into_owned()
+    std::fs::read_link(format!("/proc/self/ns/{name}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -33,27 +36,43 @@ fn listed_namespaces_are_new_and_the_others_inherited() {
     assert_eq!(ns.len(), 8, "{out}");
     for (name, link) in ns {
         let new = ["pid", "net", "ipc", "uts", "mnt"].contains(&name.as_str());
-        assert_eq!(link != host_ns(&name), new, "{name}: {link} (host {})", host_ns(&name));
+        assert_eq!(
+            link != host_ns(&name),
+            new,
+            "{name}: {link} (host {})",
+            host_ns(&name)
+        );
     }
 }
 
 #[test]
 fn cgroup_namespace_roots_the_cgroup_view() {
     let env = TestEnv::new("cgroup_namespace");
-    let mut b = env.bundle(&["sh", "-c", "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup"]);
+    let mut b = env.bundle(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup",
+    ]);
     b.add_namespace("cgroup", None);
     let out = env.run_ok(&b);
     let mut lines = out.lines();
     assert_ne!(lines.next().unwrap(), host_ns("cgroup"));
     for l in lines {
-        assert!(l.ends_with(":/"), "cgroup path not the namespace root: {l}\n{out}");
+        assert!(
+            l.ends_with(":/"),
+            "cgroup path not the namespace root: {l}\n{out}"
+        );
     }
 }
 
 #[test]
 fn user_namespace_applies_the_id_mappings() {
     let env = TestEnv::new("user_namespace_mappings");
-    let mut b = env.bundle(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"]);
+    let mut b = env.bundle(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u",
+    ]);
     b.add_namespace("user", None);
     // Root stays host root (so the rootfs stays readable); 1..1000 map to 100001...
     let maps = json!([{"containerID": 0, "hostID": 0, "size": 1},
@@ -62,7 +81,10 @@ fn user_namespace_applies_the_id_mappings() {
     b.linux()["gidMappings"] = maps;
     b.remove_mount("/sys/fs/cgroup");
     let out = env.run_ok(&b);
-    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     let expected = [vec!["0", "0", "1"], vec!["1", "100001", "1000"]];
     assert_eq!(rows[0..2], expected, "uid_map\n{out}");
     assert_eq!(rows[2..4], expected, "gid_map\n{out}");
@@ -82,7 +104,10 @@ fn time_namespace_applies_the_offsets() {
                                       "monotonic": {"secs": ten_days, "nanosecs": 0}});
     let out = env.run_ok(&b);
     let uptime: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
-    assert!(uptime >= ten_days as f64, "uptime {uptime} lacks the boottime offset");
+    assert!(
+        uptime >= ten_days as f64,
+        "uptime {uptime} lacks the boottime offset"
+    );
 }
 
 #[test]
@@ -108,8 +133,16 @@ fn joining_namespaces_by_path() {
 fn network_namespace_has_only_loopback() {
     let env = TestEnv::new("network_namespace_loopback");
     let out = env.run_ok(&env.bundle(&["cat", "/proc/net/dev"]));
-    let ifaces: Vec<&str> = out.lines().skip(2).filter_map(|l| l.split(':').next()).collect();
-    assert_eq!(ifaces.iter().map(|i| i.trim()).collect::<Vec<_>>(), ["lo"], "{out}");
+    let ifaces: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(
+        ifaces.iter().map(|i| i.trim()).collect::<Vec<_>>(),
+        ["lo"],
+        "{out}"
+    );
 }
 
 #[test]

@@ -65,7 +65,11 @@ fn rlimits() {
     let out = env.run_ok(&b);
     let limit = |name: &str| -> Vec<String> {
         let line = out.lines().find(|l| l.starts_with(name)).unwrap();
-        line[name.len()..].split_whitespace().take(2).map(str::to_owned).collect()
+        line[name.len()..]
+            .split_whitespace()
+            .take(2)
+            .map(str::to_owned)
+            .collect()
     };
     assert_eq!(limit("Max open files"), ["512", "900"], "{out}");
     assert_eq!(limit("Max core file size"), ["0", "4096"], "{out}");
@@ -98,7 +102,11 @@ fn capabilities_all_five_sets() {
     let out = env.run_ok(&b);
     let all4 = CAP_CHOWN | CAP_KILL | CAP_NET_BIND_SERVICE | CAP_AUDIT_WRITE;
     assert_eq!(cap_mask(&out, "CapBnd"), all4, "{out}");
-    assert_eq!(cap_mask(&out, "CapInh"), CAP_KILL | CAP_NET_BIND_SERVICE, "{out}");
+    assert_eq!(
+        cap_mask(&out, "CapInh"),
+        CAP_KILL | CAP_NET_BIND_SERVICE,
+        "{out}"
+    );
     assert_eq!(cap_mask(&out, "CapAmb"), CAP_KILL, "{out}");
     assert_eq!(cap_mask(&out, "CapPrm"), CAP_KILL, "{out}");
     assert_eq!(cap_mask(&out, "CapEff"), CAP_KILL, "{out}");
@@ -137,7 +145,12 @@ fn user_group_and_additional_groups() {
     let mut b = env.bundle(&["cat", "/proc/self/status"]);
     b.process()["user"] = json!({"uid": 1234, "gid": 2345, "additionalGids": [10, 20]});
     let out = env.run_ok(&b);
-    let ids = |f: &str| status_field(&out, f).split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let ids = |f: &str| {
+        status_field(&out, f)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids("Uid"), ["1234"; 4], "{out}");
     assert_eq!(ids("Gid"), ["2345"; 4], "{out}");
     assert_eq!(ids("Groups"), ["10", "20"], "{out}");
@@ -169,7 +182,11 @@ fn env_is_exactly_the_configured_one() {
     let mut vars: Vec<&str> = out.lines().collect();
     vars.sort();
     // busybox sh is not involved (env is exec'd directly), so nothing is added.
-    assert_eq!(vars, ["EMPTY=", "GREETING=hello world", "HOME=/h", "PATH=/bin"], "{out}");
+    assert_eq!(
+        vars,
+        ["EMPTY=", "GREETING=hello world", "HOME=/h", "PATH=/bin"],
+        "{out}"
+    );
 }
 
 #[test]
