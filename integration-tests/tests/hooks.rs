@@ -42,16 +42,30 @@ fn every_hook_runs_in_order_with_the_state() {
 
     let order = std::fs::read_to_string(rec.join("order")).unwrap();
     let order: Vec<&str> = order.lines().collect();
-    let pos = |n: &str| order.iter().position(|o| *o == n).unwrap_or_else(|| panic!("{n} did not run: {order:?}"));
+    let pos = |n: &str| {
+        order
+            .iter()
+            .position(|o| *o == n)
+            .unwrap_or_else(|| panic!("{n} did not run: {order:?}"))
+    };
     for early in ["prestart", "createRuntime", "createContainer"] {
         assert!(pos(early) < pos("poststart"), "{order:?}");
     }
     assert!(pos("createRuntime") < pos("createContainer"), "{order:?}");
     assert!(pos("poststart") < pos("poststop"), "{order:?}");
-    for name in ["prestart", "createRuntime", "createContainer", "poststart", "poststop"] {
+    for name in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
         let state = read_state(&rec.join(format!("{name}.json")));
         assert_eq!(state["id"], id.as_str(), "{name}: {state}");
-        assert!(state["pid"].as_i64().unwrap_or(0) > 0 || name == "poststop", "{name}: {state}");
+        assert!(
+            state["pid"].as_i64().unwrap_or(0) > 0 || name == "poststop",
+            "{name}: {state}"
+        );
     }
     let state = read_state(&b.rootfs().join("startContainer.json"));
     assert_eq!(state["id"], id.as_str(), "startContainer: {state}");
@@ -90,7 +104,10 @@ fn hook_timeout_is_enforced() {
     let id = env.id();
     let started = Instant::now();
     let out = env.rt.run_cmd(&["create", "-b", b.path_str(), &id]);
-    assert!(started.elapsed() < Duration::from_secs(20), "the 1s timeout was not enforced");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the 1s timeout was not enforced"
+    );
     out.assert_fails_naming(&["timeout", "timed out"]);
     host::assert_nothing_left(&env.rt.root, &id, &b.dir);
 }
@@ -103,7 +120,9 @@ fn failing_poststart_hook_only_warns() {
     let env = TestEnv::new("failing_poststart_warns");
     let b = bundle_with_hook(&env, "poststart", failing_hook());
     let id = env.create(&b);
-    env.rt.run_cmd(&["start", &id]).assert_ok("start despite a failing poststart hook");
+    env.rt
+        .run_cmd(&["start", &id])
+        .assert_ok("start despite a failing poststart hook");
     assert_eq!(env.rt.state(&id).unwrap()["status"], "running");
 }
 
@@ -114,6 +133,8 @@ fn failing_poststop_hook_only_warns() {
     let id = env.create(&b);
     env.rt.run_cmd(&["kill", &id, "KILL"]).assert_ok("kill");
     env.wait_status(&id, "stopped");
-    env.rt.run_cmd(&["delete", &id]).assert_ok("delete despite a failing poststop hook");
+    env.rt
+        .run_cmd(&["delete", &id])
+        .assert_ok("delete despite a failing poststop hook");
     host::assert_nothing_left(&env.rt.root, &id, &b.dir);
 }
