@@ -223,6 +223,5 @@ pub fn mount_at(text: &str, mount_point: &str) -> Option<MountLine> {
                     .collect(),
             })
         })
-        .filter(|m| m.mount_point == mount_point)
-        .last()
+        .rfind(|m| m.mount_point == mount_point)
 }
