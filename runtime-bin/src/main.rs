@@ -6,7 +6,6 @@ mod error;
 mod inspect;
 mod lifecycle;
 mod logging;
-mod signals;
 mod spec_cmd;
 
 use clap::{CommandFactory, Parser};
