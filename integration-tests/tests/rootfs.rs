@@ -296,5 +296,7 @@ fn mount_destination_symlink_cannot_escape_the_rootfs() {
     if out.success() {
         let inside = format!("{}/x", outside.display());
         assert!(mount_at(&out.stdout, &inside).is_some(), "{}", out.stdout);
+    } else {
+        out.assert_fails_naming(&["/evil/x", "/evil", "symlink"]);
     }
 }
