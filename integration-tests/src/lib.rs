@@ -113,13 +113,8 @@ impl TestEnv {
 
     /// A busybox bundle in this env running `args`.
     pub fn bundle(&self, args: &[&str]) -> Bundle {
-        let n = self.ids.borrow().len();
-        Bundle::new(
-            &self
-                .dir
-                .join(format!("bundle{n}-{}", COUNTER.load(Ordering::Relaxed))),
-            args,
-        )
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Bundle::new(&self.dir.join(format!("bundle{n}")), args)
     }
 
     /// Runs the container to completion with `berth run` and returns what it printed.
