@@ -237,3 +237,27 @@ fn id_with_a_parent_component() {
     assert!(host::mounts_under(&b.dir).is_empty());
     assert!(host::processes_mentioning(&b.dir.to_string_lossy()).is_empty());
 }
+
+#[test]
+fn missing_executable_through_create_and_start() {
+    let env = TestEnv::new("missing_executable_create_start");
+    let b = env.bundle(&["/bin/no-such-program"]);
+    b.save();
+    let id = env.id();
+    let created = env.rt.run_cmd(&["create", "--bundle", b.path_str(), &id]);
+    if !created.success() {
+        // runc looks the program up before create returns.
+        created.assert_fails_naming(&["no-such-program"]);
+        host::assert_nothing_left(&env.rt.root, &id, &b.dir);
+        return;
+    }
+    // Otherwise start reports the exec error itself.
+    env.rt
+        .run_cmd(&["start", &id])
+        .assert_fails_naming(&["no-such-program"]);
+    assert_ne!(env.rt.state(&id).unwrap()["status"], "running");
+    env.rt
+        .run_cmd(&["delete", &id])
+        .assert_ok("delete after a failed start");
+    host::assert_nothing_left(&env.rt.root, &id, &b.dir);
+}

@@ -145,6 +145,28 @@ fn tmpfs_at_a_missing_destination_with_options() {
 }
 
 #[test]
+fn atime_options() {
+    let env = TestEnv::new("atime_options");
+    let mut b = env.bundle(&MOUNTINFO);
+    for opt in ["noatime", "relatime", "strictatime", "nodiratime"] {
+        b.add_mount(
+            json!({"destination": format!("/{opt}"), "type": "tmpfs", "source": "tmpfs",
+            "options": [opt]}),
+        );
+    }
+    let out = env.run_ok(&b);
+    let at = |d: &str| mount_at(&out, d).unwrap_or_else(|| panic!("no {d}:\n{out}"));
+    assert!(at("/noatime").has("noatime"), "{out}");
+    assert!(at("/relatime").has("relatime"), "{out}");
+    let strict = at("/strictatime");
+    assert!(
+        !strict.has("relatime") && !strict.has("noatime"),
+        "{strict:?}"
+    );
+    assert!(at("/nodiratime").has("nodiratime"), "{out}");
+}
+
+#[test]
 fn mounts_are_made_in_config_order() {
     let env = TestEnv::new("mounts_in_config_order");
     let mut b = env.bundle(&["stat", "-c", "%a", "/a/b"]);
