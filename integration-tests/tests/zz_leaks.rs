@@ -38,14 +38,25 @@ fn nothing_the_suite_made_is_left() {
         .filter(|l| suite_dirs_in(l).iter().any(|d| finished_owner(d).is_some()))
         .collect();
     let cgroups = host::cgroups_matching(&|name| ids_in(name).any(|d| finished_owner(d).is_some()));
+    // A runtime that ignored --root would leave its state in its default root instead.
+    let stray_states: Vec<String> = ["/run/berth", "/run/runc"]
+        .iter()
+        .flat_map(|root| host::dir_entries(Path::new(root)))
+        .filter(|name| ids_in(name).any(|d| finished_owner(d).is_some()))
+        .collect();
     let procs: Vec<String> = host::processes_mentioning(&format!("{TEST_TMP}/"))
         .into_iter()
         .filter(|p| suite_dirs_in(p).iter().any(|d| finished_owner(d).is_some()))
         .collect();
     assert!(
-        dirs.is_empty() && mounts.is_empty() && cgroups.is_empty() && procs.is_empty(),
+        dirs.is_empty()
+            && mounts.is_empty()
+            && cgroups.is_empty()
+            && procs.is_empty()
+            && stray_states.is_empty(),
         "left behind by finished test runs:\ntemp dirs (state roots inside): {dirs:#?}\n\
-         mounts: {mounts:#?}\ncgroups: {cgroups:#?}\nprocesses: {procs:#?}"
+         mounts: {mounts:#?}\ncgroups: {cgroups:#?}\nprocesses: {procs:#?}\n\
+         states outside --root: {stray_states:#?}"
     );
 }
 
