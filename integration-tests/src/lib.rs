@@ -22,6 +22,10 @@ pub const TEST_TMP: &str = "/tmp/berth-it";
 /// Prefix of every container id the suite makes.
 pub const ID_PREFIX: &str = "it";
 
+/// How long a state change may take before a test fails: generous, for a loaded 2-core CI
+/// machine; a passing test never waits for it.
+pub const STATE_TIMEOUT: Duration = Duration::from_secs(30);
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique across tests, processes and runs: pid, counter and the test's name.
@@ -144,14 +148,10 @@ impl TestEnv {
 
     /// Waits until the container's state reports `status`.
     pub fn wait_status(&self, id: &str, status: &str) -> serde_json::Value {
-        poll(
-            Duration::from_secs(10),
-            &format!("{id} to be {status}"),
-            || {
-                let state = self.rt.state(id)?;
-                (state["status"] == status).then_some(state)
-            },
-        )
+        poll(STATE_TIMEOUT, &format!("{id} to be {status}"), || {
+            let state = self.rt.state(id)?;
+            (state["status"] == status).then_some(state)
+        })
     }
 }
 
