@@ -2,7 +2,6 @@
 
 use integration_tests::{assert_contains, host, poll, skip_for_runc, TestEnv, STATE_TIMEOUT};
 use serde_json::Value;
-use std::time::Duration;
 
 fn pid_of(state: &Value) -> i32 {
     state["pid"].as_i64().expect("state has a pid") as i32
