@@ -135,6 +135,22 @@ impl HostMount {
     }
 }
 
+impl HostMount {
+    /// Makes the mount a shared peer group (host mounts are private on this machine).
+    pub fn make_shared(self) -> Self {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            None::<&str>,
+            &self.path,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("making {} shared: {e}", self.path.display()));
+        self
+    }
+}
+
 impl Drop for HostMount {
     fn drop(&mut self) {
         let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);

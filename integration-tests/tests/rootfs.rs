@@ -238,6 +238,42 @@ fn mount_propagation_options() {
 }
 
 #[test]
+fn bind_propagation_of_a_shared_host_mount() {
+    let env = TestEnv::new("bind_propagation_shared_host");
+    let src = env.dir.join("shared-src");
+    std::fs::create_dir(&src).unwrap();
+    let _shared = host::HostMount::tmpfs(&src).make_shared();
+    let mut b = env.bundle(&MOUNTINFO);
+    for (dest, prop) in [
+        ("/slave", "rslave"),
+        ("/shared", "rshared"),
+        ("/private", "rprivate"),
+    ] {
+        b.add_mount(json!({"destination": dest, "type": "bind", "source": &src,
+            "options": ["rbind", prop]}));
+    }
+    let out = env.run_ok(&b);
+    let tags = |d: &str| {
+        mount_at(&out, d)
+            .unwrap_or_else(|| panic!("no {d}:\n{out}"))
+            .tags
+    };
+    assert!(
+        tags("/slave").iter().any(|t| t.starts_with("master:")),
+        "{out}"
+    );
+    assert!(
+        !tags("/slave").iter().any(|t| t.starts_with("shared:")),
+        "{out}"
+    );
+    assert!(
+        tags("/shared").iter().any(|t| t.starts_with("shared:")),
+        "{out}"
+    );
+    assert!(tags("/private").is_empty(), "{out}");
+}
+
+#[test]
 fn nosymfollow_option() {
     let env = TestEnv::new("nosymfollow_option");
     let mut b = env.bundle(&["sh", "-c", "cat /proc/self/mountinfo"]);
