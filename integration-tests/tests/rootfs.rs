@@ -318,7 +318,7 @@ fn rbind_carries_submounts_and_bind_does_not() {
 
 #[test]
 fn recursive_read_only() {
-    if skip_for_runc("runc 1.1 has no recursive mount attributes (rro)") {
+    if skip_for_runc("runc 1.1 has no recursive mount attributes (rro, rnosuid...)") {
         return;
     }
     let env = TestEnv::new("recursive_read_only");
@@ -330,11 +330,21 @@ fn recursive_read_only() {
     );
     b.add_mount(json!({"destination": "/ro", "type": "bind", "source": &src,
         "options": ["rbind", "ro"]}));
+    b.add_mount(
+        json!({"destination": "/rflags", "type": "bind", "source": &src,
+        "options": ["rbind", "rnosuid", "rnodev", "rnoexec"]}),
+    );
     let out = env.run_ok(&b);
     let at = |d: &str| mount_at(&out, d).unwrap_or_else(|| panic!("no {d}:\n{out}"));
     assert!(at("/rro").has("ro") && at("/rro/sub").has("ro"), "{out}");
     // Plain ro applies to the top mount only.
     assert!(at("/ro").has("ro") && at("/ro/sub").has("rw"), "{out}");
+    for flag in ["nosuid", "nodev", "noexec"] {
+        assert!(
+            at("/rflags").has(flag) && at("/rflags/sub").has(flag),
+            "{flag}\n{out}"
+        );
+    }
 }
 
 #[test]
