@@ -365,6 +365,6 @@ fn mount_destination_symlink_cannot_escape_the_rootfs() {
         let inside = format!("{}/x", outside.display());
         assert!(mount_at(&out.stdout, &inside).is_some(), "{}", out.stdout);
     } else {
-        out.assert_fails_naming(&["/evil/x", "/evil", "symlink"]);
+        out.assert_fails_naming(&["evil", "symlink"]);
     }
 }
