@@ -60,7 +60,12 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         let _ = Cli::command().print_help();
         return Ok(0);
     };
-    logger.debug(&format!("{command:?} with state root {}", g.root.display()));
+    let argv: Vec<String> = std::env::args().collect();
+    logger.debug(&format!(
+        "{} (state root {})",
+        argv.join(" "),
+        g.root.display()
+    ));
     let root = g.root.as_path();
     match command {
         Command::Create(a) => lifecycle::create(root, a),
