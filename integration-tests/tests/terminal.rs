@@ -106,3 +106,65 @@ fn terminal_without_console_socket_is_refused() {
     out.assert_fails_naming(&["console-socket", "console socket"]);
     host::assert_nothing_left(&env.rt.root, &id, &b.dir);
 }
+
+/// `run`s a container printing what it reads from fds 3 and 4, with the runtime given two
+/// files there and `extra` arguments.
+fn run_with_fds_3_and_4(env: &TestEnv, extra: &[&str]) -> integration_tests::Out {
+    use std::os::unix::process::CommandExt;
+    let b = env.bundle(&["sh", "-c", "cat <&3; cat <&4"]);
+    b.save();
+    let (three, four) = (env.dir.join("three"), env.dir.join("four"));
+    std::fs::write(&three, "fd three\n").unwrap();
+    std::fs::write(&four, "fd four\n").unwrap();
+    let (f3, f4) = (File::open(&three).unwrap(), File::open(&four).unwrap());
+    let (raw3, raw4) = (f3.as_raw_fd(), f4.as_raw_fd());
+    let id = env.id();
+    let mut args = vec!["run"];
+    args.extend(extra);
+    args.extend(["-b", b.path_str(), &id]);
+    let mut cmd = env.rt.command();
+    cmd.args(&args).stdin(Stdio::null());
+    // SAFETY: fcntl, dup2 and close are async-signal-safe; the fds stay open in the parent
+    // until spawn returns. Going through fds >= 100 first keeps one target from clobbering the
+    // other source.
+    unsafe {
+        cmd.pre_exec(move || {
+            use nix::libc::{close, dup2, fcntl, F_DUPFD};
+            let check = |r: i32| {
+                if r < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(r)
+                }
+            };
+            let (a, b) = (
+                check(fcntl(raw3, F_DUPFD, 100))?,
+                check(fcntl(raw4, F_DUPFD, 100))?,
+            );
+            check(dup2(a, 3))?;
+            check(dup2(b, 4))?;
+            close(a);
+            close(b);
+            Ok(())
+        });
+    }
+    let out = env.rt.spawn_with(&mut cmd, &args).wait();
+    drop((f3, f4));
+    out
+}
+
+#[test]
+fn preserve_fds_passes_extra_fds() {
+    let env = TestEnv::new("preserve_fds_passes_extra_fds");
+    let out = run_with_fds_3_and_4(&env, &["--preserve-fds", "2"]);
+    out.assert_ok("run --preserve-fds 2");
+    assert_eq!(out.stdout, "fd three\nfd four\n");
+}
+
+#[test]
+fn extra_fds_are_not_leaked_without_preserve_fds() {
+    let env = TestEnv::new("extra_fds_not_leaked");
+    let out = run_with_fds_3_and_4(&env, &[]);
+    assert!(!out.stdout.contains("fd three"), "{out:#?}");
+    assert!(!out.stdout.contains("fd four"), "{out:#?}");
+}
