@@ -49,7 +49,8 @@ impl Logger {
         }
     }
 
-    /// Makes this the `log` crate's logger, so libcontainer's records land here too.
+    /// Makes this the `log` crate's logger, so libcontainer's records land here too: warnings
+    /// always (a failing poststop hook), everything down to debug with --debug.
     pub fn install(self) -> &'static Logger {
         let logger: &'static Logger = Box::leak(Box::new(self));
         // Only fails if a logger is already set, and main installs exactly one.
@@ -57,7 +58,7 @@ impl Logger {
         let max = if logger.debug {
             LevelFilter::Debug
         } else {
-            LevelFilter::Info
+            LevelFilter::Warn
         };
         log::set_max_level(max);
         logger
