@@ -112,3 +112,47 @@ pub fn owner_pid(name: &str) -> Option<u32> {
 pub fn pid_alive(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists()
 }
+
+/// A tmpfs mounted on the host (for tests of what bind mounts carry), unmounted on drop.
+pub struct HostMount {
+    path: PathBuf,
+}
+
+impl HostMount {
+    pub fn tmpfs(path: &Path) -> Self {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("mounting a tmpfs at {}: {e}", path.display()));
+        Self {
+            path: path.to_owned(),
+        }
+    }
+}
+
+impl HostMount {
+    /// Makes the mount a shared peer group (host mounts are private on this machine).
+    pub fn make_shared(self) -> Self {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            None::<&str>,
+            &self.path,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("making {} shared: {e}", self.path.display()));
+        self
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
+    }
+}

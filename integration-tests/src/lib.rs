@@ -22,6 +22,10 @@ pub const TEST_TMP: &str = "/tmp/berth-it";
 /// Prefix of every container id the suite makes.
 pub const ID_PREFIX: &str = "it";
 
+/// How long a state change may take before a test fails: generous, for a loaded 2-core CI
+/// machine; a passing test never waits for it.
+pub const STATE_TIMEOUT: Duration = Duration::from_secs(30);
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique across tests, processes and runs: pid, counter and the test's name.
@@ -113,13 +117,8 @@ impl TestEnv {
 
     /// A busybox bundle in this env running `args`.
     pub fn bundle(&self, args: &[&str]) -> Bundle {
-        let n = self.ids.borrow().len();
-        Bundle::new(
-            &self
-                .dir
-                .join(format!("bundle{n}-{}", COUNTER.load(Ordering::Relaxed))),
-            args,
-        )
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Bundle::new(&self.dir.join(format!("bundle{n}")), args)
     }
 
     /// Runs the container to completion with `berth run` and returns what it printed.
@@ -149,21 +148,23 @@ impl TestEnv {
 
     /// Waits until the container's state reports `status`.
     pub fn wait_status(&self, id: &str, status: &str) -> serde_json::Value {
-        poll(
-            Duration::from_secs(10),
-            &format!("{id} to be {status}"),
-            || {
-                let state = self.rt.state(id)?;
-                (state["status"] == status).then_some(state)
-            },
-        )
+        poll(STATE_TIMEOUT, &format!("{id} to be {status}"), || {
+            let state = self.rt.state(id)?;
+            (state["status"] == status).then_some(state)
+        })
     }
 }
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        for id in self.ids.borrow().iter() {
-            let _ = self.rt.run_cmd(&["delete", "--force", id]);
+        // spawn panics on a missing binary; a test already failed for that reason.
+        let ids = if self.rt.bin.exists() {
+            self.ids.borrow().clone()
+        } else {
+            Vec::new()
+        };
+        for id in &ids {
+            let _ = self.rt.spawn(&["delete", "--force", id]).try_wait();
         }
         let mounts = host::mounts_under(&self.dir);
         let states = host::dir_entries(&self.rt.root);
@@ -183,4 +184,45 @@ impl Drop for TestEnv {
 #[track_caller]
 pub fn assert_contains(text: &str, needle: &str) {
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+}
+
+/// One line of a mountinfo file, as printed by a container.
+#[derive(Debug, Clone)]
+pub struct MountLine {
+    pub mount_point: String,
+    /// Per-mount options (`rw,nosuid,...`).
+    pub options: Vec<String>,
+    /// Propagation tags (`shared:N`, `master:N`, `unbindable`).
+    pub tags: Vec<String>,
+    pub fstype: String,
+    pub super_options: Vec<String>,
+}
+
+impl MountLine {
+    pub fn has(&self, option: &str) -> bool {
+        self.options.iter().any(|o| o == option)
+    }
+}
+
+/// The last mount at `mount_point` (the one visible) in mountinfo `text`.
+pub fn mount_at(text: &str, mount_point: &str) -> Option<MountLine> {
+    text.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            Some(MountLine {
+                mount_point: f.get(4)?.to_string(),
+                options: f.get(5)?.split(',').map(str::to_owned).collect(),
+                tags: f[6..].iter().map(|s| s.to_string()).collect(),
+                fstype: r.first()?.to_string(),
+                super_options: r
+                    .get(2)
+                    .unwrap_or(&"")
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect(),
+            })
+        })
+        .rfind(|m| m.mount_point == mount_point)
 }

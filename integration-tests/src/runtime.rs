@@ -63,15 +63,29 @@ pub struct Running {
 }
 
 impl Running {
-    /// Waits (bounded) for the command to finish.
-    pub fn wait(mut self) -> Out {
-        let status = wait_bounded(&mut self.child, &self.args);
-        collect(
-            std::mem::take(&mut self.args),
-            status,
-            &self.stdout,
-            &self.stderr,
-        )
+    /// Waits (bounded) for the command to finish; panics naming it if it does not.
+    pub fn wait(self) -> Out {
+        let what = format!("runtime {:?} to exit within {COMMAND_TIMEOUT:?}", self.args);
+        self.try_wait()
+            .unwrap_or_else(|| panic!("timed out waiting for {what}"))
+    }
+
+    /// Like `wait`, but None (and the command killed, on drop) when it does not finish: for
+    /// cleanup, which must not panic while a failed test is already unwinding.
+    pub fn try_wait(mut self) -> Option<Out> {
+        let deadline = std::time::Instant::now() + COMMAND_TIMEOUT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    let args = std::mem::take(&mut self.args);
+                    return Some(collect(args, status, &self.stdout, &self.stderr));
+                }
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => return None,
+            }
+        }
     }
 }
 
@@ -138,15 +152,6 @@ impl Runtime {
                 .unwrap_or_else(|e| panic!("state JSON: {e}: {out:#?}")),
         )
     }
-}
-
-fn wait_bounded(child: &mut Child, args: &[String]) -> ExitStatus {
-    let what = format!("runtime {args:?} to exit");
-    crate::poll(COMMAND_TIMEOUT, &what, || match child.try_wait() {
-        Ok(Some(status)) => Some(status),
-        Ok(None) => None,
-        Err(e) => panic!("waiting for runtime {args:?}: {e}"),
-    })
 }
 
 fn collect(args: Vec<String>, status: ExitStatus, stdout: &Path, stderr: &Path) -> Out {

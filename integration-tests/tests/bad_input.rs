@@ -237,3 +237,90 @@ fn id_with_a_parent_component() {
     assert!(host::mounts_under(&b.dir).is_empty());
     assert!(host::processes_mentioning(&b.dir.to_string_lossy()).is_empty());
 }
+
+#[test]
+fn missing_executable_through_create_and_start() {
+    let env = TestEnv::new("missing_executable_create_start");
+    let b = env.bundle(&["/bin/no-such-program"]);
+    b.save();
+    let id = env.id();
+    let created = env.rt.run_cmd(&["create", "--bundle", b.path_str(), &id]);
+    if !created.success() {
+        // runc looks the program up before create returns.
+        created.assert_fails_naming(&["no-such-program"]);
+        host::assert_nothing_left(&env.rt.root, &id, &b.dir);
+        return;
+    }
+    // Otherwise start reports the exec error itself.
+    env.rt
+        .run_cmd(&["start", &id])
+        .assert_fails_naming(&["no-such-program"]);
+    assert_ne!(env.rt.state(&id).unwrap()["status"], "running");
+    env.rt
+        .run_cmd(&["delete", &id])
+        .assert_ok("delete after a failed start");
+    host::assert_nothing_left(&env.rt.root, &id, &b.dir);
+}
+
+#[test]
+fn missing_bundle() {
+    let env = TestEnv::new("missing_bundle");
+    let id = env.id();
+    let bundle = env.dir.join("no-such-bundle");
+    let out = env
+        .rt
+        .run_cmd(&["create", "--bundle", bundle.to_str().unwrap(), &id]);
+    out.assert_fails_naming(&["no-such-bundle"]);
+    host::assert_nothing_left(&env.rt.root, &id, &bundle);
+}
+
+#[test]
+fn empty_args() {
+    create_fails(
+        "empty_args",
+        |b| b.process()["args"] = json!([]),
+        words(&["process.args", "args"], &["args"], ""),
+    );
+}
+
+#[test]
+fn relative_cwd() {
+    create_fails(
+        "relative_cwd",
+        |b| b.process()["cwd"] = json!("relative/dir"),
+        &["cwd"],
+    );
+}
+
+#[test]
+fn network_sysctl_without_a_network_namespace() {
+    create_fails(
+        "network_sysctl_without_netns",
+        |b| {
+            b.remove_namespace("network");
+            b.linux()["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        },
+        &["net.ipv4.ip_forward"],
+    );
+}
+
+#[test]
+fn unknown_sysctl() {
+    create_fails(
+        "unknown_sysctl",
+        |b| b.linux()["sysctl"] = json!({"kernel.no_such_knob": "1"}),
+        &["kernel.no_such_knob", "no_such_knob"],
+    );
+}
+
+#[test]
+fn mount_destination_not_absolute() {
+    if skip_for_runc("runc 1.1 only warns about a relative mount destination") {
+        return;
+    }
+    create_fails(
+        "mount_destination_not_absolute",
+        |b| b.add_mount(json!({"destination": "relative", "type": "tmpfs", "source": "tmpfs"})),
+        &["relative", "destination"],
+    );
+}

@@ -1,8 +1,7 @@
 //! Issue 2 item 6: the lifecycle through runc's command line.
 
-use integration_tests::{assert_contains, host, poll, skip_for_runc, TestEnv};
+use integration_tests::{assert_contains, host, poll, skip_for_runc, TestEnv, STATE_TIMEOUT};
 use serde_json::Value;
-use std::time::Duration;
 
 fn pid_of(state: &Value) -> i32 {
     state["pid"].as_i64().expect("state has a pid") as i32
@@ -120,11 +119,9 @@ fn kill_all_signals_every_process() {
         .assert_ok("kill --all");
     env.wait_status(&id, "stopped");
     let bundle = b.dir.to_string_lossy().into_owned();
-    poll(
-        Duration::from_secs(10),
-        "every container process to exit",
-        || host::processes_mentioning(&bundle).is_empty().then_some(()),
-    );
+    poll(STATE_TIMEOUT, "every container process to exit", || {
+        host::processes_mentioning(&bundle).is_empty().then_some(())
+    });
 }
 
 #[test]

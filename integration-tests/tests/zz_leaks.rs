@@ -20,6 +20,13 @@ fn suite_dirs_in(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// What follows each `it` in a cgroup name: the runtime may decorate the id (`berth-<id>`,
+/// `<id>.scope`), so the id is looked for anywhere in the name.
+fn ids_in(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices(ID_PREFIX)
+        .map(move |(i, _)| &name[i + ID_PREFIX.len()..])
+}
+
 #[test]
 fn nothing_the_suite_made_is_left() {
     let dirs: Vec<String> = host::dir_entries(Path::new(TEST_TMP))
@@ -30,19 +37,26 @@ fn nothing_the_suite_made_is_left() {
         .into_iter()
         .filter(|l| suite_dirs_in(l).iter().any(|d| finished_owner(d).is_some()))
         .collect();
-    let cgroups = host::cgroups_matching(&|name| {
-        name.strip_prefix(ID_PREFIX)
-            .and_then(finished_owner)
-            .is_some()
-    });
+    let cgroups = host::cgroups_matching(&|name| ids_in(name).any(|d| finished_owner(d).is_some()));
+    // A runtime that ignored --root would leave its state in its default root instead.
+    let stray_states: Vec<String> = ["/run/berth", "/run/runc"]
+        .iter()
+        .flat_map(|root| host::dir_entries(Path::new(root)))
+        .filter(|name| ids_in(name).any(|d| finished_owner(d).is_some()))
+        .collect();
     let procs: Vec<String> = host::processes_mentioning(&format!("{TEST_TMP}/"))
         .into_iter()
         .filter(|p| suite_dirs_in(p).iter().any(|d| finished_owner(d).is_some()))
         .collect();
     assert!(
-        dirs.is_empty() && mounts.is_empty() && cgroups.is_empty() && procs.is_empty(),
+        dirs.is_empty()
+            && mounts.is_empty()
+            && cgroups.is_empty()
+            && procs.is_empty()
+            && stray_states.is_empty(),
         "left behind by finished test runs:\ntemp dirs (state roots inside): {dirs:#?}\n\
-         mounts: {mounts:#?}\ncgroups: {cgroups:#?}\nprocesses: {procs:#?}"
+         mounts: {mounts:#?}\ncgroups: {cgroups:#?}\nprocesses: {procs:#?}\n\
+         states outside --root: {stray_states:#?}"
     );
 }
 
@@ -57,9 +71,11 @@ fn the_leak_check_sees_a_leak() {
     );
     assert_eq!(finished_owner("not-a-suite-dir"), None);
     assert_eq!(suite_dirs_in("x /tmp/berth-it/12-3-a/bundle y"), ["12-3-a"]);
-    let cgroup = format!("{ID_PREFIX}4194305-1-t-0");
-    assert!(cgroup
-        .strip_prefix(ID_PREFIX)
-        .and_then(finished_owner)
-        .is_some());
+    for cgroup in ["it4194305-1-t-0", "berth-it4194305-1-t-0.scope"] {
+        assert!(
+            ids_in(cgroup).any(|d| finished_owner(d).is_some()),
+            "{cgroup}"
+        );
+    }
+    assert!(!ids_in("system.slice").any(|d| finished_owner(d).is_some()));
 }

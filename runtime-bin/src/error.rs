@@ -15,8 +15,6 @@ pub enum CliError {
     },
     #[error("{path}: already exists; remove it first")]
     Exists { path: PathBuf },
-    #[error("forwarding signals to the container: {0}")]
-    Signals(String),
     #[error("--bundle {path}: {source}")]
     Bundle {
         path: PathBuf,

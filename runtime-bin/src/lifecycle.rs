@@ -2,7 +2,6 @@
 
 use crate::cli::{CreateArgs, DeleteArgs, IdArg, KillArgs, RunArgs};
 use crate::error::CliError;
-use crate::signals;
 use libcontainer::{Container, ContainerBuilder, Created, Error};
 use std::path::Path;
 
@@ -34,20 +33,16 @@ pub fn start(root: &Path, args: &IdArg) -> Result<i32, CliError> {
     Ok(0)
 }
 
-/// create + start; in the foreground, forwards signals to the init, waits, deletes the
+/// create + start; in the foreground, waits (forwarding signals to the init), deletes the
 /// container (unless --keep) and exits with its status (128+N when signal N killed it).
 pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
     let id = &args.create.id;
     let mut created = builder(root, &args.create)?.create()?;
-    if args.detach {
-        return start_or_delete(root, &mut created).map(|()| 0);
-    }
-    // After create (so the init does not inherit a blocked mask) and before start (so no
-    // signal meant for the container is lost in between).
-    let forwarding = signals::forward_to(root, id)?;
     start_or_delete(root, &mut created)?;
-    let code = created.wait()?;
-    drop(forwarding);
+    if args.detach {
+        return Ok(0);
+    }
+    let code = created.wait_forwarding_signals()?;
     if !args.keep {
         Container::load(root, id)?.delete(true)?;
     }

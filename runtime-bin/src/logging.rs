@@ -3,15 +3,19 @@
 //! podman matches runc's text lines, so both formats are kept byte-compatible.
 
 use crate::cli::LogFormat;
+use log::LevelFilter;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Mutex;
 
+/// Writes berth's own errors and libcontainer's `log` records (hook warnings, debug
+/// messages) in one format to one place.
 #[derive(Debug)]
 pub struct Logger {
     format: LogFormat,
-    file: Option<File>,
+    file: Mutex<Option<File>>,
     debug: bool,
 }
 
@@ -31,7 +35,7 @@ impl Logger {
         };
         Ok(Self {
             format,
-            file,
+            file: Mutex::new(file),
             debug,
         })
     }
@@ -40,12 +44,27 @@ impl Logger {
     pub fn stderr() -> Self {
         Self {
             format: LogFormat::Text,
-            file: None,
+            file: Mutex::new(None),
             debug: false,
         }
     }
 
-    pub fn debug(&mut self, msg: &str) {
+    /// Makes this the `log` crate's logger, so libcontainer's records land here too: warnings
+    /// always (a failing poststop hook), everything down to debug with --debug.
+    pub fn install(self) -> &'static Logger {
+        let logger: &'static Logger = Box::leak(Box::new(self));
+        // Only fails if a logger is already set, and main installs exactly one.
+        let _ = log::set_logger(logger);
+        let max = if logger.debug {
+            LevelFilter::Debug
+        } else {
+            LevelFilter::Warn
+        };
+        log::set_max_level(max);
+        logger
+    }
+
+    pub fn debug(&self, msg: &str) {
         if self.debug {
             self.write("debug", msg, false);
         }
@@ -53,13 +72,17 @@ impl Logger {
 
     /// Like runc: without --log the formatted line goes to stderr; with --log it goes to the
     /// file and the bare message to stderr, for the human at the terminal.
-    pub fn error(&mut self, msg: &str) {
+    pub fn error(&self, msg: &str) {
         self.write("error", msg, true);
     }
 
-    fn write(&mut self, level: &str, msg: &str, echo: bool) {
+    fn write(&self, level: &str, msg: &str, echo: bool) {
         let line = format_line(self.format, level, msg, &now_rfc3339());
-        match self.file.as_mut() {
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match file.as_mut() {
             Some(f) => {
                 // A failing log write must not hide the error being reported: it still
                 // reaches stderr below.
@@ -70,6 +93,35 @@ impl Logger {
             }
             None => eprint!("{line}"),
         }
+    }
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            self.write(
+                logrus_level(record.level()),
+                &record.args().to_string(),
+                false,
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// logrus's level names, which containerd and podman match on.
+fn logrus_level(level: log::Level) -> &'static str {
+    match level {
+        log::Level::Error => "error",
+        log::Level::Warn => "warning",
+        log::Level::Info => "info",
+        log::Level::Debug => "debug",
+        log::Level::Trace => "trace",
     }
 }
 

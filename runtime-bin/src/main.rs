@@ -6,7 +6,6 @@ mod error;
 mod inspect;
 mod lifecycle;
 mod logging;
-mod signals;
 mod spec_cmd;
 
 use clap::{CommandFactory, Parser};
@@ -29,19 +28,19 @@ fn main() -> ExitCode {
             };
         }
     };
-    let mut logger = match Logger::new(
+    let logger = match Logger::new(
         cli.global.log_format,
         cli.global.log.as_deref(),
         cli.global.debug,
     ) {
-        Ok(l) => l,
+        Ok(l) => l.install(),
         Err(e) => {
             let path = cli.global.log.clone().unwrap_or_default();
             Logger::stderr().error(&format!("--log {}: {e}", path.display()));
             return ExitCode::FAILURE;
         }
     };
-    match execute(&cli, &mut logger) {
+    match execute(&cli, logger) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         Err(e) => {
             logger.error(&e.to_string());
@@ -50,7 +49,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn execute(cli: &Cli, logger: &mut Logger) -> Result<i32, CliError> {
+fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
     let g = &cli.global;
     if g.version {
         print!("{}", version());
@@ -61,7 +60,12 @@ fn execute(cli: &Cli, logger: &mut Logger) -> Result<i32, CliError> {
         let _ = Cli::command().print_help();
         return Ok(0);
     };
-    logger.debug(&format!("{command:?} with state root {}", g.root.display()));
+    let argv: Vec<String> = std::env::args().collect();
+    logger.debug(&format!(
+        "{} (state root {})",
+        argv.join(" "),
+        g.root.display()
+    ));
     let root = g.root.as_path();
     match command {
         Command::Create(a) => lifecycle::create(root, a),
