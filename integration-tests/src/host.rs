@@ -68,7 +68,19 @@ fn walk_cgroups(dir: &Path, depth: u32, pred: &dyn Fn(&str) -> bool, found: &mut
     }
 }
 
-/// Processes whose root, cwd or command line mentions `needle` (as "pid: what").
+/// Where a process's root directory comes from: after pivot_root its /proc/<pid>/root reads
+/// "/", but the root mount's line in its own mountinfo still names the host directory.
+fn root_mount_source(proc: &Path) -> String {
+    let text = std::fs::read_to_string(proc.join("mountinfo")).unwrap_or_default();
+    text.lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.len() > 4 && f[4] == "/")
+        .map(|f| f[3].to_owned())
+        .unwrap_or_default()
+}
+
+/// Processes whose root (or its mount's source), cwd or command line mentions `needle`
+/// (as "pid: what").
 pub fn processes_mentioning(needle: &str) -> Vec<String> {
     let me = std::process::id().to_string();
     let mut found = Vec::new();
@@ -80,8 +92,12 @@ pub fn processes_mentioning(needle: &str) -> Vec<String> {
         let links = ["root", "cwd"].map(|l| std::fs::read_link(proc.join(l)).unwrap_or_default());
         let cmdline = std::fs::read(proc.join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if links.iter().any(|l| l.to_string_lossy().contains(needle)) || cmdline.contains(needle) {
-            found.push(format!("{pid}: {cmdline}"));
+        let root_source = root_mount_source(&proc);
+        if links.iter().any(|l| l.to_string_lossy().contains(needle))
+            || cmdline.contains(needle)
+            || root_source.contains(needle)
+        {
+            found.push(format!("{pid}: {cmdline} (root {root_source})"));
         }
     }
     found

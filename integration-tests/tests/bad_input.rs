@@ -324,3 +324,43 @@ fn mount_destination_not_absolute() {
         &["relative", "destination"],
     );
 }
+
+/// A container that ran `true` and has exited, kept for inspection.
+fn stopped_container(env: &TestEnv) -> String {
+    let b = env.bundle(&["true"]);
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    env.wait_status(&id, "stopped");
+    id
+}
+
+#[test]
+fn kill_of_a_stopped_container() {
+    let env = TestEnv::new("kill_of_a_stopped_container");
+    let id = stopped_container(&env);
+    let out = env.rt.run_cmd(&["kill", &id, "KILL"]);
+    out.assert_fails_naming(&["not running", "stopped"]);
+    assert_eq!(env.rt.state(&id).unwrap()["status"], "stopped");
+}
+
+#[test]
+fn start_of_a_stopped_container() {
+    let env = TestEnv::new("start_of_a_stopped_container");
+    let id = stopped_container(&env);
+    let out = env.rt.run_cmd(&["start", &id]);
+    out.assert_fails_naming(&["stopped", "created"]);
+    assert_eq!(env.rt.state(&id).unwrap()["status"], "stopped");
+}
+
+#[test]
+fn delete_of_a_created_container_without_force() {
+    if skip_for_runc("runc 1.1 deletes a created container without --force; the spec says error") {
+        return;
+    }
+    let env = TestEnv::new("delete_created_without_force");
+    let b = env.bundle(&["sleep", "1000"]);
+    let id = env.create(&b);
+    let out = env.rt.run_cmd(&["delete", &id]);
+    out.assert_fails_naming(&["created", "force"]);
+    assert_eq!(env.rt.state(&id).unwrap()["status"], "created");
+}

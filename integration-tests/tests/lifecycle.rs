@@ -232,6 +232,19 @@ fn list_shows_containers_in_every_format() {
     assert_eq!(entries.len(), 2);
     for e in entries {
         assert_eq!(e["status"], "created", "{e}");
+        // runc's list entry: what engines and scripts read.
+        for key in [
+            "ociVersion",
+            "id",
+            "pid",
+            "status",
+            "bundle",
+            "rootfs",
+            "created",
+            "owner",
+        ] {
+            assert!(e.get(key).is_some(), "{key} missing: {e}");
+        }
         assert!(e["pid"].as_i64().unwrap() > 0, "{e}");
     }
 }
