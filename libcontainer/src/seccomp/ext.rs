@@ -203,7 +203,7 @@ pub(super) fn assemble(
     asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH));
     asm.jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, l64);
     if has(Abi::I386) {
-        asm.jump(BPF_JEQ_K, AUDIT_ARCH_I386, l32);
+        asm.far_jump(BPF_JEQ_K, AUDIT_ARCH_I386, l32);
     }
     asm.raw(ret(bad_arch.ret_value()));
     // Without this, an x32 call would be looked up in the x86_64 table (where its number with
@@ -216,7 +216,7 @@ pub(super) fn assemble(
             Abi::X86_64 => {
                 asm.mark(l64);
                 asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
-                asm.jump(BPF_JGE_K, X32_SYSCALL_BIT, x32_target);
+                asm.far_jump(BPF_JGE_K, X32_SYSCALL_BIT, x32_target);
             }
             Abi::X32 => asm.mark(lx32), // the number is still loaded
             Abi::I386 => {
@@ -242,12 +242,12 @@ enum Ins {
     /// An instruction without symbolic jumps (may be part of a seccompiler rule block whose
     /// relative jumps stay inside the block: nothing is ever inserted between `Raw`s).
     Raw(sock_filter),
-    /// Conditional jump: to `jt` if true, to `jf` if false.
+    /// Conditional jump to `jt` if true, `jf` if false; `None` is the next instruction.
     Jump {
         code: u16,
         k: u32,
-        jt: Label,
-        jf: Label,
+        jt: Option<Label>,
+        jf: Option<Label>,
     },
     Always(Label),
     Mark(Label),
@@ -273,16 +273,20 @@ impl Asm {
         self.ins.push(Ins::Raw(f));
     }
 
-    /// Jumps to `target` if the condition holds, else falls through.
+    /// Jumps to `target` if the condition holds, else falls through. For near targets.
     fn jump(&mut self, code: u16, k: u32, target: Label) {
-        let next = self.label();
-        self.ins.push(Ins::Jump {
-            code,
-            k,
-            jt: target,
-            jf: next,
-        });
-        self.mark(next);
+        let (jt, jf) = (Some(target), None);
+        self.ins.push(Ins::Jump { code, k, jt, jf });
+    }
+
+    /// Like `jump`, for targets that are usually farther than 255 instructions: through a
+    /// `JA`, so that `finish` rarely needs a second pass.
+    fn far_jump(&mut self, code: u16, k: u32, target: Label) {
+        let skip = self.label();
+        let (jt, jf) = (None, Some(skip));
+        self.ins.push(Ins::Jump { code, k, jt, jf });
+        self.ins.push(Ins::Always(target));
+        self.mark(skip);
     }
 
     /// Binary search on the syscall number (in the accumulator) over `blocks`, sorted by number.
@@ -292,7 +296,7 @@ impl Asm {
         }
         let mid = blocks.len() / 2;
         let right = self.label();
-        self.jump(BPF_JGE_K, blocks[mid].0, right);
+        self.far_jump(BPF_JGE_K, blocks[mid].0, right);
         self.search(&blocks[..mid], default_ret);
         self.mark(right);
         self.search(&blocks[mid..], default_ret);
@@ -328,37 +332,58 @@ impl Asm {
     fn finish(mut self) -> Vec<sock_filter> {
         loop {
             let pos = self.positions();
-            let far = |from: usize, to: Label| pos[to] - from - 1 > u8::MAX as usize;
-            let old = std::mem::take(&mut self.ins);
-            let mut fixed = Vec::with_capacity(old.len() + 8);
-            let (mut here, mut changed) = (0, false);
-            for ins in old {
-                match ins {
-                    Ins::Mark(_) => {
-                        fixed.push(ins);
-                        continue;
-                    }
-                    Ins::Jump { code, k, jt, jf } if far(here, jt) || far(here, jf) => {
-                        let (t, f) = (self.label(), self.label());
-                        fixed.push(Ins::Jump {
-                            code,
-                            k,
-                            jt: t,
-                            jf: f,
-                        });
-                        fixed.extend([Ins::Mark(t), Ins::Always(jt)]);
-                        fixed.extend([Ins::Mark(f), Ins::Always(jf)]);
-                        changed = true;
-                    }
-                    other => fixed.push(other),
+            let far = |from: usize, to: Option<Label>| {
+                to.is_some_and(|l| pos[l] - from - 1 > u8::MAX as usize)
+            };
+            let mut here = 0;
+            let too_far = self.ins.iter().any(|ins| match ins {
+                Ins::Mark(_) => false,
+                Ins::Jump { jt, jf, .. } => {
+                    here += 1;
+                    far(here - 1, *jt) || far(here - 1, *jf)
                 }
-                here += 1;
-            }
-            self.ins = fixed;
-            if !changed {
+                _ => {
+                    here += 1;
+                    false
+                }
+            });
+            if !too_far {
                 return self.emit(&pos);
             }
+            self.add_trampolines(&pos);
         }
+    }
+
+    fn add_trampolines(&mut self, pos: &[usize]) {
+        let far = |from: usize, to: Option<Label>| {
+            to.is_some_and(|l| pos[l] - from - 1 > u8::MAX as usize)
+        };
+        let old = std::mem::take(&mut self.ins);
+        let mut fixed = Vec::with_capacity(old.len() + 16);
+        let mut here = 0;
+        for ins in old {
+            match ins {
+                Ins::Mark(_) => {
+                    fixed.push(ins);
+                    continue;
+                }
+                Ins::Jump { code, k, jt, jf } if far(here, jt) || far(here, jf) => {
+                    let (t, f, next) = (self.label(), self.label(), self.label());
+                    let (jt, jf) = (jt.unwrap_or(next), jf.unwrap_or(next));
+                    fixed.push(Ins::Jump {
+                        code,
+                        k,
+                        jt: Some(t),
+                        jf: Some(f),
+                    });
+                    fixed.extend([Ins::Mark(t), Ins::Always(jt), Ins::Mark(f), Ins::Always(jf)]);
+                    fixed.push(Ins::Mark(next));
+                }
+                other => fixed.push(other),
+            }
+            here += 1;
+        }
+        self.ins = fixed;
     }
 
     /// Instruction index of every label.
@@ -379,14 +404,15 @@ impl Asm {
         for ins in &self.ins {
             let here = out.len();
             let off = |to: Label| pos[to] - here - 1;
+            let cond = |to: Option<Label>| to.map_or(0, off) as u8;
             match ins {
                 Ins::Mark(_) => {}
                 Ins::Raw(f) => out.push(f.clone()),
                 Ins::Always(to) => out.push(stmt(BPF_JA, off(*to) as u32)),
                 Ins::Jump { code, k, jt, jf } => out.push(sock_filter {
                     code: *code,
-                    jt: off(*jt) as u8,
-                    jf: off(*jf) as u8,
+                    jt: cond(*jt),
+                    jf: cond(*jf),
                     k: *k,
                 }),
             }
