@@ -37,6 +37,8 @@ const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 /// Syscalls per leaf of the number search: few enough that the leaf's jumps stay short and a
 /// lookup costs ~log2(n) + 8 instructions instead of a linear scan of the whole profile.
 const LEAF_LEN: usize = 8;
+/// A left subtree with more syscalls than this is likely over 255 instructions long.
+const FAR_SUBTREE: usize = 48;
 
 /// Every action the kernel knows, NOTIFY included (seccompiler's `SeccompAction` lacks it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,7 +298,12 @@ impl Asm {
         }
         let mid = blocks.len() / 2;
         let right = self.label();
-        self.far_jump(BPF_JGE_K, blocks[mid].0, right);
+        // Small left halves are near: a plain jump saves an instruction per node.
+        if mid > FAR_SUBTREE {
+            self.far_jump(BPF_JGE_K, blocks[mid].0, right);
+        } else {
+            self.jump(BPF_JGE_K, blocks[mid].0, right);
+        }
         self.search(&blocks[..mid], default_ret);
         self.mark(right);
         self.search(&blocks[mid..], default_ret);
@@ -418,5 +425,33 @@ impl Asm {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seccomp::tests::bpf_interp::{run, Data};
+
+    #[test]
+    fn conditional_jumps_beyond_255_get_trampolines() {
+        let mut asm = Asm::default();
+        let (far, near) = (asm.label(), asm.label());
+        asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
+        asm.jump(BPF_JEQ_K, 5, far);
+        asm.jump(BPF_JEQ_K, 6, near);
+        asm.raw(ret(1));
+        asm.mark(near);
+        (0..300).for_each(|_| asm.raw(ret(2)));
+        asm.mark(far);
+        asm.raw(ret(3));
+        let prog = asm.finish();
+        assert!(
+            prog.len() > 304,
+            "no trampoline in {} instructions",
+            prog.len()
+        );
+        let result = |nr| run(&prog, &Data::new(0, nr, &[]));
+        assert_eq!([result(5), result(6), result(7)], [3, 2, 1]);
     }
 }

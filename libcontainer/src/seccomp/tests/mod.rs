@@ -2,7 +2,7 @@
 //! kernel here cannot produce. Kernel tests (forked children) are in `kernel.rs`.
 
 mod agent;
-mod bpf_interp;
+pub(super) mod bpf_interp;
 mod kernel;
 
 use super::{compile, SeccompError, SeccompProgram};
