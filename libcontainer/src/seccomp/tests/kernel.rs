@@ -294,3 +294,28 @@ fn notified_syscall_is_answered_by_the_agent() {
     assert_eq!(notif.data.arch, 0xc000_003e);
     exited_ok(status);
 }
+
+#[test]
+fn filter_flags_are_accepted_by_the_kernel() {
+    let p = compiled(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                  "SECCOMP_FILTER_FLAG_TSYNC"],
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 99}]
+    })));
+    exited_ok(under_filter(&p, || {
+        // SAFETY: a plain syscall.
+        (errno_if_failed(unsafe { libc::syscall(libc::SYS_getppid) }) != 99) as i32
+    }));
+    // TSYNC with a listener needs TSYNC_ESRCH added, or the kernel refuses the combination.
+    let p = compiled(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": "/nonexistent",
+        "flags": ["SECCOMP_FILTER_FLAG_TSYNC"],
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]
+    })));
+    exited_ok(in_child(|| match install(&p) {
+        Ok(Some(_)) => 0,
+        _ => 1,
+    }));
+}
