@@ -210,7 +210,7 @@ pub(super) fn assemble(
     asm.raw(ret(bad_arch.ret_value()));
     // Without this, an x32 call would be looked up in the x86_64 table (where its number with
     // the x32 bit never matches) and get the default action, e.g. ALLOW in a deny-list profile.
-    let x32_target = if has(Abi::X32) { lx32 } else { lbad };
+    let x32 = has(Abi::X32);
     let mut abis = abis;
     abis.sort_by_key(|a| a.abi);
     for AbiRules { abi, rules } in abis {
@@ -218,7 +218,7 @@ pub(super) fn assemble(
             Abi::X86_64 => {
                 asm.mark(l64);
                 asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
-                asm.far_jump(BPF_JGE_K, X32_SYSCALL_BIT, x32_target);
+                asm.x32_split(x32.then_some(lx32), lbad);
             }
             Abi::X32 => asm.mark(lx32), // the number is still loaded
             Abi::I386 => {
@@ -289,6 +289,22 @@ impl Asm {
         self.ins.push(Ins::Jump { code, k, jt, jf });
         self.ins.push(Ins::Always(target));
         self.mark(skip);
+    }
+
+    /// Sends x32 numbers to `x32` (or, unfiltered, to `bad`) and lets x86_64 ones fall
+    /// through. Number -1 stays x86_64 (it gets the default action, ENOSYS in the kernel), as
+    /// in libseccomp: tracers use it to skip a syscall.
+    fn x32_split(&mut self, x32: Option<Label>, bad: Label) {
+        if let Some(x32) = x32 {
+            return self.far_jump(BPF_JGE_K, X32_SYSCALL_BIT, x32);
+        }
+        let native = self.label();
+        let (code, k) = (BPF_JGE_K, X32_SYSCALL_BIT);
+        let (jt, jf) = (None, Some(native));
+        self.ins.push(Ins::Jump { code, k, jt, jf });
+        self.jump(BPF_JEQ_K, u32::MAX, native);
+        self.ins.push(Ins::Always(bad));
+        self.mark(native);
     }
 
     /// Binary search on the syscall number (in the accumulator) over `blocks`, sorted by number.
