@@ -197,6 +197,7 @@ fn profile_denying_mkdir_makes_mkdir_fail_with_eperm() {
     assert!(!dir.0.exists());
 }
 
+#[cfg(target_arch = "x86_64")]
 /// An i386 syscall from this 64-bit process (the kernel treats `int 0x80` as the i386 ABI).
 fn int80(nr: u32) -> i32 {
     let ret: i32;
@@ -208,12 +209,12 @@ fn int80(nr: u32) -> i32 {
     ret
 }
 
-const I386_GETPID: u32 = 20;
-const I386_SOCKETCALL: u32 = 102;
-const I386_GETPPID: u32 = 64;
-
+#[cfg(target_arch = "x86_64")]
 #[test]
 fn i386_syscalls_are_filtered_with_their_own_numbers() {
+    const I386_GETPID: u32 = 20;
+    const I386_SOCKETCALL: u32 = 102;
+    const I386_GETPPID: u32 = 64;
     let probe = in_child(|| (int80(I386_GETPID) != std::process::id() as i32) as i32);
     if !matches!(probe, WaitStatus::Exited(_, 0)) {
         eprintln!("skipped: no IA32 emulation in this kernel ({probe:?})");
