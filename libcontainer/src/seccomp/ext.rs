@@ -37,6 +37,8 @@ const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 /// Syscalls per leaf of the number search: few enough that the leaf's jumps stay short and a
 /// lookup costs ~log2(n) + 8 instructions instead of a linear scan of the whole profile.
 const LEAF_LEN: usize = 8;
+/// A left subtree with more syscalls than this is likely over 255 instructions long.
+const FAR_SUBTREE: usize = 48;
 
 /// Every action the kernel knows, NOTIFY included (seccompiler's `SeccompAction` lacks it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,12 +205,12 @@ pub(super) fn assemble(
     asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH));
     asm.jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, l64);
     if has(Abi::I386) {
-        asm.jump(BPF_JEQ_K, AUDIT_ARCH_I386, l32);
+        asm.far_jump(BPF_JEQ_K, AUDIT_ARCH_I386, l32);
     }
     asm.raw(ret(bad_arch.ret_value()));
     // Without this, an x32 call would be looked up in the x86_64 table (where its number with
     // the x32 bit never matches) and get the default action, e.g. ALLOW in a deny-list profile.
-    let x32_target = if has(Abi::X32) { lx32 } else { lbad };
+    let x32 = has(Abi::X32);
     let mut abis = abis;
     abis.sort_by_key(|a| a.abi);
     for AbiRules { abi, rules } in abis {
@@ -216,7 +218,7 @@ pub(super) fn assemble(
             Abi::X86_64 => {
                 asm.mark(l64);
                 asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
-                asm.jump(BPF_JGE_K, X32_SYSCALL_BIT, x32_target);
+                asm.x32_split(x32.then_some(lx32), lbad);
             }
             Abi::X32 => asm.mark(lx32), // the number is still loaded
             Abi::I386 => {
@@ -242,12 +244,12 @@ enum Ins {
     /// An instruction without symbolic jumps (may be part of a seccompiler rule block whose
     /// relative jumps stay inside the block: nothing is ever inserted between `Raw`s).
     Raw(sock_filter),
-    /// Conditional jump: to `jt` if true, to `jf` if false.
+    /// Conditional jump to `jt` if true, `jf` if false; `None` is the next instruction.
     Jump {
         code: u16,
         k: u32,
-        jt: Label,
-        jf: Label,
+        jt: Option<Label>,
+        jf: Option<Label>,
     },
     Always(Label),
     Mark(Label),
@@ -273,16 +275,36 @@ impl Asm {
         self.ins.push(Ins::Raw(f));
     }
 
-    /// Jumps to `target` if the condition holds, else falls through.
+    /// Jumps to `target` if the condition holds, else falls through. For near targets.
     fn jump(&mut self, code: u16, k: u32, target: Label) {
-        let next = self.label();
-        self.ins.push(Ins::Jump {
-            code,
-            k,
-            jt: target,
-            jf: next,
-        });
-        self.mark(next);
+        let (jt, jf) = (Some(target), None);
+        self.ins.push(Ins::Jump { code, k, jt, jf });
+    }
+
+    /// Like `jump`, for targets that are usually farther than 255 instructions: through a
+    /// `JA`, so that `finish` rarely needs a second pass.
+    fn far_jump(&mut self, code: u16, k: u32, target: Label) {
+        let skip = self.label();
+        let (jt, jf) = (None, Some(skip));
+        self.ins.push(Ins::Jump { code, k, jt, jf });
+        self.ins.push(Ins::Always(target));
+        self.mark(skip);
+    }
+
+    /// Sends x32 numbers to `x32` (or, unfiltered, to `bad`) and lets x86_64 ones fall
+    /// through. Number -1 stays x86_64 (it gets the default action, ENOSYS in the kernel), as
+    /// in libseccomp: tracers use it to skip a syscall.
+    fn x32_split(&mut self, x32: Option<Label>, bad: Label) {
+        if let Some(x32) = x32 {
+            return self.far_jump(BPF_JGE_K, X32_SYSCALL_BIT, x32);
+        }
+        let native = self.label();
+        let (code, k) = (BPF_JGE_K, X32_SYSCALL_BIT);
+        let (jt, jf) = (None, Some(native));
+        self.ins.push(Ins::Jump { code, k, jt, jf });
+        self.jump(BPF_JEQ_K, u32::MAX, native);
+        self.ins.push(Ins::Always(bad));
+        self.mark(native);
     }
 
     /// Binary search on the syscall number (in the accumulator) over `blocks`, sorted by number.
@@ -292,7 +314,12 @@ impl Asm {
         }
         let mid = blocks.len() / 2;
         let right = self.label();
-        self.jump(BPF_JGE_K, blocks[mid].0, right);
+        // Small left halves are near: a plain jump saves an instruction per node.
+        if mid > FAR_SUBTREE {
+            self.far_jump(BPF_JGE_K, blocks[mid].0, right);
+        } else {
+            self.jump(BPF_JGE_K, blocks[mid].0, right);
+        }
         self.search(&blocks[..mid], default_ret);
         self.mark(right);
         self.search(&blocks[mid..], default_ret);
@@ -328,37 +355,58 @@ impl Asm {
     fn finish(mut self) -> Vec<sock_filter> {
         loop {
             let pos = self.positions();
-            let far = |from: usize, to: Label| pos[to] - from - 1 > u8::MAX as usize;
-            let old = std::mem::take(&mut self.ins);
-            let mut fixed = Vec::with_capacity(old.len() + 8);
-            let (mut here, mut changed) = (0, false);
-            for ins in old {
-                match ins {
-                    Ins::Mark(_) => {
-                        fixed.push(ins);
-                        continue;
-                    }
-                    Ins::Jump { code, k, jt, jf } if far(here, jt) || far(here, jf) => {
-                        let (t, f) = (self.label(), self.label());
-                        fixed.push(Ins::Jump {
-                            code,
-                            k,
-                            jt: t,
-                            jf: f,
-                        });
-                        fixed.extend([Ins::Mark(t), Ins::Always(jt)]);
-                        fixed.extend([Ins::Mark(f), Ins::Always(jf)]);
-                        changed = true;
-                    }
-                    other => fixed.push(other),
+            let far = |from: usize, to: Option<Label>| {
+                to.is_some_and(|l| pos[l] - from - 1 > u8::MAX as usize)
+            };
+            let mut here = 0;
+            let too_far = self.ins.iter().any(|ins| match ins {
+                Ins::Mark(_) => false,
+                Ins::Jump { jt, jf, .. } => {
+                    here += 1;
+                    far(here - 1, *jt) || far(here - 1, *jf)
                 }
-                here += 1;
-            }
-            self.ins = fixed;
-            if !changed {
+                _ => {
+                    here += 1;
+                    false
+                }
+            });
+            if !too_far {
                 return self.emit(&pos);
             }
+            self.add_trampolines(&pos);
         }
+    }
+
+    fn add_trampolines(&mut self, pos: &[usize]) {
+        let far = |from: usize, to: Option<Label>| {
+            to.is_some_and(|l| pos[l] - from - 1 > u8::MAX as usize)
+        };
+        let old = std::mem::take(&mut self.ins);
+        let mut fixed = Vec::with_capacity(old.len() + 16);
+        let mut here = 0;
+        for ins in old {
+            match ins {
+                Ins::Mark(_) => {
+                    fixed.push(ins);
+                    continue;
+                }
+                Ins::Jump { code, k, jt, jf } if far(here, jt) || far(here, jf) => {
+                    let (t, f, next) = (self.label(), self.label(), self.label());
+                    let (jt, jf) = (jt.unwrap_or(next), jf.unwrap_or(next));
+                    fixed.push(Ins::Jump {
+                        code,
+                        k,
+                        jt: Some(t),
+                        jf: Some(f),
+                    });
+                    fixed.extend([Ins::Mark(t), Ins::Always(jt), Ins::Mark(f), Ins::Always(jf)]);
+                    fixed.push(Ins::Mark(next));
+                }
+                other => fixed.push(other),
+            }
+            here += 1;
+        }
+        self.ins = fixed;
     }
 
     /// Instruction index of every label.
@@ -379,18 +427,47 @@ impl Asm {
         for ins in &self.ins {
             let here = out.len();
             let off = |to: Label| pos[to] - here - 1;
+            let cond = |to: Option<Label>| to.map_or(0, off) as u8;
             match ins {
                 Ins::Mark(_) => {}
                 Ins::Raw(f) => out.push(f.clone()),
                 Ins::Always(to) => out.push(stmt(BPF_JA, off(*to) as u32)),
                 Ins::Jump { code, k, jt, jf } => out.push(sock_filter {
                     code: *code,
-                    jt: off(*jt) as u8,
-                    jf: off(*jf) as u8,
+                    jt: cond(*jt),
+                    jf: cond(*jf),
                     k: *k,
                 }),
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seccomp::tests::bpf_interp::{run, Data};
+
+    #[test]
+    fn conditional_jumps_beyond_255_get_trampolines() {
+        let mut asm = Asm::default();
+        let (far, near) = (asm.label(), asm.label());
+        asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
+        asm.jump(BPF_JEQ_K, 5, far);
+        asm.jump(BPF_JEQ_K, 6, near);
+        asm.raw(ret(1));
+        asm.mark(near);
+        (0..300).for_each(|_| asm.raw(ret(2)));
+        asm.mark(far);
+        asm.raw(ret(3));
+        let prog = asm.finish();
+        assert!(
+            prog.len() > 304,
+            "no trampoline in {} instructions",
+            prog.len()
+        );
+        let result = |nr| run(&prog, &Data::new(0, nr, &[]));
+        assert_eq!([result(5), result(6), result(7)], [3, 2, 1]);
     }
 }

@@ -197,6 +197,7 @@ fn profile_denying_mkdir_makes_mkdir_fail_with_eperm() {
     assert!(!dir.0.exists());
 }
 
+#[cfg(target_arch = "x86_64")]
 /// An i386 syscall from this 64-bit process (the kernel treats `int 0x80` as the i386 ABI).
 fn int80(nr: u32) -> i32 {
     let ret: i32;
@@ -208,12 +209,12 @@ fn int80(nr: u32) -> i32 {
     ret
 }
 
-const I386_GETPID: u32 = 20;
-const I386_SOCKETCALL: u32 = 102;
-const I386_GETPPID: u32 = 64;
-
+#[cfg(target_arch = "x86_64")]
 #[test]
 fn i386_syscalls_are_filtered_with_their_own_numbers() {
+    const I386_GETPID: u32 = 20;
+    const I386_SOCKETCALL: u32 = 102;
+    const I386_GETPPID: u32 = 64;
     let probe = in_child(|| (int80(I386_GETPID) != std::process::id() as i32) as i32);
     if !matches!(probe, WaitStatus::Exited(_, 0)) {
         eprintln!("skipped: no IA32 emulation in this kernel ({probe:?})");
@@ -293,4 +294,29 @@ fn notified_syscall_is_answered_by_the_agent() {
     assert_eq!(notif.data.nr as i64, libc::SYS_getppid);
     assert_eq!(notif.data.arch, 0xc000_003e);
     exited_ok(status);
+}
+
+#[test]
+fn filter_flags_are_accepted_by_the_kernel() {
+    let p = compiled(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                  "SECCOMP_FILTER_FLAG_TSYNC"],
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 99}]
+    })));
+    exited_ok(under_filter(&p, || {
+        // SAFETY: a plain syscall.
+        (errno_if_failed(unsafe { libc::syscall(libc::SYS_getppid) }) != 99) as i32
+    }));
+    // TSYNC with a listener needs TSYNC_ESRCH added, or the kernel refuses the combination.
+    let p = compiled(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": "/nonexistent",
+        "flags": ["SECCOMP_FILTER_FLAG_TSYNC"],
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]
+    })));
+    exited_ok(in_child(|| match install(&p) {
+        Ok(Some(_)) => 0,
+        _ => 1,
+    }));
 }

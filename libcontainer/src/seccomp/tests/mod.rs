@@ -2,7 +2,7 @@
 //! kernel here cannot produce. Kernel tests (forked children) are in `kernel.rs`.
 
 mod agent;
-mod bpf_interp;
+pub(super) mod bpf_interp;
 mod kernel;
 
 use super::{compile, SeccompError, SeccompProgram};
@@ -56,6 +56,7 @@ fn default_like_profile_compiles_fast_and_filters_every_abi() {
     assert_eq!(x64(&p, libc::SYS_mount, &[]), errno(libc::EPERM));
     assert_eq!(x64(&p, libc::SYS_clone3, &[]), errno(libc::ENOSYS));
     assert_eq!(x64(&p, 1000, &[]), errno(libc::EPERM));
+    assert_eq!(x64(&p, -1, &[]), errno(libc::EPERM));
     assert_eq!(x64(&p, libc::SYS_personality, &[8]), ALLOW);
     assert_eq!(x64(&p, libc::SYS_personality, &[0xffff_ffff]), ALLOW);
     assert_eq!(x64(&p, libc::SYS_personality, &[1]), errno(libc::EPERM));
@@ -101,6 +102,11 @@ fn unlisted_abis_are_killed_not_defaulted() {
     assert_eq!(x64(&p, libc::SYS_getpid, &[]), ALLOW);
     // a deny list must not be bypassed through the x32 or i386 syscall numbers
     assert_eq!(eval(&p, AUDIT_ARCH_X86_64, X32_BIT | 83, &[]), KILL_PROCESS);
+    assert_eq!(
+        eval(&p, AUDIT_ARCH_X86_64, X32_BIT | 0x3fff_fffe, &[]),
+        KILL_PROCESS
+    );
+    assert_eq!(eval(&p, AUDIT_ARCH_X86_64, u32::MAX, &[]), ALLOW);
     assert_eq!(eval(&p, AUDIT_ARCH_I386, 39, &[]), KILL_PROCESS);
 }
 
