@@ -5,11 +5,7 @@ use oci_spec::runtime::LinuxCapabilities;
 #[derive(Debug, thiserror::Error)]
 pub enum CapsError {
     #[error("process.capabilities.{set}: {cap}: {reason}")]
-    Apply {
-        set: &'static str,
-        cap: String,
-        reason: String,
-    },
+    Apply { set: &'static str, cap: String, reason: String },
 }
 
 /// Checks every capability is known to this kernel (e.g. CAP_BPF on an old kernel).

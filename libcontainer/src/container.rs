@@ -31,11 +31,7 @@ pub enum Error {
     #[error("container {0} already exists")]
     AlreadyExists(String),
     #[error("container {id} is {status}: {reason}")]
-    WrongStatus {
-        id: String,
-        status: String,
-        reason: &'static str,
-    },
+    WrongStatus { id: String, status: String, reason: &'static str },
 }
 
 /// The OCI status, derived from kernel facts each time it is read.

@@ -10,20 +10,11 @@ use oci_spec::runtime::Hook;
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
     #[error("hooks.{phase}[{index}] ({path}): {reason}")]
-    Failed {
-        phase: &'static str,
-        index: usize,
-        path: String,
-        reason: String,
-    },
+    Failed { phase: &'static str, index: usize, path: String, reason: String },
 }
 
 /// Runs `hooks` in order, stopping at the first failure. `phase` is the config's name for the
 /// list ("prestart", "createRuntime", ...), used in errors.
-pub fn run_hooks(
-    _phase: &'static str,
-    _hooks: &[Hook],
-    _state_json: &[u8],
-) -> Result<(), HookError> {
+pub fn run_hooks(_phase: &'static str, _hooks: &[Hook], _state_json: &[u8]) -> Result<(), HookError> {
     todo!()
 }

@@ -5,12 +5,7 @@ use oci_spec::runtime::PosixRlimit;
 #[derive(Debug, thiserror::Error)]
 pub enum RlimitError {
     #[error("process.rlimits: {name} (soft {soft}, hard {hard}): {reason}")]
-    Apply {
-        name: String,
-        soft: u64,
-        hard: u64,
-        reason: String,
-    },
+    Apply { name: String, soft: u64, hard: u64, reason: String },
 }
 
 /// Duplicate types and soft > hard are errors, before anything is created.

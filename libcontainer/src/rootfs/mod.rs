@@ -34,11 +34,7 @@ pub struct RootfsOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
     #[error("mounts[{index}] ({destination}): {reason}")]
-    InvalidMount {
-        index: usize,
-        destination: String,
-        reason: String,
-    },
+    InvalidMount { index: usize, destination: String, reason: String },
 }
 
 pub fn validate_mounts(_spec: &Spec) -> Result<(), RootfsError> {
