@@ -1,1 +1,161 @@
-//! TODO
+//! The typed channel between `berth create` and the processes it clones: a SOCK_SEQPACKET
+//! socketpair carrying one compact binary message per packet (a tag byte, then the payload), so
+//! a message never arrives half-read and nothing is parsed as JSON on the hot path.
+
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Every message of the create protocol, in the order they are normally exchanged
+/// (docs/process-model.md has the picture).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// parent → child: the child is in its cgroup (and, for a cloned user namespace, its id
+    /// maps are written); go on.
+    Go,
+    /// child → parent: I unshared a user namespace; write my id maps.
+    NeedIdMaps,
+    /// parent → child: id maps written.
+    IdMapsDone,
+    /// child → parent: the container's init has this pid (in the parent's pid namespace).
+    InitPid(i32),
+    /// init → parent: mounts are done; run prestart and createRuntime hooks.
+    CreateRuntime,
+    /// parent → init: those hooks ran; here is the state JSON for the hooks the init runs.
+    HooksDone(Vec<u8>),
+    /// init → parent: set up, waiting for `start`.
+    Ready,
+    /// child → parent: setup failed; the text names the step and field.
+    Error(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("channel: {0}")]
+    Io(nix::Error),
+    #[error("channel: the other process exited before answering")]
+    Closed,
+    #[error("channel: malformed message (tag {0})")]
+    Malformed(u8),
+}
+
+const MAX_MSG: usize = 256 * 1024;
+
+impl Msg {
+    /// The packet for this message.
+    pub fn encode(&self) -> Vec<u8> {
+        let (tag, payload): (u8, &[u8]) = match self {
+            Msg::Go => (1, &[]),
+            Msg::NeedIdMaps => (2, &[]),
+            Msg::IdMapsDone => (3, &[]),
+            Msg::InitPid(pid) => return [&[4u8][..], &pid.to_le_bytes()].concat(),
+            Msg::CreateRuntime => (5, &[]),
+            Msg::HooksDone(json) => (6, json),
+            Msg::Ready => (7, &[]),
+            Msg::Error(text) => (8, text.as_bytes()),
+        };
+        [&[tag][..], payload].concat()
+    }
+
+    /// Parses one packet (also the fuzz target's entry point: packets come from another
+    /// process and must never panic the parent).
+    pub fn decode(buf: &[u8]) -> Result<Self, ChannelError> {
+        let (&tag, payload) = buf.split_first().ok_or(ChannelError::Closed)?;
+        Ok(match tag {
+            1 => Msg::Go,
+            2 => Msg::NeedIdMaps,
+            3 => Msg::IdMapsDone,
+            4 => {
+                let bytes: [u8; 4] = payload.try_into().map_err(|_| ChannelError::Malformed(tag))?;
+                Msg::InitPid(i32::from_le_bytes(bytes))
+            }
+            5 => Msg::CreateRuntime,
+            6 => Msg::HooksDone(payload.to_vec()),
+            7 => Msg::Ready,
+            8 => Msg::Error(String::from_utf8_lossy(payload).into_owned()),
+            t => return Err(ChannelError::Malformed(t)),
+        })
+    }
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// A connected pair: (parent's end, child's end). Both close on exec, so the user's program
+/// never inherits them.
+pub fn channel_pair() -> Result<(Channel, Channel), ChannelError> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(ChannelError::Io)?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn send(&self, msg: &Msg) -> Result<(), ChannelError> {
+        let bytes = msg.encode();
+        loop {
+            match send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EPIPE) => return Err(ChannelError::Closed),
+                Err(e) => return Err(ChannelError::Io(e)),
+            }
+        }
+    }
+
+    pub fn recv(&self) -> Result<Msg, ChannelError> {
+        let mut buf = vec![0u8; MAX_MSG];
+        loop {
+            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Ok(0) => return Err(ChannelError::Closed),
+                Ok(n) => return Msg::decode(&buf[..n]),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::ECONNRESET) => return Err(ChannelError::Closed),
+                Err(e) => return Err(ChannelError::Io(e)),
+            }
+        }
+    }
+
+    /// Waits for one specific message; an `Error` from the other side becomes `Err(text)`.
+    pub fn expect(&self, want: &Msg) -> Result<(), String> {
+        match self.recv() {
+            Ok(ref got) if got == want => Ok(()),
+            Ok(Msg::Error(text)) => Err(text),
+            Ok(other) => Err(format!("protocol: expected {want:?}, got {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_round_trips() {
+        let (a, b) = channel_pair().unwrap();
+        let msgs = [
+            Msg::Go,
+            Msg::NeedIdMaps,
+            Msg::IdMapsDone,
+            Msg::InitPid(-7),
+            Msg::InitPid(123_456),
+            Msg::CreateRuntime,
+            Msg::HooksDone(b"{\"id\":\"x\"}".to_vec()),
+            Msg::Ready,
+            Msg::Error("mounts[3] (/x): bad".into()),
+        ];
+        for m in &msgs {
+            a.send(m).unwrap();
+            assert_eq!(&b.recv().unwrap(), m);
+        }
+        drop(a);
+        assert!(matches!(b.recv(), Err(ChannelError::Closed)));
+    }
+}

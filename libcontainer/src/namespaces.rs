@@ -1,1 +1,221 @@
-//! TODO
+//! `linux.namespaces`: which namespaces are new, which are joined by path, and the id maps and
+//! time offsets that must be written before anything runs inside them.
+
+use nix::fcntl::{open, OFlag};
+use nix::sched::{setns, CloneFlags};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("linux.namespaces[{index}]: {reason}")]
+    Invalid { index: usize, reason: String },
+    #[error("linux.namespaces[{index}].path {path}: {reason}")]
+    Path { index: usize, path: PathBuf, reason: String },
+    #[error("{field}: {reason}")]
+    Config { field: &'static str, reason: String },
+    #[error("joining {kind} namespace: {reason}")]
+    Join { kind: &'static str, reason: String },
+    #[error("{what}: {reason}")]
+    Write { what: String, reason: String },
+}
+
+/// A namespace to join: its type and an fd of the path (opened in the parent, where the path
+/// resolves on the host, and checked to be of that type).
+#[derive(Debug)]
+pub struct Join {
+    pub kind: LinuxNamespaceType,
+    pub fd: OwnedFd,
+}
+
+/// What the config asks for, checked.
+#[derive(Debug)]
+pub struct NamespacePlan {
+    /// Namespaces to create.
+    pub new: CloneFlags,
+    /// Namespaces to join, user first (it decides the privileges for joining the others).
+    pub joins: Vec<Join>,
+}
+
+impl NamespacePlan {
+    pub fn has_new(&self, kind: LinuxNamespaceType) -> bool {
+        self.new.contains(clone_flag(kind))
+    }
+    pub fn joins_kind(&self, kind: LinuxNamespaceType) -> bool {
+        self.joins.iter().any(|j| j.kind == kind)
+    }
+    /// The container has this namespace of its own, new or joined (not the host's).
+    pub fn has(&self, kind: LinuxNamespaceType) -> bool {
+        self.has_new(kind) || self.joins_kind(kind)
+    }
+}
+
+pub fn clone_flag(kind: LinuxNamespaceType) -> CloneFlags {
+    CloneFlags::from_bits_retain(kind as i32)
+}
+
+/// The name /proc/<pid>/ns/ uses for a type.
+pub fn proc_name(kind: LinuxNamespaceType) -> &'static str {
+    match kind {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The config's name for a type (`network`, not `net`).
+pub fn oci_name(kind: LinuxNamespaceType) -> &'static str {
+    match kind {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Network => "network",
+        other => proc_name(other),
+    }
+}
+
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Checks the namespaces (no duplicates, joined paths of the right type) and the settings that
+/// depend on them, before any process exists.
+pub fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
+    let linux = spec.linux().as_ref();
+    let list = linux.and_then(|l| l.namespaces().as_ref()).map(Vec::as_slice).unwrap_or(&[]);
+    let mut plan = NamespacePlan { new: CloneFlags::empty(), joins: Vec::new() };
+    let mut seen = HashMap::new();
+    for (index, ns) in list.iter().enumerate() {
+        let kind = ns.typ();
+        if let Some(first) = seen.insert(kind, index) {
+            return Err(NamespaceError::Invalid {
+                index,
+                reason: format!("{} namespace already listed at [{first}]", oci_name(kind)),
+            });
+        }
+        match ns.path() {
+            None => plan.new |= clone_flag(kind),
+            Some(path) => plan.joins.push(Join { kind, fd: open_ns_path(index, path, kind)? }),
+        }
+    }
+    plan.joins.sort_by_key(|j| j.kind != LinuxNamespaceType::User);
+    check_mappings(spec, &plan)?;
+    check_time_offsets(spec, &plan)?;
+    Ok(plan)
+}
+
+fn open_ns_path(index: usize, path: &std::path::Path, kind: LinuxNamespaceType) -> Result<OwnedFd, NamespaceError> {
+    let err = |reason: String| NamespaceError::Path { index, path: path.to_path_buf(), reason };
+    let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| err(e.desc().into()))?;
+    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd.
+    let got = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if got < 0 {
+        return Err(err("not a namespace file".into()));
+    }
+    if got != kind as i32 {
+        let actual = ALL_KINDS.iter().find(|k| **k as i32 == got).map_or("unknown", |k| oci_name(*k));
+        return Err(err(format!("is a {actual} namespace, not {}", oci_name(kind))));
+    }
+    Ok(fd)
+}
+
+pub const ALL_KINDS: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Time,
+];
+
+fn mappings(spec: &Spec) -> (&[LinuxIdMapping], &[LinuxIdMapping]) {
+    let linux = spec.linux().as_ref();
+    let u = linux.and_then(|l| l.uid_mappings().as_ref()).map(Vec::as_slice).unwrap_or(&[]);
+    let g = linux.and_then(|l| l.gid_mappings().as_ref()).map(Vec::as_slice).unwrap_or(&[]);
+    (u, g)
+}
+
+fn check_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<(), NamespaceError> {
+    let (u, g) = mappings(spec);
+    let new_user = plan.has_new(LinuxNamespaceType::User);
+    let cfg = |field, reason: &str| NamespaceError::Config { field, reason: reason.into() };
+    if new_user && (u.is_empty() || g.is_empty()) {
+        return Err(cfg("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings"));
+    }
+    if !new_user && !(u.is_empty() && g.is_empty()) {
+        return Err(cfg("linux.uidMappings", "id mappings given without a new user namespace"));
+    }
+    Ok(())
+}
+
+fn check_time_offsets(spec: &Spec, plan: &NamespacePlan) -> Result<(), NamespaceError> {
+    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    let Some(offsets) = offsets.filter(|o| !o.is_empty()) else { return Ok(()) };
+    if !plan.has_new(LinuxNamespaceType::Time) {
+        return Err(NamespaceError::Config {
+            field: "linux.timeOffsets",
+            reason: "needs a new time namespace".into(),
+        });
+    }
+    for clock in offsets.keys() {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(NamespaceError::Config {
+                field: "linux.timeOffsets",
+                reason: format!("unknown clock {clock:?} (monotonic or boottime)"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Writes the uid and gid maps of `pid`'s new user namespace (from the parent, which holds
+/// the privileges over the host ids).
+pub fn write_id_maps(spec: &Spec, pid: i32) -> Result<(), NamespaceError> {
+    let (u, g) = mappings(spec);
+    for (file, maps) in [("uid_map", u), ("gid_map", g)] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, map_text(maps)).map_err(|e| NamespaceError::Write {
+            what: format!("linux.{}Mappings ({path})", &file[..3]),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Joins every namespace given by path, user first.
+pub fn join_namespaces(joins: &[Join]) -> Result<(), NamespaceError> {
+    for j in joins {
+        setns(&j.fd, clone_flag(j.kind)).map_err(|e| NamespaceError::Join {
+            kind: oci_name(j.kind),
+            reason: e.desc().into(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes linux.timeOffsets for the time namespace the caller just unshared; they apply to
+/// the caller's children, which is why a time namespace costs a second fork.
+pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
+    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    let Some(offsets) = offsets else { return Ok(()) };
+    let text: String = offsets
+        .iter()
+        .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+        .collect();
+    std::fs::write("/proc/self/timens_offsets", text).map_err(|e| NamespaceError::Write {
+        what: "linux.timeOffsets".into(),
+        reason: e.to_string(),
+    })
+}

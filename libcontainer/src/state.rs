@@ -1,1 +1,228 @@
-//! TODO
+//! The state store: one directory per container under the state root, holding `state.json`
+//! (written atomically: temp file + rename) and guarded by an flock on the directory itself,
+//! so concurrent commands on one id serialise while different ids never contend.
+//!
+//! What is stored is what cannot be read back from the kernel: the init's pid *and its start
+//! time* (so a reused pid is never taken for the container), the bundle, the cgroup paths and
+//! the config as it was at create (later edits of config.json have no effect, as the spec asks).
+//! The status is never stored: `process`/`container` derive it from the kernel on every read.
+
+use crate::cgroups::CgroupPaths;
+use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+const STATE_FILE: &str = "state.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("container {0} already exists")]
+    AlreadyExists(String),
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("{path}: corrupt state: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> StateError {
+    StateError::Io { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+/// What berth records about a container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    /// The init's pid in berth's pid namespace.
+    pub pid: i32,
+    /// Field 22 of /proc/<pid>/stat when the init was created: pid + start time name one process.
+    pub init_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub annotations: BTreeMap<String, String>,
+    pub cgroup: CgroupPaths,
+    /// /proc/<pid>/ns/* of the namespaces the container has, by OCI type name.
+    pub namespace_paths: BTreeMap<String, PathBuf>,
+    /// The config as it was at create.
+    pub config: Spec,
+}
+
+/// A container's directory, locked for as long as this value lives.
+#[derive(Debug)]
+pub struct StateDir {
+    path: PathBuf,
+    lock: Flock<File>,
+}
+
+/// The OCI id rules runc applies: letters, digits and `_ + - .`, not `.`/`..`, at most 1024.
+pub fn validate_id(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() {
+        return Err("must not be empty");
+    }
+    if id == "." || id == ".." {
+        return Err("must not be . or ..");
+    }
+    if id.len() > 1024 {
+        return Err("longer than 1024 bytes");
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b)) {
+        return Err("may only contain letters, digits, and _ + - . (no /)");
+    }
+    Ok(())
+}
+
+fn lock_dir(path: &Path) -> Result<Flock<File>, StateError> {
+    let dir = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| match e {
+            nix::errno::Errno::ENOENT => StateError::NotFound(dir_id(path)),
+            e => io_err(path, e),
+        })?;
+    Flock::lock(File::from(dir), FlockArg::LockExclusive).map_err(|(_, e)| io_err(path, e))
+}
+
+fn dir_id(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+impl StateDir {
+    /// Makes the directory of a new container (failing if the id is taken) and locks it.
+    pub fn create(root: &Path, id: &str) -> Result<Self, StateError> {
+        std::fs::create_dir_all(root).map_err(|e| io_err(root, e))?;
+        let path = root.join(id);
+        match nix::unistd::mkdir(&path, Mode::from_bits_truncate(0o700)) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EEXIST) => return Err(StateError::AlreadyExists(id.into())),
+            Err(e) => return Err(io_err(&path, e)),
+        }
+        let lock = lock_dir(&path)?;
+        Ok(Self { path, lock })
+    }
+
+    /// Locks the directory of an existing container.
+    pub fn open(root: &Path, id: &str) -> Result<Self, StateError> {
+        let path = root.join(id);
+        let lock = lock_dir(&path)?;
+        // Lost a race with delete: the directory we locked is gone.
+        if !path.join(STATE_FILE).exists() && !path.exists() {
+            return Err(StateError::NotFound(id.into()));
+        }
+        Ok(Self { path, lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// An fd of the directory, for paths too long for a unix socket address
+    /// (`/proc/self/fd/N/start.sock`).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.lock.as_fd()
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.lock.as_raw_fd()
+    }
+
+    pub fn load(&self) -> Result<State, StateError> {
+        let path = self.path.join(STATE_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StateError::NotFound(dir_id(&self.path)),
+            _ => io_err(&path, e),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt { path, reason: e.to_string() })
+    }
+
+    /// Temp file + rename: a reader sees the old state or the new one, never half of one.
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        let tmp = self.path.join(".state.json.tmp");
+        let bytes = serde_json::to_vec(state).map_err(|e| io_err(&tmp, e))?;
+        let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        f.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
+        std::fs::rename(&tmp, self.path.join(STATE_FILE)).map_err(|e| io_err(&tmp, e))
+    }
+
+    /// Removes the directory and everything in it; the lock goes with it.
+    pub fn remove(self) -> Result<(), StateError> {
+        std::fs::remove_dir_all(&self.path).map_err(|e| io_err(&self.path, e))
+    }
+}
+
+/// Ids of every container directory under `root`, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(root, e)),
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|id| validate_id(id).is_ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Now, as RFC 3339 in UTC with nanoseconds (the shape runc prints).
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_nanos()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_runc_rules() {
+        for ok in ["a", "abc-1_2.3+4", "x".repeat(1024).as_str()] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "a b", "é"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+    }
+}

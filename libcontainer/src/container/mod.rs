@@ -16,9 +16,13 @@
 //! # Ok(()) }
 //! ```
 
+mod create;
+mod ops;
+
 use std::path::PathBuf;
 
 pub use nix::sys::signal::Signal;
+pub use ops::{list, parse_signal};
 
 /// Errors of the public API. Each wraps the failing step's own error, which names the field,
 /// path or argument at fault.
@@ -31,7 +35,52 @@ pub enum Error {
     #[error("container {0} already exists")]
     AlreadyExists(String),
     #[error("container {id} is {status}: {reason}")]
-    WrongStatus { id: String, status: String, reason: &'static str },
+    WrongStatus { id: String, status: Status, reason: &'static str },
+    #[error("bundle {path}: {reason}")]
+    Bundle { path: PathBuf, reason: String },
+    #[error("{field}: {reason}")]
+    Config { field: &'static str, reason: String },
+    #[error("unknown signal {0:?}")]
+    UnknownSignal(String),
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error(transparent)]
+    State(crate::state::StateError),
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Capabilities(#[from] crate::capabilities::CapsError),
+    #[error(transparent)]
+    Rlimit(#[from] crate::rlimits::RlimitError),
+    #[error(transparent)]
+    Sysctl(#[from] crate::sysctl::SysctlError),
+    #[error(transparent)]
+    Attribute(#[from] crate::attributes::AttributeError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
+    #[error("start: {0}")]
+    Start(String),
+    #[error("{what}: {reason}")]
+    Io { what: String, reason: String },
+}
+
+impl From<crate::state::StateError> for Error {
+    fn from(e: crate::state::StateError) -> Self {
+        use crate::state::StateError as S;
+        match e {
+            S::NotFound(id) => Error::NotFound(id),
+            S::AlreadyExists(id) => Error::AlreadyExists(id),
+            other => Error::State(other),
+        }
+    }
 }
 
 /// The OCI status, derived from kernel facts each time it is read.
@@ -42,6 +91,25 @@ pub enum Status {
     Running,
     Paused,
     Stopped,
+}
+
+impl Status {
+    /// The OCI name (`created`, `running`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Builds a new container (typestate: only `create` turns a builder into a container).
@@ -59,8 +127,18 @@ pub struct ContainerBuilder {
 
 impl ContainerBuilder {
     /// Validates the id (not empty, no `/`, not `.` or `..`, runc's character set).
-    pub fn new(_id: &str) -> Result<Self, Error> {
-        todo!()
+    pub fn new(id: &str) -> Result<Self, Error> {
+        crate::state::validate_id(id).map_err(|reason| Error::InvalidId { id: id.into(), reason })?;
+        Ok(Self {
+            id: id.into(),
+            root: crate::DEFAULT_ROOT.into(),
+            bundle: ".".into(),
+            console_socket: None,
+            pid_file: None,
+            no_pivot: false,
+            no_new_keyring: false,
+            preserve_fds: 0,
+        })
     }
     /// State root; default `/run/berth`.
     pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
@@ -96,7 +174,7 @@ impl ContainerBuilder {
     /// Creates the container: namespaces, cgroup, rootfs, createRuntime/createContainer hooks;
     /// returns once the init waits for `start`. On any error nothing is left behind.
     pub fn create(self) -> Result<Created, Error> {
-        todo!()
+        create::create(self)
     }
 }
 
@@ -116,58 +194,70 @@ impl Created {
     }
     /// Waits for the init to exit; returns its exit code, or 128+N if signal N killed it.
     pub fn wait(&self) -> Result<i32, Error> {
-        todo!()
+        ops::wait_child(self.container.state.pid)
+    }
+    /// Like `wait`, forwarding the signals this process receives to the init meanwhile
+    /// (`berth run` in the foreground: Ctrl-C reaches the container, as with runc).
+    pub fn wait_forwarding_signals(&self) -> Result<i32, Error> {
+        let pid = self.container.state.pid;
+        crate::process::wait_forwarding_signals(pid)
+            .map_err(|e| Error::Io { what: format!("wait for init {pid}"), reason: e.to_string() })
     }
 }
 
-/// A container known to the state root.
+/// A container known to the state root. It holds what was recorded at create; every
+/// operation re-reads it under the container's lock, and the status comes from the kernel.
 #[derive(Debug)]
 pub struct Container {
     pub(crate) root: PathBuf,
-    pub(crate) id: String,
+    pub(crate) state: crate::state::State,
 }
 
 impl Container {
     /// Loads the container `id` from the state root `root`.
-    pub fn load(_root: impl Into<PathBuf>, _id: &str) -> Result<Self, Error> {
-        todo!()
+    pub fn load(root: impl Into<PathBuf>, id: &str) -> Result<Self, Error> {
+        let root = root.into();
+        crate::state::validate_id(id).map_err(|reason| Error::InvalidId { id: id.into(), reason })?;
+        let dir = crate::state::StateDir::open(&root, id)?;
+        let state = dir.load()?;
+        Ok(Self { root, state })
     }
     pub fn id(&self) -> &str {
-        &self.id
+        &self.state.id
     }
     /// PID of the container's init in berth's PID namespace (0 when stopped).
     pub fn pid(&self) -> i32 {
-        todo!()
+        match self.status() {
+            Status::Stopped => 0,
+            _ => self.state.pid,
+        }
+    }
+    pub fn bundle(&self) -> &std::path::Path {
+        &self.state.bundle
+    }
+    /// When it was created, RFC 3339.
+    pub fn created(&self) -> &str {
+        &self.state.created
     }
     pub fn status(&self) -> Status {
-        todo!()
+        ops::status(&self.root, &self.state)
     }
     /// The OCI state document (`runc state`'s JSON shape).
     pub fn state_json(&self) -> serde_json::Value {
-        todo!()
+        ops::state_json(self, self.status())
     }
     /// Releases the init: startContainer hooks, then exec of the user's program; returns once
     /// it has been executed (or with the exec error), then runs poststart hooks.
     pub fn start(&mut self) -> Result<(), Error> {
-        todo!()
+        ops::start(self)
     }
     /// Sends `signal` to the init, or with `all` to every process of the container.
-    pub fn kill(&self, _signal: Signal, _all: bool) -> Result<(), Error> {
-        todo!()
+    pub fn kill(&self, signal: Signal, all: bool) -> Result<(), Error> {
+        ops::kill(self, signal, all)
     }
     /// Deletes a stopped (or, with `force`, any) container: kills what remains, removes the
     /// cgroup and state, runs poststop hooks.
-    pub fn delete(self, _force: bool) -> Result<(), Error> {
-        todo!()
+    pub fn delete(self, force: bool) -> Result<(), Error> {
+        ops::delete(self, force)
     }
-}
-
-/// Parses a signal as runc does: `KILL`, `SIGKILL` or `9`.
-pub fn parse_signal(_s: &str) -> Result<Signal, Error> {
-    todo!()
-}
-
-/// Every container in the state root, in id order.
-pub fn list(_root: impl Into<PathBuf>) -> Result<Vec<Container>, Error> {
-    todo!()
 }

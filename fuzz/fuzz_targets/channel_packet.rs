@@ -1,0 +1,11 @@
+//! A packet on the create channel comes from a process that runs inside the container's
+//! namespaces: decoding must never panic, and what decodes must re-encode identically.
+#![no_main]
+use libcontainer::channel::Msg;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(msg) = Msg::decode(data) {
+        assert_eq!(Msg::decode(&msg.encode()).ok(), Some(msg));
+    }
+});

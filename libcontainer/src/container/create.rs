@@ -1,0 +1,243 @@
+//! `create`: validate everything, then make the container, undoing every step on failure.
+
+use super::{Container, ContainerBuilder, Created, Error};
+use crate::cgroups::{self, CgroupPaths};
+use crate::namespaces::{oci_name, plan_namespaces, NamespacePlan};
+use crate::process::{launch, start::bind_start_listener, LaunchConfig, LaunchEvents};
+use crate::state::{now_rfc3339, State, StateDir};
+use crate::{attributes, capabilities, hooks, rlimits, rootfs, seccomp, spec, sysctl};
+use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
+use std::path::{Path, PathBuf};
+
+/// The config, checked as a whole before anything exists.
+struct Checked {
+    spec: Spec,
+    bundle: PathBuf,
+    rootfs: PathBuf,
+    ns: NamespacePlan,
+    seccomp: Option<seccomp::SeccompProgram>,
+}
+
+pub(super) fn create(b: ContainerBuilder) -> Result<Created, Error> {
+    let checked = check_config(&b)?;
+    let dir = StateDir::create(&b.root, &b.id)?;
+    let mut made = Made { dir: Some(dir), cgroup: None, init: None };
+    let state = make(&b, &checked, &mut made)?;
+    made.init = Some(state.pid);
+    made.dir.as_ref().expect("state dir").save(&state)?;
+    if let Some(pid_file) = &b.pid_file {
+        write_pid_file(pid_file, state.pid)?;
+    }
+    made.keep();
+    Ok(Created { container: Container { root: b.root, state } })
+}
+
+/// What `create` has made so far, undone on drop unless kept.
+struct Made {
+    dir: Option<StateDir>,
+    cgroup: Option<CgroupPaths>,
+    init: Option<i32>,
+}
+
+impl Made {
+    fn keep(mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.init = None;
+    }
+}
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        if let Some(pid) = self.init.take() {
+            crate::process::kill_and_reap(pid);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cgroups::destroy(&cg);
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+fn bundle_path(b: &ContainerBuilder) -> Result<PathBuf, Error> {
+    b.bundle.canonicalize().map_err(|e| Error::Bundle { path: b.bundle.clone(), reason: e.to_string() })
+}
+
+fn check_config(b: &ContainerBuilder) -> Result<Checked, Error> {
+    let bundle = bundle_path(b)?;
+    let spec = spec::load_spec(&bundle)?;
+    let rootfs = spec::resolve_rootfs(&spec, &bundle)?;
+    let process = spec.process().as_ref().ok_or(Error::Config { field: "process", reason: "missing".into() })?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::Config { field: "process.args", reason: "must not be empty".into() });
+    }
+    match (process.terminal().unwrap_or(false), b.console_socket.is_some()) {
+        (true, false) => {
+            return Err(Error::Config { field: "process.terminal", reason: "true needs --console-socket".into() })
+        }
+        (false, true) => {
+            return Err(Error::Config {
+                field: "process.terminal",
+                reason: "--console-socket given but the config asks for no terminal".into(),
+            })
+        }
+        _ => {}
+    }
+    let ns = plan_namespaces(&spec)?;
+    check_namespace_needs(&spec, &ns)?;
+    rootfs::validate_mounts(&spec)?;
+    let linux = spec.linux().as_ref();
+    cgroups::validate(linux.and_then(|l| l.resources().as_ref()))?;
+    capabilities::validate_capabilities(process.capabilities().as_ref())?;
+    rlimits::validate_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        sysctl::validate_sysctl(sysctl, &|kind| ns.has(kind))?;
+    }
+    attributes::validate_attributes(&spec)?;
+    check_hooks(&spec)?;
+    let seccomp = linux.and_then(|l| l.seccomp().as_ref()).map(seccomp::compile).transpose()?;
+    Ok(Checked { spec, bundle, rootfs, ns, seccomp })
+}
+
+fn check_namespace_needs(spec: &Spec, ns: &NamespacePlan) -> Result<(), Error> {
+    if !ns.has_new(Ns::Mount) {
+        return Err(Error::Config {
+            field: "linux.namespaces",
+            reason: format!("berth needs a new {} namespace to set up the rootfs", oci_name(Ns::Mount)),
+        });
+    }
+    let named = spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        || spec.domainname().as_deref().is_some_and(|h| !h.is_empty());
+    if named && !ns.has(Ns::Uts) {
+        return Err(Error::Config { field: "hostname", reason: "needs a uts namespace of the container's own".into() });
+    }
+    Ok(())
+}
+
+fn check_hooks(spec: &Spec) -> Result<(), Error> {
+    let Some(h) = spec.hooks() else { return Ok(()) };
+    #[allow(deprecated)]
+    let lists = [
+        ("prestart", h.prestart()),
+        ("createRuntime", h.create_runtime()),
+        ("createContainer", h.create_container()),
+        ("startContainer", h.start_container()),
+        ("poststart", h.poststart()),
+        ("poststop", h.poststop()),
+    ];
+    for (phase, list) in lists {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            if !hook.path().is_absolute() {
+                return Err(Error::Config {
+                    field: "hooks",
+                    reason: format!("{phase}[{i}].path {}: must be absolute", hook.path().display()),
+                });
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(Error::Config { field: "hooks", reason: format!("{phase}[{i}].timeout: must be > 0") });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Error> {
+    let dir = made.dir.as_ref().expect("state dir");
+    let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
+        what: format!("{}/start.sock", dir.path().display()),
+        reason: e.to_string(),
+    })?;
+    let linux = c.spec.linux().as_ref();
+    let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
+    let mut events = Events { b, c, cgroup: Some(cgroup), state: None, made_cgroup: &mut made.cgroup };
+    let cfg = LaunchConfig {
+        spec: &c.spec,
+        bundle: &c.bundle,
+        rootfs: &c.rootfs,
+        ns: &c.ns,
+        no_pivot: b.no_pivot,
+        console_socket: b.console_socket.as_deref(),
+        preserve_fds: b.preserve_fds,
+        seccomp: c.seccomp.as_ref(),
+        start_listener: &listener,
+        close_in_child: &[dir.raw_fd()],
+    };
+    launch(&cfg, &mut events)?;
+    let mut state = events.state.take().ok_or_else(|| Error::Start("init never reported".into()))?;
+    state.cgroup = made.cgroup.clone().unwrap_or_default();
+    Ok(state)
+}
+
+/// Serves `launch`: the container layer's part of the create sequence.
+struct Events<'a> {
+    b: &'a ContainerBuilder,
+    c: &'a Checked,
+    cgroup: Option<CgroupPaths>,
+    state: Option<State>,
+    made_cgroup: &'a mut Option<CgroupPaths>,
+}
+
+impl LaunchEvents for Events<'_> {
+    fn child_created(&mut self, pid: i32) -> Result<(), String> {
+        let mut paths = self.cgroup.take().unwrap_or_default();
+        let resources = self.c.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+        cgroups::create_and_enter(&mut paths, nix::unistd::Pid::from_raw(pid), resources)
+            .map_err(|e| e.to_string())?;
+        *self.made_cgroup = Some(paths);
+        Ok(())
+    }
+
+    fn init_created(&mut self, pid: i32) -> Result<(), String> {
+        let start = super::ops::start_time(pid).ok_or_else(|| format!("init {pid} vanished"))?;
+        self.state = Some(new_state(self.b, self.c, pid, start));
+        Ok(())
+    }
+
+    fn create_runtime(&mut self) -> Result<Vec<u8>, String> {
+        let state = self.state.as_ref().ok_or("protocol: hooks before init pid")?;
+        let json = super::ops::oci_state(state, super::Status::Creating, &self.c.rootfs).to_string();
+        let h = self.c.spec.hooks().as_ref();
+        #[allow(deprecated)]
+        let lists = [("prestart", h.and_then(|h| h.prestart().as_ref())), ("createRuntime", h.and_then(|h| h.create_runtime().as_ref()))];
+        for (phase, list) in lists {
+            if let Some(list) = list {
+                hooks::run_hooks(phase, list, json.as_bytes()).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(json.into_bytes())
+    }
+}
+
+fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
+    let namespace_paths = crate::namespaces::ALL_KINDS
+        .iter()
+        .filter(|k| c.ns.has(**k))
+        .map(|k| (oci_name(*k).to_string(), PathBuf::from(format!("/proc/{pid}/ns/{}", crate::namespaces::proc_name(*k)))))
+        .collect();
+    State {
+        oci_version: c.spec.version().clone(),
+        id: b.id.clone(),
+        pid,
+        init_start_time: start,
+        bundle: c.bundle.clone(),
+        rootfs: c.rootfs.clone(),
+        created: now_rfc3339(),
+        annotations: c.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        cgroup: CgroupPaths::default(),
+        namespace_paths,
+        config: c.spec.clone(),
+    }
+}
+
+/// runc writes the pid file atomically too: a reader never sees an empty file.
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let err = |e: std::io::Error| Error::Io { what: format!("--pid-file {}", path.display()), reason: e.to_string() };
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string()).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

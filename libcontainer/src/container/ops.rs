@@ -1,0 +1,240 @@
+//! Operations on an existing container: status from kernel facts, start, kill, delete, list.
+
+use super::{Container, Error, Signal, Status};
+use crate::state::{State, StateDir};
+use crate::{cgroups, hooks, seccomp};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use serde_json::json;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Field 22 of /proc/<pid>/stat (start time in clock ticks), unless the process is gone or a
+/// zombie (a zombie init has stopped: only its exit status is left).
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and parentheses: the fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+/// Is the recorded init (pid and start time) still alive?
+fn init_alive(state: &State) -> bool {
+    state.pid > 0 && start_time(state.pid) == Some(state.init_start_time)
+}
+
+pub(super) fn status(root: &Path, state: &State) -> Status {
+    if !init_alive(state) {
+        return Status::Stopped;
+    }
+    let Ok(dir) = std::fs::File::open(root.join(&state.id)) else { return Status::Stopped };
+    // SAFETY: borrowing an fd that `dir` owns for the duration of the call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(dir.as_raw_fd()) };
+    if crate::process::start::init_is_waiting(fd) {
+        Status::Created
+    } else if cgroups::is_frozen(&state.cgroup) {
+        Status::Paused
+    } else {
+        Status::Running
+    }
+}
+
+/// runtime-spec's state object, plus runc's `rootfs`, `created` and `owner`.
+pub(crate) fn oci_state(state: &State, status: Status, rootfs: &Path) -> serde_json::Value {
+    let pid = if status == Status::Stopped { 0 } else { state.pid };
+    json!({
+        "ociVersion": state.oci_version,
+        "id": state.id,
+        "pid": pid,
+        "status": status.as_str(),
+        "bundle": state.bundle,
+        "rootfs": rootfs,
+        "created": state.created,
+        "owner": "",
+        "annotations": state.annotations,
+    })
+}
+
+pub(super) fn state_json(c: &Container, status: Status) -> serde_json::Value {
+    oci_state(&c.state, status, &c.state.rootfs)
+}
+
+fn lock(c: &Container) -> Result<(StateDir, State), Error> {
+    let dir = StateDir::open(&c.root, &c.state.id)?;
+    let state = dir.load()?;
+    Ok((dir, state))
+}
+
+pub(super) fn start(c: &mut Container) -> Result<(), Error> {
+    let (dir, state) = lock(c)?;
+    let status = status(&c.root, &state);
+    if status != Status::Created {
+        return Err(Error::WrongStatus { id: state.id, status, reason: "only a created container can be started" });
+    }
+    let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
+    if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
+        send_seccomp_listener(&state, fd)?;
+    }
+    let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
+    if let Some(list) = state.config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
+        // runtime-spec: a failing poststart hook is only logged.
+        if let Err(e) = hooks::run_hooks("poststart", list, json.as_bytes()) {
+            log::warn!("{e}");
+        }
+    }
+    c.state = state;
+    Ok(())
+}
+
+fn send_seccomp_listener(state: &State, fd: OwnedFd) -> Result<(), Error> {
+    let sc = state.config.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
+        return Err(Error::Config { field: "linux.seccomp.listenerPath", reason: "SCMP_ACT_NOTIFY needs a listenerPath".into() });
+    };
+    let msg = json!({
+        "ociVersion": state.oci_version,
+        "fds": ["seccompFd"],
+        "pid": state.pid,
+        "metadata": sc.and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
+        "state": oci_state(state, Status::Running, &state.rootfs),
+    });
+    seccomp::send_listener(path, fd, msg.to_string().as_bytes()).map_err(Error::from)
+}
+
+/// A pidfd for the recorded init, or None if that process is gone. Opening the pidfd first
+/// and checking the start time after closes the window in which the pid could be reused.
+fn init_pidfd(state: &State) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, state.pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the fd was just created for us.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    init_alive(state).then_some(fd)
+}
+
+fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
+    let Some(fd) = init_pidfd(state) else { return Ok(false) };
+    // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig as i32, 0usize, 0) };
+    match r {
+        0 => Ok(true),
+        _ if nix::errno::Errno::last() == nix::errno::Errno::ESRCH => Ok(false),
+        _ => Err(Error::Io { what: format!("kill {} {sig}", state.id), reason: nix::errno::Errno::last().to_string() }),
+    }
+}
+
+pub(super) fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), Error> {
+    let (_dir, state) = lock(c)?;
+    let status = status(&c.root, &state);
+    if status == Status::Stopped {
+        return Err(Error::WrongStatus { id: state.id, status, reason: "container not running" });
+    }
+    if all {
+        signal_all(&state, sig)?;
+    }
+    signal_init(&state, sig)?;
+    Ok(())
+}
+
+fn signal_all(state: &State, sig: Signal) -> Result<(), Error> {
+    for pid in cgroups::pids(&state.cgroup)? {
+        let _ = nix::sys::signal::kill(pid, sig);
+    }
+    Ok(())
+}
+
+pub(super) fn delete(c: Container, force: bool) -> Result<(), Error> {
+    let (dir, state) = lock(&c)?;
+    let status = status(&c.root, &state);
+    if status != Status::Stopped {
+        if !force {
+            return Err(Error::WrongStatus {
+                id: state.id,
+                status,
+                reason: "cannot delete a container that is not stopped (use --force)",
+            });
+        }
+        if status == Status::Paused {
+            cgroups::thaw(&state.cgroup)?;
+        }
+        signal_all(&state, Signal::SIGKILL)?;
+        signal_init(&state, Signal::SIGKILL)?;
+        wait_gone(&state)?;
+    }
+    destroy_cgroup(&state)?;
+    dir.remove()?;
+    let json = oci_state(&state, Status::Stopped, &state.rootfs).to_string();
+    if let Some(list) = state.config.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
+        if let Err(e) = hooks::run_hooks("poststop", list, json.as_bytes()) {
+            log::warn!("{e}");
+        }
+    }
+    Ok(())
+}
+
+/// The init was SIGKILLed; the kernel needs a moment to tear it down (and its reaper to reap it).
+fn wait_gone(state: &State) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while init_alive(state) {
+        if Instant::now() > deadline {
+            return Err(Error::Io { what: format!("delete {}", state.id), reason: "init did not die after SIGKILL".into() });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// rmdir of a cgroup fails with EBUSY until its last task has fully exited: retry briefly.
+fn destroy_cgroup(state: &State) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cgroups::destroy(&state.cgroup) {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() > deadline => return Err(e.into()),
+            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+pub(super) fn wait_child(pid: i32) -> Result<i32, Error> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::Io { what: format!("wait for init {pid}"), reason: e.to_string() }),
+        }
+    }
+}
+
+/// Parses a signal as runc does: `KILL`, `SIGKILL` or `9`.
+pub fn parse_signal(s: &str) -> Result<Signal, Error> {
+    let unknown = || Error::UnknownSignal(s.to_string());
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| unknown());
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<Signal>().map_err(|_| unknown())
+}
+
+/// Every container in the state root, in id order (one that vanishes meanwhile is skipped).
+pub fn list(root: impl Into<PathBuf>) -> Result<Vec<Container>, Error> {
+    let root = root.into();
+    let mut out = Vec::new();
+    for id in crate::state::list_ids(&root)? {
+        match Container::load(root.clone(), &id) {
+            Ok(c) => out.push(c),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,101 @@
+//! The last steps before the user's program: find it, pass only the fds it should get, enter
+//! its cwd safely, execve.
+
+use nix::unistd::{access, AccessFlags};
+use oci_spec::runtime::Spec;
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The program resolved in the container's filesystem, ready for execve.
+pub(super) struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+fn cstring(field: &str, s: &str) -> Result<CString, String> {
+    CString::new(s).map_err(|_| format!("{field}: contains a NUL byte: {s:?}"))
+}
+
+/// Resolves `process.args[0]` (after pivot_root, so in the container's view) the way runc
+/// does, so a missing program fails `create`, not `start`.
+pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
+    let process = spec.process().as_ref().ok_or("process: missing")?;
+    let args = process.args().as_deref().unwrap_or_default();
+    let name = args.first().ok_or("process.args: must not be empty")?;
+    let env = process.env().as_deref().unwrap_or_default();
+    let path = if name.contains('/') {
+        let p = Path::new(name);
+        let full = if p.is_absolute() { p.to_path_buf() } else { Path::new(process.cwd()).join(p) };
+        access(&full, AccessFlags::X_OK).map_err(|e| format!("exec: {name:?}: {}", e.desc()))?;
+        full
+    } else {
+        let search = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        find_in_path(name, search)
+            .ok_or_else(|| format!("exec: {name:?}: executable file not found in $PATH"))?
+    };
+    Ok(Program {
+        path: cstring("process.args[0]", &path.to_string_lossy())?,
+        argv: args.iter().map(|a| cstring("process.args", a)).collect::<Result<_, _>>()?,
+        envp: env.iter().map(|e| cstring("process.env", e)).collect::<Result<_, _>>()?,
+    })
+}
+
+fn find_in_path(name: &str, search: &str) -> Option<PathBuf> {
+    search
+        .split(':')
+        .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(name))
+        .find(|p| p.is_file() && access(p.as_path(), AccessFlags::X_OK).is_ok())
+}
+
+/// fds 3..3+n are the caller's `--preserve-fds`: they stay open across exec. Everything
+/// above closes on exec, so no fd of berth's (or of whoever ran berth) reaches the container.
+pub(super) fn limit_fds(preserve: u32) -> Result<(), String> {
+    for fd in 3..3 + preserve as i32 {
+        // SAFETY: fcntl on an fd number: at worst EBADF for a gap the caller left.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    // SAFETY: close_range with CLOEXEC only flags fds; no memory is touched.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3 + preserve, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if r != 0 {
+        return Err(format!("close_range: {}", nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// chdir into `process.cwd` and check we are really inside the container's root: an fd leaked
+/// from the host would let a cwd like /proc/self/fd/N escape (CVE-2024-21626), and getcwd
+/// reports such a directory as "(unreachable)".
+pub(super) fn enter_cwd(spec: &Spec) -> Result<(), String> {
+    let cwd = spec.process().as_ref().map(|p| p.cwd().clone()).unwrap_or_else(|| "/".into());
+    nix::unistd::chdir(&cwd).map_err(|e| format!("process.cwd {}: {}", cwd.display(), e.desc()))?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(p) => Err(format!("process.cwd {}: outside the container ({})", cwd.display(), p.display())),
+        Err(e) => Err(format!("process.cwd {}: outside the container ({})", cwd.display(), e.desc())),
+    }
+}
+
+/// The program starts with default signal dispositions and nothing blocked: ignored
+/// dispositions survive execve, and Rust's runtime ignores SIGPIPE in every berth process.
+pub(super) fn reset_signals() -> Result<(), String> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing SIG_DFL runs no handler code.
+        unsafe { sigaction(sig, &default) }.map_err(|e| format!("reset {sig}: {e}"))?;
+    }
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(|e| format!("unblock signals: {e}"))
+}
+
+pub(super) fn exec_program(p: &Program) -> Result<Infallible, String> {
+    nix::unistd::execve(&p.path, &p.argv, &p.envp)
+        .map_err(|e| format!("exec {:?}: {}", p.path, e.desc()))
+}

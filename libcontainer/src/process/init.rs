@@ -1,0 +1,138 @@
+//! The container's init: everything inside the namespaces, in the order that keeps it safe.
+//! Until `Ready` it reports errors over the channel (so `create` fails and cleans up); after
+//! `start`'s `S` over the start connection (so `start` fails with the reason).
+
+use super::exec::{enter_cwd, exec_program, limit_fds, reset_signals, resolve_program, Program};
+use super::start::{reply_error, reply_listener, wait_for_start};
+use super::LaunchConfig;
+use crate::channel::{Channel, Msg};
+use crate::{attributes, capabilities, hooks, identity, rlimits, rootfs, seccomp, sysctl, tty};
+use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
+use std::convert::Infallible;
+use std::os::fd::OwnedFd;
+
+pub(super) fn init_main(cfg: &LaunchConfig, chan: Channel) -> i32 {
+    let prepared = match prepare(cfg, &chan) {
+        Ok(p) => p,
+        Err(text) => {
+            let _ = chan.send(&Msg::Error(text));
+            return 1;
+        }
+    };
+    if chan.send(&Msg::Ready).is_err() {
+        return 1;
+    }
+    drop(chan);
+    let Ok(conn) = wait_for_start(cfg.start_listener) else { return 1 };
+    match start_program(cfg, &prepared, &conn) {
+        Ok(never) => match never {},
+        Err(text) => {
+            reply_error(&conn, &text);
+            127
+        }
+    }
+}
+
+struct Prepared {
+    program: Program,
+    /// The state JSON our own hooks (createContainer, startContainer) get on stdin.
+    hooks_state: Vec<u8>,
+}
+
+/// Setup up to `Ready`, in runc's order: mounts, then the create hooks (runtime namespace
+/// ones in the parent, then ours), then pivot_root, then what needs the final root.
+fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
+    let spec = cfg.spec;
+    // The console socket lives on the host: connect while its path still resolves.
+    let console = cfg.console_socket.map(tty::connect_console_socket).transpose().map_err(s)?;
+    let opts = rootfs::RootfsOptions {
+        rootfs: cfg.rootfs.to_path_buf(),
+        bundle: cfg.bundle.to_path_buf(),
+        in_user_ns: cfg.ns.has(Ns::User),
+        in_cgroup_ns: cfg.ns.has(Ns::Cgroup),
+    };
+    rootfs::prepare_rootfs(spec, &opts).map_err(s)?;
+    let hooks_state = if super::has_create_hooks(spec) { run_create_hooks(spec, chan)? } else { Vec::new() };
+    rootfs::pivot_rootfs(cfg.rootfs, cfg.no_pivot).map_err(s)?;
+    rootfs::finish_rootfs(spec).map_err(s)?;
+    set_names(spec)?;
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        sysctl::apply_sysctl(sysctl).map_err(s)?;
+    }
+    if let Some(socket) = console {
+        let size = spec.process().as_ref().and_then(|p| p.console_size());
+        let size = size.map(|b| (b.height() as u16, b.width() as u16));
+        tty::setup_console(socket, size).map_err(s)?;
+    }
+    let program = resolve_program(spec)?;
+    limit_fds(cfg.preserve_fds)?;
+    Ok(Prepared { program, hooks_state })
+}
+
+fn s(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn run_create_hooks(spec: &Spec, chan: &Channel) -> Result<Vec<u8>, String> {
+    chan.send(&Msg::CreateRuntime).map_err(s)?;
+    let state = match chan.recv().map_err(s)? {
+        Msg::HooksDone(json) => json,
+        Msg::Error(text) => return Err(text),
+        other => return Err(format!("protocol: expected HooksDone, got {other:?}")),
+    };
+    if let Some(list) = spec.hooks().as_ref().and_then(|h| h.create_container().as_ref()) {
+        hooks::run_hooks("createContainer", list, &state).map_err(s)?;
+    }
+    Ok(state)
+}
+
+fn set_names(spec: &Spec) -> Result<(), String> {
+    if let Some(name) = spec.hostname().as_deref().filter(|n| !n.is_empty()) {
+        nix::unistd::sethostname(name).map_err(|e| format!("hostname {name:?}: {}", e.desc()))?;
+    }
+    if let Some(name) = spec.domainname().as_deref().filter(|n| !n.is_empty()) {
+        // SAFETY: the pointer and length describe `name`'s bytes for the duration of the call.
+        let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+        if r != 0 {
+            return Err(format!("domainname {name:?}: {}", nix::errno::Errno::last().desc()));
+        }
+    }
+    Ok(())
+}
+
+/// After `start`: startContainer hooks, then the process's own settings, dropping privileges
+/// last. Without noNewPrivileges the seccomp filter must go in while CAP_SYS_ADMIN is still
+/// held (before the uid and capability changes); with it, as the very last step before exec.
+fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Infallible, String> {
+    let spec = cfg.spec;
+    if let Some(list) = spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
+        hooks::run_hooks("startContainer", list, &p.hooks_state).map_err(s)?;
+    }
+    let process = spec.process().as_ref().ok_or("process: missing")?;
+    if let Some(limits) = process.rlimits() {
+        rlimits::apply_rlimits(limits).map_err(s)?;
+    }
+    attributes::apply_attributes(spec).map_err(s)?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let mut listener = None;
+    if let (false, Some(prog)) = (nnp, cfg.seccomp) {
+        listener = seccomp::install(prog).map_err(s)?;
+    }
+    identity::set_identity(process.user(), setgroups_allowed()).map_err(s)?;
+    capabilities::apply_capabilities(process.capabilities().as_ref()).map_err(s)?;
+    attributes::apply_no_new_privileges(spec).map_err(s)?;
+    if let (true, Some(prog)) = (nnp, cfg.seccomp) {
+        listener = seccomp::install(prog).map_err(s)?;
+    }
+    enter_cwd(spec)?;
+    reset_signals()?;
+    if let Some(l) = listener {
+        reply_listener(conn, &l).map_err(|e| format!("seccomp listener to start: {e}"))?;
+    }
+    exec_program(&p.program)
+}
+
+/// A user namespace whose setgroups is "deny" (joined from someone else) forbids setgroups(2).
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+}

@@ -1,0 +1,167 @@
+//! The processes of a container and the order in which they are made (docs/process-model.md).
+//!
+//! `launch` runs in `berth create`: it clones the first child straight into the new namespaces
+//! and then serves it over a [`Channel`](crate::channel::Channel) until the container's init
+//! reports `Ready`. The child side is `stage` (namespaces) then `init` (everything inside).
+
+mod clone;
+mod exec;
+mod init;
+mod stage;
+pub mod start;
+mod wait;
+
+pub use wait::wait_forwarding_signals;
+
+use crate::channel::{channel_pair, Msg};
+use crate::namespaces::NamespacePlan;
+use crate::seccomp::SeccompProgram;
+use clone::{clone_into, Cloned};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("clone: {0}")]
+    Clone(nix::Error),
+    #[error("{0}")]
+    Channel(#[from] crate::channel::ChannelError),
+    /// The container's process failed a setup step; the text names the step and field.
+    #[error("{0}")]
+    Child(String),
+    /// A step the caller performs for us (cgroup, hooks, state) failed.
+    #[error("{0}")]
+    Parent(String),
+}
+
+/// Everything the child processes need. They are clones of this process, so they read it
+/// straight from memory: nothing is serialised.
+pub struct LaunchConfig<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub ns: &'a NamespacePlan,
+    pub no_pivot: bool,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: u32,
+    pub seccomp: Option<&'a SeccompProgram>,
+    pub start_listener: &'a OwnedFd,
+    /// fds of the parent the children must close at once (the state dir lock: `start` must
+    /// be able to take it while the init waits).
+    pub close_in_child: &'a [RawFd],
+}
+
+/// The steps of `create` that belong to the container layer, called by `launch` in order.
+pub trait LaunchEvents {
+    /// The first child exists (pid in our namespace): put it into the container's cgroup.
+    fn child_created(&mut self, pid: i32) -> Result<(), String>;
+    /// The container's init exists.
+    fn init_created(&mut self, pid: i32) -> Result<(), String>;
+    /// Mounts are made: run prestart and createRuntime hooks; return the state JSON the init
+    /// gives its own hooks (createContainer, startContainer).
+    fn create_runtime(&mut self) -> Result<Vec<u8>, String>;
+}
+
+/// Does the config ask for hooks that interrupt setup? If not, the round trip is skipped.
+pub(crate) fn has_create_hooks(spec: &Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        #[allow(deprecated)]
+        let prestart = h.prestart().as_ref().is_some_and(|v| !v.is_empty());
+        [h.create_runtime(), h.create_container(), h.start_container()]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+            || prestart
+    })
+}
+
+/// Namespaces that can be created by the clone itself. A cgroup namespace must be unshared
+/// after the parent moved the child into its cgroup (its root is the cgroup at unshare time),
+/// and a time namespace before its offsets are written, which only works for later children.
+/// With a time namespace the init is a second child, so its pid namespace is unshared (not
+/// cloned) to make that second child, not the first, its pid 1.
+fn direct_clone_flags(ns: &NamespacePlan) -> nix::sched::CloneFlags {
+    use crate::namespaces::clone_flag;
+    let mut flags = ns.new - clone_flag(LinuxNamespaceType::Cgroup) - clone_flag(LinuxNamespaceType::Time);
+    if ns.has_new(LinuxNamespaceType::Time) {
+        flags -= clone_flag(LinuxNamespaceType::Pid);
+    }
+    flags
+}
+
+/// Creates the container's processes and serves them until the init waits for `start`.
+/// Returns the init's pid. On error, every process made is killed and reaped.
+pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, ProcessError> {
+    let (parent, child) = channel_pair()?;
+    // Joining a namespace by path must happen before new ones are made (a new user namespace
+    // would lose the right to join the host's), so then the child unshares instead.
+    let direct = cfg.ns.joins.is_empty();
+    let flags = if direct { direct_clone_flags(cfg.ns) } else { nix::sched::CloneFlags::empty() };
+    let first = match clone_into(flags).map_err(ProcessError::Clone)? {
+        Cloned::Child => {
+            drop(parent);
+            stage::child_main(cfg, child, direct)
+        }
+        Cloned::Parent(pid) => pid,
+    };
+    drop(child);
+    let mut init = None;
+    let result = serve_child(cfg, &parent, events, first, direct, &mut init);
+    if result.is_err() {
+        for pid in [Some(first), init].into_iter().flatten() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+    } else if init != Some(first) {
+        // The first child only forked the init (with CLONE_PARENT, so the init is ours).
+        let _ = waitpid(first, None);
+    }
+    result
+}
+
+fn serve_child(
+    cfg: &LaunchConfig,
+    chan: &crate::channel::Channel,
+    events: &mut dyn LaunchEvents,
+    first: Pid,
+    direct: bool,
+    init: &mut Option<Pid>,
+) -> Result<i32, ProcessError> {
+    if direct && cfg.ns.has_new(LinuxNamespaceType::User) {
+        crate::namespaces::write_id_maps(cfg.spec, first.as_raw()).map_err(|e| ProcessError::Parent(e.to_string()))?;
+    }
+    events.child_created(first.as_raw()).map_err(ProcessError::Parent)?;
+    chan.send(&Msg::Go)?;
+    loop {
+        match chan.recv()? {
+            Msg::NeedIdMaps => {
+                crate::namespaces::write_id_maps(cfg.spec, first.as_raw())
+                    .map_err(|e| ProcessError::Parent(e.to_string()))?;
+                chan.send(&Msg::IdMapsDone)?;
+            }
+            Msg::InitPid(pid) => {
+                let pid = if pid == 0 { first } else { Pid::from_raw(pid) };
+                *init = Some(pid);
+                events.init_created(pid.as_raw()).map_err(ProcessError::Parent)?;
+            }
+            Msg::CreateRuntime => {
+                let json = events.create_runtime().map_err(ProcessError::Parent)?;
+                chan.send(&Msg::HooksDone(json))?;
+            }
+            Msg::Ready => break,
+            Msg::Error(text) => return Err(ProcessError::Child(text)),
+            other => return Err(ProcessError::Child(format!("protocol: unexpected {other:?}"))),
+        }
+    }
+    init.map(Pid::as_raw).ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))
+}
+
+/// Kills a process of ours and reaps it (undoing a create whose last steps failed).
+pub fn kill_and_reap(pid: i32) {
+    let pid = Pid::from_raw(pid);
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = waitpid(pid, None);
+}

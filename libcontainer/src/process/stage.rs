@@ -1,0 +1,87 @@
+//! The first child: finish the namespaces the clone could not make, then become the init or
+//! fork it. Runs single-threaded in a copy of `berth create`; it reports errors over the
+//! channel and exits, never returns.
+
+use super::clone::{clone_into, Cloned};
+use super::LaunchConfig;
+use crate::channel::{Channel, Msg};
+use crate::namespaces::{clone_flag, join_namespaces, write_time_offsets};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::LinuxNamespaceType as Ns;
+
+pub(super) fn child_main(cfg: &LaunchConfig, chan: Channel, direct: bool) -> ! {
+    // CVE-2019-5736: until execve replaces it, /proc/<pid>/exe of this process is the host's
+    // berth binary, reachable from a shared pid namespace. A non-dumpable process's exe link
+    // cannot be opened by anyone else, so the binary is sealed without copying it. (A user
+    // namespace turns this back on below: its root maps to an unprivileged host uid, which
+    // cannot write the root-owned binary, and it needs its own /proc/self files.)
+    let _ = nix::sys::prctl::set_dumpable(false);
+    for &fd in cfg.close_in_child {
+        // SAFETY: these fds belong to the parent's lock; this copy must not keep them.
+        unsafe { libc::close(fd) };
+    }
+    let code = match enter_namespaces(cfg, &chan, direct) {
+        Ok(Role::Init) => super::init::init_main(cfg, chan),
+        Ok(Role::Forked) => 0,
+        Err(text) => {
+            let _ = chan.send(&Msg::Error(text));
+            1
+        }
+    };
+    // SAFETY: _exit skips the parent's atexit handlers and buffered state, which this copy
+    // must not run.
+    unsafe { libc::_exit(code) }
+}
+
+enum Role {
+    Init,
+    Forked,
+}
+
+fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<Role, String> {
+    chan.expect(&Msg::Go)?;
+    let ns = cfg.ns;
+    join_namespaces(&ns.joins).map_err(|e| e.to_string())?;
+    let done = if direct { super::direct_clone_flags(ns) } else { CloneFlags::empty() };
+    let pending = ns.new - done;
+    if pending.contains(CloneFlags::CLONE_NEWUSER) {
+        unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user namespace: {e}"))?;
+        chan.send(&Msg::NeedIdMaps).map_err(|e| e.to_string())?;
+        chan.expect(&Msg::IdMapsDone)?;
+    }
+    let rest = pending - clone_flag(Ns::User) - clone_flag(Ns::Cgroup) - clone_flag(Ns::Time);
+    if !rest.is_empty() {
+        unshare(rest).map_err(|e| format!("unshare namespaces {rest:?}: {e}"))?;
+    }
+    if ns.has_new(Ns::User) {
+        // Become root of the new user namespace (the maps must map container id 0).
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .map_err(|e| format!("linux.gidMappings: setgid 0 in the user namespace: {e}"))?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .map_err(|e| format!("linux.uidMappings: setuid 0 in the user namespace: {e}"))?;
+        // The uid change cleared "dumpable", which hands our /proc/self files to the host's
+        // root; the namespace's root must still write timens_offsets and the like.
+        nix::sys::prctl::set_dumpable(true).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+    }
+    if ns.has_new(Ns::Cgroup) {
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("unshare cgroup namespace: {e}"))?;
+    }
+    if ns.has_new(Ns::Time) {
+        unshare(clone_flag(Ns::Time)).map_err(|e| format!("unshare time namespace: {e}"))?;
+        write_time_offsets(cfg.spec).map_err(|e| e.to_string())?;
+    }
+    // setns/unshare of a pid (or time) namespace only applies to children: fork the init.
+    let must_fork = ns.joins_kind(Ns::Pid) || pending.contains(clone_flag(Ns::Pid)) || ns.has_new(Ns::Time);
+    if !must_fork {
+        chan.send(&Msg::InitPid(0)).map_err(|e| e.to_string())?;
+        return Ok(Role::Init);
+    }
+    match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| format!("fork init: {e}"))? {
+        Cloned::Child => Ok(Role::Init),
+        Cloned::Parent(pid) => {
+            chan.send(&Msg::InitPid(pid.as_raw())).map_err(|e| e.to_string())?;
+            Ok(Role::Forked)
+        }
+    }
+}
