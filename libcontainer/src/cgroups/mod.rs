@@ -294,13 +294,3 @@ fn read(path: &str) -> Result<String, CgroupError> {
         source,
     })
 }
-
-/// Is the container's cgroup frozen (`pause`)?
-pub fn is_frozen(_paths: &CgroupPaths) -> bool {
-    todo!()
-}
-
-/// Unfreezes the container's cgroup (before a forced delete can kill a paused container).
-pub fn thaw(_paths: &CgroupPaths) -> Result<(), CgroupError> {
-    todo!()
-}
