@@ -16,7 +16,7 @@ mod devices;
 mod freezer;
 mod fs;
 mod hierarchy;
-mod stats;
+pub mod stats;
 mod stats_v2;
 mod unified;
 mod v1;
