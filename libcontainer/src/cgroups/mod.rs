@@ -9,7 +9,7 @@
 //! (hugetlb, `unified` keys); `validate` checks a config before anything exists; `freezer`
 //! pauses; `stats` and `stats_v2` read usage.
 //!
-//! Tests that need a pure v2 host are #[ignore]d here and run by scripts/v2-tests.sh in a VM.
+//! Tests that need a pure v2 host are `#[ignore]`d here and run by scripts/v2-tests.sh in a VM.
 
 mod bpf;
 mod devices;
