@@ -11,11 +11,7 @@ pub enum SpecError {
     #[error("{path}: {reason}")]
     Read { path: PathBuf, reason: String },
     #[error("{path}: {field}: {reason}")]
-    Invalid {
-        path: PathBuf,
-        field: String,
-        reason: String,
-    },
+    Invalid { path: PathBuf, field: String, reason: String },
 }
 
 /// Loads `bundle/config.json`; an error names the JSON path of the bad field.

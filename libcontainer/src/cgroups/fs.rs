@@ -70,11 +70,25 @@ pub(crate) fn fill_cpuset(h: &Hierarchy) -> Result<(), CgroupError> {
 
 /// Moves `pid` (the whole thread group) into the cgroup at `dir`.
 pub(crate) fn enter(dir: &Path, pid: Pid) -> Result<(), CgroupError> {
-    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|source| CgroupError::Enter {
-        pid: pid.as_raw(),
-        path: dir.to_path_buf(),
-        source,
-    })
+    let mut tries = 0;
+    loop {
+        match std::fs::write(dir.join("cgroup.procs"), pid.to_string()) {
+            Ok(()) => return Ok(()),
+            // A task the kernel has not finished setting up (TASK_NEW) is refused with
+            // EINVAL for a moment; runc retries too.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(source) => {
+                return Err(CgroupError::Enter {
+                    pid: pid.as_raw(),
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
 }
 
 /// Moves `pid` out of `h`'s cgroup into the nearest directory berth did not create (the

@@ -9,14 +9,14 @@
 //! (hugetlb, `unified` keys); `validate` checks a config before anything exists; `freezer`
 //! pauses; `stats` and `stats_v2` read usage.
 //!
-//! Tests that need a pure v2 host are #[ignore]d here and run by scripts/v2-tests.sh in a VM.
+//! Tests that need a pure v2 host are `#[ignore]`d here and run by scripts/v2-tests.sh in a VM.
 
 mod bpf;
 mod devices;
 mod freezer;
 mod fs;
 mod hierarchy;
-mod stats;
+pub mod stats;
 mod stats_v2;
 mod unified;
 mod v1;
@@ -294,4 +294,3 @@ fn read(path: &str) -> Result<String, CgroupError> {
         source,
     })
 }
-

@@ -137,3 +137,41 @@ fn stats_and_oom_kills_on_v2() {
     super::stats::stats_show_usage(&mut Guard::new(&unique_path()));
     super::stats::oom_kills_are_counted(&mut Guard::new(&unique_path()));
 }
+
+#[test]
+#[ignore = "needs a cgroup v2 host: scripts/v2-tests.sh runs it"]
+fn update_on_v2() {
+    let mut g = Guard::new(&unique_path());
+    let mut child = spawn(|_| 0);
+    g.children.push(child.pid);
+    create_and_enter(&mut g.paths, child.pid, Some(&v2_resources())).unwrap();
+    let memory = LinuxMemoryBuilder::default()
+        .limit(128 << 20)
+        .swap(192 << 20)
+        .build()
+        .unwrap();
+    let cpu = LinuxCpuBuilder::default().shares(2048u64).build().unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .memory(memory)
+        .cpu(cpu)
+        .pids(LinuxPidsBuilder::default().limit(-1).build().unwrap())
+        .build()
+        .unwrap();
+    update(&g.paths, &res).unwrap();
+    let dir = &g.paths.hierarchies[0].path;
+    assert_eq!(
+        read_file(&dir.join("memory.max")),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(
+        read_file(&dir.join("memory.swap.max")),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(read_file(&dir.join("pids.max")), "max");
+    let weight: u64 = read_file(&dir.join("cpu.weight")).parse().unwrap();
+    assert!(
+        weight > 100,
+        "2048 shares weigh more than the default: {weight}"
+    );
+    assert_eq!(child.exit_code(), 0);
+}
