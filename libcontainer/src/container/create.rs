@@ -73,6 +73,12 @@ fn check_config(b: &ContainerBuilder) -> Result<Checked, Error> {
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::Config { field: "process.args", reason: "must not be empty".into() });
     }
+    if !process.cwd().is_absolute() {
+        return Err(Error::Config {
+            field: "process.cwd",
+            reason: format!("{}: must be an absolute path", process.cwd().display()),
+        });
+    }
     match (process.terminal().unwrap_or(false), b.console_socket.is_some()) {
         (true, false) => {
             return Err(Error::Config { field: "process.terminal", reason: "true needs --console-socket".into() })

@@ -54,11 +54,12 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
     rootfs::prepare_rootfs(spec, &opts).map_err(s)?;
     let hooks_state = if super::has_create_hooks(spec) { run_create_hooks(spec, chan)? } else { Vec::new() };
     rootfs::pivot_rootfs(cfg.rootfs, cfg.no_pivot).map_err(s)?;
-    rootfs::finish_rootfs(spec).map_err(s)?;
     set_names(spec)?;
+    // Before the read-only paths: /proc/sys is usually one of them.
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         sysctl::apply_sysctl(sysctl).map_err(s)?;
     }
+    rootfs::finish_rootfs(spec).map_err(s)?;
     if let Some(socket) = console {
         let size = spec.process().as_ref().and_then(|p| p.console_size());
         let size = size.map(|b| (b.height() as u16, b.width() as u16));

@@ -13,6 +13,12 @@ use std::path::Path;
 /// is detached, with no directory needed inside the rootfs to hold it.
 pub(super) fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
     let ctx = Ctx::new("root.path", rootfs);
+    let old_root = open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(ctx.fail("open /"))?;
     let new_root = open(
         rootfs,
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
@@ -21,6 +27,10 @@ pub(super) fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
     .map_err(ctx.fail("open"))?;
     fchdir(&new_root).map_err(ctx.fail("chdir"))?;
     sys_pivot_root(".", ".").map_err(ctx.fail("pivot_root"))?;
+    // "." is still the new root; only from the old root's directory does "." name the old root
+    // mount stacked on top. Without this, the rslave below would turn every shared mount of
+    // the container into a slave.
+    fchdir(&old_root).map_err(ctx.fail("chdir to the old root"))?;
     // The old root may still be shared with the host: make it a slave first so detaching it
     // here does not unmount anything there.
     mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
