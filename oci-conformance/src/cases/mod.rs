@@ -1,0 +1,53 @@
+//! The cases, one module per area of the runtime spec.
+
+use crate::bundle::{Bundle, Suite};
+use crate::outcome::{CaseResult, Outcome};
+use serde_json::Value;
+
+mod process;
+
+#[derive(Clone, Copy)]
+pub struct Case {
+    pub name: &'static str,
+    pub run: fn(&Suite) -> CaseResult,
+}
+
+pub fn all() -> Vec<Case> {
+    [process::CASES].concat()
+}
+
+/// The common shape of a case: edit the base config, run the checker with some checks.
+pub fn checked(suite: &Suite, name: &str, checks: &[&str], edit: impl FnOnce(&mut Bundle)) -> CaseResult {
+    let mut b = Bundle::new(suite, name)?;
+    edit(&mut b);
+    b.run_checks(checks)
+}
+
+/// Expects the runtime to refuse the bundle at `create`, leaving no container behind.
+pub fn refused(suite: &Suite, name: &str, edit: impl FnOnce(&mut Bundle)) -> CaseResult {
+    let mut b = Bundle::new(suite, name)?;
+    edit(&mut b);
+    b.checks(&["args"]);
+    let out = b.create()?;
+    if out.ok() {
+        crate::fail!("create accepted the config");
+    }
+    if b.rt(&["state", &b.id])?.ok() {
+        crate::fail!("create failed ({}) but left a container behind", out.stderr.trim());
+    }
+    Ok(())
+}
+
+/// A JSON array of strings.
+pub fn strs(list: &[&str]) -> Value {
+    Value::Array(list.iter().map(|s| Value::String((*s).to_owned())).collect())
+}
+
+/// Skips when a path the case needs is missing on this machine.
+pub fn need_path(path: &str, why: &str) -> CaseResult {
+    if std::path::Path::new(path).exists() {
+        Ok(())
+    } else {
+        Err(Outcome::Skip(format!("{path} missing: {why}")))
+    }
+}
