@@ -4,6 +4,7 @@ use crate::bundle::{Bundle, Suite};
 use crate::outcome::{CaseResult, Outcome};
 use serde_json::Value;
 
+mod lifecycle;
 mod process;
 
 #[derive(Clone, Copy)]
@@ -13,7 +14,7 @@ pub struct Case {
 }
 
 pub fn all() -> Vec<Case> {
-    [process::CASES].concat()
+    [lifecycle::CASES, process::CASES].concat()
 }
 
 /// The common shape of a case: edit the base config, run the checker with some checks.

@@ -150,9 +150,19 @@ pub fn mounts(ctx: &Ctx) -> Check {
         if !bind && fstype != "cgroup" && !fstype.is_empty() && got.fstype != fstype {
             return Err(format!("{dest} is {}, config says {fstype}", got.fstype));
         }
-        for flag in ["ro", "nosuid", "nodev", "noexec"] {
-            if opts.contains(&flag) && !got.options.iter().any(|o| o == flag) {
-                return Err(format!("{dest} mounted {}, config asks {flag}", got.options.join(",")));
+        // A cgroup v1 mount becomes a tmpfs holding one mount per controller; the options
+        // belong to the controllers' mounts.
+        let under = format!("{dest}/");
+        let targets: Vec<&MountEntry> = if fstype == "cgroup" && got.fstype == "tmpfs" {
+            table.iter().filter(|m| m.point.starts_with(&under) && m.fstype == "cgroup").collect()
+        } else {
+            vec![got]
+        };
+        for t in targets {
+            for flag in ["ro", "nosuid", "nodev", "noexec"] {
+                if opts.contains(&flag) && !t.options.iter().any(|o| o == flag) {
+                    return Err(format!("{} mounted {}, config asks {flag}", t.point, t.options.join(",")));
+                }
             }
         }
     }
