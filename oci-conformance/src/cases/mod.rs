@@ -5,6 +5,7 @@ use crate::outcome::{CaseResult, Outcome};
 use serde_json::Value;
 
 mod lifecycle;
+mod linux;
 mod process;
 
 #[derive(Clone, Copy)]
@@ -14,7 +15,7 @@ pub struct Case {
 }
 
 pub fn all() -> Vec<Case> {
-    [lifecycle::CASES, process::CASES].concat()
+    [lifecycle::CASES, process::CASES, linux::CASES].concat()
 }
 
 /// The common shape of a case: edit the base config, run the checker with some checks.
