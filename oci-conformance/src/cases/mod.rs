@@ -6,6 +6,7 @@ use serde_json::Value;
 
 mod lifecycle;
 mod linux;
+mod mounts;
 mod process;
 
 #[derive(Clone, Copy)]
@@ -15,7 +16,7 @@ pub struct Case {
 }
 
 pub fn all() -> Vec<Case> {
-    [lifecycle::CASES, process::CASES, linux::CASES].concat()
+    [lifecycle::CASES, process::CASES, linux::CASES, mounts::CASES].concat()
 }
 
 /// The common shape of a case: edit the base config, run the checker with some checks.
