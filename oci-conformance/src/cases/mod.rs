@@ -4,6 +4,7 @@ use crate::bundle::{Bundle, Suite};
 use crate::outcome::{CaseResult, Outcome};
 use serde_json::Value;
 
+mod cgroups;
 mod lifecycle;
 mod linux;
 mod mounts;
@@ -16,7 +17,7 @@ pub struct Case {
 }
 
 pub fn all() -> Vec<Case> {
-    [lifecycle::CASES, process::CASES, linux::CASES, mounts::CASES].concat()
+    [lifecycle::CASES, process::CASES, linux::CASES, mounts::CASES, cgroups::CASES].concat()
 }
 
 /// The common shape of a case: edit the base config, run the checker with some checks.

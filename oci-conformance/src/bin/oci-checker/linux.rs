@@ -133,6 +133,9 @@ const CGROUP_FILES: &[(&str, &str, &str)] = &[
     ("cpu", "cpus", "cpuset/cpuset.cpus"),
     ("cpu", "mems", "cpuset/cpuset.mems"),
     ("pids", "limit", "pids/pids.max"),
+    ("blockIO", "weight", "blkio/blkio.weight"),
+    ("memory", "kernel", "memory/memory.kmem.limit_in_bytes"),
+    ("network", "classID", "net_cls/net_cls.classid"),
 ];
 
 pub fn cgroups(ctx: &Ctx) -> Check {
@@ -155,7 +158,7 @@ pub fn cgroups(ctx: &Ctx) -> Check {
         checked += 1;
     }
     for (field, file) in [("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device")] {
-        for d in res["blkio"][field].as_array().into_iter().flatten() {
+        for d in res["blockIO"][field].as_array().into_iter().flatten() {
             let line = format!("{}:{} {}", d["major"], d["minor"], d["rate"]);
             let got = read_trim(&format!("/sys/fs/cgroup/blkio/blkio.throttle.{file}"))?;
             if !got.lines().any(|l| l == line) {
@@ -163,6 +166,14 @@ pub fn cgroups(ctx: &Ctx) -> Check {
             }
             checked += 1;
         }
+    }
+    for h in res["hugepageLimits"].as_array().into_iter().flatten() {
+        let file = format!("/sys/fs/cgroup/hugetlb/hugetlb.{}.limit_in_bytes", h["pageSize"].as_str().unwrap_or(""));
+        let got = read_trim(&file)?;
+        if got != h["limit"].to_string() {
+            return Err(format!("{file} = {got}, config says {}", h["limit"]));
+        }
+        checked += 1;
     }
     if checked == 0 {
         return Err("config sets no resource the checker knows".to_owned());
