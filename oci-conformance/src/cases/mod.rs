@@ -5,6 +5,8 @@ use crate::outcome::{CaseResult, Outcome};
 use serde_json::Value;
 
 mod cgroups;
+mod exec;
+mod hooks;
 mod lifecycle;
 mod linux;
 mod mounts;
@@ -17,7 +19,7 @@ pub struct Case {
 }
 
 pub fn all() -> Vec<Case> {
-    [lifecycle::CASES, process::CASES, linux::CASES, mounts::CASES, cgroups::CASES].concat()
+    [lifecycle::CASES, process::CASES, linux::CASES, mounts::CASES, cgroups::CASES, hooks::CASES, exec::CASES].concat()
 }
 
 /// The common shape of a case: edit the base config, run the checker with some checks.
