@@ -66,7 +66,10 @@ fn main() {
         Some(c) => c,
         None => checker_build::build().unwrap_or_else(|e| die(&e)),
     };
-    let rt = Runtime { path: args.runtime.clone() };
+    // Absolute, so that cases may run the runtime from any directory.
+    let path = std::fs::canonicalize(&args.runtime)
+        .unwrap_or_else(|e| die(&format!("runtime {}: {e}", args.runtime.display())));
+    let rt = Runtime { path };
     let suite = Suite::new(rt, checker, args.busybox.clone()).unwrap_or_else(|e| die(&e));
     let mut records = Vec::new();
     for case in &all {

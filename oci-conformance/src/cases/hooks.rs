@@ -86,13 +86,17 @@ fn state_stdin(s: &Suite) -> CaseResult {
     b.start()?.check()?;
     b.wait_stopped()?;
     b.delete(false)?.check()?;
-    let want = [("prestart", "creating"), ("createRuntime", "creating"), ("createContainer", "creating"), ("startContainer", "created"), ("poststart", "running"), ("poststop", "stopped")];
+    // The spec numbers create-time hooks after the environment exists, yet calls the state
+    // during step 2 `creating`: runtimes differ, and either is read as compliant.
+    let early: &[&str] = &["creating", "created"];
+    let want: [(&str, &[&str]); 6] = [("prestart", early), ("createRuntime", early), ("createContainer", early), ("startContainer", &["created"]), ("poststart", &["running"]), ("poststop", &["stopped"])];
     for (h, status) in want {
         let text = std::fs::read_to_string(b.share().join(format!("state-{h}.json")))?;
         let st: Value = serde_json::from_str(&text).map_err(|e| Outcome::Fail(format!("{h} stdin is not state JSON ({e}): {text:?}")))?;
         ensure!(st["id"] == b.id.as_str(), "{h}: state id {}", st["id"]);
         ensure!(st["bundle"] == b.dir().to_string_lossy().as_ref(), "{h}: state bundle {}", st["bundle"]);
-        ensure!(st["status"] == status, "{h}: state status {}, want {status}", st["status"]);
+        let got = st["status"].as_str().unwrap_or("");
+        ensure!(status.contains(&got), "{h}: state status {got:?}, want one of {status:?}");
         if h != "poststop" {
             ensure!(st["pid"].as_u64().unwrap_or(0) > 0, "{h}: state pid {}", st["pid"]);
         }
@@ -100,20 +104,21 @@ fn state_stdin(s: &Suite) -> CaseResult {
     Ok(())
 }
 
-/// createRuntime and prestart run in the runtime's mount namespace; createContainer and
-/// startContainer in the container's.
+/// createContainer and startContainer run in the container's mount namespace; prestart and
+/// createRuntime in the runtime's, which is not the container's. (It need not be the runner's:
+/// a wrapper may run the runtime in a namespace of its own.)
 fn namespaces(s: &Suite) -> CaseResult {
     let b = hooked(s, "hookns", "")?;
     b.create()?.check()?;
     let pid = b.state()?["pid"].as_u64().unwrap_or(0);
     let container = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))?;
-    let host = std::fs::read_link("/proc/self/ns/mnt")?;
+    let container = container.to_string_lossy();
     b.start()?.check()?;
     b.wait_stopped()?;
-    for (h, want) in [("prestart", &host), ("createRuntime", &host), ("createContainer", &container), ("startContainer", &container)] {
+    for (h, inside) in [("prestart", false), ("createRuntime", false), ("createContainer", true), ("startContainer", true)] {
         let got = std::fs::read_to_string(b.share().join(format!("ns-{h}")))?;
-        let which = if want == &host { "runtime's" } else { "container's" };
-        ensure!(got.trim() == want.to_string_lossy(), "{h} ran in {}, not the {which} mount namespace {}", got.trim(), want.display());
+        let got = got.trim();
+        ensure!((got == container) == inside, "{h} ran in {got}; the container's mount namespace is {container}");
     }
     Ok(())
 }

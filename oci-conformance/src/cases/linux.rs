@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub const CASES: &[Case] = &[
     Case { name: "linux_hostname", run: hostname },
     Case { name: "linux_domainname", run: domainname },
+    Case { name: "linux_hostname_without_uts", run: hostname_without_uts },
     Case { name: "linux_sysctl", run: sysctl },
     Case { name: "linux_seccomp", run: seccomp },
     Case { name: "linux_namespaces_new", run: namespaces_new },
@@ -27,6 +28,14 @@ pub const CASES: &[Case] = &[
 
 fn hostname(s: &Suite) -> CaseResult {
     checked(s, "hostname", &["hostname"], |b| b.config["hostname"] = json!("conformance-host"))
+}
+
+/// Without a UTS namespace of its own a hostname would change the host's.
+fn hostname_without_uts(s: &Suite) -> CaseResult {
+    refused(s, "hostnamenouts", |b| {
+        b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "network"}]);
+        b.config["hostname"] = json!("must-not-reach-the-host");
+    })
 }
 
 fn domainname(s: &Suite) -> CaseResult {

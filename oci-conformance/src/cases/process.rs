@@ -14,6 +14,7 @@ pub const CASES: &[Case] = &[
     Case { name: "process_umask", run: umask },
     Case { name: "process_capabilities", run: capabilities },
     Case { name: "process_capabilities_ambient", run: capabilities_ambient },
+    Case { name: "process_capability_sys_resource", run: capability_sys_resource },
     Case { name: "process_capability_unknown", run: capability_unknown },
     Case { name: "process_no_new_privileges_off", run: nnp_off },
     Case { name: "process_rlimits", run: rlimits },
@@ -78,6 +79,16 @@ fn capabilities_ambient(s: &Suite) -> CaseResult {
             "bounding": ["CAP_KILL", "CAP_NET_RAW", "CAP_CHOWN"],
             "permitted": set, "effective": set, "inheritable": set, "ambient": set
         });
+    })
+}
+
+fn capability_sys_resource(s: &Suite) -> CaseResult {
+    if crate::bundle::host_bounding_set() & (1 << caps::Capability::CAP_SYS_RESOURCE.index()) == 0 {
+        crate::skip!("CAP_SYS_RESOURCE is not in this host's bounding set");
+    }
+    checked(s, "capsysres", &["caps"], |b| {
+        let set = ["CAP_KILL", "CAP_SYS_RESOURCE"];
+        b.config["process"]["capabilities"] = json!({"bounding": set, "permitted": set, "effective": set});
     })
 }
 
