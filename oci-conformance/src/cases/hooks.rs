@@ -27,8 +27,11 @@ const ALL: [&str; 6] = ["prestart", "createRuntime", "createContainer", "startCo
 /// with `code`.
 fn hook(b: &Bundle, name: &str, code: i32) -> Value {
     let dir = b.share().to_string_lossy().into_owned();
+    // startContainer dawdles so that a runtime running poststart without waiting for it (and
+    // for the process's exec) is caught every time, not only when it loses a race.
+    let delay = if name == "startContainer" { "sleep 0.2; " } else { "" };
     let script = format!(
-        "echo {name}:$HOOK_ENV >> {dir}/log; cat > {dir}/state-{name}.json; readlink /proc/self/ns/mnt > {dir}/ns-{name}; exit {code}"
+        "{delay}echo {name}:$HOOK_ENV >> {dir}/log; cat > {dir}/state-{name}.json; readlink /proc/self/ns/mnt > {dir}/ns-{name}; exit {code}"
     );
     json!({"path": "/bin/sh", "args": ["sh", "-c", script], "env": ["HOOK_ENV=on"]})
 }
@@ -69,7 +72,8 @@ fn order(s: &Suite) -> CaseResult {
     b.start()?.check()?;
     let after_start = log(&b);
     ensure!(after_start.get(3).map(String::as_str) == Some("startContainer"), "log after start: {after_start:?}, want startContainer fourth");
-    ensure!(after_start.iter().any(|l| l == "poststart"), "poststart had not run when start returned: {after_start:?}");
+    let pos = |l: &str| after_start.iter().position(|x| x == l);
+    ensure!(pos("poststart") > pos("startContainer"), "poststart had not run after startContainer when start returned: {after_start:?}");
     b.wait_stopped()?;
     let run = log(&b);
     ensure!(run.iter().position(|l| l == "process") > run.iter().position(|l| l == "startContainer"), "process ran before startContainer: {run:?}");
