@@ -2,7 +2,7 @@
 # Runs the conformance suite against berth (target/release/berth, when built), runc and crun
 # (through crun-hybrid.sh) and prints one row per case with each runtime's result. A trailing
 # `*` marks a failure listed in KNOWN-FAILURES.md. Exits 1 if any runtime has a failure not
-# listed there. Extra arguments go to the runner (e.g. --filter hooks).
+# listed there. BERTH=PATH overrides where berth is. Extra arguments go to the runner (e.g. --filter hooks).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -13,7 +13,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 status=0
 names=""
-for rt in "berth:$top/target/release/berth" "runc:/usr/bin/runc" "crun:$here/crun-hybrid.sh"; do
+for rt in "berth:${BERTH:-$top/target/release/berth}" "runc:/usr/bin/runc" "crun:$here/crun-hybrid.sh"; do
   name=${rt%%:*}; path=${rt#*:}
   if [ ! -x "$path" ]; then
     echo "$name: $path not built or installed; column left blank" >&2

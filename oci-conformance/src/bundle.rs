@@ -45,7 +45,12 @@ impl Suite {
         let out = std::process::Command::new(&busybox)
             .arg("--list")
             .output()
-            .map_err(|e| format!("{}: {e} (apt-get install busybox-static)", busybox.display()))?;
+            .map_err(|e| {
+                format!(
+                    "{}: {e} (apt-get install busybox-static)",
+                    busybox.display()
+                )
+            })?;
         let applets = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|a| *a != "busybox" && !a.is_empty())
@@ -53,13 +58,28 @@ impl Suite {
             .collect();
         let base = std::env::temp_dir().join(format!("oci-conformance-{}", std::process::id()));
         let base = TempDir::new(base).map_err(|e| format!("scratch dir: {e}"))?;
-        Ok(Suite { rt, checker, busybox, applets, base })
+        Ok(Suite {
+            rt,
+            checker,
+            busybox,
+            applets,
+            base,
+        })
     }
 
     /// Lays out a busybox rootfs with the checker. Hard links are cheap; `copy` makes private
     /// copies for cases that chown the rootfs.
     pub fn populate(&self, rootfs: &Path, copy: bool) -> std::io::Result<()> {
-        for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root", "conformance"] {
+        for d in [
+            "bin",
+            "proc",
+            "sys",
+            "dev",
+            "tmp",
+            "etc",
+            "root",
+            "conformance",
+        ] {
             fs::create_dir_all(rootfs.join(d))?;
         }
         let place = |from: &Path, to: &Path| -> std::io::Result<()> {
@@ -156,7 +176,13 @@ impl<'s> Bundle<'s> {
         }
         suite.populate(&tmp.0.join("bundle/rootfs"), false)?;
         let expect = json!({"host_ns": host_namespaces(), "host_capbnd": host_bounding_set()});
-        Ok(Bundle { suite, id, config: base_config(), expect, tmp })
+        Ok(Bundle {
+            suite,
+            id,
+            config: base_config(),
+            expect,
+            tmp,
+        })
     }
 
     pub fn dir(&self) -> PathBuf {
@@ -191,7 +217,9 @@ impl<'s> Bundle<'s> {
 
     /// Runs the runtime with this bundle's `--root`.
     pub fn rt(&self, args: &[&str]) -> Result<Invocation, Outcome> {
-        self.suite.rt.invoke(&self.tmp.0.join("root"), &self.tmp.0.join("io"), args)
+        self.suite
+            .rt
+            .invoke(&self.tmp.0.join("root"), &self.tmp.0.join("io"), args)
     }
 
     pub fn create(&self) -> Result<Invocation, Outcome> {
@@ -268,13 +296,25 @@ pub fn verdict(checks: &[&str], out: &Invocation) -> CaseResult {
     for c in checks {
         let ok = format!("ok {c}");
         if !out.stdout.lines().any(|l| l == ok) {
-            let line = out.stdout.lines().find(|l| l.starts_with(&format!("not ok {c}:")));
-            problems.push(line.map(|l| l[7..].to_owned()).unwrap_or(format!("{c}: no report")));
+            let line = out
+                .stdout
+                .lines()
+                .find(|l| l.starts_with(&format!("not ok {c}:")));
+            problems.push(
+                line.map(|l| l[7..].to_owned())
+                    .unwrap_or(format!("{c}: no report")),
+            );
         }
     }
     if !problems.is_empty() || !out.ok() {
         let err = out.stderr.trim();
-        crate::fail!("{} (exit {:?}{}{})", problems.join("; "), out.code, if err.is_empty() { "" } else { ", stderr: " }, err);
+        crate::fail!(
+            "{} (exit {:?}{}{})",
+            problems.join("; "),
+            out.code,
+            if err.is_empty() { "" } else { ", stderr: " },
+            err
+        );
     }
     Ok(())
 }

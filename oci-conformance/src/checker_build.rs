@@ -13,7 +13,15 @@ pub fn build() -> Result<PathBuf, String> {
     let target_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/oci-checker");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--bin", "oci-checker", "--target", TARGET])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--bin",
+            "oci-checker",
+            "--target",
+            TARGET,
+        ])
         .arg("--manifest-path")
         .arg(manifest)
         .arg("--target-dir")

@@ -14,7 +14,12 @@ pub fn load(path: &Path, runtime: &str) -> Result<BTreeMap<String, String>, Stri
 pub fn parse(text: &str, runtime: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| l.trim_start().starts_with('|')) {
-        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
         if cells.len() < 3 || cells[0] != runtime {
             continue;
         }

@@ -55,7 +55,11 @@ fn main() {
         return;
     }
     let name = args.name.clone().unwrap_or_else(|| {
-        let file = args.runtime.file_name().unwrap_or_default().to_string_lossy();
+        let file = args
+            .runtime
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
         file.trim_end_matches(".sh").to_owned()
     });
     let known = match &args.expect_failures {
@@ -78,7 +82,11 @@ fn main() {
             Ok(()) => Outcome::Pass,
             Err(o) => o,
         };
-        let r = Record { name: case.name, outcome, millis: start.elapsed().as_millis() };
+        let r = Record {
+            name: case.name,
+            outcome,
+            millis: start.elapsed().as_millis(),
+        };
         if let Format::Text = args.format {
             println!("{}", report::line(&r, known.get(r.name)));
         }
@@ -102,7 +110,10 @@ fn exit_code(records: &[Record], known: &BTreeMap<String, String>, have_list: bo
         .collect();
     for r in records.iter().filter(|r| r.outcome == Outcome::Pass) {
         if known.contains_key(r.name) {
-            eprintln!("note: {} passed but is listed as an expected failure", r.name);
+            eprintln!(
+                "note: {} passed but is listed as an expected failure",
+                r.name
+            );
         }
     }
     if unexpected.is_empty() {

@@ -8,31 +8,75 @@ use serde_json::json;
 use std::path::Path;
 
 pub const CASES: &[Case] = &[
-    Case { name: "cgroups_memory", run: memory },
-    Case { name: "cgroups_kernel_memory", run: kernel_memory },
-    Case { name: "cgroups_cpu", run: cpu },
-    Case { name: "cgroups_cpuset", run: cpuset },
-    Case { name: "cgroups_pids", run: pids },
-    Case { name: "cgroups_blkio_throttle", run: blkio_throttle },
-    Case { name: "cgroups_blkio_weight", run: blkio_weight },
-    Case { name: "cgroups_hugetlb", run: hugetlb },
-    Case { name: "cgroups_network", run: network },
-    Case { name: "cgroups_devices", run: devices },
-    Case { name: "cgroups_path_absolute", run: |s| path(s, true) },
-    Case { name: "cgroups_path_relative", run: |s| path(s, false) },
+    Case {
+        name: "cgroups_memory",
+        run: memory,
+    },
+    Case {
+        name: "cgroups_kernel_memory",
+        run: kernel_memory,
+    },
+    Case {
+        name: "cgroups_cpu",
+        run: cpu,
+    },
+    Case {
+        name: "cgroups_cpuset",
+        run: cpuset,
+    },
+    Case {
+        name: "cgroups_pids",
+        run: pids,
+    },
+    Case {
+        name: "cgroups_blkio_throttle",
+        run: blkio_throttle,
+    },
+    Case {
+        name: "cgroups_blkio_weight",
+        run: blkio_weight,
+    },
+    Case {
+        name: "cgroups_hugetlb",
+        run: hugetlb,
+    },
+    Case {
+        name: "cgroups_network",
+        run: network,
+    },
+    Case {
+        name: "cgroups_devices",
+        run: devices,
+    },
+    Case {
+        name: "cgroups_path_absolute",
+        run: |s| path(s, true),
+    },
+    Case {
+        name: "cgroups_path_relative",
+        run: |s| path(s, false),
+    },
 ];
 
 fn memory(s: &Suite) -> CaseResult {
     checked(s, "cgmem", &["cgroups"], |b| {
-        b.config["linux"]["resources"]["memory"] = json!({"limit": 64 << 20, "reservation": 32 << 20, "swappiness": 10});
+        b.config["linux"]["resources"]["memory"] =
+            json!({"limit": 64 << 20, "reservation": 32 << 20, "swappiness": 10});
     })
 }
 
 fn kernel_memory(s: &Suite) -> CaseResult {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")?;
-    let major: u32 = release.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let major: u32 = release
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
     if major >= 6 {
-        crate::skip!("kernel {}: cgroup v1 kernel memory limits are accepted but ignored", release.trim());
+        crate::skip!(
+            "kernel {}: cgroup v1 kernel memory limits are accepted but ignored",
+            release.trim()
+        );
     }
     checked(s, "cgkmem", &["cgroups"], |b| {
         b.config["linux"]["resources"]["memory"] = json!({"kernel": 32 << 20});
@@ -41,7 +85,8 @@ fn kernel_memory(s: &Suite) -> CaseResult {
 
 fn cpu(s: &Suite) -> CaseResult {
     checked(s, "cgcpu", &["cgroups"], |b| {
-        b.config["linux"]["resources"]["cpu"] = json!({"shares": 512, "quota": 50000, "period": 100000});
+        b.config["linux"]["resources"]["cpu"] =
+            json!({"shares": 512, "quota": 50000, "period": 100000});
     })
 }
 
@@ -52,21 +97,30 @@ fn cpuset(s: &Suite) -> CaseResult {
 }
 
 fn pids(s: &Suite) -> CaseResult {
-    checked(s, "cgpids", &["cgroups"], |b| b.config["linux"]["resources"]["pids"] = json!({"limit": 64}))
+    checked(s, "cgpids", &["cgroups"], |b| {
+        b.config["linux"]["resources"]["pids"] = json!({"limit": 64})
+    })
 }
 
 /// The major:minor of a real block device, for throttling rules the kernel accepts.
 fn block_device() -> Option<(u64, u64)> {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/block").ok()?.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
     names.sort();
-    let name = names.into_iter().find(|n| !n.starts_with("loop") && !n.starts_with("ram") && !n.starts_with("zram"))?;
+    let name = names
+        .into_iter()
+        .find(|n| !n.starts_with("loop") && !n.starts_with("ram") && !n.starts_with("zram"))?;
     let dev = std::fs::read_to_string(format!("/sys/block/{name}/dev")).ok()?;
     let (maj, min) = dev.trim().split_once(':')?;
     Some((maj.parse().ok()?, min.parse().ok()?))
 }
 
 fn blkio_throttle(s: &Suite) -> CaseResult {
-    let Some((major, minor)) = block_device() else { crate::skip!("no disk in /sys/block to throttle") };
+    let Some((major, minor)) = block_device() else {
+        crate::skip!("no disk in /sys/block to throttle")
+    };
     checked(s, "cgblkio", &["cgroups"], |b| {
         b.config["linux"]["resources"]["blockIO"] = json!({
             "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
@@ -76,20 +130,34 @@ fn blkio_throttle(s: &Suite) -> CaseResult {
 }
 
 fn blkio_weight(s: &Suite) -> CaseResult {
-    need_path("/sys/fs/cgroup/blkio/blkio.weight", "no blkio.weight/leaf_weight (no CFQ I/O scheduler)")?;
-    checked(s, "cgweight", &["cgroups"], |b| b.config["linux"]["resources"]["blockIO"] = json!({"weight": 300}))
+    need_path(
+        "/sys/fs/cgroup/blkio/blkio.weight",
+        "no blkio.weight/leaf_weight (no CFQ I/O scheduler)",
+    )?;
+    checked(s, "cgweight", &["cgroups"], |b| {
+        b.config["linux"]["resources"]["blockIO"] = json!({"weight": 300})
+    })
 }
 
 fn hugetlb(s: &Suite) -> CaseResult {
-    need_path("/sys/fs/cgroup/hugetlb", "hugetlb is only on the cgroup2 mount, not in cgroup v1")?;
+    need_path(
+        "/sys/fs/cgroup/hugetlb",
+        "hugetlb is only on the cgroup2 mount, not in cgroup v1",
+    )?;
     checked(s, "cghugetlb", &["cgroups"], |b| {
-        b.config["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4 << 20}]);
+        b.config["linux"]["resources"]["hugepageLimits"] =
+            json!([{"pageSize": "2MB", "limit": 4 << 20}]);
     })
 }
 
 fn network(s: &Suite) -> CaseResult {
-    need_path("/sys/fs/cgroup/net_cls", "no net_cls/net_prio hierarchy on this host")?;
-    checked(s, "cgnet", &["cgroups"], |b| b.config["linux"]["resources"]["network"] = json!({"classID": 1048577}))
+    need_path(
+        "/sys/fs/cgroup/net_cls",
+        "no net_cls/net_prio hierarchy on this host",
+    )?;
+    checked(s, "cgnet", &["cgroups"], |b| {
+        b.config["linux"]["resources"]["network"] = json!({"classID": 1048577})
+    })
 }
 
 /// A device the cgroup allows and one it denies; both numbers have no driver, so only the
@@ -117,7 +185,11 @@ struct CgroupParent(String);
 
 impl Drop for CgroupParent {
     fn drop(&mut self) {
-        for e in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        for e in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let _ = std::fs::remove_dir(e.path().join(&self.0));
         }
     }
@@ -129,19 +201,36 @@ fn path(s: &Suite, absolute: bool) -> CaseResult {
     let mut b = Bundle::new(s, if absolute { "cgabs" } else { "cgrel" })?;
     let parent = CgroupParent(format!("oci-conformance-{}", b.id));
     let rel = format!("{}/{}", parent.0, b.id);
-    let want = if absolute { format!("/{rel}") } else { rel.clone() };
+    let want = if absolute {
+        format!("/{rel}")
+    } else {
+        rel.clone()
+    };
     b.config["linux"]["cgroupsPath"] = json!(want);
     b.config["linux"]["resources"]["pids"] = json!({"limit": 77});
     b.checks(&["cgroups"]);
     let out = b.create()?.check()?;
     let pid = b.state()?["pid"].as_u64().unwrap_or(0);
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
-    let got = cg.lines().find_map(|l| l.split_once(":pids:").map(|(_, p)| p.to_owned())).unwrap_or_default();
-    let ok = if absolute { got == want } else { got.ends_with(&format!("/{rel}")) };
-    ensure!(ok, "container is in pids cgroup {got}, cgroupsPath says {want}");
+    let got = cg
+        .lines()
+        .find_map(|l| l.split_once(":pids:").map(|(_, p)| p.to_owned()))
+        .unwrap_or_default();
+    let ok = if absolute {
+        got == want
+    } else {
+        got.ends_with(&format!("/{rel}"))
+    };
+    ensure!(
+        ok,
+        "container is in pids cgroup {got}, cgroupsPath says {want}"
+    );
     b.start()?.check()?;
     b.wait_stopped()?;
-    let out = crate::runtime::Invocation { stdout: std::fs::read_to_string(&out.out_path)?, ..out };
+    let out = crate::runtime::Invocation {
+        stdout: std::fs::read_to_string(&out.out_path)?,
+        ..out
+    };
     crate::bundle::verdict(&["cgroups"], &out)?;
     b.delete(false)?.check()?;
     let dir = format!("/sys/fs/cgroup/pids{got}");

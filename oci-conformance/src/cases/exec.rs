@@ -10,9 +10,18 @@ use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 pub const CASES: &[Case] = &[
-    Case { name: "exec_joins_namespaces", run: joins_namespaces },
-    Case { name: "exec_process_json", run: process_json },
-    Case { name: "exec_stopped_container", run: stopped_container },
+    Case {
+        name: "exec_joins_namespaces",
+        run: joins_namespaces,
+    },
+    Case {
+        name: "exec_process_json",
+        run: process_json,
+    },
+    Case {
+        name: "exec_stopped_container",
+        run: stopped_container,
+    },
 ];
 
 /// Creates and starts a container that waits for signals.
@@ -22,7 +31,10 @@ fn running<'s>(s: &'s Suite, name: &str) -> Result<Bundle<'s>, Outcome> {
     let out = b.create()?.check()?;
     b.start()?.check()?;
     let start = Instant::now();
-    while !std::fs::read_to_string(&out.out_path).unwrap_or_default().contains("ready") {
+    while !std::fs::read_to_string(&out.out_path)
+        .unwrap_or_default()
+        .contains("ready")
+    {
         if start.elapsed() > Duration::from_secs(10) {
             crate::fail!("container did not start its process");
         }
@@ -45,7 +57,11 @@ fn joins_namespaces(s: &Suite) -> CaseResult {
     let mut config = b.config.clone();
     let mut expect = b.expect.clone();
     let mut joined = serde_json::Map::new();
-    for ns in config["linux"]["namespaces"].as_array_mut().into_iter().flatten() {
+    for ns in config["linux"]["namespaces"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
         let file = crate::names::ns_file(ns["type"].as_str().unwrap_or("")).unwrap_or("");
         let path = format!("/proc/{pid}/ns/{file}");
         joined.insert(file.to_owned(), json!(std::fs::metadata(&path)?.ino()));

@@ -10,18 +10,52 @@ use crate::{ensure, fail};
 use serde_json::{json, Value};
 
 pub const CASES: &[Case] = &[
-    Case { name: "hooks_order", run: order },
-    Case { name: "hooks_state_stdin", run: state_stdin },
-    Case { name: "hooks_namespaces", run: namespaces },
-    Case { name: "hooks_fail_prestart", run: |s| fail_at_create(s, "prestart") },
-    Case { name: "hooks_fail_create_runtime", run: |s| fail_at_create(s, "createRuntime") },
-    Case { name: "hooks_fail_create_container", run: |s| fail_at_create(s, "createContainer") },
-    Case { name: "hooks_fail_start_container", run: fail_start_container },
-    Case { name: "hooks_fail_poststart", run: fail_poststart },
-    Case { name: "hooks_fail_poststop", run: fail_poststop },
+    Case {
+        name: "hooks_order",
+        run: order,
+    },
+    Case {
+        name: "hooks_state_stdin",
+        run: state_stdin,
+    },
+    Case {
+        name: "hooks_namespaces",
+        run: namespaces,
+    },
+    Case {
+        name: "hooks_fail_prestart",
+        run: |s| fail_at_create(s, "prestart"),
+    },
+    Case {
+        name: "hooks_fail_create_runtime",
+        run: |s| fail_at_create(s, "createRuntime"),
+    },
+    Case {
+        name: "hooks_fail_create_container",
+        run: |s| fail_at_create(s, "createContainer"),
+    },
+    Case {
+        name: "hooks_fail_start_container",
+        run: fail_start_container,
+    },
+    Case {
+        name: "hooks_fail_poststart",
+        run: fail_poststart,
+    },
+    Case {
+        name: "hooks_fail_poststop",
+        run: fail_poststop,
+    },
 ];
 
-const ALL: [&str; 6] = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+const ALL: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
 
 /// A hook that logs `NAME:$HOOK_ENV`, saves its stdin and its mount namespace, then exits
 /// with `code`.
@@ -29,7 +63,11 @@ fn hook(b: &Bundle, name: &str, code: i32) -> Value {
     let dir = b.share().to_string_lossy().into_owned();
     // startContainer dawdles so that a runtime running poststart without waiting for it (and
     // for the process's exec) is caught every time, not only when it loses a race.
-    let delay = if name == "startContainer" { "sleep 0.2; " } else { "" };
+    let delay = if name == "startContainer" {
+        "sleep 0.2; "
+    } else {
+        ""
+    };
     let script = format!(
         "{delay}echo {name}:$HOOK_ENV >> {dir}/log; cat > {dir}/state-{name}.json; readlink /proc/self/ns/mnt > {dir}/ns-{name}; exit {code}"
     );
@@ -46,7 +84,10 @@ fn hooked<'s>(s: &'s Suite, name: &str, failing: &str) -> Result<Bundle<'s>, Out
     }
     b.config["hooks"] = Value::Object(hooks);
     let dir = b.share();
-    b.config["mounts"].as_array_mut().map(|m| m.push(json!({"destination": dir, "type": "bind", "source": dir, "options": ["rbind", "rw"]})));
+    super::push(
+        &mut b.config["mounts"],
+        json!({"destination": dir, "type": "bind", "source": dir, "options": ["rbind", "rw"]}),
+    );
     // The process has no HOOK_ENV; it logs the suffix itself so every line looks alike.
     let log = format!("echo process:on >> {}/log", dir.display());
     b.config["process"]["args"] = strs(&["/bin/sh", "-c", &log]);
@@ -55,7 +96,9 @@ fn hooked<'s>(s: &'s Suite, name: &str, failing: &str) -> Result<Bundle<'s>, Out
 
 fn log(b: &Bundle) -> Vec<String> {
     let text = std::fs::read_to_string(b.share().join("log")).unwrap_or_default();
-    text.lines().map(|l| l.trim_end_matches(":on").to_owned()).collect()
+    text.lines()
+        .map(|l| l.trim_end_matches(":on").to_owned())
+        .collect()
 }
 
 fn expect_log(b: &Bundle, when: &str, want: &[&str]) -> CaseResult {
@@ -68,19 +111,38 @@ fn expect_log(b: &Bundle, when: &str, want: &[&str]) -> CaseResult {
 fn order(s: &Suite) -> CaseResult {
     let b = hooked(s, "hookorder", "")?;
     b.create()?.check()?;
-    expect_log(&b, "create", &["prestart", "createRuntime", "createContainer"])?;
+    expect_log(
+        &b,
+        "create",
+        &["prestart", "createRuntime", "createContainer"],
+    )?;
     b.start()?.check()?;
     let after_start = log(&b);
-    ensure!(after_start.get(3).map(String::as_str) == Some("startContainer"), "log after start: {after_start:?}, want startContainer fourth");
+    ensure!(
+        after_start.get(3).map(String::as_str) == Some("startContainer"),
+        "log after start: {after_start:?}, want startContainer fourth"
+    );
     let pos = |l: &str| after_start.iter().position(|x| x == l);
-    ensure!(pos("poststart") > pos("startContainer"), "poststart had not run after startContainer when start returned: {after_start:?}");
+    ensure!(
+        pos("poststart") > pos("startContainer"),
+        "poststart had not run after startContainer when start returned: {after_start:?}"
+    );
     b.wait_stopped()?;
     let run = log(&b);
-    ensure!(run.iter().position(|l| l == "process") > run.iter().position(|l| l == "startContainer"), "process ran before startContainer: {run:?}");
-    ensure!(run.iter().all(|l| !l.ends_with(':')), "a hook lacked its env: {run:?}");
+    ensure!(
+        run.iter().position(|l| l == "process") > run.iter().position(|l| l == "startContainer"),
+        "process ran before startContainer: {run:?}"
+    );
+    ensure!(
+        run.iter().all(|l| !l.ends_with(':')),
+        "a hook lacked its env: {run:?}"
+    );
     b.delete(false)?.check()?;
     let end = log(&b);
-    ensure!(end.last().map(String::as_str) == Some("poststop") && end.len() == 7, "log after delete: {end:?}, want poststop last of 7");
+    ensure!(
+        end.last().map(String::as_str) == Some("poststop") && end.len() == 7,
+        "log after delete: {end:?}, want poststop last of 7"
+    );
     Ok(())
 }
 
@@ -93,16 +155,35 @@ fn state_stdin(s: &Suite) -> CaseResult {
     // The spec numbers create-time hooks after the environment exists, yet calls the state
     // during step 2 `creating`: runtimes differ, and either is read as compliant.
     let early: &[&str] = &["creating", "created"];
-    let want: [(&str, &[&str]); 6] = [("prestart", early), ("createRuntime", early), ("createContainer", early), ("startContainer", &["created"]), ("poststart", &["running"]), ("poststop", &["stopped"])];
+    let want: [(&str, &[&str]); 6] = [
+        ("prestart", early),
+        ("createRuntime", early),
+        ("createContainer", early),
+        ("startContainer", &["created"]),
+        ("poststart", &["running"]),
+        ("poststop", &["stopped"]),
+    ];
     for (h, status) in want {
         let text = std::fs::read_to_string(b.share().join(format!("state-{h}.json")))?;
-        let st: Value = serde_json::from_str(&text).map_err(|e| Outcome::Fail(format!("{h} stdin is not state JSON ({e}): {text:?}")))?;
+        let st: Value = serde_json::from_str(&text)
+            .map_err(|e| Outcome::Fail(format!("{h} stdin is not state JSON ({e}): {text:?}")))?;
         ensure!(st["id"] == b.id.as_str(), "{h}: state id {}", st["id"]);
-        ensure!(st["bundle"] == b.dir().to_string_lossy().as_ref(), "{h}: state bundle {}", st["bundle"]);
+        ensure!(
+            st["bundle"] == b.dir().to_string_lossy().as_ref(),
+            "{h}: state bundle {}",
+            st["bundle"]
+        );
         let got = st["status"].as_str().unwrap_or("");
-        ensure!(status.contains(&got), "{h}: state status {got:?}, want one of {status:?}");
+        ensure!(
+            status.contains(&got),
+            "{h}: state status {got:?}, want one of {status:?}"
+        );
         if h != "poststop" {
-            ensure!(st["pid"].as_u64().unwrap_or(0) > 0, "{h}: state pid {}", st["pid"]);
+            ensure!(
+                st["pid"].as_u64().unwrap_or(0) > 0,
+                "{h}: state pid {}",
+                st["pid"]
+            );
         }
     }
     Ok(())
@@ -119,10 +200,18 @@ fn namespaces(s: &Suite) -> CaseResult {
     let container = container.to_string_lossy();
     b.start()?.check()?;
     b.wait_stopped()?;
-    for (h, inside) in [("prestart", false), ("createRuntime", false), ("createContainer", true), ("startContainer", true)] {
+    for (h, inside) in [
+        ("prestart", false),
+        ("createRuntime", false),
+        ("createContainer", true),
+        ("startContainer", true),
+    ] {
         let got = std::fs::read_to_string(b.share().join(format!("ns-{h}")))?;
         let got = got.trim();
-        ensure!((got == container) == inside, "{h} ran in {got}; the container's mount namespace is {container}");
+        ensure!(
+            (got == container) == inside,
+            "{h} ran in {got}; the container's mount namespace is {container}"
+        );
     }
     Ok(())
 }
@@ -135,17 +224,26 @@ fn fail_at_create(s: &Suite, hook: &str) -> CaseResult {
         fail!("the {hook} hook failed but the container was not destroyed");
     }
     let got = log(&b);
-    ensure!(!got.iter().any(|l| l == "process" || l == "startContainer"), "log after the failed create: {got:?}");
+    ensure!(
+        !got.iter().any(|l| l == "process" || l == "startContainer"),
+        "log after the failed create: {got:?}"
+    );
     Ok(())
 }
 
 fn fail_start_container(s: &Suite) -> CaseResult {
     let b = hooked(s, "failstartcontainer", "startContainer")?;
     b.create()?.check()?;
-    ensure!(!b.start()?.ok(), "start succeeded though the startContainer hook failed");
+    ensure!(
+        !b.start()?.ok(),
+        "start succeeded though the startContainer hook failed"
+    );
     std::thread::sleep(std::time::Duration::from_millis(100));
     let got = log(&b);
-    ensure!(!got.iter().any(|l| l == "process"), "the process ran after startContainer failed: {got:?}");
+    ensure!(
+        !got.iter().any(|l| l == "process"),
+        "the process ran after startContainer failed: {got:?}"
+    );
     Ok(())
 }
 
@@ -156,7 +254,10 @@ fn fail_poststart(s: &Suite) -> CaseResult {
     b.start()?.check()?;
     b.wait_stopped()?;
     let got = log(&b);
-    ensure!(got.iter().any(|l| l == "process"), "the process did not run: {got:?}");
+    ensure!(
+        got.iter().any(|l| l == "process"),
+        "the process did not run: {got:?}"
+    );
     Ok(())
 }
 
@@ -169,6 +270,9 @@ fn fail_poststop(s: &Suite) -> CaseResult {
     b.wait_stopped()?;
     b.delete(false)?.check()?;
     let got = log(&b);
-    ensure!(got.iter().any(|l| l == "poststop2"), "the poststop hook after the failing one did not run: {got:?}");
+    ensure!(
+        got.iter().any(|l| l == "poststop2"),
+        "the poststop hook after the failing one did not run: {got:?}"
+    );
     Ok(())
 }

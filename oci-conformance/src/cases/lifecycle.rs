@@ -9,22 +9,70 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 pub const CASES: &[Case] = &[
-    Case { name: "lifecycle_create_state", run: create_state },
-    Case { name: "lifecycle_start_running", run: start_running },
-    Case { name: "lifecycle_start_twice", run: start_twice },
-    Case { name: "lifecycle_duplicate_id", run: duplicate_id },
-    Case { name: "lifecycle_kill_signals", run: kill_signals },
-    Case { name: "lifecycle_kill_stopped", run: kill_stopped },
-    Case { name: "lifecycle_delete_running", run: delete_running },
-    Case { name: "lifecycle_delete_created", run: delete_created },
-    Case { name: "lifecycle_delete_stopped", run: delete_stopped },
-    Case { name: "lifecycle_pid_file", run: pid_file },
-    Case { name: "lifecycle_unknown_properties", run: unknown_properties },
-    Case { name: "lifecycle_config_after_create", run: config_after_create },
-    Case { name: "lifecycle_default_spec", run: default_spec },
-    Case { name: "lifecycle_run_exit_code", run: run_exit_code },
-    Case { name: "lifecycle_missing_rootfs", run: missing_rootfs },
-    Case { name: "lifecycle_invalid_config", run: invalid_config },
+    Case {
+        name: "lifecycle_create_state",
+        run: create_state,
+    },
+    Case {
+        name: "lifecycle_start_running",
+        run: start_running,
+    },
+    Case {
+        name: "lifecycle_start_twice",
+        run: start_twice,
+    },
+    Case {
+        name: "lifecycle_duplicate_id",
+        run: duplicate_id,
+    },
+    Case {
+        name: "lifecycle_kill_signals",
+        run: kill_signals,
+    },
+    Case {
+        name: "lifecycle_kill_stopped",
+        run: kill_stopped,
+    },
+    Case {
+        name: "lifecycle_delete_running",
+        run: delete_running,
+    },
+    Case {
+        name: "lifecycle_delete_created",
+        run: delete_created,
+    },
+    Case {
+        name: "lifecycle_delete_stopped",
+        run: delete_stopped,
+    },
+    Case {
+        name: "lifecycle_pid_file",
+        run: pid_file,
+    },
+    Case {
+        name: "lifecycle_unknown_properties",
+        run: unknown_properties,
+    },
+    Case {
+        name: "lifecycle_config_after_create",
+        run: config_after_create,
+    },
+    Case {
+        name: "lifecycle_default_spec",
+        run: default_spec,
+    },
+    Case {
+        name: "lifecycle_run_exit_code",
+        run: run_exit_code,
+    },
+    Case {
+        name: "lifecycle_missing_rootfs",
+        run: missing_rootfs,
+    },
+    Case {
+        name: "lifecycle_invalid_config",
+        run: invalid_config,
+    },
 ];
 
 /// Waits until the output a container writes (via `create`'s stdout) holds `line`.
@@ -43,7 +91,10 @@ fn wait_line(out: &Invocation, line: &str) -> CaseResult {
 }
 
 /// Creates and starts a container running the checker's signal reporter.
-fn started<'s>(s: &'s Suite, name: &str) -> Result<(Bundle<'s>, Invocation), crate::outcome::Outcome> {
+fn started<'s>(
+    s: &'s Suite,
+    name: &str,
+) -> Result<(Bundle<'s>, Invocation), crate::outcome::Outcome> {
     let mut b = Bundle::new(s, name)?;
     b.config["process"]["args"] = strs(&[CHECKER, "--pause"]);
     let out = b.create()?.check()?;
@@ -57,13 +108,26 @@ fn create_state(s: &Suite) -> CaseResult {
     b.checks(&["args"]);
     b.create()?.check()?;
     let st = b.state()?;
-    ensure!(st["status"] == "created", "status {} after create", st["status"]);
+    ensure!(
+        st["status"] == "created",
+        "status {} after create",
+        st["status"]
+    );
     ensure!(st["id"] == b.id.as_str(), "id {} in state", st["id"]);
     ensure!(st["ociVersion"].is_string(), "no ociVersion in state: {st}");
     let bundle = b.dir();
-    ensure!(st["bundle"] == bundle.to_string_lossy().as_ref(), "bundle {} in state, want {}", st["bundle"], bundle.display());
+    ensure!(
+        st["bundle"] == bundle.to_string_lossy().as_ref(),
+        "bundle {} in state, want {}",
+        st["bundle"],
+        bundle.display()
+    );
     let pid = st["pid"].as_u64().unwrap_or(0);
-    ensure!(pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists(), "pid {} in state is not a live process", st["pid"]);
+    ensure!(
+        pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {} in state is not a live process",
+        st["pid"]
+    );
     Ok(())
 }
 
@@ -76,9 +140,15 @@ fn start_running(s: &Suite) -> CaseResult {
 
 fn start_twice(s: &Suite) -> CaseResult {
     let (b, _) = started(s, "starttwice")?;
-    ensure!(!b.start()?.ok(), "a second start of a running container succeeded");
+    ensure!(
+        !b.start()?.ok(),
+        "a second start of a running container succeeded"
+    );
     let status = b.status()?;
-    ensure!(status == "running", "status {status} after the refused start");
+    ensure!(
+        status == "running",
+        "status {status} after the refused start"
+    );
     Ok(())
 }
 
@@ -88,7 +158,10 @@ fn duplicate_id(s: &Suite) -> CaseResult {
     let again = b.rt(&["create", "--bundle", &dir.to_string_lossy(), &b.id])?;
     ensure!(!again.ok(), "a second create with the same id succeeded");
     let status = b.status()?;
-    ensure!(status == "running", "status {status} after the refused create");
+    ensure!(
+        status == "running",
+        "status {status} after the refused create"
+    );
     Ok(())
 }
 
@@ -106,19 +179,34 @@ fn kill_stopped(s: &Suite) -> CaseResult {
     let (b, _) = started(s, "killstopped")?;
     b.kill("KILL")?.check()?;
     b.wait_stopped()?;
-    ensure!(!b.kill("KILL")?.ok(), "kill of a stopped container succeeded");
+    ensure!(
+        !b.kill("KILL")?.ok(),
+        "kill of a stopped container succeeded"
+    );
     let status = b.status()?;
-    ensure!(status == "stopped", "status {status} after kill of a stopped container");
+    ensure!(
+        status == "stopped",
+        "status {status} after kill of a stopped container"
+    );
     Ok(())
 }
 
 fn delete_running(s: &Suite) -> CaseResult {
     let (b, _) = started(s, "delrunning")?;
-    ensure!(!b.delete(false)?.ok(), "delete of a running container succeeded");
+    ensure!(
+        !b.delete(false)?.ok(),
+        "delete of a running container succeeded"
+    );
     let status = b.status()?;
-    ensure!(status == "running", "status {status} after the refused delete");
+    ensure!(
+        status == "running",
+        "status {status} after the refused delete"
+    );
     b.delete(true)?.check()?;
-    ensure!(!b.rt(&["state", &b.id])?.ok(), "state still answers after delete --force");
+    ensure!(
+        !b.rt(&["state", &b.id])?.ok(),
+        "state still answers after delete --force"
+    );
     Ok(())
 }
 
@@ -126,9 +214,15 @@ fn delete_created(s: &Suite) -> CaseResult {
     let mut b = Bundle::new(s, "delcreated")?;
     b.checks(&["args"]);
     b.create()?.check()?;
-    ensure!(!b.delete(false)?.ok(), "delete of a created (not stopped) container succeeded");
+    ensure!(
+        !b.delete(false)?.ok(),
+        "delete of a created (not stopped) container succeeded"
+    );
     let status = b.status()?;
-    ensure!(status == "created", "status {status} after the refused delete");
+    ensure!(
+        status == "created",
+        "status {status} after the refused delete"
+    );
     Ok(())
 }
 
@@ -137,14 +231,22 @@ fn delete_stopped(s: &Suite) -> CaseResult {
     let (b, _) = started(s, "delstopped")?;
     let pid = b.state()?["pid"].as_u64().unwrap_or(0);
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
-    let mem = cgroup.lines().find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_owned()));
+    let mem = cgroup
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_owned()));
     b.kill("KILL")?.check()?;
     b.wait_stopped()?;
     b.delete(false)?.check()?;
-    ensure!(!b.rt(&["state", &b.id])?.ok(), "state still answers after delete");
+    ensure!(
+        !b.rt(&["state", &b.id])?.ok(),
+        "state still answers after delete"
+    );
     if let Some(p) = mem.filter(|p| p != "/") {
         let dir = format!("/sys/fs/cgroup/memory{p}");
-        ensure!(!std::path::Path::new(&dir).exists(), "cgroup {dir} left after delete");
+        ensure!(
+            !std::path::Path::new(&dir).exists(),
+            "cgroup {dir} left after delete"
+        );
     }
     Ok(())
 }
@@ -155,11 +257,21 @@ fn pid_file(s: &Suite) -> CaseResult {
     b.write()?;
     let pid_path = b.share().join("pid");
     let dir = b.dir();
-    let args = ["create", "--bundle", &dir.to_string_lossy(), "--pid-file", &pid_path.to_string_lossy(), &b.id];
+    let args = [
+        "create",
+        "--bundle",
+        &dir.to_string_lossy(),
+        "--pid-file",
+        &pid_path.to_string_lossy(),
+        &b.id,
+    ];
     b.rt(&args)?.check()?;
     let got = std::fs::read_to_string(&pid_path)?;
     let want = b.state()?["pid"].to_string();
-    ensure!(got.trim() == want, "pid file holds {got:?}, state says {want}");
+    ensure!(
+        got.trim() == want,
+        "pid file holds {got:?}, state says {want}"
+    );
     Ok(())
 }
 
@@ -172,10 +284,18 @@ fn unknown_properties(s: &Suite) -> CaseResult {
     b.config["annotations"] = json!({"org.example.key": "value", "org.example.other": ""});
     let out = b.create()?.check()?;
     let st = b.state()?;
-    ensure!(st["annotations"] == b.config["annotations"], "state annotations {}, config has {}", st["annotations"], b.config["annotations"]);
+    ensure!(
+        st["annotations"] == b.config["annotations"],
+        "state annotations {}, config has {}",
+        st["annotations"],
+        b.config["annotations"]
+    );
     b.start()?.check()?;
     b.wait_stopped()?;
-    let out = Invocation { stdout: std::fs::read_to_string(&out.out_path)?, ..out };
+    let out = Invocation {
+        stdout: std::fs::read_to_string(&out.out_path)?,
+        ..out
+    };
     verdict(&["args", "hostname"], &out)
 }
 
@@ -188,10 +308,16 @@ fn config_after_create(s: &Suite) -> CaseResult {
     changed["hostname"] = json!("changed-after-create");
     changed["process"]["args"] = strs(&[CHECKER, "no-such-check"]);
     changed["process"]["env"] = strs(&["CHANGED=1"]);
-    std::fs::write(b.dir().join("config.json"), serde_json::to_string(&changed)?)?;
+    std::fs::write(
+        b.dir().join("config.json"),
+        serde_json::to_string(&changed)?,
+    )?;
     b.start()?.check()?;
     b.wait_stopped()?;
-    let out = Invocation { stdout: std::fs::read_to_string(&out.out_path)?, ..out };
+    let out = Invocation {
+        stdout: std::fs::read_to_string(&out.out_path)?,
+        ..out
+    };
     verdict(&["args", "hostname", "env"], &out)
 }
 
@@ -200,13 +326,32 @@ fn default_spec(s: &Suite) -> CaseResult {
     let mut b = Bundle::new(s, "spec")?;
     let dir = b.dir();
     std::fs::remove_file(dir.join("config.json")).ok();
-    b.rt(&["spec", "--bundle", &dir.to_string_lossy()])?.check()?;
+    b.rt(&["spec", "--bundle", &dir.to_string_lossy()])?
+        .check()?;
     let text = std::fs::read_to_string(dir.join("config.json"))?;
     b.config = serde_json::from_str(&text)?;
-    ensure!(b.config["ociVersion"].is_string(), "spec output has no ociVersion");
-    ensure!(b.config["root"]["path"] == "rootfs", "spec root.path is {}", b.config["root"]["path"]);
+    ensure!(
+        b.config["ociVersion"].is_string(),
+        "spec output has no ociVersion"
+    );
+    ensure!(
+        b.config["root"]["path"] == "rootfs",
+        "spec root.path is {}",
+        b.config["root"]["path"]
+    );
     b.config["process"]["terminal"] = json!(false);
-    let checks = ["caps", "nnp", "rlimits", "hostname", "namespaces", "mounts", "masked", "readonly", "root_ro", "default_devices"];
+    let checks = [
+        "caps",
+        "nnp",
+        "rlimits",
+        "hostname",
+        "namespaces",
+        "mounts",
+        "masked",
+        "readonly",
+        "root_ro",
+        "default_devices",
+    ];
     b.run_checks(&checks)
 }
 
@@ -214,21 +359,33 @@ fn run_exit_code(s: &Suite) -> CaseResult {
     let mut b = Bundle::new(s, "exitcode")?;
     b.config["process"]["args"] = strs(&["/bin/sh", "-c", "exit 7"]);
     let out = b.run()?;
-    ensure!(out.code == Some(7), "run exited {:?}, the process exited 7", out.code);
+    ensure!(
+        out.code == Some(7),
+        "run exited {:?}, the process exited 7",
+        out.code
+    );
     Ok(())
 }
 
 fn missing_rootfs(s: &Suite) -> CaseResult {
-    super::refused(s, "norootfs", |b| b.config["root"]["path"] = json!("no-such-rootfs"))
+    super::refused(s, "norootfs", |b| {
+        b.config["root"]["path"] = json!("no-such-rootfs")
+    })
 }
 
 fn invalid_config(s: &Suite) -> CaseResult {
     let b = Bundle::new(s, "badconfig")?;
     b.write()?;
-    std::fs::write(b.dir().join("config.json"), "{\"ociVersion\": \"1.0.2\", \"process\": ")?;
+    std::fs::write(
+        b.dir().join("config.json"),
+        "{\"ociVersion\": \"1.0.2\", \"process\": ",
+    )?;
     let dir = b.dir();
     let out = b.rt(&["create", "--bundle", &dir.to_string_lossy(), &b.id])?;
     ensure!(!out.ok(), "create accepted a truncated config.json");
-    ensure!(!b.rt(&["state", &b.id])?.ok(), "a failed create left a container behind");
+    ensure!(
+        !b.rt(&["state", &b.id])?.ok(),
+        "a failed create left a container behind"
+    );
     Ok(())
 }

@@ -10,42 +10,90 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const CASES: &[Case] = &[
-    Case { name: "linux_hostname", run: hostname },
-    Case { name: "linux_domainname", run: domainname },
-    Case { name: "linux_hostname_without_uts", run: hostname_without_uts },
-    Case { name: "linux_sysctl", run: sysctl },
-    Case { name: "linux_seccomp", run: seccomp },
-    Case { name: "linux_namespaces_new", run: namespaces_new },
-    Case { name: "linux_namespaces_inherited", run: namespaces_inherited },
-    Case { name: "linux_namespaces_join_path", run: namespaces_join },
-    Case { name: "linux_namespace_path_wrong_type", run: namespace_wrong_type },
-    Case { name: "linux_user_namespace_mappings", run: user_mappings },
-    Case { name: "linux_devices", run: devices },
-    Case { name: "linux_default_devices", run: default_devices },
-    Case { name: "linux_personality", run: personality },
-    Case { name: "linux_time_offsets", run: time_offsets },
+    Case {
+        name: "linux_hostname",
+        run: hostname,
+    },
+    Case {
+        name: "linux_domainname",
+        run: domainname,
+    },
+    Case {
+        name: "linux_hostname_without_uts",
+        run: hostname_without_uts,
+    },
+    Case {
+        name: "linux_sysctl",
+        run: sysctl,
+    },
+    Case {
+        name: "linux_seccomp",
+        run: seccomp,
+    },
+    Case {
+        name: "linux_namespaces_new",
+        run: namespaces_new,
+    },
+    Case {
+        name: "linux_namespaces_inherited",
+        run: namespaces_inherited,
+    },
+    Case {
+        name: "linux_namespaces_join_path",
+        run: namespaces_join,
+    },
+    Case {
+        name: "linux_namespace_path_wrong_type",
+        run: namespace_wrong_type,
+    },
+    Case {
+        name: "linux_user_namespace_mappings",
+        run: user_mappings,
+    },
+    Case {
+        name: "linux_devices",
+        run: devices,
+    },
+    Case {
+        name: "linux_default_devices",
+        run: default_devices,
+    },
+    Case {
+        name: "linux_personality",
+        run: personality,
+    },
+    Case {
+        name: "linux_time_offsets",
+        run: time_offsets,
+    },
 ];
 
 fn hostname(s: &Suite) -> CaseResult {
-    checked(s, "hostname", &["hostname"], |b| b.config["hostname"] = json!("conformance-host"))
+    checked(s, "hostname", &["hostname"], |b| {
+        b.config["hostname"] = json!("conformance-host")
+    })
 }
 
 /// Without a UTS namespace of its own a hostname would change the host's.
 fn hostname_without_uts(s: &Suite) -> CaseResult {
     refused(s, "hostnamenouts", |b| {
-        b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "network"}]);
+        b.config["linux"]["namespaces"] =
+            json!([{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "network"}]);
         b.config["hostname"] = json!("must-not-reach-the-host");
     })
 }
 
 fn domainname(s: &Suite) -> CaseResult {
-    checked(s, "domainname", &["hostname"], |b| b.config["domainname"] = json!("conformance.example"))
+    checked(s, "domainname", &["hostname"], |b| {
+        b.config["domainname"] = json!("conformance.example")
+    })
 }
 
 fn sysctl(s: &Suite) -> CaseResult {
     checked(s, "sysctl", &["sysctl"], |b| {
         // One namespaced sysctl of each kind the base config unshares: network and IPC.
-        b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234", "kernel.msgmax": "12345"});
+        b.config["linux"]["sysctl"] =
+            json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234", "kernel.msgmax": "12345"});
     })
 }
 
@@ -65,7 +113,8 @@ fn seccomp(s: &Suite) -> CaseResult {
 fn namespaces_new(s: &Suite) -> CaseResult {
     checked(s, "nsnew", &["namespaces"], |b| {
         let all = ["pid", "network", "ipc", "uts", "mount", "cgroup"];
-        b.config["linux"]["namespaces"] = json!(all.iter().map(|t| json!({"type": t})).collect::<Vec<_>>());
+        b.config["linux"]["namespaces"] =
+            json!(all.iter().map(|t| json!({"type": t})).collect::<Vec<_>>());
     })
 }
 
@@ -73,10 +122,12 @@ fn namespaces_inherited(s: &Suite) -> CaseResult {
     checked(s, "nsinherit", &["namespaces"], |b| {
         b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}]);
         // Without a UTS namespace a hostname would change the host's.
-        b.config.as_object_mut().map(|c| c.remove("hostname"));
+        if let Some(c) = b.config.as_object_mut() {
+            c.remove("hostname");
+        }
         // sysfs cannot be mounted outside a new network namespace without privileges on it;
         // the host's network namespace is the point of this case.
-        b.config["mounts"].as_array_mut().map(|m| m.retain(|m| m["type"] != "sysfs" && m["type"] != "cgroup" && m["type"] != "mqueue"));
+        super::drop_mounts(b, &["sysfs", "cgroup", "mqueue"]);
         b.config["linux"]["sysctl"] = json!(null);
     })
 }
@@ -86,12 +137,19 @@ struct NsHolder(Child);
 
 impl NsHolder {
     fn spawn(flags: &[&str]) -> Result<NsHolder, Outcome> {
-        let child = Command::new("unshare").args(flags).args(["sleep", "600"]).stdin(Stdio::null()).spawn()?;
+        let child = Command::new("unshare")
+            .args(flags)
+            .args(["sleep", "600"])
+            .stdin(Stdio::null())
+            .spawn()?;
         let holder = NsHolder(child);
         // unshare(1) execs sleep only once the namespaces exist.
         let start = Instant::now();
         let pid = holder.0.id();
-        while std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| !p.ends_with("sleep")).unwrap_or(true) {
+        while std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| !p.ends_with("sleep"))
+            .unwrap_or(true)
+        {
             if start.elapsed() > Duration::from_secs(5) {
                 crate::fail!("unshare {flags:?} did not exec sleep");
             }
@@ -145,11 +203,14 @@ fn user_mappings(s: &Suite) -> CaseResult {
     std::fs::remove_dir_all(&rootfs)?;
     s.populate(&rootfs, true)?;
     chown_tree(&rootfs, 100_000)?;
-    b.config["linux"]["namespaces"].as_array_mut().map(|n| n.push(json!({"type": "user"})));
+    super::push(
+        &mut b.config["linux"]["namespaces"],
+        json!({"type": "user"}),
+    );
     b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     // cgroup v1 hierarchies cannot be mounted from a user namespace.
-    b.config["mounts"].as_array_mut().map(|m| m.retain(|m| m["type"] != "cgroup"));
+    super::drop_mounts(&mut b, &["cgroup"]);
     b.run_checks(&["idmap", "user", "namespaces"])
 }
 
@@ -189,7 +250,10 @@ fn personality(s: &Suite) -> CaseResult {
 fn time_offsets(s: &Suite) -> CaseResult {
     super::need_path("/proc/self/ns/time", "kernel without time namespaces")?;
     checked(s, "timens", &["timens", "namespaces"], |b| {
-        b.config["linux"]["namespaces"].as_array_mut().map(|n| n.push(json!({"type": "time"})));
+        super::push(
+            &mut b.config["linux"]["namespaces"],
+            json!({"type": "time"}),
+        );
         let year = 365 * 24 * 3600;
         b.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": year, "nanosecs": 0}, "boottime": {"secs": 2 * year, "nanosecs": 0}});
     })

@@ -19,11 +19,25 @@ pub struct Case {
 }
 
 pub fn all() -> Vec<Case> {
-    [lifecycle::CASES, process::CASES, linux::CASES, mounts::CASES, cgroups::CASES, hooks::CASES, exec::CASES].concat()
+    [
+        lifecycle::CASES,
+        process::CASES,
+        linux::CASES,
+        mounts::CASES,
+        cgroups::CASES,
+        hooks::CASES,
+        exec::CASES,
+    ]
+    .concat()
 }
 
 /// The common shape of a case: edit the base config, run the checker with some checks.
-pub fn checked(suite: &Suite, name: &str, checks: &[&str], edit: impl FnOnce(&mut Bundle)) -> CaseResult {
+pub fn checked(
+    suite: &Suite,
+    name: &str,
+    checks: &[&str],
+    edit: impl FnOnce(&mut Bundle),
+) -> CaseResult {
     let mut b = Bundle::new(suite, name)?;
     edit(&mut b);
     b.run_checks(checks)
@@ -39,14 +53,21 @@ pub fn refused(suite: &Suite, name: &str, edit: impl FnOnce(&mut Bundle)) -> Cas
         crate::fail!("create accepted the config");
     }
     if b.rt(&["state", &b.id])?.ok() {
-        crate::fail!("create failed ({}) but left a container behind", out.stderr.trim());
+        crate::fail!(
+            "create failed ({}) but left a container behind",
+            out.stderr.trim()
+        );
     }
     Ok(())
 }
 
 /// A JSON array of strings.
 pub fn strs(list: &[&str]) -> Value {
-    Value::Array(list.iter().map(|s| Value::String((*s).to_owned())).collect())
+    Value::Array(
+        list.iter()
+            .map(|s| Value::String((*s).to_owned()))
+            .collect(),
+    )
 }
 
 /// Skips when a path the case needs is missing on this machine.
@@ -55,5 +76,22 @@ pub fn need_path(path: &str, why: &str) -> CaseResult {
         Ok(())
     } else {
         Err(Outcome::Skip(format!("{path} missing: {why}")))
+    }
+}
+
+/// Appends to a JSON array, making one if the field is absent.
+pub fn push(list: &mut Value, item: Value) {
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    if let Value::Array(a) = list {
+        a.push(item);
+    }
+}
+
+/// Removes the config's mounts of the given types.
+pub fn drop_mounts(b: &mut Bundle, types: &[&str]) {
+    if let Some(m) = b.config["mounts"].as_array_mut() {
+        m.retain(|m| !types.iter().any(|t| m["type"] == *t));
     }
 }

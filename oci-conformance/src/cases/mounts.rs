@@ -10,17 +10,50 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 pub const CASES: &[Case] = &[
-    Case { name: "mounts_tmpfs_and_bind", run: tmpfs_and_bind },
-    Case { name: "mounts_bind_file", run: bind_file },
-    Case { name: "mounts_recursive_readonly", run: recursive_readonly },
-    Case { name: "root_readonly", run: root_readonly },
-    Case { name: "root_writable", run: root_writable },
-    Case { name: "masked_paths", run: masked_paths },
-    Case { name: "readonly_paths", run: readonly_paths },
-    Case { name: "rootfs_propagation_private", run: |s| propagation(s, "private") },
-    Case { name: "rootfs_propagation_slave", run: |s| propagation(s, "slave") },
-    Case { name: "rootfs_propagation_shared", run: |s| propagation(s, "shared") },
-    Case { name: "rootfs_propagation_unbindable", run: |s| propagation(s, "unbindable") },
+    Case {
+        name: "mounts_tmpfs_and_bind",
+        run: tmpfs_and_bind,
+    },
+    Case {
+        name: "mounts_bind_file",
+        run: bind_file,
+    },
+    Case {
+        name: "mounts_recursive_readonly",
+        run: recursive_readonly,
+    },
+    Case {
+        name: "root_readonly",
+        run: root_readonly,
+    },
+    Case {
+        name: "root_writable",
+        run: root_writable,
+    },
+    Case {
+        name: "masked_paths",
+        run: masked_paths,
+    },
+    Case {
+        name: "readonly_paths",
+        run: readonly_paths,
+    },
+    Case {
+        name: "rootfs_propagation_private",
+        run: |s| propagation(s, "private"),
+    },
+    Case {
+        name: "rootfs_propagation_slave",
+        run: |s| propagation(s, "slave"),
+    },
+    Case {
+        name: "rootfs_propagation_shared",
+        run: |s| propagation(s, "shared"),
+    },
+    Case {
+        name: "rootfs_propagation_unbindable",
+        run: |s| propagation(s, "unbindable"),
+    },
 ];
 
 fn add_mount(b: &mut Bundle, m: Value) {
@@ -34,8 +67,14 @@ fn tmpfs_and_bind(s: &Suite) -> CaseResult {
     let src = b.share().join("bindsrc");
     std::fs::create_dir_all(&src)?;
     std::fs::write(src.join("hello"), "hello from the host")?;
-    add_mount(&mut b, json!({"destination": "/mnt/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "noexec", "size=1m", "mode=755"]}));
-    add_mount(&mut b, json!({"destination": "/mnt/bind", "type": "bind", "source": src, "options": ["rbind", "ro"]}));
+    add_mount(
+        &mut b,
+        json!({"destination": "/mnt/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "noexec", "size=1m", "mode=755"]}),
+    );
+    add_mount(
+        &mut b,
+        json!({"destination": "/mnt/bind", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
+    );
     b.expect["files"] = json!([
         {"path": "/mnt/bind/hello", "content": "hello from the host"},
         {"path": "/mnt/bind", "writable": false},
@@ -48,8 +87,12 @@ fn bind_file(s: &Suite) -> CaseResult {
     let mut b = Bundle::new(s, "bindfile")?;
     let src = b.share().join("file");
     std::fs::write(&src, "a single file")?;
-    add_mount(&mut b, json!({"destination": "/etc/conformance", "type": "none", "source": src, "options": ["bind"]}));
-    b.expect["files"] = json!([{"path": "/etc/conformance", "content": "a single file", "writable": true}]);
+    add_mount(
+        &mut b,
+        json!({"destination": "/etc/conformance", "type": "none", "source": src, "options": ["bind"]}),
+    );
+    b.expect["files"] =
+        json!([{"path": "/etc/conformance", "content": "a single file", "writable": true}]);
     b.run_checks(&["mounts", "files"])
 }
 
@@ -61,9 +104,21 @@ impl HostMount {
         std::fs::create_dir_all(at)?;
         let target = CString::new(at.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
         // SAFETY: mounts a fresh tmpfs on a directory this case created.
-        let r = unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) };
+        let r = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
         if r != 0 {
-            crate::fail!("mount tmpfs on {}: {}", at.display(), std::io::Error::last_os_error());
+            crate::fail!(
+                "mount tmpfs on {}: {}",
+                at.display(),
+                std::io::Error::last_os_error()
+            );
         }
         Ok(HostMount(at.to_owned()))
     }
@@ -73,15 +128,39 @@ impl HostMount {
     fn shared_bind(dir: &Path) -> Result<HostMount, Outcome> {
         let t = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
         // SAFETY: bind and propagation change on a directory this case created.
-        let r = unsafe { libc::mount(t.as_ptr(), t.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) };
+        let r = unsafe {
+            libc::mount(
+                t.as_ptr(),
+                t.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
         if r != 0 {
-            crate::fail!("bind {}: {}", dir.display(), std::io::Error::last_os_error());
+            crate::fail!(
+                "bind {}: {}",
+                dir.display(),
+                std::io::Error::last_os_error()
+            );
         }
         let guard = HostMount(dir.to_owned());
         // SAFETY: as above.
-        let r = unsafe { libc::mount(std::ptr::null(), t.as_ptr(), std::ptr::null(), libc::MS_SHARED, std::ptr::null()) };
+        let r = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                t.as_ptr(),
+                std::ptr::null(),
+                libc::MS_SHARED,
+                std::ptr::null(),
+            )
+        };
         if r != 0 {
-            crate::fail!("make-shared {}: {}", dir.display(), std::io::Error::last_os_error());
+            crate::fail!(
+                "make-shared {}: {}",
+                dir.display(),
+                std::io::Error::last_os_error()
+            );
         }
         Ok(guard)
     }
@@ -101,13 +180,19 @@ fn recursive_readonly(s: &Suite) -> CaseResult {
     let mut b = Bundle::new(s, "rro")?;
     let src = b.share().join("rsrc");
     let _sub = HostMount::tmpfs(&src.join("sub"))?;
-    add_mount(&mut b, json!({"destination": "/mnt/r", "type": "bind", "source": src, "options": ["rbind", "rro"]}));
-    b.expect["files"] = json!([{"path": "/mnt/r", "writable": false}, {"path": "/mnt/r/sub", "writable": false}]);
+    add_mount(
+        &mut b,
+        json!({"destination": "/mnt/r", "type": "bind", "source": src, "options": ["rbind", "rro"]}),
+    );
+    b.expect["files"] =
+        json!([{"path": "/mnt/r", "writable": false}, {"path": "/mnt/r/sub", "writable": false}]);
     b.run_checks(&["files"])
 }
 
 fn root_readonly(s: &Suite) -> CaseResult {
-    checked(s, "rootro", &["root_ro"], |b| b.config["root"]["readonly"] = json!(true))
+    checked(s, "rootro", &["root_ro"], |b| {
+        b.config["root"]["readonly"] = json!(true)
+    })
 }
 
 fn root_writable(s: &Suite) -> CaseResult {
@@ -125,8 +210,13 @@ fn masked_paths(s: &Suite) -> CaseResult {
     std::fs::create_dir_all(c.join("mask-dir"))?;
     std::fs::write(c.join("mask-dir/inside"), "secret")?;
     b.config["root"]["readonly"] = json!(false);
-    for p in ["/conformance/mask-link", "/conformance/mask-dir", "/dev/full", "/conformance/no-such-path"] {
-        b.config["linux"]["maskedPaths"].as_array_mut().map(|m| m.push(json!(p)));
+    for p in [
+        "/conformance/mask-link",
+        "/conformance/mask-dir",
+        "/dev/full",
+        "/conformance/no-such-path",
+    ] {
+        super::push(&mut b.config["linux"]["maskedPaths"], json!(p));
     }
     b.expect["files"] = json!([{"path": "/conformance/mask-dir/inside", "absent": true}]);
     b.run_checks(&["masked", "files"])
@@ -139,8 +229,13 @@ fn readonly_paths(s: &Suite) -> CaseResult {
     std::fs::create_dir_all(c.join("ro-target"))?;
     symlink("ro-target", c.join("ro-link"))?;
     b.config["root"]["readonly"] = json!(false);
-    for p in ["/conformance/ro-dir", "/conformance/ro-link", "/dev/zero", "/conformance/no-such-path"] {
-        b.config["linux"]["readonlyPaths"].as_array_mut().map(|m| m.push(json!(p)));
+    for p in [
+        "/conformance/ro-dir",
+        "/conformance/ro-link",
+        "/dev/zero",
+        "/conformance/no-such-path",
+    ] {
+        super::push(&mut b.config["linux"]["readonlyPaths"], json!(p));
     }
     b.expect["files"] = json!([
         {"path": "/conformance/ro-dir", "writable": false},

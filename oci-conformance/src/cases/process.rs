@@ -6,26 +6,81 @@ use crate::outcome::CaseResult;
 use serde_json::json;
 
 pub const CASES: &[Case] = &[
-    Case { name: "process_defaults", run: defaults },
-    Case { name: "process_args", run: args },
-    Case { name: "process_env", run: env },
-    Case { name: "process_cwd", run: cwd },
-    Case { name: "process_user", run: user },
-    Case { name: "process_umask", run: umask },
-    Case { name: "process_capabilities", run: capabilities },
-    Case { name: "process_capabilities_ambient", run: capabilities_ambient },
-    Case { name: "process_capability_sys_resource", run: capability_sys_resource },
-    Case { name: "process_capability_unknown", run: capability_unknown },
-    Case { name: "process_no_new_privileges_off", run: nnp_off },
-    Case { name: "process_rlimits", run: rlimits },
-    Case { name: "process_rlimit_unknown", run: rlimit_unknown },
-    Case { name: "process_oom_score_adj", run: oom_score_adj },
-    Case { name: "process_scheduler", run: scheduler },
-    Case { name: "process_io_priority", run: io_priority },
+    Case {
+        name: "process_defaults",
+        run: defaults,
+    },
+    Case {
+        name: "process_args",
+        run: args,
+    },
+    Case {
+        name: "process_env",
+        run: env,
+    },
+    Case {
+        name: "process_cwd",
+        run: cwd,
+    },
+    Case {
+        name: "process_user",
+        run: user,
+    },
+    Case {
+        name: "process_umask",
+        run: umask,
+    },
+    Case {
+        name: "process_capabilities",
+        run: capabilities,
+    },
+    Case {
+        name: "process_capabilities_ambient",
+        run: capabilities_ambient,
+    },
+    Case {
+        name: "process_capability_sys_resource",
+        run: capability_sys_resource,
+    },
+    Case {
+        name: "process_capability_unknown",
+        run: capability_unknown,
+    },
+    Case {
+        name: "process_no_new_privileges_off",
+        run: nnp_off,
+    },
+    Case {
+        name: "process_rlimits",
+        run: rlimits,
+    },
+    Case {
+        name: "process_rlimit_unknown",
+        run: rlimit_unknown,
+    },
+    Case {
+        name: "process_oom_score_adj",
+        run: oom_score_adj,
+    },
+    Case {
+        name: "process_scheduler",
+        run: scheduler,
+    },
+    Case {
+        name: "process_io_priority",
+        run: io_priority,
+    },
 ];
 
 fn defaults(s: &Suite) -> CaseResult {
-    checked(s, "defaults", &["args", "env", "cwd", "user", "caps", "nnp", "rlimits", "seccomp"], |_| {})
+    checked(
+        s,
+        "defaults",
+        &[
+            "args", "env", "cwd", "user", "caps", "nnp", "rlimits", "seccomp",
+        ],
+        |_| {},
+    )
 }
 
 fn args(s: &Suite) -> CaseResult {
@@ -42,17 +97,22 @@ fn env(s: &Suite) -> CaseResult {
 }
 
 fn cwd(s: &Suite) -> CaseResult {
-    checked(s, "cwd", &["cwd"], |b| b.config["process"]["cwd"] = json!("/root"))
+    checked(s, "cwd", &["cwd"], |b| {
+        b.config["process"]["cwd"] = json!("/root")
+    })
 }
 
 fn user(s: &Suite) -> CaseResult {
     checked(s, "user", &["user"], |b| {
-        b.config["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 1002]});
+        b.config["process"]["user"] =
+            json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 1002]});
     })
 }
 
 fn umask(s: &Suite) -> CaseResult {
-    checked(s, "umask", &["umask"], |b| b.config["process"]["user"]["umask"] = json!(0o077))
+    checked(s, "umask", &["umask"], |b| {
+        b.config["process"]["user"]["umask"] = json!(0o077)
+    })
 }
 
 // After execve the kernel recomputes the sets, so only configs it leaves unchanged can be
@@ -88,7 +148,8 @@ fn capability_sys_resource(s: &Suite) -> CaseResult {
     }
     checked(s, "capsysres", &["caps"], |b| {
         let set = ["CAP_KILL", "CAP_SYS_RESOURCE"];
-        b.config["process"]["capabilities"] = json!({"bounding": set, "permitted": set, "effective": set});
+        b.config["process"]["capabilities"] =
+            json!({"bounding": set, "permitted": set, "effective": set});
     })
 }
 
@@ -102,7 +163,9 @@ fn capability_unknown(s: &Suite) -> CaseResult {
 }
 
 fn nnp_off(s: &Suite) -> CaseResult {
-    checked(s, "nnpoff", &["nnp"], |b| b.config["process"]["noNewPrivileges"] = json!(false))
+    checked(s, "nnpoff", &["nnp"], |b| {
+        b.config["process"]["noNewPrivileges"] = json!(false)
+    })
 }
 
 fn rlimits(s: &Suite) -> CaseResult {
@@ -119,12 +182,15 @@ fn rlimits(s: &Suite) -> CaseResult {
 
 fn rlimit_unknown(s: &Suite) -> CaseResult {
     refused(s, "rlimitunknown", |b| {
-        b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_CONFORMANCE", "soft": 1, "hard": 1}]);
+        b.config["process"]["rlimits"] =
+            json!([{"type": "RLIMIT_CONFORMANCE", "soft": 1, "hard": 1}]);
     })
 }
 
 fn oom_score_adj(s: &Suite) -> CaseResult {
-    checked(s, "oom", &["oom"], |b| b.config["process"]["oomScoreAdj"] = json!(345))
+    checked(s, "oom", &["oom"], |b| {
+        b.config["process"]["oomScoreAdj"] = json!(345)
+    })
 }
 
 fn scheduler(s: &Suite) -> CaseResult {

@@ -14,7 +14,10 @@ struct MountEntry {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 fn mountinfo() -> Result<Vec<MountEntry>, String> {
@@ -22,7 +25,9 @@ fn mountinfo() -> Result<Vec<MountEntry>, String> {
     let mut out = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split(' ').collect();
-        let Some(dash) = f.iter().position(|x| *x == "-") else { continue };
+        let Some(dash) = f.iter().position(|x| *x == "-") else {
+            continue;
+        };
         if f.len() < dash + 2 || dash < 6 {
             continue;
         }
@@ -57,7 +62,9 @@ fn dev_numbers(md: &std::fs::Metadata) -> (u64, u64) {
 }
 
 pub fn devices(ctx: &Ctx) -> Check {
-    let list = ctx.config["linux"]["devices"].as_array().ok_or("config sets no devices")?;
+    let list = ctx.config["linux"]["devices"]
+        .as_array()
+        .ok_or("config sets no devices")?;
     for d in list {
         let path = d["path"].as_str().unwrap_or("");
         let md = std::fs::symlink_metadata(path).map_err(|e| format!("{path}: {e}"))?;
@@ -73,14 +80,23 @@ pub fn devices(ctx: &Ctx) -> Check {
             return Err(format!("{path} is {ft:?}, config says type {kind}"));
         }
         if kind != "p" {
-            let want = (d["major"].as_u64().unwrap_or(0), d["minor"].as_u64().unwrap_or(0));
+            let want = (
+                d["major"].as_u64().unwrap_or(0),
+                d["minor"].as_u64().unwrap_or(0),
+            );
             if dev_numbers(&md) != want {
-                return Err(format!("{path} is {:?}, config says {want:?}", dev_numbers(&md)));
+                return Err(format!(
+                    "{path} is {:?}, config says {want:?}",
+                    dev_numbers(&md)
+                ));
             }
         }
         if let Some(mode) = d["fileMode"].as_u64() {
             if u64::from(md.mode() & 0o7777) != mode {
-                return Err(format!("{path} mode {:o}, config says {mode:o}", md.mode() & 0o7777));
+                return Err(format!(
+                    "{path} mode {:o}, config says {mode:o}",
+                    md.mode() & 0o7777
+                ));
             }
         }
         for (key, got) in [("uid", md.uid()), ("gid", md.gid())] {
@@ -96,7 +112,14 @@ pub fn devices(ctx: &Ctx) -> Check {
 
 /// The devices the spec says every Linux container gets.
 pub fn default_devices(_: &Ctx) -> Check {
-    let want = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+    let want = [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ];
     for (name, major, minor) in want {
         let path = format!("/dev/{name}");
         let md = std::fs::metadata(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -104,9 +127,15 @@ pub fn default_devices(_: &Ctx) -> Check {
             return Err(format!("{path} is not char {major}:{minor}"));
         }
     }
-    let links = [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")];
+    let links = [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ];
     for (name, target) in links {
-        let got = std::fs::read_link(format!("/dev/{name}")).map_err(|e| format!("/dev/{name}: {e}"))?;
+        let got =
+            std::fs::read_link(format!("/dev/{name}")).map_err(|e| format!("/dev/{name}: {e}"))?;
         if got.to_str() != Some(target) {
             return Err(format!("/dev/{name} -> {}, want {target}", got.display()));
         }
@@ -118,7 +147,9 @@ pub fn default_devices(_: &Ctx) -> Check {
 /// Opens each device the runner listed: the device cgroup answers EPERM for a denied one,
 /// anything else (even ENXIO, from a driver that is not there) means the cgroup let it through.
 pub fn device_access(ctx: &Ctx) -> Check {
-    let list = ctx.expect["device_access"].as_array().ok_or("runner listed no devices")?;
+    let list = ctx.expect["device_access"]
+        .as_array()
+        .ok_or("runner listed no devices")?;
     for d in list {
         let path = d["path"].as_str().unwrap_or("");
         let c = CString::new(path).map_err(|e| e.to_string())?;
@@ -130,7 +161,11 @@ pub fn device_access(ctx: &Ctx) -> Check {
         }
         let want = d["allowed"].as_bool().unwrap_or(false);
         if denied == want {
-            return Err(format!("{path}: {} by the device cgroup, want {}", if denied { "denied" } else { "allowed" }, if want { "allowed" } else { "denied" }));
+            return Err(format!(
+                "{path}: {} by the device cgroup, want {}",
+                if denied { "denied" } else { "allowed" },
+                if want { "allowed" } else { "denied" }
+            ));
         }
     }
     Ok(())
@@ -143,7 +178,12 @@ pub fn mounts(ctx: &Ctx) -> Check {
         let Some(got) = mount_at(&table, dest) else {
             return Err(format!("nothing mounted at {dest}"));
         };
-        let opts: Vec<&str> = m["options"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let opts: Vec<&str> = m["options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         let bind = opts.iter().any(|o| *o == "bind" || *o == "rbind") || m["type"] == "bind";
         let fstype = m["type"].as_str().unwrap_or("");
         // runc-style runtimes turn a cgroup v1 mount into a tmpfs of per-controller mounts.
@@ -154,14 +194,21 @@ pub fn mounts(ctx: &Ctx) -> Check {
         // belong to the controllers' mounts.
         let under = format!("{dest}/");
         let targets: Vec<&MountEntry> = if fstype == "cgroup" && got.fstype == "tmpfs" {
-            table.iter().filter(|m| m.point.starts_with(&under) && m.fstype == "cgroup").collect()
+            table
+                .iter()
+                .filter(|m| m.point.starts_with(&under) && m.fstype == "cgroup")
+                .collect()
         } else {
             vec![got]
         };
         for t in targets {
             for flag in ["ro", "nosuid", "nodev", "noexec"] {
                 if opts.contains(&flag) && !t.options.iter().any(|o| o == flag) {
-                    return Err(format!("{} mounted {}, config asks {flag}", t.point, t.options.join(",")));
+                    return Err(format!(
+                        "{} mounted {}, config asks {flag}",
+                        t.point,
+                        t.options.join(",")
+                    ));
                 }
             }
         }
@@ -179,11 +226,19 @@ pub fn root_readonly(ctx: &Ctx) -> Check {
 }
 
 pub fn masked_paths(ctx: &Ctx) -> Check {
-    for p in ctx.config["linux"]["maskedPaths"].as_array().into_iter().flatten() {
+    for p in ctx.config["linux"]["maskedPaths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let path = p.as_str().unwrap_or("");
-        let Ok(md) = std::fs::metadata(path) else { continue };
+        let Ok(md) = std::fs::metadata(path) else {
+            continue;
+        };
         if md.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| format!("{path}: {e}"))?.count();
+            let entries = std::fs::read_dir(path)
+                .map_err(|e| format!("{path}: {e}"))?
+                .count();
             if entries != 0 {
                 return Err(format!("masked directory {path} shows {entries} entries"));
             }
@@ -201,7 +256,11 @@ pub fn masked_paths(ctx: &Ctx) -> Check {
 }
 
 pub fn readonly_paths(ctx: &Ctx) -> Check {
-    for p in ctx.config["linux"]["readonlyPaths"].as_array().into_iter().flatten() {
+    for p in ctx.config["linux"]["readonlyPaths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let path = p.as_str().unwrap_or("");
         if std::fs::symlink_metadata(path).is_err() {
             continue;
@@ -214,7 +273,9 @@ pub fn readonly_paths(ctx: &Ctx) -> Check {
 }
 
 pub fn propagation(ctx: &Ctx) -> Check {
-    let want = ctx.config["linux"]["rootfsPropagation"].as_str().ok_or("config sets no rootfsPropagation")?;
+    let want = ctx.config["linux"]["rootfsPropagation"]
+        .as_str()
+        .ok_or("config sets no rootfsPropagation")?;
     let table = mountinfo()?;
     let root = mount_at(&table, "/").ok_or("no mount at /")?;
     let has = |p: &str| root.optional.iter().any(|o| o.starts_with(p));
@@ -226,14 +287,25 @@ pub fn propagation(ctx: &Ctx) -> Check {
         _ => return Err(format!("unknown propagation {want}")),
     };
     if !ok {
-        return Err(format!("root mount propagation fields {:?}, config says {want}", root.optional));
+        return Err(format!(
+            "root mount propagation fields {:?}, config says {want}",
+            root.optional
+        ));
     }
     Ok(())
 }
 
 fn writable(path: &str) -> bool {
-    let probe = if std::path::Path::new(path).is_dir() { format!("{path}/.probe") } else { path.to_owned() };
-    let ok = std::fs::OpenOptions::new().create(true).append(true).open(&probe).is_ok();
+    let probe = if std::path::Path::new(path).is_dir() {
+        format!("{path}/.probe")
+    } else {
+        path.to_owned()
+    };
+    let ok = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&probe)
+        .is_ok();
     if ok && probe != path {
         let _ = std::fs::remove_file(&probe);
     }
@@ -242,7 +314,9 @@ fn writable(path: &str) -> bool {
 
 /// Facts about files the runner listed: content, absence, writability.
 pub fn files(ctx: &Ctx) -> Check {
-    let list = ctx.expect["files"].as_array().ok_or("runner listed no files")?;
+    let list = ctx.expect["files"]
+        .as_array()
+        .ok_or("runner listed no files")?;
     for f in list {
         let path = f["path"].as_str().unwrap_or("");
         if let Some(want) = f["content"].as_str() {

@@ -10,7 +10,9 @@ fn linux(ctx: &Ctx) -> &Value {
 }
 
 fn read_trim(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map(|s| s.trim().to_owned()).map_err(|e| format!("{path}: {e}"))
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| format!("{path}: {e}"))
 }
 
 pub fn hostname(ctx: &Ctx) -> Check {
@@ -29,7 +31,9 @@ pub fn hostname(ctx: &Ctx) -> Check {
 }
 
 pub fn sysctl(ctx: &Ctx) -> Check {
-    let map = linux(ctx)["sysctl"].as_object().ok_or("config sets no sysctl")?;
+    let map = linux(ctx)["sysctl"]
+        .as_object()
+        .ok_or("config sets no sysctl")?;
     for (k, v) in map {
         let got = read_trim(&format!("/proc/sys/{}", k.replace('.', "/")))?;
         let want = v.as_str().unwrap_or("");
@@ -42,18 +46,25 @@ pub fn sysctl(ctx: &Ctx) -> Check {
 }
 
 fn ns_inode(file: &str) -> Option<u64> {
-    std::fs::metadata(format!("/proc/self/ns/{file}")).ok().map(|m| m.ino())
+    std::fs::metadata(format!("/proc/self/ns/{file}"))
+        .ok()
+        .map(|m| m.ino())
 }
 
 pub fn namespaces(ctx: &Ctx) -> Check {
-    let list = linux(ctx)["namespaces"].as_array().cloned().unwrap_or_default();
+    let list = linux(ctx)["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for (kind, file) in NAMESPACES {
         let Some(got) = ns_inode(file) else { continue };
         let host = ctx.expect["host_ns"][file].as_u64();
         let entry = list.iter().find(|n| n["type"] == *kind);
         match entry {
             None if host != Some(got) => {
-                return Err(format!("{kind}: not in config but not the runtime's namespace"))
+                return Err(format!(
+                    "{kind}: not in config but not the runtime's namespace"
+                ))
             }
             Some(n) if n["path"].is_string() => {
                 let want = ctx.expect["joined"][file].as_u64();
@@ -62,7 +73,9 @@ pub fn namespaces(ctx: &Ctx) -> Check {
                 }
             }
             Some(_) if host == Some(got) => {
-                return Err(format!("{kind}: requested a new namespace but shares the runtime's"))
+                return Err(format!(
+                    "{kind}: requested a new namespace but shares the runtime's"
+                ))
             }
             _ => {}
         }
@@ -74,7 +87,13 @@ fn mapping_lines(list: &Value) -> Vec<Vec<u64>> {
     list.as_array()
         .into_iter()
         .flatten()
-        .map(|m| vec![m["containerID"].as_u64().unwrap_or(0), m["hostID"].as_u64().unwrap_or(0), m["size"].as_u64().unwrap_or(0)])
+        .map(|m| {
+            vec![
+                m["containerID"].as_u64().unwrap_or(0),
+                m["hostID"].as_u64().unwrap_or(0),
+                m["size"].as_u64().unwrap_or(0),
+            ]
+        })
         .collect()
 }
 
@@ -83,7 +102,11 @@ pub fn id_mappings(ctx: &Ctx) -> Check {
         let text = read_trim(&format!("/proc/self/{file}"))?;
         let got: Vec<Vec<u64>> = text
             .lines()
-            .map(|l| l.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+            .map(|l| {
+                l.split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
             .collect();
         let want = mapping_lines(&linux(ctx)[key]);
         if got != want {
@@ -108,15 +131,28 @@ pub fn personality(ctx: &Ctx) -> Check {
 }
 
 pub fn time_offsets(ctx: &Ctx) -> Check {
-    let offsets = linux(ctx)["timeOffsets"].as_object().ok_or("config sets no timeOffsets")?;
-    for (clock, id) in [("monotonic", libc::CLOCK_MONOTONIC), ("boottime", libc::CLOCK_BOOTTIME)] {
-        let Some(secs) = offsets.get(clock).and_then(|o| o["secs"].as_i64()) else { continue };
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let offsets = linux(ctx)["timeOffsets"]
+        .as_object()
+        .ok_or("config sets no timeOffsets")?;
+    for (clock, id) in [
+        ("monotonic", libc::CLOCK_MONOTONIC),
+        ("boottime", libc::CLOCK_BOOTTIME),
+    ] {
+        let Some(secs) = offsets.get(clock).and_then(|o| o["secs"].as_i64()) else {
+            continue;
+        };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes into the struct we own.
         unsafe { libc::clock_gettime(id, &mut ts) };
         // The host's clock started at boot, far less than the offset the cases ask for.
         if ts.tv_sec < secs {
-            return Err(format!("{clock} clock at {}s, below the {secs}s offset", ts.tv_sec));
+            return Err(format!(
+                "{clock} clock at {}s, below the {secs}s offset",
+                ts.tv_sec
+            ));
         }
     }
     Ok(())
@@ -157,7 +193,10 @@ pub fn cgroups(ctx: &Ctx) -> Check {
         }
         checked += 1;
     }
-    for (field, file) in [("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device")] {
+    for (field, file) in [
+        ("throttleReadBpsDevice", "read_bps_device"),
+        ("throttleWriteBpsDevice", "write_bps_device"),
+    ] {
         for d in res["blockIO"][field].as_array().into_iter().flatten() {
             let line = format!("{}:{} {}", d["major"], d["minor"], d["rate"]);
             let got = read_trim(&format!("/sys/fs/cgroup/blkio/blkio.throttle.{file}"))?;
@@ -168,9 +207,16 @@ pub fn cgroups(ctx: &Ctx) -> Check {
         }
     }
     for h in res["hugepageLimits"].as_array().into_iter().flatten() {
-        let file = format!("/sys/fs/cgroup/hugetlb/hugetlb.{}.limit_in_bytes", h["pageSize"].as_str().unwrap_or(""));
+        let file = format!(
+            "/sys/fs/cgroup/hugetlb/hugetlb.{}.limit_in_bytes",
+            h["pageSize"].as_str().unwrap_or("")
+        );
         let got = read_trim(&file)?;
-        if got != h["limit"].to_string() {
+        let want = h["limit"]
+            .as_u64()
+            .map(|l| l.to_string())
+            .unwrap_or_default();
+        if got != want {
             return Err(format!("{file} = {got}, config says {}", h["limit"]));
         }
         checked += 1;

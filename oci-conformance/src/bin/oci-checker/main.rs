@@ -19,7 +19,9 @@ pub struct Ctx {
 
 pub type Check = Result<(), String>;
 
-const CHECKS: &[(&str, fn(&Ctx) -> Check)] = &[
+type CheckFn = fn(&Ctx) -> Check;
+
+const CHECKS: &[(&str, CheckFn)] = &[
     ("env", process::env),
     ("cwd", process::cwd),
     ("user", process::user),

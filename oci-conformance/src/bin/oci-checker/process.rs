@@ -12,7 +12,11 @@ fn process(ctx: &Ctx) -> &Value {
 pub fn args(ctx: &Ctx) -> Check {
     let want: Vec<String> = process(ctx)["args"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let got: Vec<String> = std::env::args().collect();
     if got != want {
@@ -45,9 +49,19 @@ pub fn cwd(ctx: &Ctx) -> Check {
 
 pub fn user(ctx: &Ctx) -> Check {
     let u = &process(ctx)["user"];
-    let (uid, gid) = (u["uid"].as_u64().unwrap_or(0), u["gid"].as_u64().unwrap_or(0));
+    let (uid, gid) = (
+        u["uid"].as_u64().unwrap_or(0),
+        u["gid"].as_u64().unwrap_or(0),
+    );
     // SAFETY: these calls only read the calling process's credentials.
-    let ids = unsafe { [libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()] };
+    let ids = unsafe {
+        [
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        ]
+    };
     if u64::from(ids[0]) != uid || u64::from(ids[1]) != uid {
         return Err(format!("uid {} euid {}, config says {uid}", ids[0], ids[1]));
     }
@@ -55,9 +69,16 @@ pub fn user(ctx: &Ctx) -> Check {
         return Err(format!("gid {} egid {}, config says {gid}", ids[2], ids[3]));
     }
     let groups = status_field("Groups")?;
-    let mut got: Vec<u64> = groups.split_whitespace().filter_map(|g| g.parse().ok()).collect();
-    let mut want: Vec<u64> =
-        u["additionalGids"].as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
+    let mut got: Vec<u64> = groups
+        .split_whitespace()
+        .filter_map(|g| g.parse().ok())
+        .collect();
+    let mut want: Vec<u64> = u["additionalGids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
     // Whether the primary gid also appears in the supplementary list differs between runtimes
     // and the spec says nothing of it.
     got.retain(|g| *g != gid);
@@ -66,7 +87,9 @@ pub fn user(ctx: &Ctx) -> Check {
     want.sort_unstable();
     want.dedup();
     if got != want {
-        return Err(format!("supplementary groups {got:?}, config says {want:?}"));
+        return Err(format!(
+            "supplementary groups {got:?}, config says {want:?}"
+        ));
     }
     Ok(())
 }
@@ -129,13 +152,21 @@ pub fn no_new_privs(ctx: &Ctx) -> Check {
 pub fn rlimits(ctx: &Ctx) -> Check {
     for r in process(ctx)["rlimits"].as_array().into_iter().flatten() {
         let name = r["type"].as_str().unwrap_or("");
-        let Some(res) = names::rlimit(name) else { continue };
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let Some(res) = names::rlimit(name) else {
+            continue;
+        };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: getrlimit writes into the struct we own.
         if unsafe { libc::getrlimit(res as _, &mut lim) } != 0 {
             return Err(format!("getrlimit {name}: errno {}", errno()));
         }
-        let (soft, hard) = (r["soft"].as_u64().unwrap_or(0), r["hard"].as_u64().unwrap_or(0));
+        let (soft, hard) = (
+            r["soft"].as_u64().unwrap_or(0),
+            r["hard"].as_u64().unwrap_or(0),
+        );
         if lim.rlim_cur != soft || lim.rlim_max != hard {
             return Err(format!(
                 "{name} soft {} hard {}, config says {soft} {hard}",
@@ -177,7 +208,11 @@ pub fn seccomp(ctx: &Ctx) -> Check {
     let profile = &ctx.config["linux"]["seccomp"];
     let mode = status_field("Seccomp")?;
     if profile.is_null() {
-        return if mode == "0" { Ok(()) } else { Err(format!("Seccomp mode {mode} without a profile")) };
+        return if mode == "0" {
+            Ok(())
+        } else {
+            Err(format!("Seccomp mode {mode} without a profile"))
+        };
     }
     if mode != "2" {
         return Err(format!("Seccomp mode {mode}, want 2 (filter)"));
@@ -187,11 +222,18 @@ pub fn seccomp(ctx: &Ctx) -> Check {
             continue;
         }
         let want = rule["errnoRet"].as_i64().unwrap_or(i64::from(libc::EPERM));
-        for name in rule["names"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for name in rule["names"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             let Some(r) = probe(name) else { continue };
             let got = errno();
             if r != -1 || i64::from(got) != want {
-                return Err(format!("{name} returned {r} errno {got}, rule says errno {want}"));
+                return Err(format!(
+                    "{name} returned {r} errno {got}, rule says errno {want}"
+                ));
             }
         }
     }
@@ -209,7 +251,11 @@ const POLICIES: &[(&str, i32)] = &[
 pub fn scheduler(ctx: &Ctx) -> Check {
     let s = &process(ctx)["scheduler"];
     let policy = s["policy"].as_str().ok_or("config sets no scheduler")?;
-    let want = POLICIES.iter().find(|(n, _)| *n == policy).ok_or("unknown policy")?.1;
+    let want = POLICIES
+        .iter()
+        .find(|(n, _)| *n == policy)
+        .ok_or("unknown policy")?
+        .1;
     // SAFETY: queries the calling process's own policy and nice value.
     let got = unsafe { libc::sched_getscheduler(0) };
     if got != want {
