@@ -318,3 +318,37 @@ pub fn verdict(checks: &[&str], out: &Invocation) -> CaseResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::verdict;
+    use crate::outcome::Outcome;
+    use crate::runtime::Invocation;
+
+    fn out(code: i32, stdout: &str) -> Invocation {
+        Invocation {
+            args: String::new(),
+            code: Some(code),
+            stdout: stdout.into(),
+            stderr: String::new(),
+            out_path: "/dev/null".into(),
+        }
+    }
+
+    #[test]
+    fn every_check_must_report_ok() {
+        assert_eq!(
+            verdict(&["env", "cwd"], &out(0, "ok env\nok cwd\n")),
+            Ok(())
+        );
+        let missing = verdict(&["env", "cwd"], &out(0, "ok env\n"));
+        assert!(matches!(missing, Err(Outcome::Fail(r)) if r.contains("cwd: no report")));
+        let failed = verdict(&["env"], &out(1, "not ok env: FOO not set\n"));
+        assert!(matches!(failed, Err(Outcome::Fail(r)) if r.contains("FOO not set")));
+    }
+
+    #[test]
+    fn a_failing_exit_fails_even_with_ok_lines() {
+        assert!(verdict(&["env"], &out(1, "ok env\n")).is_err());
+    }
+}

@@ -51,3 +51,36 @@ pub fn json(records: &[Record], runtime: &str, known: &BTreeMap<String, String>)
     let doc = json!({"runtime": runtime, "cases": cases, "passed": p, "failed": f, "skipped": s});
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_case_and_the_closing_count() {
+        let recs = vec![
+            Record {
+                name: "a",
+                outcome: Outcome::Pass,
+                millis: 1,
+            },
+            Record {
+                name: "b",
+                outcome: Outcome::Fail("x\ny".into()),
+                millis: 1,
+            },
+            Record {
+                name: "c",
+                outcome: Outcome::Skip("why".into()),
+                millis: 1,
+            },
+        ];
+        assert_eq!(line(&recs[0], None), "PASS a");
+        assert_eq!(
+            line(&recs[1], Some(&"old".to_owned())),
+            "FAIL b: x y [expected: old]"
+        );
+        assert_eq!(line(&recs[2], None), "SKIP c: why");
+        assert_eq!(summary(&recs), "1 passed, 1 failed, 1 skipped");
+    }
+}

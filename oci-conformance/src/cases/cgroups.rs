@@ -8,54 +8,18 @@ use serde_json::json;
 use std::path::Path;
 
 pub const CASES: &[Case] = &[
-    Case {
-        name: "cgroups_memory",
-        run: memory,
-    },
-    Case {
-        name: "cgroups_kernel_memory",
-        run: kernel_memory,
-    },
-    Case {
-        name: "cgroups_cpu",
-        run: cpu,
-    },
-    Case {
-        name: "cgroups_cpuset",
-        run: cpuset,
-    },
-    Case {
-        name: "cgroups_pids",
-        run: pids,
-    },
-    Case {
-        name: "cgroups_blkio_throttle",
-        run: blkio_throttle,
-    },
-    Case {
-        name: "cgroups_blkio_weight",
-        run: blkio_weight,
-    },
-    Case {
-        name: "cgroups_hugetlb",
-        run: hugetlb,
-    },
-    Case {
-        name: "cgroups_network",
-        run: network,
-    },
-    Case {
-        name: "cgroups_devices",
-        run: devices,
-    },
-    Case {
-        name: "cgroups_path_absolute",
-        run: |s| path(s, true),
-    },
-    Case {
-        name: "cgroups_path_relative",
-        run: |s| path(s, false),
-    },
+    Case::new("cgroups_memory", memory),
+    Case::new("cgroups_kernel_memory", kernel_memory),
+    Case::new("cgroups_cpu", cpu),
+    Case::new("cgroups_cpuset", cpuset),
+    Case::new("cgroups_pids", pids),
+    Case::new("cgroups_blkio_throttle", blkio_throttle),
+    Case::new("cgroups_blkio_weight", blkio_weight),
+    Case::new("cgroups_hugetlb", hugetlb),
+    Case::new("cgroups_network", network),
+    Case::new("cgroups_devices", devices),
+    Case::new("cgroups_path_absolute", |s| path(s, true)),
+    Case::new("cgroups_path_relative", |s| path(s, false)),
 ];
 
 fn memory(s: &Suite) -> CaseResult {

@@ -10,18 +10,9 @@ use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 pub const CASES: &[Case] = &[
-    Case {
-        name: "exec_joins_namespaces",
-        run: joins_namespaces,
-    },
-    Case {
-        name: "exec_process_json",
-        run: process_json,
-    },
-    Case {
-        name: "exec_stopped_container",
-        run: stopped_container,
-    },
+    Case::new("exec_joins_namespaces", joins_namespaces),
+    Case::new("exec_process_json", process_json),
+    Case::new("exec_stopped_container", stopped_container),
 ];
 
 /// Creates and starts a container that waits for signals.

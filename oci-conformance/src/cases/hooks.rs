@@ -10,42 +10,19 @@ use crate::{ensure, fail};
 use serde_json::{json, Value};
 
 pub const CASES: &[Case] = &[
-    Case {
-        name: "hooks_order",
-        run: order,
-    },
-    Case {
-        name: "hooks_state_stdin",
-        run: state_stdin,
-    },
-    Case {
-        name: "hooks_namespaces",
-        run: namespaces,
-    },
-    Case {
-        name: "hooks_fail_prestart",
-        run: |s| fail_at_create(s, "prestart"),
-    },
-    Case {
-        name: "hooks_fail_create_runtime",
-        run: |s| fail_at_create(s, "createRuntime"),
-    },
-    Case {
-        name: "hooks_fail_create_container",
-        run: |s| fail_at_create(s, "createContainer"),
-    },
-    Case {
-        name: "hooks_fail_start_container",
-        run: fail_start_container,
-    },
-    Case {
-        name: "hooks_fail_poststart",
-        run: fail_poststart,
-    },
-    Case {
-        name: "hooks_fail_poststop",
-        run: fail_poststop,
-    },
+    Case::new("hooks_order", order),
+    Case::new("hooks_state_stdin", state_stdin),
+    Case::new("hooks_namespaces", namespaces),
+    Case::new("hooks_fail_prestart", |s| fail_at_create(s, "prestart")),
+    Case::new("hooks_fail_create_runtime", |s| {
+        fail_at_create(s, "createRuntime")
+    }),
+    Case::new("hooks_fail_create_container", |s| {
+        fail_at_create(s, "createContainer")
+    }),
+    Case::new("hooks_fail_start_container", fail_start_container),
+    Case::new("hooks_fail_poststart", fail_poststart),
+    Case::new("hooks_fail_poststop", fail_poststop),
 ];
 
 const ALL: [&str; 6] = [

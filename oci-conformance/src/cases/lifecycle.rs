@@ -9,70 +9,23 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 pub const CASES: &[Case] = &[
-    Case {
-        name: "lifecycle_create_state",
-        run: create_state,
-    },
-    Case {
-        name: "lifecycle_start_running",
-        run: start_running,
-    },
-    Case {
-        name: "lifecycle_start_twice",
-        run: start_twice,
-    },
-    Case {
-        name: "lifecycle_duplicate_id",
-        run: duplicate_id,
-    },
-    Case {
-        name: "lifecycle_kill_signals",
-        run: kill_signals,
-    },
-    Case {
-        name: "lifecycle_kill_stopped",
-        run: kill_stopped,
-    },
-    Case {
-        name: "lifecycle_delete_running",
-        run: delete_running,
-    },
-    Case {
-        name: "lifecycle_delete_created",
-        run: delete_created,
-    },
-    Case {
-        name: "lifecycle_delete_stopped",
-        run: delete_stopped,
-    },
-    Case {
-        name: "lifecycle_pid_file",
-        run: pid_file,
-    },
-    Case {
-        name: "lifecycle_unknown_properties",
-        run: unknown_properties,
-    },
-    Case {
-        name: "lifecycle_config_after_create",
-        run: config_after_create,
-    },
-    Case {
-        name: "lifecycle_default_spec",
-        run: default_spec,
-    },
-    Case {
-        name: "lifecycle_run_exit_code",
-        run: run_exit_code,
-    },
-    Case {
-        name: "lifecycle_missing_rootfs",
-        run: missing_rootfs,
-    },
-    Case {
-        name: "lifecycle_invalid_config",
-        run: invalid_config,
-    },
+    Case::new("lifecycle_create_state", create_state),
+    Case::new("lifecycle_start_running", start_running),
+    Case::new("lifecycle_start_twice", start_twice),
+    Case::new("lifecycle_duplicate_id", duplicate_id),
+    Case::new("lifecycle_kill_signals", kill_signals),
+    Case::new("lifecycle_kill_created", kill_created),
+    Case::new("lifecycle_kill_stopped", kill_stopped),
+    Case::new("lifecycle_delete_running", delete_running),
+    Case::new("lifecycle_delete_created", delete_created),
+    Case::new("lifecycle_delete_stopped", delete_stopped),
+    Case::new("lifecycle_pid_file", pid_file),
+    Case::new("lifecycle_unknown_properties", unknown_properties),
+    Case::new("lifecycle_config_after_create", config_after_create),
+    Case::new("lifecycle_default_spec", default_spec),
+    Case::new("lifecycle_run_exit_code", run_exit_code),
+    Case::new("lifecycle_missing_rootfs", missing_rootfs),
+    Case::new("lifecycle_invalid_config", invalid_config),
 ];
 
 /// Waits until the output a container writes (via `create`'s stdout) holds `line`.
@@ -173,6 +126,21 @@ fn kill_signals(s: &Suite) -> CaseResult {
         wait_line(&out, &format!("signal {num}"))?;
     }
     b.wait_stopped()
+}
+
+/// A created container can be signalled: SIGKILL stops it before its program ever runs.
+fn kill_created(s: &Suite) -> CaseResult {
+    let mut b = Bundle::new(s, "killcreated")?;
+    b.checks(&["args"]);
+    let out = b.create()?.check()?;
+    b.kill("KILL")?.check()?;
+    b.wait_stopped()?;
+    let printed = std::fs::read_to_string(&out.out_path)?;
+    ensure!(
+        printed.is_empty(),
+        "the process ran after its container was killed: {printed:?}"
+    );
+    Ok(())
 }
 
 fn kill_stopped(s: &Suite) -> CaseResult {

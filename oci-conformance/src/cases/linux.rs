@@ -10,62 +10,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const CASES: &[Case] = &[
-    Case {
-        name: "linux_hostname",
-        run: hostname,
-    },
-    Case {
-        name: "linux_domainname",
-        run: domainname,
-    },
-    Case {
-        name: "linux_hostname_without_uts",
-        run: hostname_without_uts,
-    },
-    Case {
-        name: "linux_sysctl",
-        run: sysctl,
-    },
-    Case {
-        name: "linux_seccomp",
-        run: seccomp,
-    },
-    Case {
-        name: "linux_namespaces_new",
-        run: namespaces_new,
-    },
-    Case {
-        name: "linux_namespaces_inherited",
-        run: namespaces_inherited,
-    },
-    Case {
-        name: "linux_namespaces_join_path",
-        run: namespaces_join,
-    },
-    Case {
-        name: "linux_namespace_path_wrong_type",
-        run: namespace_wrong_type,
-    },
-    Case {
-        name: "linux_user_namespace_mappings",
-        run: user_mappings,
-    },
-    Case {
-        name: "linux_devices",
-        run: devices,
-    },
-    Case {
-        name: "linux_default_devices",
-        run: default_devices,
-    },
-    Case {
-        name: "linux_personality",
-        run: personality,
-    },
-    Case {
-        name: "linux_time_offsets",
-        run: time_offsets,
-    },
+    Case::new("linux_hostname", hostname),
+    Case::new("linux_domainname", domainname),
+    Case::new("linux_hostname_without_uts", hostname_without_uts),
+    Case::new("linux_sysctl", sysctl),
+    Case::new("linux_seccomp", seccomp),
+    Case::new("linux_namespaces_new", namespaces_new),
+    Case::new("linux_namespaces_inherited", namespaces_inherited),
+    Case::new("linux_namespaces_join_path", namespaces_join),
+    Case::new("linux_namespace_path_wrong_type", namespace_wrong_type),
+    Case::new("linux_user_namespace_mappings", user_mappings),
+    Case::new("linux_devices", devices),
+    Case::new("linux_default_devices", default_devices),
+    Case::new("linux_personality", personality),
+    Case::new("linux_time_offsets", time_offsets),
 ];
 
 fn hostname(s: &Suite) -> CaseResult {

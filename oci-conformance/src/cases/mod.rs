@@ -18,6 +18,12 @@ pub struct Case {
     pub run: fn(&Suite) -> CaseResult,
 }
 
+impl Case {
+    pub const fn new(name: &'static str, run: fn(&Suite) -> CaseResult) -> Case {
+        Case { name, run }
+    }
+}
+
 pub fn all() -> Vec<Case> {
     [
         lifecycle::CASES,
@@ -93,5 +99,20 @@ pub fn push(list: &mut Value, item: Value) {
 pub fn drop_mounts(b: &mut Bundle, types: &[&str]) {
     if let Some(m) = b.config["mounts"].as_array_mut() {
         m.retain(|m| !types.iter().any(|t| m["type"] == *t));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn case_names_are_unique_and_filterable() {
+        let mut names: Vec<&str> = super::all().iter().map(|c| c.name).collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "duplicate case names");
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
     }
 }

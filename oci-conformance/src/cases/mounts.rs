@@ -10,50 +10,19 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 pub const CASES: &[Case] = &[
-    Case {
-        name: "mounts_tmpfs_and_bind",
-        run: tmpfs_and_bind,
-    },
-    Case {
-        name: "mounts_bind_file",
-        run: bind_file,
-    },
-    Case {
-        name: "mounts_recursive_readonly",
-        run: recursive_readonly,
-    },
-    Case {
-        name: "root_readonly",
-        run: root_readonly,
-    },
-    Case {
-        name: "root_writable",
-        run: root_writable,
-    },
-    Case {
-        name: "masked_paths",
-        run: masked_paths,
-    },
-    Case {
-        name: "readonly_paths",
-        run: readonly_paths,
-    },
-    Case {
-        name: "rootfs_propagation_private",
-        run: |s| propagation(s, "private"),
-    },
-    Case {
-        name: "rootfs_propagation_slave",
-        run: |s| propagation(s, "slave"),
-    },
-    Case {
-        name: "rootfs_propagation_shared",
-        run: |s| propagation(s, "shared"),
-    },
-    Case {
-        name: "rootfs_propagation_unbindable",
-        run: |s| propagation(s, "unbindable"),
-    },
+    Case::new("mounts_tmpfs_and_bind", tmpfs_and_bind),
+    Case::new("mounts_bind_file", bind_file),
+    Case::new("mounts_recursive_readonly", recursive_readonly),
+    Case::new("root_readonly", root_readonly),
+    Case::new("root_writable", root_writable),
+    Case::new("masked_paths", masked_paths),
+    Case::new("readonly_paths", readonly_paths),
+    Case::new("rootfs_propagation_private", |s| propagation(s, "private")),
+    Case::new("rootfs_propagation_slave", |s| propagation(s, "slave")),
+    Case::new("rootfs_propagation_shared", |s| propagation(s, "shared")),
+    Case::new("rootfs_propagation_unbindable", |s| {
+        propagation(s, "unbindable")
+    }),
 ];
 
 fn add_mount(b: &mut Bundle, m: Value) {

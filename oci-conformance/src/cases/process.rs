@@ -6,70 +6,22 @@ use crate::outcome::CaseResult;
 use serde_json::json;
 
 pub const CASES: &[Case] = &[
-    Case {
-        name: "process_defaults",
-        run: defaults,
-    },
-    Case {
-        name: "process_args",
-        run: args,
-    },
-    Case {
-        name: "process_env",
-        run: env,
-    },
-    Case {
-        name: "process_cwd",
-        run: cwd,
-    },
-    Case {
-        name: "process_user",
-        run: user,
-    },
-    Case {
-        name: "process_umask",
-        run: umask,
-    },
-    Case {
-        name: "process_capabilities",
-        run: capabilities,
-    },
-    Case {
-        name: "process_capabilities_ambient",
-        run: capabilities_ambient,
-    },
-    Case {
-        name: "process_capability_sys_resource",
-        run: capability_sys_resource,
-    },
-    Case {
-        name: "process_capability_unknown",
-        run: capability_unknown,
-    },
-    Case {
-        name: "process_no_new_privileges_off",
-        run: nnp_off,
-    },
-    Case {
-        name: "process_rlimits",
-        run: rlimits,
-    },
-    Case {
-        name: "process_rlimit_unknown",
-        run: rlimit_unknown,
-    },
-    Case {
-        name: "process_oom_score_adj",
-        run: oom_score_adj,
-    },
-    Case {
-        name: "process_scheduler",
-        run: scheduler,
-    },
-    Case {
-        name: "process_io_priority",
-        run: io_priority,
-    },
+    Case::new("process_defaults", defaults),
+    Case::new("process_args", args),
+    Case::new("process_env", env),
+    Case::new("process_cwd", cwd),
+    Case::new("process_user", user),
+    Case::new("process_umask", umask),
+    Case::new("process_capabilities", capabilities),
+    Case::new("process_capabilities_ambient", capabilities_ambient),
+    Case::new("process_capability_sys_resource", capability_sys_resource),
+    Case::new("process_capability_unknown", capability_unknown),
+    Case::new("process_no_new_privileges_off", nnp_off),
+    Case::new("process_rlimits", rlimits),
+    Case::new("process_rlimit_unknown", rlimit_unknown),
+    Case::new("process_oom_score_adj", oom_score_adj),
+    Case::new("process_scheduler", scheduler),
+    Case::new("process_io_priority", io_priority),
 ];
 
 fn defaults(s: &Suite) -> CaseResult {
