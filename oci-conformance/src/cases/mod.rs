@@ -11,6 +11,7 @@ mod lifecycle;
 mod linux;
 mod mounts;
 mod process;
+mod seccomp_notify;
 
 #[derive(Clone, Copy)]
 pub struct Case {
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Case> {
         cgroups::CASES,
         hooks::CASES,
         exec::CASES,
+        seccomp_notify::CASES,
     ]
     .concat()
 }

@@ -31,6 +31,7 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("rlimits", process::rlimits),
     ("oom", process::oom_score_adj),
     ("seccomp", process::seccomp),
+    ("seccomp_notify", process::seccomp_notify),
     ("scheduler", process::scheduler),
     ("ioprio", process::io_priority),
     ("args", process::args),

@@ -287,3 +287,18 @@ pub fn io_priority(ctx: &Ctx) -> Check {
     }
     Ok(())
 }
+
+/// A syscall the runner's seccomp agent answers with the errno it names.
+pub fn seccomp_notify(ctx: &Ctx) -> Check {
+    let p = &ctx.expect["notify_probe"];
+    let name = p["syscall"].as_str().ok_or("runner named no probe")?;
+    let want = p["errno"].as_i64().unwrap_or(0);
+    let r = probe(name).ok_or("no probe for that syscall")?;
+    let got = errno();
+    if r != -1 || i64::from(got) != want {
+        return Err(format!(
+            "{name} returned {r} errno {got}, the agent answers errno {want}"
+        ));
+    }
+    Ok(())
+}
