@@ -31,7 +31,8 @@ struct Args {
     /// runtime do not make the exit status non-zero.
     #[arg(long)]
     expect_failures: Option<PathBuf>,
-    /// The runtime's name in the expected-failures table (default: the binary's file name).
+    /// The runtime's name in the expected-failures table (default: the binary's file name up
+    /// to the first `-`, without `.sh`).
     #[arg(long)]
     name: Option<String>,
     /// A prebuilt static checker; by default it is built with cargo.
@@ -60,7 +61,9 @@ fn main() {
             .file_name()
             .unwrap_or_default()
             .to_string_lossy();
-        file.trim_end_matches(".sh").to_owned()
+        // `crun-hybrid.sh` is crun: a wrapper is named after what it wraps.
+        let file = file.trim_end_matches(".sh");
+        file.split('-').next().unwrap_or(file).to_owned()
     });
     let known = match &args.expect_failures {
         Some(p) => expect::load(p, &name).unwrap_or_else(|e| die(&e)),
