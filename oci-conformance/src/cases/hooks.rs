@@ -23,6 +23,7 @@ pub const CASES: &[Case] = &[
     Case::new("hooks_fail_start_container", fail_start_container),
     Case::new("hooks_fail_poststart", fail_poststart),
     Case::new("hooks_fail_poststop", fail_poststop),
+    Case::new("hooks_timeout", timeout),
 ];
 
 const ALL: [&str; 6] = [
@@ -250,6 +251,33 @@ fn fail_poststop(s: &Suite) -> CaseResult {
     ensure!(
         got.iter().any(|l| l == "poststop2"),
         "the poststop hook after the failing one did not run: {got:?}"
+    );
+    Ok(())
+}
+
+/// A hook past its timeout is a failed hook: create errors well before the hook would end.
+/// The shell execs sleep so that killing the hook leaves no child holding its output open.
+fn timeout(s: &Suite) -> CaseResult {
+    let b = {
+        let mut b = hooked(s, "hooktimeout", "")?;
+        let slow = json!({"path": "/bin/sh", "args": ["sh", "-c", "exec sleep 20"], "timeout": 1});
+        b.config["hooks"] = json!({"createRuntime": [slow]});
+        b
+    };
+    let start = std::time::Instant::now();
+    let out = b.create()?;
+    let took = start.elapsed();
+    ensure!(
+        !out.ok(),
+        "create succeeded though its hook ran past the timeout"
+    );
+    ensure!(
+        took < std::time::Duration::from_secs(10),
+        "create took {took:?}: the 1 s hook timeout was not enforced"
+    );
+    ensure!(
+        !b.rt(&["state", &b.id])?.ok(),
+        "the hook timed out but the container was not destroyed"
     );
     Ok(())
 }
