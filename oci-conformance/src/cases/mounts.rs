@@ -13,6 +13,7 @@ pub const CASES: &[Case] = &[
     Case::new("mounts_tmpfs_and_bind", tmpfs_and_bind),
     Case::new("mounts_bind_file", bind_file),
     Case::new("mounts_recursive_readonly", recursive_readonly),
+    Case::new("mounts_idmapped", idmapped),
     Case::new("root_readonly", root_readonly),
     Case::new("root_writable", root_writable),
     Case::new("masked_paths", masked_paths),
@@ -155,6 +156,22 @@ fn recursive_readonly(s: &Suite) -> CaseResult {
     );
     b.expect["files"] =
         json!([{"path": "/mnt/r", "writable": false}, {"path": "/mnt/r/sub", "writable": false}]);
+    b.run_checks(&["files"])
+}
+
+/// An idmapped bind mount shows the source's root-owned file as the mapped ids.
+fn idmapped(s: &Suite) -> CaseResult {
+    let mut b = Bundle::new(s, "idmapped")?;
+    let src = b.share().join("idsrc");
+    std::fs::create_dir_all(&src)?;
+    std::fs::write(src.join("owned-by-root"), "x")?;
+    add_mount(
+        &mut b,
+        json!({"destination": "/mnt/idmapped", "type": "bind", "source": src, "options": ["bind", "idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 1}]}),
+    );
+    b.expect["files"] = json!([{"path": "/mnt/idmapped/owned-by-root", "uid": 1000, "gid": 2000}]);
     b.run_checks(&["files"])
 }
 

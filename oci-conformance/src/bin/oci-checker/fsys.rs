@@ -328,6 +328,17 @@ pub fn files(ctx: &Ctx) -> Check {
         if f["absent"] == true && std::fs::symlink_metadata(path).is_ok() {
             return Err(format!("{path} exists"));
         }
+        for (key, get) in [
+            ("uid", MetadataExt::uid as fn(&std::fs::Metadata) -> u32),
+            ("gid", MetadataExt::gid),
+        ] {
+            if let Some(want) = f[key].as_u64() {
+                let md = std::fs::metadata(path).map_err(|e| format!("{path}: {e}"))?;
+                if u64::from(get(&md)) != want {
+                    return Err(format!("{path} {key} {}, want {want}", get(&md)));
+                }
+            }
+        }
         if let Some(want) = f["writable"].as_bool() {
             if writable(path) != want {
                 return Err(format!("{path} writable {}, want {want}", !want));
