@@ -11,8 +11,11 @@ pub const CASES: &[Case] = &[
     Case::new("cgroups_memory", memory),
     Case::new("cgroups_kernel_memory", kernel_memory),
     Case::new("cgroups_cpu", cpu),
+    Case::new("cgroups_cpu_realtime", cpu_realtime),
     Case::new("cgroups_cpuset", cpuset),
     Case::new("cgroups_pids", pids),
+    Case::new("cgroups_pids_unlimited", pids_unlimited),
+    Case::new("cgroups_memory_swap", memory_swap),
     Case::new("cgroups_blkio_throttle", blkio_throttle),
     Case::new("cgroups_blkio_weight", blkio_weight),
     Case::new("cgroups_hugetlb", hugetlb),
@@ -54,6 +57,17 @@ fn cpu(s: &Suite) -> CaseResult {
     })
 }
 
+fn cpu_realtime(s: &Suite) -> CaseResult {
+    need_path(
+        "/sys/fs/cgroup/cpu/cpu.rt_runtime_us",
+        "kernel without RT group scheduling",
+    )?;
+    checked(s, "cgcpurt", &["cgroups"], |b| {
+        b.config["linux"]["resources"]["cpu"] =
+            json!({"realtimeRuntime": 10000, "realtimePeriod": 1000000});
+    })
+}
+
 fn cpuset(s: &Suite) -> CaseResult {
     checked(s, "cgcpuset", &["cgroups"], |b| {
         b.config["linux"]["resources"]["cpu"] = json!({"cpus": "0", "mems": "0"});
@@ -63,6 +77,22 @@ fn cpuset(s: &Suite) -> CaseResult {
 fn pids(s: &Suite) -> CaseResult {
     checked(s, "cgpids", &["cgroups"], |b| {
         b.config["linux"]["resources"]["pids"] = json!({"limit": 64})
+    })
+}
+
+fn pids_unlimited(s: &Suite) -> CaseResult {
+    checked(s, "cgpidsmax", &["cgroups"], |b| {
+        b.config["linux"]["resources"]["pids"] = json!({"limit": -1})
+    })
+}
+
+fn memory_swap(s: &Suite) -> CaseResult {
+    need_path(
+        "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes",
+        "no swap accounting in this kernel's memory controller",
+    )?;
+    checked(s, "cgswap", &["cgroups"], |b| {
+        b.config["linux"]["resources"]["memory"] = json!({"limit": 64 << 20, "swap": 128 << 20});
     })
 }
 

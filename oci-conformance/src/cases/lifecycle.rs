@@ -15,6 +15,8 @@ pub const CASES: &[Case] = &[
     Case::new("lifecycle_duplicate_id", duplicate_id),
     Case::new("lifecycle_kill_signals", kill_signals),
     Case::new("lifecycle_kill_created", kill_created),
+    Case::new("lifecycle_kill_invalid_signal", kill_invalid_signal),
+    Case::new("lifecycle_state_unknown_id", state_unknown_id),
     Case::new("lifecycle_kill_stopped", kill_stopped),
     Case::new("lifecycle_delete_running", delete_running),
     Case::new("lifecycle_delete_created", delete_created),
@@ -139,6 +141,28 @@ fn kill_created(s: &Suite) -> CaseResult {
     ensure!(
         printed.is_empty(),
         "the process ran after its container was killed: {printed:?}"
+    );
+    Ok(())
+}
+
+fn kill_invalid_signal(s: &Suite) -> CaseResult {
+    let (b, _) = started(s, "killinvalid")?;
+    ensure!(
+        !b.kill("SIGCONFORMANCE")?.ok(),
+        "kill with an unknown signal name succeeded"
+    );
+    let status = b.status()?;
+    ensure!(status == "running", "status {status} after a refused kill");
+    Ok(())
+}
+
+fn state_unknown_id(s: &Suite) -> CaseResult {
+    let b = Bundle::new(s, "unknownid")?;
+    let out = b.rt(&["state", &b.id])?;
+    ensure!(
+        !out.ok(),
+        "state of a container never created succeeded: {}",
+        out.stdout.trim()
     );
     Ok(())
 }
