@@ -7,8 +7,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 cd "$top"
-cargo build -q -p oci-conformance || exit 2
-runner="$top/target/debug/oci-conformance"
+cargo build --release -q -p oci-conformance || exit 2
+runner="$top/target/release/oci-conformance"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 status=0
