@@ -287,8 +287,9 @@ class Bench:
     def measure_many(self, bundle):
         n = self.args.many
         self.progress(f"{n} containers detached, list, delete")
-        total = self.row("many", f"{n} × run -d sleep, list, delete -f: total")
-        phases = [self.row(f"many-{p}", f"… of which {p}") for p in ("run -d", "list", "delete -f")]
+        total = self.row("many", f"{n} × run -d sleep, list, kill, delete -f: total")
+        phases = [self.row(f"many-{p}", f"… of which {p}")
+                  for p in ("run -d", "list", "kill KILL", "delete -f")]
         script = os.path.join(HERE, "many.sh")
         entries, files = [], {}
         for rt in self.rts:
@@ -316,7 +317,7 @@ class Bench:
 
     def measure_rss(self, bundle):
         self.progress("peak RSS during run")
-        row = self.row("rss", "peak RSS of one process during run", "KiB")
+        row = self.row("rss", "peak RSS of one process during run", "B")
         samples = {rt.name: [] for rt in self.rts}
         failed = {}
         for i in range(1, self.rss_iterations + 1):
@@ -397,8 +398,9 @@ class Bench:
 
     def write(self, started):
         self.meta.update({
+            "loadavg_end": os.getloadavg(),
             "date": started.isoformat(timespec="seconds"), "host": platform.node(),
-            "kernel": platform.release(), "nproc": os.cpu_count(), "quick": self.args.quick,
+            "kernel": platform.release(), "shared_ns": self.args.shared_ns, "nproc": os.cpu_count(), "quick": self.args.quick,
             "shape_fast": self.fast, "shape_slow": self.slow,
             "versions": {rt.name: rt.version() for rt in self.rts},
             "crun_prefix": next((rt.prefix for rt in self.rts if rt.name == "crun"), None),
@@ -417,6 +419,8 @@ class Bench:
         if ov is not None:
             print(f"- every crun figure includes its wrapper: about {ov * 1000:.1f} ms per call "
                   f"(median wrapper minus bare /bin/true)")
+        print(f"- load average (1, 5, 15 min) at start {self.meta['loadavg_start']}, "
+              f"at end {tuple(round(x, 2) for x in self.meta['loadavg_end'])}")
         print(f"- rounds × runs per time measure: {self.fast[0]} × {self.fast[1]}; "
               f"raw hyperfine JSON and summary.json in {self.out}; "
               f"elapsed {self.meta['elapsed_s']:.0f} s")
@@ -425,7 +429,8 @@ class Bench:
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="few runs, for smoke testing")
-    p.add_argument("--berth", default=os.path.join(REPO, "target", "release", "berth"))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+    p.add_argument("--berth", default=os.path.join(target, "release", "berth"))
     p.add_argument("--runtimes", default="berth,runc,crun")
     p.add_argument("--seccomp", default=next(
         (c for c in (os.path.join(os.path.dirname(REPO), "shared", "data", SECCOMP),
@@ -434,6 +439,9 @@ def parse_args():
     p.add_argument("--many", type=int, default=100, help="containers in the detached measure")
     p.add_argument("--only", help="comma list of: wrapper,run,steps,query,rss,size,many,listgrowth")
     p.add_argument("--out", default=os.path.join(REPO, "target", "bench"))
+    p.add_argument("--shared-ns", action="store_true",
+                   help="run everything in one private mount namespace without the cgroup2 "
+                        "mount, so crun needs no per-call wrapper (all runtimes see v1 only)")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per hyperfine invocation")
     return p.parse_args()
 
@@ -442,10 +450,16 @@ def main():
     args = parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (runtimes create namespaces and cgroups)")
+    if args.shared_ns and rtmod.is_mountpoint(rtmod.UNIFIED):
+        if os.environ.get("BENCH_IN_NS") == "1":
+            sys.exit(f"bench: {rtmod.UNIFIED} still mounted inside the private namespace")
+        os.environ["BENCH_IN_NS"] = "1"
+        os.execvp("unshare", rtmod.wrapper_for([sys.executable, *sys.argv]))
     os.makedirs(args.out, exist_ok=True)
     rts = rtmod.discover(args.berth, args.runtimes.split(","))
     started = datetime.datetime.now(datetime.timezone.utc)
     bench = Bench(args, rts)
+    bench.meta["loadavg_start"] = os.getloadavg()
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
