@@ -26,6 +26,11 @@ import report  # noqa: E402
 import runtimes as rtmod  # noqa: E402
 
 
+def last_line(text):
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else "(no message)"
+
+
 class Bench:
     def __init__(self, args, rts):
         self.args = args
@@ -96,10 +101,14 @@ class Bench:
             if rt.missing:
                 row.fail(rt.name, rt.missing, "n/a")
                 continue
-            script = (prep(0) + "\n" if prep else "") + shlex.join(cmd(0)) + " </dev/null >/dev/null"
-            rc, err = self.shell(script)
+            if prep:
+                rc, err = self.shell(prep(0))
+                if rc != 0:
+                    row.fail(rt.name, f"setup failed, exit {rc}: {last_line(err)}")
+                    continue
+            rc, err = self.shell(shlex.join(cmd(0)) + " </dev/null >/dev/null")
             if rc != 0:
-                row.fail(rt.name, f"exit {rc}: {err.splitlines()[-1] if err else ''}")
+                row.fail(rt.name, f"exit {rc}: {last_line(err)}")
                 continue
             live.append((row, rt, cmd, prep))
         if not live:
@@ -213,7 +222,8 @@ class Bench:
                 cmd = (lambda rnd, rt=rt, root=root, b=b, step=step, cmdf=cmdf:
                        cmdf(rt, root, b, self.cid(rt, step, rnd)))
                 prep = (lambda rnd, rt=rt, root=root, b=b, step=step, prepf=prepf:
-                        " && ".join(prepf(rt, root, b, self.cid(rt, step, rnd))))
+                        " && ".join(f"{{ {p}; }}" for p in prepf(rt, root, b,
+                                                                  self.cid(rt, step, rnd))))
                 entries.append((row, rt, cmd, prep))
             self.hyperfine(step, entries, self.fast)
             self.cleanup_measure(step)
@@ -225,7 +235,7 @@ class Bench:
             rc, err = self.shell(shlex.join(rt.cmd(root, *args, "--bundle", bundle_dir, c))
                                  + " </dev/null >/dev/null")
             if rc != 0:
-                return f"setup {' '.join(args)} failed (exit {rc}): {err.splitlines()[-1] if err else ''}"
+                return f"setup {' '.join(args)} failed (exit {rc}): {last_line(err)}"
         return None
 
     def measure_state_list_exec(self, bundle):
@@ -332,7 +342,7 @@ class Bench:
                                                          bundle[(rt.name, "basic")], c)])
                                      + " </dev/null >/dev/null")
                 if rc != 0:
-                    failed[rt.name] = f"exit {rc}: {err.splitlines()[-1] if err else ''}"
+                    failed[rt.name] = f"exit {rc}: {last_line(err)}"
                     continue
                 with open(outf) as f:
                     samples[rt.name].append(int(f.read().split()[-1]) * 1024)
@@ -419,7 +429,7 @@ class Bench:
         if ov is not None:
             print(f"- every crun figure includes its wrapper: about {ov * 1000:.1f} ms per call "
                   f"(median wrapper minus bare /bin/true)")
-        print(f"- load average (1, 5, 15 min) at start {self.meta['loadavg_start']}, "
+        print(f"- load average (1, 5, 15 min) at start {tuple(round(x, 2) for x in self.meta['loadavg_start'])}, "
               f"at end {tuple(round(x, 2) for x in self.meta['loadavg_end'])}")
         print(f"- rounds × runs per time measure: {self.fast[0]} × {self.fast[1]}; "
               f"raw hyperfine JSON and summary.json in {self.out}; "

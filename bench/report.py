@@ -54,7 +54,7 @@ def table(rows, runtimes, reference="crun"):
             if s is None:
                 why = (r or {}).get("note") or "not measured"
                 status = (r or {}).get("status", "n/a")
-                why = why.replace("|", "/").replace("\n", " ")[:70]
+                why = why.replace("|", "/").replace("\n", " ")[:100]
                 lines.append(f"| {label} | {rt} | {status}: {why} | | | |")
                 continue
             ratio = f"{s['median'] / ref['median']:.2f}×" if ref and ref["median"] else "–"

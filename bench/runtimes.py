@@ -37,8 +37,9 @@ class Runtime:
         return [*self.prefix, "--root", root, *args]
 
     def sh(self, root, *args):
-        """One shell command line calling the runtime with stdio detached."""
-        return shlex.join(self.cmd(root, *args)) + " </dev/null >/dev/null 2>&1"
+        """One shell command line calling the runtime, stdin and stdout detached; stderr is
+        kept so a failing setup step can say why."""
+        return shlex.join(self.cmd(root, *args)) + " </dev/null >/dev/null"
 
     def version(self):
         if self.missing:
