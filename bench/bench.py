@@ -46,7 +46,7 @@ class Bench:
         self.meta = {}
         q = args.quick
         # (rounds, runs per round, warmup): rounds interleave the runtimes.
-        self.fast = (1, 5, 0) if q else (5, 10, 1)
+        self.fast = (1, 5, 0) if q else (10, 5, 1)
         self.slow = (1, 1, 0) if q else (3, 1, 0)
         self.rss_iterations = 3 if q else 15
 
