@@ -385,6 +385,7 @@ class Bench:
         bundle = bundles.make_bundles(os.path.join(base, "config.json"),
                                       os.path.join(base, "rootfs"), seccomp,
                                       os.path.join(self.tmp, "bundles"), self.names, self.tag)
+        self.sanity(base, bundle)
         only = set(self.args.only.split(",")) if self.args.only else None
         for name, fn in (("wrapper", self.measure_wrapper),
                          ("run", lambda: self.measure_run(bundle)),
@@ -396,6 +397,36 @@ class Bench:
                          ("listgrowth", lambda: self.measure_list_growth(bundle))):
             if only is None or name in only:
                 fn()
+
+    def sanity(self, base, bundle):
+        """A runtime whose `run` exits 0 without running the container (a stub) would post
+        perfect times: check once that the process really ran, else mark the runtime n/a."""
+        rootfs = os.path.join(base, "rootfs")
+        for rt in self.rts:
+            if rt.missing:
+                continue
+            d = os.path.join(self.tmp, "sanity", rt.name)
+            os.makedirs(d)
+            with open(os.path.join(bundle[(rt.name, "basic")], "config.json")) as f:
+                cfg = json.load(f)
+            marker = f"sanity-{self.tag}-{rt.name}"
+            cfg["process"]["args"] = ["/bin/sh", "-c", f"echo ok > /{marker}"]
+            cfg["root"]["readonly"] = False
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(cfg, f)
+            root = self.root(rt, "sanity")
+            rc, err = self.shell(shlex.join(rt.cmd(root, "run", "--bundle", d,
+                                                   self.cid(rt, "sanity", 0))))
+            path = os.path.join(rootfs, marker)
+            if rc != 0:
+                rt.missing = f"run of a test container fails (exit {rc}: {last_line(err)})"
+            elif not os.path.exists(path):
+                rt.missing = "run exits 0 but the container's process never ran"
+            if os.path.exists(path):
+                os.remove(path)
+            self.cleanup_measure("sanity")
+            if rt.missing:
+                self.progress(f"{rt.name}: {rt.missing}; its rows will show n/a")
 
     def cleanup(self):
         for rt, r in self.roots:
