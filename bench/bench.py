@@ -125,6 +125,9 @@ class Bench:
 
     def run_hyperfine(self, name, argv, order):
         log = os.path.join(self.logs, f"{name}.log")
+        jpath = os.path.join(self.out, f"{name}.json")
+        if os.path.exists(jpath):
+            os.remove(jpath)  # a stale file from an earlier run must not pass for this one
         with open(log, "w") as f:
             f.write(shlex.join(argv) + "\n\n")
             f.flush()
@@ -134,7 +137,7 @@ class Bench:
             except subprocess.TimeoutExpired:
                 rc = "timeout"
         try:
-            with open(os.path.join(self.out, f"{name}.json")) as f:
+            with open(jpath) as f:
                 results = json.load(f)["results"]
         except (OSError, ValueError, KeyError):
             results = None
