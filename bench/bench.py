@@ -61,8 +61,8 @@ class Bench:
     def cid(self, rt, measure, rnd):
         return f"{self.tag}-{rt.name}-{measure}-{rnd}"
 
-    def row(self, key, label, unit="s"):
-        row = report.Row(key, label, unit)
+    def row(self, key, label, unit="s", ratio=True):
+        row = report.Row(key, label, unit, ratio)
         self.rows.append(row)
         return row
 
@@ -163,7 +163,8 @@ class Bench:
         if not crun or crun.prefix == ["crun"] or crun.missing:
             return
         self.progress("crun wrapper overhead")
-        row = self.row("crun-wrapper", "crun wrapper alone (unshare -m + umount, runs /bin/true)")
+        row = self.row("crun-wrapper", "crun wrapper alone (unshare -m + umount, runs /bin/true)",
+                       ratio=False)
         bare = report.Row("bare", "")
         w = rtmod.Runtime("crun", rtmod.wrapper_for(["/bin/true"]), None)
         b = rtmod.Runtime("bare", ["/bin/true"], None)
@@ -507,6 +508,8 @@ def main():
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
+    # Explicitly, also SIGINT: a shell's background job inherits it ignored.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     interrupted = False

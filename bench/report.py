@@ -4,7 +4,8 @@ import statistics
 
 
 class Row:
-    def __init__(self, key, label, unit="s"):
+    def __init__(self, key, label, unit="s", ratio=True):
+        self.ratio = ratio  # False where a ratio to crun means nothing
         self.key = key
         self.label = label
         self.unit = unit  # "s" (seconds), "B" (bytes) or "KiB"
@@ -60,6 +61,8 @@ def table(rows, runtimes, reference="crun"):
             ratio = f"{s['median'] / ref['median']:.2f}×" if ref and ref["median"] else "–"
             if rt == reference:
                 ratio = "1.00×"
+            if not row.ratio:
+                ratio = "–"
             lines.append(f"| {label} | {rt} | {fmt(s['median'], row.unit)} | "
                          f"{fmt(s['min'], row.unit)} | {fmt(s['max'], row.unit)} | {ratio} |")
     return "\n".join(lines)
