@@ -495,6 +495,9 @@ def main():
     args = parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (runtimes create namespaces and cgroups)")
+    for tool in ("hyperfine", "unshare", "/usr/bin/time"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} missing (bench/run.sh installs it unless --no-install)")
     if args.shared_ns and rtmod.is_mountpoint(rtmod.UNIFIED):
         if os.environ.get("BENCH_IN_NS") == "1":
             sys.exit(f"bench: {rtmod.UNIFIED} still mounted inside the private namespace")
