@@ -120,7 +120,10 @@ class Bench:
             for row, rt, cmd, prep in live:
                 order.append((row, rt))
                 argv.append(shlex.join(cmd(rnd)))
-                argv += ["--prepare", shlex.join(["sh", "-c", prep(rnd)]) if prep else "true"]
+                # hyperfine aborts the whole invocation when a prepare fails; swallowing it
+                # makes the timed command fail instead, which -i records against that runtime.
+                argv += ["--prepare", shlex.join(["sh", "-c", f"{{ {prep(rnd)}\n}} || true"])
+                         if prep else "true"]
         self.run_hyperfine(name, argv, order)
 
     def run_hyperfine(self, name, argv, order):
