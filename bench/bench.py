@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 SECCOMP = "seccomp-default-like.json"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,6 +25,20 @@ sys.path.insert(0, HERE)
 import bundles  # noqa: E402
 import report  # noqa: E402
 import runtimes as rtmod  # noqa: E402
+
+
+def children(pid):
+    """Direct children of pid, from /proc."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as st:
+                    if int(st.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(p))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
 
 
 def last_line(text):
@@ -69,9 +84,10 @@ class Bench:
     def progress(self, msg):
         print(f"bench: {msg}", file=sys.stderr, flush=True)
 
-    def shell(self, script, timeout=120):
+    def shell(self, script, timeout=None):
         """Runs script, returns (exit code, its stderr). Output goes to a file, not a pipe:
         a container the script creates inherits it and would hold a pipe open for good."""
+        timeout = timeout or self.args.call_timeout
         errf = os.path.join(self.tmp, "stderr")
         with open(errf, "w+") as err:
             try:
@@ -91,7 +107,7 @@ class Bench:
 
     # ---- one hyperfine invocation for several rows x runtimes ----
 
-    def hyperfine(self, name, entries, shape):
+    def hyperfine(self, name, entries, shape, limit=None):
         """entries: (row, rt, cmd(rnd) -> argv, prepare(rnd) -> shell script or None).
         A preflight run drops failing (row, rt) pairs first, so one broken runtime cannot
         abort the invocation the others share."""
@@ -124,9 +140,40 @@ class Bench:
                 # makes the timed command fail instead, which -i records against that runtime.
                 argv += ["--prepare", shlex.join(["sh", "-c", f"{{ {prep(rnd)}\n}} || true"])
                          if prep else "true"]
-        self.run_hyperfine(name, argv, order)
+        self.run_hyperfine(name, argv, order, limit)
 
-    def run_hyperfine(self, name, argv, order):
+    def watch(self, proc, limit):
+        """Waits for hyperfine, SIGKILLing any command of its that runs past `limit` seconds:
+        that run then counts as failed for its runtime alone (hyperfine -i goes on), where a
+        hung runtime would otherwise stall the invocation the others share."""
+        deadline = time.monotonic() + self.args.timeout
+        hz = os.sysconf("SC_CLK_TCK")
+        try:
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    return "timeout"
+                time.sleep(1)
+                with open("/proc/uptime") as u:
+                    now = float(u.read().split()[0])
+                for pid in children(proc.pid):
+                    try:
+                        with open(f"/proc/{pid}/stat") as st:
+                            started = int(st.read().rsplit(")", 1)[1].split()[19]) / hz
+                        if now - started > limit:
+                            os.kill(pid, signal.SIGKILL)
+                            self.progress(f"killed a command stuck for {limit}s (pid {pid})")
+                    except (OSError, ValueError, IndexError):
+                        pass
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def run_hyperfine(self, name, argv, order, limit=None):
+        limit = limit or self.args.call_timeout
         log = os.path.join(self.logs, f"{name}.log")
         jpath = os.path.join(self.out, f"{name}.json")
         if os.path.exists(jpath):
@@ -134,11 +181,8 @@ class Bench:
         with open(log, "w") as f:
             f.write(shlex.join(argv) + "\n\n")
             f.flush()
-            try:
-                rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=f,
-                                    timeout=self.args.timeout).returncode
-            except subprocess.TimeoutExpired:
-                rc = "timeout"
+            rc = self.watch(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f,
+                                             stderr=f), limit)
         try:
             with open(jpath) as f:
                 results = json.load(f)["results"]
@@ -319,7 +363,7 @@ class Bench:
                 return ["sh", script, out, str(count), b, self.cid(rt, "m", rnd),
                         *rt.cmd(root)]
             entries.append((total, rt, cmd, None))
-        self.hyperfine("many", entries, self.slow)
+        self.hyperfine("many", entries, self.slow, 10 * self.args.call_timeout)
         self.cleanup_measure("many")
         for rt in self.rts:
             if total.stats(rt.name) is None:
@@ -490,7 +534,10 @@ def parse_args():
     p.add_argument("--shared-ns", action="store_true",
                    help="run everything in one private mount namespace without the cgroup2 "
                         "mount, so crun needs no per-call wrapper (all runtimes see v1 only)")
-    p.add_argument("--timeout", type=int, default=1800, help="seconds per hyperfine invocation")
+    p.add_argument("--timeout", type=int, default=3600, help="seconds per hyperfine invocation")
+    p.add_argument("--call-timeout", type=int, default=60,
+                   help="seconds after which one timed command is killed and counted failed "
+                        "(the 100-container script gets 10 times that)")
     return p.parse_args()
 
 
