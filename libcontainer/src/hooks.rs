@@ -58,6 +58,20 @@ pub fn run_hooks(phase: &'static str, hooks: &[Hook], state_json: &[u8]) -> Resu
     Ok(())
 }
 
+/// Runs every hook even when some fail (poststart, poststop: the spec has failures only
+/// logged, and a failing hook must not keep the next from running). Returns the failures.
+pub fn run_all_hooks(phase: &'static str, hooks: &[Hook], state_json: &[u8]) -> Vec<HookError> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, hook)| {
+            run_hook(hook, state_json)
+                .err()
+                .map(|reason| failed(phase, index, hook, reason))
+        })
+        .collect()
+}
+
 fn failed(phase: &'static str, index: usize, hook: &Hook, reason: String) -> HookError {
     HookError::Failed {
         phase,

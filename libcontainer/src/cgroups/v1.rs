@@ -293,6 +293,30 @@ fn holds(file: &Path, value: i64) -> bool {
         .is_some_and(|v| v == value / page * page)
 }
 
+/// A child's realtime budget must fit in its parent's, and new cgroups start with none: give
+/// every ancestor below the hierarchy's root at least `runtime`, top-down (as crun does), or
+/// a container under a nested cgroupsPath could never get realtime time.
+fn raise_parent_rt_runtime(paths: &CgroupPaths, dir: &Path, runtime: i64) -> Result<(), CgroupError> {
+    let Some(mount) = paths.hierarchies.iter().find(|h| h.path == dir).map(|h| &h.mount_point) else {
+        return Ok(());
+    };
+    let ancestors: Vec<&Path> = dir.ancestors().skip(1).take_while(|a| *a != mount.as_path()).collect();
+    for parent in ancestors.into_iter().rev() {
+        let file = parent.join("cpu.rt_runtime_us");
+        let current: i64 = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        if current < runtime {
+            std::fs::write(&file, runtime.to_string()).map_err(|e| CgroupError::InvalidResource {
+                field: "cpu.realtimeRuntime".into(),
+                reason: format!("{}: {e}", file.display()),
+            })?;
+        }
+    }
+    Ok(())
+}
+
 fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
     let scheduler = c.shares().is_some()
         || c.quota().is_some()
@@ -337,6 +361,7 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
         }
         if let Some(v) = c.realtime_runtime() {
             require("cpu.realtimeRuntime", dir, "cpu.rt_runtime_us")?;
+            raise_parent_rt_runtime(paths, dir, v)?;
             ctl("cpu.realtimeRuntime", dir, ctl_cpu.set_rt_runtime(v))?;
         }
     }

@@ -83,7 +83,7 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
     let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
     if let Some(list) = state.config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
         // runtime-spec: a failing poststart hook is only logged.
-        if let Err(e) = hooks::run_hooks("poststart", list, json.as_bytes()) {
+        for e in hooks::run_all_hooks("poststart", list, json.as_bytes()) {
             log::warn!("{e}");
         }
     }
@@ -172,7 +172,7 @@ pub(super) fn delete(c: Container, force: bool) -> Result<(), Error> {
     dir.remove()?;
     let json = oci_state(&state, Status::Stopped, &state.rootfs).to_string();
     if let Some(list) = state.config.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
-        if let Err(e) = hooks::run_hooks("poststop", list, json.as_bytes()) {
+        for e in hooks::run_all_hooks("poststop", list, json.as_bytes()) {
             log::warn!("{e}");
         }
     }

@@ -107,7 +107,7 @@ fn set_names(spec: &Spec) -> Result<(), String> {
 fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Infallible, String> {
     let spec = cfg.spec;
     if let Some(list) = spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
-        hooks::run_hooks("startContainer", list, &p.hooks_state).map_err(s)?;
+        hooks::run_hooks("startContainer", list, &created_state(&p.hooks_state)).map_err(s)?;
     }
     let process = spec.process().as_ref().ok_or("process: missing")?;
     if let Some(limits) = process.rlimits() {
@@ -131,6 +131,17 @@ fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Inf
         reply_listener(conn, &l).map_err(|e| format!("seccomp listener to start: {e}"))?;
     }
     exec_program(&p.program)
+}
+
+/// The state the parent gave us says "creating"; by `start` the container is "created".
+fn created_state(creating: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(creating) {
+        Ok(mut v) => {
+            v["status"] = "created".into();
+            v.to_string().into_bytes()
+        }
+        Err(_) => creating.to_vec(),
+    }
 }
 
 /// A user namespace whose setgroups is "deny" (joined from someone else) forbids setgroups(2).

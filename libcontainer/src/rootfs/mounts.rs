@@ -41,8 +41,12 @@ pub(super) fn prepare_root(
     propagation: Option<MsFlags>,
 ) -> Result<OwnedFd, RootfsError> {
     let ctx = Ctx::new("linux.rootfsPropagation", "/");
+    // Always recursive: the rootfs is often a mount point of its own below "/", and a
+    // non-recursive "slave" would leave it shared, so it would then be made private for
+    // pivot_root and lose the master the config asked for (runc's bug). The mount namespace
+    // is the container's own: recursion changes nothing on the host.
     let flags = match propagation {
-        Some(p) if !options::applied_after_pivot(p) => p,
+        Some(p) if !options::applied_after_pivot(p) => p | MsFlags::MS_REC,
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     mount(NONE, "/", NONE, flags, NONE).map_err(ctx.fail("set propagation of /"))?;
