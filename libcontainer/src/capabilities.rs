@@ -6,7 +6,11 @@ use oci_spec::runtime::{Capabilities, Capability as OciCap, LinuxCapabilities};
 #[derive(Debug, thiserror::Error)]
 pub enum CapsError {
     #[error("process.capabilities.{set}: {cap}: {reason}")]
-    Apply { set: &'static str, cap: String, reason: String },
+    Apply {
+        set: &'static str,
+        cap: String,
+        reason: String,
+    },
 }
 
 fn apply_err(set: &'static str, cap: impl ToString, reason: impl ToString) -> CapsError {

@@ -65,7 +65,9 @@ impl Msg {
             2 => Msg::NeedIdMaps,
             3 => Msg::IdMapsDone,
             4 => {
-                let bytes: [u8; 4] = payload.try_into().map_err(|_| ChannelError::Malformed(tag))?;
+                let bytes: [u8; 4] = payload
+                    .try_into()
+                    .map_err(|_| ChannelError::Malformed(tag))?;
                 Msg::InitPid(i32::from_le_bytes(bytes))
             }
             5 => Msg::CreateRuntime,

@@ -14,7 +14,11 @@ pub enum NamespaceError {
     #[error("linux.namespaces[{index}]: {reason}")]
     Invalid { index: usize, reason: String },
     #[error("linux.namespaces[{index}].path {path}: {reason}")]
-    Path { index: usize, path: PathBuf, reason: String },
+    Path {
+        index: usize,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("{field}: {reason}")]
     Config { field: &'static str, reason: String },
     #[error("joining {kind} namespace: {reason}")]
@@ -86,8 +90,14 @@ const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 /// depend on them, before any process exists.
 pub fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
     let linux = spec.linux().as_ref();
-    let list = linux.and_then(|l| l.namespaces().as_ref()).map(Vec::as_slice).unwrap_or(&[]);
-    let mut plan = NamespacePlan { new: CloneFlags::empty(), joins: Vec::new() };
+    let list = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let mut plan = NamespacePlan {
+        new: CloneFlags::empty(),
+        joins: Vec::new(),
+    };
     let mut seen = HashMap::new();
     for (index, ns) in list.iter().enumerate() {
         let kind = ns.typ();
@@ -99,26 +109,45 @@ pub fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
         }
         match ns.path() {
             None => plan.new |= clone_flag(kind),
-            Some(path) => plan.joins.push(Join { kind, fd: open_ns_path(index, path, kind)? }),
+            Some(path) => plan.joins.push(Join {
+                kind,
+                fd: open_ns_path(index, path, kind)?,
+            }),
         }
     }
-    plan.joins.sort_by_key(|j| j.kind != LinuxNamespaceType::User);
+    plan.joins
+        .sort_by_key(|j| j.kind != LinuxNamespaceType::User);
     check_mappings(spec, &plan)?;
     check_time_offsets(spec, &plan)?;
     Ok(plan)
 }
 
-fn open_ns_path(index: usize, path: &std::path::Path, kind: LinuxNamespaceType) -> Result<OwnedFd, NamespaceError> {
-    let err = |reason: String| NamespaceError::Path { index, path: path.to_path_buf(), reason };
-    let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| err(e.desc().into()))?;
+fn open_ns_path(
+    index: usize,
+    path: &std::path::Path,
+    kind: LinuxNamespaceType,
+) -> Result<OwnedFd, NamespaceError> {
+    let err = |reason: String| NamespaceError::Path {
+        index,
+        path: path.to_path_buf(),
+        reason,
+    };
+    let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| err(e.desc().into()))?;
     // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd.
     let got = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
     if got < 0 {
         return Err(err("not a namespace file".into()));
     }
     if got != kind as i32 {
-        let actual = ALL_KINDS.iter().find(|k| **k as i32 == got).map_or("unknown", |k| oci_name(*k));
-        return Err(err(format!("is a {actual} namespace, not {}", oci_name(kind))));
+        let actual = ALL_KINDS
+            .iter()
+            .find(|k| **k as i32 == got)
+            .map_or("unknown", |k| oci_name(*k));
+        return Err(err(format!(
+            "is a {actual} namespace, not {}",
+            oci_name(kind)
+        )));
     }
     Ok(fd)
 }
@@ -136,27 +165,48 @@ pub const ALL_KINDS: [LinuxNamespaceType; 8] = [
 
 fn mappings(spec: &Spec) -> (&[LinuxIdMapping], &[LinuxIdMapping]) {
     let linux = spec.linux().as_ref();
-    let u = linux.and_then(|l| l.uid_mappings().as_ref()).map(Vec::as_slice).unwrap_or(&[]);
-    let g = linux.and_then(|l| l.gid_mappings().as_ref()).map(Vec::as_slice).unwrap_or(&[]);
+    let u = linux
+        .and_then(|l| l.uid_mappings().as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let g = linux
+        .and_then(|l| l.gid_mappings().as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     (u, g)
 }
 
 fn check_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<(), NamespaceError> {
     let (u, g) = mappings(spec);
     let new_user = plan.has_new(LinuxNamespaceType::User);
-    let cfg = |field, reason: &str| NamespaceError::Config { field, reason: reason.into() };
+    let cfg = |field, reason: &str| NamespaceError::Config {
+        field,
+        reason: reason.into(),
+    };
     if new_user && (u.is_empty() || g.is_empty()) {
-        return Err(cfg("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings"));
+        return Err(cfg(
+            "linux.uidMappings",
+            "a new user namespace needs uidMappings and gidMappings",
+        ));
     }
-    if !new_user && !(u.is_empty() && g.is_empty()) {
-        return Err(cfg("linux.uidMappings", "id mappings given without a new user namespace"));
+    let has_maps = !u.is_empty() || !g.is_empty();
+    if !new_user && has_maps {
+        return Err(cfg(
+            "linux.uidMappings",
+            "id mappings given without a new user namespace",
+        ));
     }
     Ok(())
 }
 
 fn check_time_offsets(spec: &Spec, plan: &NamespacePlan) -> Result<(), NamespaceError> {
-    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
-    let Some(offsets) = offsets.filter(|o| !o.is_empty()) else { return Ok(()) };
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
+    let Some(offsets) = offsets.filter(|o| !o.is_empty()) else {
+        return Ok(());
+    };
     if !plan.has_new(LinuxNamespaceType::Time) {
         return Err(NamespaceError::Config {
             field: "linux.timeOffsets",
@@ -208,11 +258,22 @@ pub fn join_namespaces(joins: &[Join]) -> Result<(), NamespaceError> {
 /// Writes linux.timeOffsets for the time namespace the caller just unshared; they apply to
 /// the caller's children, which is why a time namespace costs a second fork.
 pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
-    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
-    let Some(offsets) = offsets else { return Ok(()) };
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
+    let Some(offsets) = offsets else {
+        return Ok(());
+    };
     let text: String = offsets
         .iter()
-        .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+        .map(|(clock, o)| {
+            format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            )
+        })
         .collect();
     std::fs::write("/proc/self/timens_offsets", text).map_err(|e| NamespaceError::Write {
         what: "linux.timeOffsets".into(),

@@ -6,7 +6,12 @@ use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 #[derive(Debug, thiserror::Error)]
 pub enum RlimitError {
     #[error("process.rlimits: {name} (soft {soft}, hard {hard}): {reason}")]
-    Apply { name: String, soft: u64, hard: u64, reason: String },
+    Apply {
+        name: String,
+        soft: u64,
+        hard: u64,
+        reason: String,
+    },
 }
 
 impl RlimitError {

@@ -11,7 +11,11 @@ pub enum SpecError {
     #[error("{path}: {reason}")]
     Read { path: PathBuf, reason: String },
     #[error("{path}: {field}: {reason}")]
-    Invalid { path: PathBuf, field: String, reason: String },
+    Invalid {
+        path: PathBuf,
+        field: String,
+        reason: String,
+    },
 }
 
 /// Loads `bundle/config.json`; an error names the JSON path of the bad field.
@@ -33,7 +37,11 @@ pub fn parse_spec(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
         SpecError::Invalid {
             path,
             // serde_path_to_error says "." for the document itself (e.g. not JSON at all).
-            field: if field == "." { "document".into() } else { field },
+            field: if field == "." {
+                "document".into()
+            } else {
+                field
+            },
             reason: e.into_inner().to_string(),
         }
     })

@@ -33,7 +33,10 @@ pub enum StateError {
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> StateError {
-    StateError::Io { path: path.to_path_buf(), reason: e.to_string() }
+    StateError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 /// What berth records about a container.
@@ -76,23 +79,32 @@ pub fn validate_id(id: &str) -> Result<(), &'static str> {
     if id.len() > 1024 {
         return Err("longer than 1024 bytes");
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b)) {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b))
+    {
         return Err("may only contain letters, digits, and _ + - . (no /)");
     }
     Ok(())
 }
 
 fn lock_dir(path: &Path) -> Result<Flock<File>, StateError> {
-    let dir = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| match e {
-            nix::errno::Errno::ENOENT => StateError::NotFound(dir_id(path)),
-            e => io_err(path, e),
-        })?;
+    let dir = nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        nix::errno::Errno::ENOENT => StateError::NotFound(dir_id(path)),
+        e => io_err(path, e),
+    })?;
     Flock::lock(File::from(dir), FlockArg::LockExclusive).map_err(|(_, e)| io_err(path, e))
 }
 
 fn dir_id(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 impl StateDir {
@@ -140,7 +152,10 @@ impl StateDir {
             std::io::ErrorKind::NotFound => StateError::NotFound(dir_id(&self.path)),
             _ => io_err(&path, e),
         })?;
-        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt { path, reason: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path,
+            reason: e.to_string(),
+        })
     }
 
     /// Temp file + rename: a reader sees the old state or the new one, never half of one.

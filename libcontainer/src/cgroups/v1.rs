@@ -296,11 +296,24 @@ fn holds(file: &Path, value: i64) -> bool {
 /// A child's realtime budget must fit in its parent's, and new cgroups start with none: give
 /// every ancestor below the hierarchy's root at least `runtime`, top-down (as crun does), or
 /// a container under a nested cgroupsPath could never get realtime time.
-fn raise_parent_rt_runtime(paths: &CgroupPaths, dir: &Path, runtime: i64) -> Result<(), CgroupError> {
-    let Some(mount) = paths.hierarchies.iter().find(|h| h.path == dir).map(|h| &h.mount_point) else {
+fn raise_parent_rt_runtime(
+    paths: &CgroupPaths,
+    dir: &Path,
+    runtime: i64,
+) -> Result<(), CgroupError> {
+    let Some(mount) = paths
+        .hierarchies
+        .iter()
+        .find(|h| h.path == dir)
+        .map(|h| &h.mount_point)
+    else {
         return Ok(());
     };
-    let ancestors: Vec<&Path> = dir.ancestors().skip(1).take_while(|a| *a != mount.as_path()).collect();
+    let ancestors: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|a| *a != mount.as_path())
+        .collect();
     for parent in ancestors.into_iter().rev() {
         let file = parent.join("cpu.rt_runtime_us");
         let current: i64 = std::fs::read_to_string(&file)
@@ -308,9 +321,11 @@ fn raise_parent_rt_runtime(paths: &CgroupPaths, dir: &Path, runtime: i64) -> Res
             .and_then(|t| t.trim().parse().ok())
             .unwrap_or(0);
         if current < runtime {
-            std::fs::write(&file, runtime.to_string()).map_err(|e| CgroupError::InvalidResource {
-                field: "cpu.realtimeRuntime".into(),
-                reason: format!("{}: {e}", file.display()),
+            std::fs::write(&file, runtime.to_string()).map_err(|e| {
+                CgroupError::InvalidResource {
+                    field: "cpu.realtimeRuntime".into(),
+                    reason: format!("{}: {e}", file.display()),
+                }
             })?;
         }
     }

@@ -21,7 +21,11 @@ struct Checked {
 pub(super) fn create(b: ContainerBuilder) -> Result<Created, Error> {
     let checked = check_config(&b)?;
     let dir = StateDir::create(&b.root, &b.id)?;
-    let mut made = Made { dir: Some(dir), cgroup: None, init: None };
+    let mut made = Made {
+        dir: Some(dir),
+        cgroup: None,
+        init: None,
+    };
     let state = make(&b, &checked, &mut made)?;
     made.init = Some(state.pid);
     made.dir.as_ref().expect("state dir").save(&state)?;
@@ -29,7 +33,12 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Created, Error> {
         write_pid_file(pid_file, state.pid)?;
     }
     made.keep();
-    Ok(Created { container: Container { root: b.root, state } })
+    Ok(Created {
+        container: Container {
+            root: b.root,
+            state,
+        },
+    })
 }
 
 /// What `create` has made so far, undone on drop unless kept.
@@ -62,16 +71,25 @@ impl Drop for Made {
 }
 
 fn bundle_path(b: &ContainerBuilder) -> Result<PathBuf, Error> {
-    b.bundle.canonicalize().map_err(|e| Error::Bundle { path: b.bundle.clone(), reason: e.to_string() })
+    b.bundle.canonicalize().map_err(|e| Error::Bundle {
+        path: b.bundle.clone(),
+        reason: e.to_string(),
+    })
 }
 
 fn check_config(b: &ContainerBuilder) -> Result<Checked, Error> {
     let bundle = bundle_path(b)?;
     let spec = spec::load_spec(&bundle)?;
     let rootfs = spec::resolve_rootfs(&spec, &bundle)?;
-    let process = spec.process().as_ref().ok_or(Error::Config { field: "process", reason: "missing".into() })?;
+    let process = spec.process().as_ref().ok_or(Error::Config {
+        field: "process",
+        reason: "missing".into(),
+    })?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(Error::Config { field: "process.args", reason: "must not be empty".into() });
+        return Err(Error::Config {
+            field: "process.args",
+            reason: "must not be empty".into(),
+        });
     }
     if !process.cwd().is_absolute() {
         return Err(Error::Config {
@@ -79,9 +97,15 @@ fn check_config(b: &ContainerBuilder) -> Result<Checked, Error> {
             reason: format!("{}: must be an absolute path", process.cwd().display()),
         });
     }
-    match (process.terminal().unwrap_or(false), b.console_socket.is_some()) {
+    match (
+        process.terminal().unwrap_or(false),
+        b.console_socket.is_some(),
+    ) {
         (true, false) => {
-            return Err(Error::Config { field: "process.terminal", reason: "true needs --console-socket".into() })
+            return Err(Error::Config {
+                field: "process.terminal",
+                reason: "true needs --console-socket".into(),
+            })
         }
         (false, true) => {
             return Err(Error::Config {
@@ -103,21 +127,36 @@ fn check_config(b: &ContainerBuilder) -> Result<Checked, Error> {
     }
     attributes::validate_attributes(&spec)?;
     hooks::validate_hooks(spec.hooks().as_ref())?;
-    let seccomp = linux.and_then(|l| l.seccomp().as_ref()).map(seccomp::compile).transpose()?;
-    Ok(Checked { spec, bundle, rootfs, ns, seccomp })
+    let seccomp = linux
+        .and_then(|l| l.seccomp().as_ref())
+        .map(seccomp::compile)
+        .transpose()?;
+    Ok(Checked {
+        spec,
+        bundle,
+        rootfs,
+        ns,
+        seccomp,
+    })
 }
 
 fn check_namespace_needs(spec: &Spec, ns: &NamespacePlan) -> Result<(), Error> {
     if !ns.has_new(Ns::Mount) {
         return Err(Error::Config {
             field: "linux.namespaces",
-            reason: format!("berth needs a new {} namespace to set up the rootfs", oci_name(Ns::Mount)),
+            reason: format!(
+                "berth needs a new {} namespace to set up the rootfs",
+                oci_name(Ns::Mount)
+            ),
         });
     }
     let named = spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
         || spec.domainname().as_deref().is_some_and(|h| !h.is_empty());
     if named && !ns.has(Ns::Uts) {
-        return Err(Error::Config { field: "hostname", reason: "needs a uts namespace of the container's own".into() });
+        return Err(Error::Config {
+            field: "hostname",
+            reason: "needs a uts namespace of the container's own".into(),
+        });
     }
     Ok(())
 }
@@ -130,7 +169,13 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
     })?;
     let linux = c.spec.linux().as_ref();
     let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
-    let mut events = Events { b, c, cgroup: Some(cgroup), state: None, made_cgroup: &mut made.cgroup };
+    let mut events = Events {
+        b,
+        c,
+        cgroup: Some(cgroup),
+        state: None,
+        made_cgroup: &mut made.cgroup,
+    };
     let cfg = LaunchConfig {
         spec: &c.spec,
         bundle: &c.bundle,
@@ -144,7 +189,10 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         close_in_child: &[dir.raw_fd()],
     };
     launch(&cfg, &mut events)?;
-    let mut state = events.state.take().ok_or_else(|| Error::Start("init never reported".into()))?;
+    let mut state = events
+        .state
+        .take()
+        .ok_or_else(|| Error::Start("init never reported".into()))?;
     state.cgroup = made.cgroup.clone().unwrap_or_default();
     Ok(state)
 }
@@ -161,7 +209,12 @@ struct Events<'a> {
 impl LaunchEvents for Events<'_> {
     fn child_created(&mut self, pid: i32) -> Result<(), String> {
         let mut paths = self.cgroup.take().unwrap_or_default();
-        let resources = self.c.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+        let resources = self
+            .c
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref());
         cgroups::create_and_enter(&mut paths, nix::unistd::Pid::from_raw(pid), resources)
             .map_err(|e| e.to_string())?;
         *self.made_cgroup = Some(paths);
@@ -175,11 +228,18 @@ impl LaunchEvents for Events<'_> {
     }
 
     fn create_runtime(&mut self) -> Result<Vec<u8>, String> {
-        let state = self.state.as_ref().ok_or("protocol: hooks before init pid")?;
-        let json = super::ops::oci_state(state, super::Status::Creating, &self.c.rootfs).to_string();
+        let state = self
+            .state
+            .as_ref()
+            .ok_or("protocol: hooks before init pid")?;
+        let json =
+            super::ops::oci_state(state, super::Status::Creating, &self.c.rootfs).to_string();
         let h = self.c.spec.hooks().as_ref();
         #[allow(deprecated)]
-        let lists = [("prestart", h.and_then(|h| h.prestart().as_ref())), ("createRuntime", h.and_then(|h| h.create_runtime().as_ref()))];
+        let lists = [
+            ("prestart", h.and_then(|h| h.prestart().as_ref())),
+            ("createRuntime", h.and_then(|h| h.create_runtime().as_ref())),
+        ];
         for (phase, list) in lists {
             if let Some(list) = list {
                 hooks::run_hooks(phase, list, json.as_bytes()).map_err(|e| e.to_string())?;
@@ -193,7 +253,15 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
     let namespace_paths = crate::namespaces::ALL_KINDS
         .iter()
         .filter(|k| c.ns.has(**k))
-        .map(|k| (oci_name(*k).to_string(), PathBuf::from(format!("/proc/{pid}/ns/{}", crate::namespaces::proc_name(*k)))))
+        .map(|k| {
+            (
+                oci_name(*k).to_string(),
+                PathBuf::from(format!(
+                    "/proc/{pid}/ns/{}",
+                    crate::namespaces::proc_name(*k)
+                )),
+            )
+        })
         .collect();
     State {
         oci_version: c.spec.version().clone(),
@@ -203,7 +271,13 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
         bundle: c.bundle.clone(),
         rootfs: c.rootfs.clone(),
         created: now_rfc3339(),
-        annotations: c.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations: c
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         cgroup: CgroupPaths::default(),
         namespace_paths,
         config: c.spec.clone(),
@@ -212,10 +286,15 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
 
 /// runc writes the pid file atomically too: a reader never sees an empty file.
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
-    let err = |e: std::io::Error| Error::Io { what: format!("--pid-file {}", path.display()), reason: e.to_string() };
+    let err = |e: std::io::Error| Error::Io {
+        what: format!("--pid-file {}", path.display()),
+        reason: e.to_string(),
+    };
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
     std::fs::write(&tmp, pid.to_string()).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)

@@ -35,7 +35,11 @@ pub enum Error {
     #[error("container {0} already exists")]
     AlreadyExists(String),
     #[error("container {id} is {status}: {reason}")]
-    WrongStatus { id: String, status: Status, reason: &'static str },
+    WrongStatus {
+        id: String,
+        status: Status,
+        reason: &'static str,
+    },
     #[error("bundle {path}: {reason}")]
     Bundle { path: PathBuf, reason: String },
     #[error("{field}: {reason}")]
@@ -128,7 +132,10 @@ pub struct ContainerBuilder {
 impl ContainerBuilder {
     /// Validates the id (not empty, no `/`, not `.` or `..`, runc's character set).
     pub fn new(id: &str) -> Result<Self, Error> {
-        crate::state::validate_id(id).map_err(|reason| Error::InvalidId { id: id.into(), reason })?;
+        crate::state::validate_id(id).map_err(|reason| Error::InvalidId {
+            id: id.into(),
+            reason,
+        })?;
         Ok(Self {
             id: id.into(),
             root: crate::DEFAULT_ROOT.into(),
@@ -200,8 +207,10 @@ impl Created {
     /// (`berth run` in the foreground: Ctrl-C reaches the container, as with runc).
     pub fn wait_forwarding_signals(&self) -> Result<i32, Error> {
         let pid = self.container.state.pid;
-        crate::process::wait_forwarding_signals(pid)
-            .map_err(|e| Error::Io { what: format!("wait for init {pid}"), reason: e.to_string() })
+        crate::process::wait_forwarding_signals(pid).map_err(|e| Error::Io {
+            what: format!("wait for init {pid}"),
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -217,7 +226,10 @@ impl Container {
     /// Loads the container `id` from the state root `root`.
     pub fn load(root: impl Into<PathBuf>, id: &str) -> Result<Self, Error> {
         let root = root.into();
-        crate::state::validate_id(id).map_err(|reason| Error::InvalidId { id: id.into(), reason })?;
+        crate::state::validate_id(id).map_err(|reason| Error::InvalidId {
+            id: id.into(),
+            reason,
+        })?;
         let dir = crate::state::StateDir::open(&root, id)?;
         let state = dir.load()?;
         Ok(Self { root, state })

@@ -32,7 +32,9 @@ pub(super) fn status(root: &Path, state: &State) -> Status {
     if !init_alive(state) {
         return Status::Stopped;
     }
-    let Ok(dir) = std::fs::File::open(root.join(&state.id)) else { return Status::Stopped };
+    let Ok(dir) = std::fs::File::open(root.join(&state.id)) else {
+        return Status::Stopped;
+    };
     // SAFETY: borrowing an fd that `dir` owns for the duration of the call.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(dir.as_raw_fd()) };
     if crate::process::start::init_is_waiting(fd) {
@@ -46,7 +48,11 @@ pub(super) fn status(root: &Path, state: &State) -> Status {
 
 /// runtime-spec's state object, plus runc's `rootfs`, `created` and `owner`.
 pub(crate) fn oci_state(state: &State, status: Status, rootfs: &Path) -> serde_json::Value {
-    let pid = if status == Status::Stopped { 0 } else { state.pid };
+    let pid = if status == Status::Stopped {
+        0
+    } else {
+        state.pid
+    };
     json!({
         "ociVersion": state.oci_version,
         "id": state.id,
@@ -74,14 +80,23 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
     let (dir, state) = lock(c)?;
     let status = status(&c.root, &state);
     if status != Status::Created {
-        return Err(Error::WrongStatus { id: state.id, status, reason: "only a created container can be started" });
+        return Err(Error::WrongStatus {
+            id: state.id,
+            status,
+            reason: "only a created container can be started",
+        });
     }
     let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
     if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
         send_seccomp_listener(&state, fd)?;
     }
     let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
-    if let Some(list) = state.config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
+    if let Some(list) = state
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().as_ref())
+    {
         // runtime-spec: a failing poststart hook is only logged.
         for e in hooks::run_all_hooks("poststart", list, json.as_bytes()) {
             log::warn!("{e}");
@@ -92,9 +107,16 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
 }
 
 fn send_seccomp_listener(state: &State, fd: OwnedFd) -> Result<(), Error> {
-    let sc = state.config.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let sc = state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref());
     let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
-        return Err(Error::Config { field: "linux.seccomp.listenerPath", reason: "SCMP_ACT_NOTIFY needs a listenerPath".into() });
+        return Err(Error::Config {
+            field: "linux.seccomp.listenerPath",
+            reason: "SCMP_ACT_NOTIFY needs a listenerPath".into(),
+        });
     };
     let msg = json!({
         "ociVersion": state.oci_version,
@@ -120,13 +142,26 @@ fn init_pidfd(state: &State) -> Option<OwnedFd> {
 }
 
 fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
-    let Some(fd) = init_pidfd(state) else { return Ok(false) };
+    let Some(fd) = init_pidfd(state) else {
+        return Ok(false);
+    };
     // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig as i32, 0usize, 0) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig as i32,
+            0usize,
+            0,
+        )
+    };
     match r {
         0 => Ok(true),
         _ if nix::errno::Errno::last() == nix::errno::Errno::ESRCH => Ok(false),
-        _ => Err(Error::Io { what: format!("kill {} {sig}", state.id), reason: nix::errno::Errno::last().to_string() }),
+        _ => Err(Error::Io {
+            what: format!("kill {} {sig}", state.id),
+            reason: nix::errno::Errno::last().to_string(),
+        }),
     }
 }
 
@@ -134,7 +169,11 @@ pub(super) fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), Error> {
     let (_dir, state) = lock(c)?;
     let status = status(&c.root, &state);
     if status == Status::Stopped {
-        return Err(Error::WrongStatus { id: state.id, status, reason: "container not running" });
+        return Err(Error::WrongStatus {
+            id: state.id,
+            status,
+            reason: "container not running",
+        });
     }
     if all {
         signal_all(&state, sig)?;
@@ -171,7 +210,12 @@ pub(super) fn delete(c: Container, force: bool) -> Result<(), Error> {
     destroy_cgroup(&state)?;
     dir.remove()?;
     let json = oci_state(&state, Status::Stopped, &state.rootfs).to_string();
-    if let Some(list) = state.config.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
+    if let Some(list) = state
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststop().as_ref())
+    {
         for e in hooks::run_all_hooks("poststop", list, json.as_bytes()) {
             log::warn!("{e}");
         }
@@ -184,7 +228,10 @@ fn wait_gone(state: &State) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while init_alive(state) {
         if Instant::now() > deadline {
-            return Err(Error::Io { what: format!("delete {}", state.id), reason: "init did not die after SIGKILL".into() });
+            return Err(Error::Io {
+                what: format!("delete {}", state.id),
+                reason: "init did not die after SIGKILL".into(),
+            });
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -209,7 +256,12 @@ pub(super) fn wait_child(pid: i32) -> Result<i32, Error> {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),
             Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::Io { what: format!("wait for init {pid}"), reason: e.to_string() }),
+            Err(e) => {
+                return Err(Error::Io {
+                    what: format!("wait for init {pid}"),
+                    reason: e.to_string(),
+                })
+            }
         }
     }
 }
@@ -221,7 +273,11 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
         return Signal::try_from(n).map_err(|_| unknown());
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     name.parse::<Signal>().map_err(|_| unknown())
 }
 

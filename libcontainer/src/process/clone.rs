@@ -35,12 +35,20 @@ pub fn clone_into(flags: CloneFlags) -> nix::Result<Cloned> {
     let args = CloneArgs {
         flags: flags.bits() as u32 as u64,
         // With CLONE_PARENT the kernel takes the exit signal from the caller instead.
-        exit_signal: if flags.contains(CloneFlags::CLONE_PARENT) { 0 } else { libc::SIGCHLD as u64 },
+        exit_signal: if flags.contains(CloneFlags::CLONE_PARENT) {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..Default::default()
     };
     // SAFETY: no CLONE_VM, no stack: the child is a copy-on-write duplicate, as with fork.
     let ret = unsafe {
-        libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>())
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
     };
     match ret {
         -1 => Err(nix::errno::Errno::last()),

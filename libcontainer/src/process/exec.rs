@@ -29,7 +29,11 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
     let env = process.env().as_deref().unwrap_or_default();
     let path = if name.contains('/') {
         let p = Path::new(name);
-        let full = if p.is_absolute() { p.to_path_buf() } else { Path::new(process.cwd()).join(p) };
+        let full = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            Path::new(process.cwd()).join(p)
+        };
         access(&full, AccessFlags::X_OK).map_err(|e| format!("exec: {name:?}: {}", e.desc()))?;
         full
     } else {
@@ -42,8 +46,14 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
     };
     Ok(Program {
         path: cstring("process.args[0]", &path.to_string_lossy())?,
-        argv: args.iter().map(|a| cstring("process.args", a)).collect::<Result<_, _>>()?,
-        envp: env.iter().map(|e| cstring("process.env", e)).collect::<Result<_, _>>()?,
+        argv: args
+            .iter()
+            .map(|a| cstring("process.args", a))
+            .collect::<Result<_, _>>()?,
+        envp: env
+            .iter()
+            .map(|e| cstring("process.env", e))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -62,7 +72,14 @@ pub(super) fn limit_fds(preserve: u32) -> Result<(), String> {
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
     // SAFETY: close_range with CLOEXEC only flags fds; no memory is touched.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, 3 + preserve, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 + preserve,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if r != 0 {
         return Err(format!("close_range: {}", nix::errno::Errno::last()));
     }
@@ -73,12 +90,24 @@ pub(super) fn limit_fds(preserve: u32) -> Result<(), String> {
 /// from the host would let a cwd like /proc/self/fd/N escape (CVE-2024-21626), and getcwd
 /// reports such a directory as "(unreachable)".
 pub(super) fn enter_cwd(spec: &Spec) -> Result<(), String> {
-    let cwd = spec.process().as_ref().map(|p| p.cwd().clone()).unwrap_or_else(|| "/".into());
+    let cwd = spec
+        .process()
+        .as_ref()
+        .map(|p| p.cwd().clone())
+        .unwrap_or_else(|| "/".into());
     nix::unistd::chdir(&cwd).map_err(|e| format!("process.cwd {}: {}", cwd.display(), e.desc()))?;
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
-        Ok(p) => Err(format!("process.cwd {}: outside the container ({})", cwd.display(), p.display())),
-        Err(e) => Err(format!("process.cwd {}: outside the container ({})", cwd.display(), e.desc())),
+        Ok(p) => Err(format!(
+            "process.cwd {}: outside the container ({})",
+            cwd.display(),
+            p.display()
+        )),
+        Err(e) => Err(format!(
+            "process.cwd {}: outside the container ({})",
+            cwd.display(),
+            e.desc()
+        )),
     }
 }
 

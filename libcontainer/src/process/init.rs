@@ -23,7 +23,9 @@ pub(super) fn init_main(cfg: &LaunchConfig, chan: Channel) -> i32 {
         return 1;
     }
     drop(chan);
-    let Ok(conn) = wait_for_start(cfg.start_listener) else { return 1 };
+    let Ok(conn) = wait_for_start(cfg.start_listener) else {
+        return 1;
+    };
     match start_program(cfg, &prepared, &conn) {
         Ok(never) => match never {},
         Err(text) => {
@@ -44,7 +46,11 @@ struct Prepared {
 fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
     let spec = cfg.spec;
     // The console socket lives on the host: connect while its path still resolves.
-    let console = cfg.console_socket.map(tty::connect_console_socket).transpose().map_err(s)?;
+    let console = cfg
+        .console_socket
+        .map(tty::connect_console_socket)
+        .transpose()
+        .map_err(s)?;
     let opts = rootfs::RootfsOptions {
         rootfs: cfg.rootfs.to_path_buf(),
         bundle: cfg.bundle.to_path_buf(),
@@ -52,7 +58,11 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         in_cgroup_ns: cfg.ns.has(Ns::Cgroup),
     };
     rootfs::prepare_rootfs(spec, &opts).map_err(s)?;
-    let hooks_state = if super::has_create_hooks(spec) { run_create_hooks(spec, chan)? } else { Vec::new() };
+    let hooks_state = if super::has_create_hooks(spec) {
+        run_create_hooks(spec, chan)?
+    } else {
+        Vec::new()
+    };
     rootfs::pivot_rootfs(cfg.rootfs, cfg.no_pivot).map_err(s)?;
     set_names(spec)?;
     // Before the read-only paths: /proc/sys is usually one of them.
@@ -67,7 +77,10 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
     }
     let program = resolve_program(spec)?;
     limit_fds(cfg.preserve_fds)?;
-    Ok(Prepared { program, hooks_state })
+    Ok(Prepared {
+        program,
+        hooks_state,
+    })
 }
 
 fn s(e: impl std::fmt::Display) -> String {
@@ -81,7 +94,11 @@ fn run_create_hooks(spec: &Spec, chan: &Channel) -> Result<Vec<u8>, String> {
         Msg::Error(text) => return Err(text),
         other => return Err(format!("protocol: expected HooksDone, got {other:?}")),
     };
-    if let Some(list) = spec.hooks().as_ref().and_then(|h| h.create_container().as_ref()) {
+    if let Some(list) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+    {
         hooks::run_hooks("createContainer", list, &state).map_err(s)?;
     }
     Ok(state)
@@ -95,7 +112,10 @@ fn set_names(spec: &Spec) -> Result<(), String> {
         // SAFETY: the pointer and length describe `name`'s bytes for the duration of the call.
         let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
         if r != 0 {
-            return Err(format!("domainname {name:?}: {}", nix::errno::Errno::last().desc()));
+            return Err(format!(
+                "domainname {name:?}: {}",
+                nix::errno::Errno::last().desc()
+            ));
         }
     }
     Ok(())
@@ -106,7 +126,11 @@ fn set_names(spec: &Spec) -> Result<(), String> {
 /// held (before the uid and capability changes); with it, as the very last step before exec.
 fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Infallible, String> {
     let spec = cfg.spec;
-    if let Some(list) = spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
+    if let Some(list) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+    {
         hooks::run_hooks("startContainer", list, &created_state(&p.hooks_state)).map_err(s)?;
     }
     let process = spec.process().as_ref().ok_or("process: missing")?;

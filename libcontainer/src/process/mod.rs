@@ -71,9 +71,13 @@ pub(crate) fn has_create_hooks(spec: &Spec) -> bool {
     spec.hooks().as_ref().is_some_and(|h| {
         #[allow(deprecated)]
         let prestart = h.prestart().as_ref().is_some_and(|v| !v.is_empty());
-        [h.create_runtime(), h.create_container(), h.start_container()]
-            .iter()
-            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+        [
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
             || prestart
     })
 }
@@ -85,7 +89,8 @@ pub(crate) fn has_create_hooks(spec: &Spec) -> bool {
 /// cloned) to make that second child, not the first, its pid 1.
 fn direct_clone_flags(ns: &NamespacePlan) -> nix::sched::CloneFlags {
     use crate::namespaces::clone_flag;
-    let mut flags = ns.new - clone_flag(LinuxNamespaceType::Cgroup) - clone_flag(LinuxNamespaceType::Time);
+    let mut flags =
+        ns.new - clone_flag(LinuxNamespaceType::Cgroup) - clone_flag(LinuxNamespaceType::Time);
     if ns.has_new(LinuxNamespaceType::Time) {
         flags -= clone_flag(LinuxNamespaceType::Pid);
     }
@@ -99,7 +104,11 @@ pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, 
     // Joining a namespace by path must happen before new ones are made (a new user namespace
     // would lose the right to join the host's), so then the child unshares instead.
     let direct = cfg.ns.joins.is_empty();
-    let flags = if direct { direct_clone_flags(cfg.ns) } else { nix::sched::CloneFlags::empty() };
+    let flags = if direct {
+        direct_clone_flags(cfg.ns)
+    } else {
+        nix::sched::CloneFlags::empty()
+    };
     let first = match clone_into(flags).map_err(ProcessError::Clone)? {
         Cloned::Child => {
             drop(parent);
@@ -131,9 +140,12 @@ fn serve_child(
     init: &mut Option<Pid>,
 ) -> Result<i32, ProcessError> {
     if direct && cfg.ns.has_new(LinuxNamespaceType::User) {
-        crate::namespaces::write_id_maps(cfg.spec, first.as_raw()).map_err(|e| ProcessError::Parent(e.to_string()))?;
+        crate::namespaces::write_id_maps(cfg.spec, first.as_raw())
+            .map_err(|e| ProcessError::Parent(e.to_string()))?;
     }
-    events.child_created(first.as_raw()).map_err(ProcessError::Parent)?;
+    events
+        .child_created(first.as_raw())
+        .map_err(ProcessError::Parent)?;
     chan.send(&Msg::Go)?;
     loop {
         match chan.recv()? {
@@ -145,7 +157,9 @@ fn serve_child(
             Msg::InitPid(pid) => {
                 let pid = if pid == 0 { first } else { Pid::from_raw(pid) };
                 *init = Some(pid);
-                events.init_created(pid.as_raw()).map_err(ProcessError::Parent)?;
+                events
+                    .init_created(pid.as_raw())
+                    .map_err(ProcessError::Parent)?;
             }
             Msg::CreateRuntime => {
                 let json = events.create_runtime().map_err(ProcessError::Parent)?;
@@ -153,10 +167,15 @@ fn serve_child(
             }
             Msg::Ready => break,
             Msg::Error(text) => return Err(ProcessError::Child(text)),
-            other => return Err(ProcessError::Child(format!("protocol: unexpected {other:?}"))),
+            other => {
+                return Err(ProcessError::Child(format!(
+                    "protocol: unexpected {other:?}"
+                )))
+            }
         }
     }
-    init.map(Pid::as_raw).ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))
+    init.map(Pid::as_raw)
+        .ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))
 }
 
 /// Kills a process of ours and reaps it (undoing a create whose last steps failed).

@@ -43,7 +43,11 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
     chan.expect(&Msg::Go)?;
     let ns = cfg.ns;
     join_namespaces(&ns.joins).map_err(|e| e.to_string())?;
-    let done = if direct { super::direct_clone_flags(ns) } else { CloneFlags::empty() };
+    let done = if direct {
+        super::direct_clone_flags(ns)
+    } else {
+        CloneFlags::empty()
+    };
     let pending = ns.new - done;
     if pending.contains(CloneFlags::CLONE_NEWUSER) {
         unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user namespace: {e}"))?;
@@ -65,14 +69,16 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
         nix::sys::prctl::set_dumpable(true).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
     }
     if ns.has_new(Ns::Cgroup) {
-        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("unshare cgroup namespace: {e}"))?;
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
     }
     if ns.has_new(Ns::Time) {
         unshare(clone_flag(Ns::Time)).map_err(|e| format!("unshare time namespace: {e}"))?;
         write_time_offsets(cfg.spec).map_err(|e| e.to_string())?;
     }
     // setns/unshare of a pid (or time) namespace only applies to children: fork the init.
-    let must_fork = ns.joins_kind(Ns::Pid) || pending.contains(clone_flag(Ns::Pid)) || ns.has_new(Ns::Time);
+    let must_fork =
+        ns.joins_kind(Ns::Pid) || pending.contains(clone_flag(Ns::Pid)) || ns.has_new(Ns::Time);
     if !must_fork {
         chan.send(&Msg::InitPid(0)).map_err(|e| e.to_string())?;
         return Ok(Role::Init);
@@ -80,7 +86,8 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
     match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| format!("fork init: {e}"))? {
         Cloned::Child => Ok(Role::Init),
         Cloned::Parent(pid) => {
-            chan.send(&Msg::InitPid(pid.as_raw())).map_err(|e| e.to_string())?;
+            chan.send(&Msg::InitPid(pid.as_raw()))
+                .map_err(|e| e.to_string())?;
             Ok(Role::Forked)
         }
     }

@@ -25,7 +25,12 @@ fn addr(dir: BorrowedFd<'_>) -> nix::Result<UnixAddr> {
 }
 
 fn seqpacket() -> nix::Result<OwnedFd> {
-    socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
+    socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
 }
 
 /// Binds and listens (in `create`, before the clone: the init inherits it).
@@ -53,8 +58,12 @@ pub enum StartReply {
 /// `berth start`'s side: release the init and wait for the outcome of its execve.
 pub fn request_start(dir: BorrowedFd<'_>) -> Result<StartReply, String> {
     let fd = seqpacket().map_err(|e| e.to_string())?;
-    connect(fd.as_raw_fd(), &addr(dir).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("the container's init is not waiting for start: {}", e.desc()))?;
+    connect(fd.as_raw_fd(), &addr(dir).map_err(|e| e.to_string())?).map_err(|e| {
+        format!(
+            "the container's init is not waiting for start: {}",
+            e.desc()
+        )
+    })?;
     send(fd.as_raw_fd(), START, MsgFlags::MSG_NOSIGNAL).map_err(|e| e.to_string())?;
     let mut listener = None;
     loop {
@@ -77,7 +86,12 @@ fn recv_with_fd(fd: &OwnedFd) -> nix::Result<(Vec<u8>, Option<OwnedFd>)> {
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     let mut iov = [IoSliceMut::new(&mut buf)];
     let msg = loop {
-        match recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+        match recvmsg::<()>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
             Err(nix::errno::Errno::EINTR) => continue,
             r => break r?,
         }

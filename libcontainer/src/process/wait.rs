@@ -10,7 +10,18 @@ use nix::unistd::Pid;
 fn forwarded() -> SigSet {
     let mut set = SigSet::empty();
     for sig in Signal::iterator() {
-        if !matches!(sig, Signal::SIGKILL | Signal::SIGSTOP | Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGILL | Signal::SIGFPE | Signal::SIGTRAP | Signal::SIGSYS | Signal::SIGABRT) {
+        if !matches!(
+            sig,
+            Signal::SIGKILL
+                | Signal::SIGSTOP
+                | Signal::SIGSEGV
+                | Signal::SIGBUS
+                | Signal::SIGILL
+                | Signal::SIGFPE
+                | Signal::SIGTRAP
+                | Signal::SIGSYS
+                | Signal::SIGABRT
+        ) {
             set.add(sig);
         }
     }
@@ -38,7 +49,9 @@ pub fn wait_forwarding_signals(pid: i32) -> nix::Result<i32> {
             if let Some(code) = exit_code(waitpid(pid, Some(WaitPidFlag::WNOHANG))?) {
                 return Ok(code);
             }
-            let Some(info) = sfd.read_signal()? else { continue };
+            let Some(info) = sfd.read_signal()? else {
+                continue;
+            };
             let sig = Signal::try_from(info.ssi_signo as i32).ok();
             match sig {
                 Some(Signal::SIGCHLD) | None => {}
