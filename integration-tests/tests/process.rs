@@ -210,3 +210,28 @@ fn personality() {
     b.linux()["personality"] = json!({"domain": "LINUX32"});
     assert_contains(&env.run_ok(&b), "i686");
 }
+
+/// runc gives every container a session keyring of its own, `_ses.<id>`; `--no-new-keyring`
+/// keeps the caller's. Read from inside, with /proc/keys unmasked.
+#[test]
+fn session_keyring_of_its_own_unless_no_new_keyring() {
+    let env = TestEnv::new("session_keyring");
+    let mut b = env.bundle(&["cat", "/proc/keys"]);
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.save();
+    for (flag, expect_own) in [(None, true), (Some("--no-new-keyring"), false)] {
+        let id = env.id();
+        let mut args = vec!["run", "--bundle", b.path_str()];
+        args.extend(flag);
+        args.push(&id);
+        let out = env.rt.run_cmd(&args);
+        out.assert_ok("run");
+        let own = format!("keyring   _ses.{id}:");
+        assert_eq!(
+            out.stdout.contains(&own),
+            expect_own,
+            "{flag:?}:\n{}",
+            out.stdout
+        );
+    }
+}

@@ -182,6 +182,7 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         rootfs: &c.rootfs,
         ns: &c.ns,
         no_pivot: b.no_pivot,
+        new_keyring: (!b.no_new_keyring).then_some(b.id.as_str()),
         console_socket: b.console_socket.as_deref(),
         preserve_fds: b.preserve_fds,
         seccomp: c.seccomp.as_ref(),

@@ -51,6 +51,9 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         .map(tty::connect_console_socket)
         .transpose()
         .map_err(s)?;
+    if let Some(id) = cfg.new_keyring {
+        super::keyring::join_session_keyring(id)?;
+    }
     let opts = rootfs::RootfsOptions {
         rootfs: cfg.rootfs.to_path_buf(),
         bundle: cfg.bundle.to_path_buf(),

@@ -7,6 +7,7 @@
 mod clone;
 mod exec;
 mod init;
+mod keyring;
 mod stage;
 pub mod start;
 mod wait;
@@ -46,6 +47,8 @@ pub struct LaunchConfig<'a> {
     pub rootfs: &'a Path,
     pub ns: &'a NamespacePlan,
     pub no_pivot: bool,
+    /// Join a new session keyring `_ses.<id>` (runc's default; off with `--no-new-keyring`).
+    pub new_keyring: Option<&'a str>,
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: u32,
     pub seccomp: Option<&'a SeccompProgram>,
