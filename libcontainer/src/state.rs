@@ -192,18 +192,28 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
 
 /// Now, as RFC 3339 in UTC with nanoseconds (the shape runc prints).
 pub fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
+    format_rfc3339(std::time::SystemTime::now(), true)
+}
+
+/// `time` as RFC 3339 in UTC, with nanoseconds (runc's `created`) or whole seconds (the
+/// timestamps of logrus's log lines, which containerd's shim reads).
+pub fn format_rfc3339(time: std::time::SystemTime, nanos: bool) -> String {
+    let since = time
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs() as i64;
+    let secs = since.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     let (y, m, d) = civil_from_days(days);
+    let frac = if nanos {
+        format!(".{:09}", since.subsec_nanos())
+    } else {
+        String::new()
+    };
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
         rem / 3600,
         rem % 3600 / 60,
-        rem % 60,
-        now.subsec_nanos()
+        rem % 60
     )
 }
 
@@ -239,5 +249,9 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        let t = std::time::UNIX_EPOCH + std::time::Duration::new(951_782_400 + 3661, 5);
+        assert_eq!(format_rfc3339(t, false), "2000-02-29T01:01:01Z");
+        assert_eq!(format_rfc3339(t, true), "2000-02-29T01:01:01.000000005Z");
     }
 }
