@@ -12,6 +12,9 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The parent of default cgroups (`/berth/<id>`).
+pub(crate) const DEFAULT_PARENT: &str = "berth";
+
 /// Creates `h.path` and any missing parents, recording each directory made in `h.created`.
 pub(crate) fn create(h: &mut Hierarchy) -> Result<(), CgroupError> {
     let inside = h
@@ -164,7 +167,12 @@ fn remove_hierarchy(h: &Hierarchy) -> Result<(), CgroupError> {
         return Ok(());
     }
     remove_tree(&h.path)?;
-    for dir in h.created.iter().rev().skip(1) {
+    // The default parent /berth is shared by every container with an empty cgroupsPath: the
+    // last one out removes it, whoever made it (`create` retries if it vanishes under it).
+    let default_parent = h.mount_point.join(DEFAULT_PARENT);
+    let parents = h.created.iter().rev().skip(1);
+    let shared = (h.path.parent() == Some(default_parent.as_path())).then_some(&default_parent);
+    for dir in parents.chain(shared) {
         match std::fs::remove_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
