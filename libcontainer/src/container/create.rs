@@ -223,7 +223,8 @@ impl LaunchEvents for Events<'_> {
     }
 
     fn init_created(&mut self, pid: i32) -> Result<(), String> {
-        let start = super::ops::start_time(pid).ok_or_else(|| format!("init {pid} vanished"))?;
+        let start =
+            super::ops::own_child_start_time(pid).ok_or_else(|| format!("init {pid} vanished"))?;
         self.state = Some(new_state(self.b, self.c, pid, start));
         Ok(())
     }

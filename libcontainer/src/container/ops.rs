@@ -13,14 +13,23 @@ use std::time::{Duration, Instant};
 /// Field 22 of /proc/<pid>/stat (start time in clock ticks), unless the process is gone or a
 /// zombie (a zombie init has stopped: only its exit status is left).
 pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    let (state, start) = stat_fields(pid)?;
+    (state != "Z").then_some(start)
+}
+
+/// The start time of a process of ours, zombie or not: an init that already failed is still
+/// the container's until we reap it, and its error is still on its way over the channel.
+pub(crate) fn own_child_start_time(pid: i32) -> Option<u64> {
+    stat_fields(pid).map(|(_, start)| start)
+}
+
+fn stat_fields(pid: i32) -> Option<(String, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // comm may contain spaces and parentheses: the fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
-    if fields.next()? == "Z" {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
+    let state = fields.next()?.to_string();
+    Some((state, fields.nth(18)?.parse().ok()?))
 }
 
 /// Is the recorded init (pid and start time) still alive?
