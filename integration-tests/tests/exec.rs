@@ -245,3 +245,28 @@ fn exec_tty_sends_the_pty_master_to_the_console_socket() {
     }
     assert_contains(&String::from_utf8_lossy(&out), "all-ttys");
 }
+
+#[test]
+fn exec_gets_the_containers_seccomp_filter() {
+    let env = TestEnv::new("exec_seccomp");
+    let mut b = env.bundle(&["sleep", "300"]);
+    b.set_writable();
+    b.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    });
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    env.wait_status(&id, "running");
+    let out = exec_ok(
+        &env,
+        &[
+            &id,
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status; mkdir /tmp/d 2>/dev/null || echo refused",
+        ],
+    );
+    assert_contains(&out, "Seccomp:\t2");
+    assert_contains(&out, "refused");
+}
