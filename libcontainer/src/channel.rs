@@ -16,7 +16,8 @@ pub enum Msg {
     NeedIdMaps,
     /// parent → child: id maps written.
     IdMapsDone,
-    /// child → parent: the container's init has this pid (in the parent's pid namespace).
+    /// child → parent: the container's init (or, for `exec`, the new process) has this pid
+    /// in the parent's pid namespace; 0 means the child itself.
     InitPid(i32),
     /// init → parent: mounts are done; run prestart and createRuntime hooks.
     CreateRuntime,

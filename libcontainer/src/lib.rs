@@ -24,7 +24,8 @@ pub mod sysctl;
 pub mod tty;
 
 pub use container::{
-    list, parse_signal, Container, ContainerBuilder, Created, Error, Signal, Status,
+    list, parse_signal, Container, ContainerBuilder, Created, Error, ExecChild, ExecOptions,
+    Signal, Status,
 };
 
 /// The state root used when none is given, as runc uses /run/runc.

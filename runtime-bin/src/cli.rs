@@ -75,6 +75,8 @@ pub enum Command {
     List(ListArgs),
     /// Create a new specification file (config.json)
     Spec(SpecArgs),
+    /// Execute a new process inside the container
+    Exec(ExecArgs),
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +117,63 @@ pub struct RunArgs {
     /// Do not delete the container after it exits
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Path to a process.json (an OCI process) to run instead of COMMAND
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Current working directory in the container
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (NAME=VALUE; repeatable)
+    #[arg(short = 'e', long, value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Additional gids (repeatable)
+    #[arg(short = 'g', long, value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability to the process's sets (repeatable)
+    #[arg(short = 'c', long, value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Set the no new privileges value for the process
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Allocate a pseudo-TTY (its master goes to --console-socket)
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Path to an AF_UNIX socket which will receive the pty master
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the process's pid to
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Pass N additional file descriptors (3..3+N) to the process
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Allow exec in a paused container
+    #[arg(long)]
+    pub ignore_paused: bool,
+    /// AppArmor profile for the process (not supported: only an empty value is accepted)
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process (not supported: only an empty value is accepted)
+    #[arg(long, value_name = "LABEL")]
+    pub process_label: Option<String>,
+    pub id: String,
+    /// The command and its arguments (not with --process)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -260,11 +319,21 @@ mod tests {
             "berth --rootless false state id",
             "berth --rootless=auto state id",
             "berth -v",
+            "berth exec -d --pid-file /p --process /f id",
+            "berth exec -t --console-socket /s -e A=1 -e B=2 -u 1:2 -g 3 -g 4 -c CAP_KILL --cwd /tmp --no-new-privs --preserve-fds 1 id sh -c true",
+            "berth exec id ls -l",
         ];
         for line in ok {
             let args = normalize_args(line.split(' ').map(str::to_owned));
             assert!(Cli::try_parse_from(args).is_ok(), "{line}");
         }
-        assert!(Cli::try_parse_from(["berth", "exec", "id"]).is_err());
+        let line = normalize_args("berth exec id ls -l".split(' ').map(str::to_owned));
+        let Some(Command::Exec(a)) = Cli::try_parse_from(line).unwrap().command else {
+            panic!("not exec")
+        };
+        assert_eq!(
+            (a.id.as_str(), a.command),
+            ("id", vec!["ls".into(), "-l".into()])
+        );
     }
 }

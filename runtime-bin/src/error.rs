@@ -13,6 +13,8 @@ pub enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Usage(String),
     #[error("{path}: already exists; remove it first")]
     Exists { path: PathBuf },
     #[error("--bundle {path}: {source}")]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod error;
+mod exec_cmd;
 mod inspect;
 mod lifecycle;
 mod logging;
@@ -76,6 +77,7 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         Command::State(a) => inspect::state(root, a),
         Command::List(a) => inspect::list(root, a),
         Command::Spec(a) => spec_cmd::spec(a),
+        Command::Exec(a) => exec_cmd::exec(root, a),
     }
 }
 

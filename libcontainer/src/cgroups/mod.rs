@@ -164,6 +164,14 @@ pub fn create_and_enter(
     result
 }
 
+/// Puts `pid` into the container's existing cgroup on every hierarchy (`exec`).
+pub fn join(paths: &CgroupPaths, pid: Pid) -> Result<(), CgroupError> {
+    paths
+        .hierarchies
+        .iter()
+        .try_for_each(|h| fs::enter(&h.path, pid))
+}
+
 fn create_apply_enter(
     paths: &mut CgroupPaths,
     pid: Pid,

@@ -17,10 +17,12 @@
 //! ```
 
 mod create;
+mod exec;
 mod ops;
 
 use std::path::PathBuf;
 
+pub use exec::{ExecChild, ExecOptions};
 pub use nix::sys::signal::Signal;
 pub use ops::{list, parse_signal};
 
@@ -262,6 +264,14 @@ impl Container {
     /// it has been executed (or with the exec error), then runs poststart hooks.
     pub fn start(&mut self) -> Result<(), Error> {
         ops::start(self)
+    }
+    /// Runs another process in the container (`berth exec`): it joins every namespace and
+    /// the cgroup of the init, gets the container's seccomp filter and the process's rlimits,
+    /// capabilities and identity. Returns once its execve succeeded (a missing program is an
+    /// error here); the process is the caller's child. A stopped container, or a paused one
+    /// without `ignore_paused`, is refused.
+    pub fn exec(&self, opts: ExecOptions) -> Result<ExecChild, Error> {
+        exec::exec(self, opts)
     }
     /// Sends `signal` to the init, or with `all` to every process of the container.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), Error> {

@@ -1,10 +1,13 @@
 //! The last steps before the user's program: find it, pass only the fds it should get, enter
 //! its cwd safely, execve.
 
+use crate::seccomp::{self, SeccompProgram};
+use crate::{attributes, capabilities, identity, rlimits};
 use nix::unistd::{access, AccessFlags};
 use oci_spec::runtime::Spec;
 use std::convert::Infallible;
 use std::ffi::CString;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -89,7 +92,7 @@ pub(super) fn limit_fds(preserve: u32) -> Result<(), String> {
 /// chdir into `process.cwd` and check we are really inside the container's root: an fd leaked
 /// from the host would let a cwd like /proc/self/fd/N escape (CVE-2024-21626), and getcwd
 /// reports such a directory as "(unreachable)".
-pub(super) fn enter_cwd(spec: &Spec) -> Result<(), String> {
+fn enter_cwd(spec: &Spec) -> Result<(), String> {
     let cwd = spec
         .process()
         .as_ref()
@@ -113,7 +116,7 @@ pub(super) fn enter_cwd(spec: &Spec) -> Result<(), String> {
 
 /// The program starts with default signal dispositions and nothing blocked: ignored
 /// dispositions survive execve, and Rust's runtime ignores SIGPIPE in every berth process.
-pub(super) fn reset_signals() -> Result<(), String> {
+fn reset_signals() -> Result<(), String> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
@@ -124,7 +127,50 @@ pub(super) fn reset_signals() -> Result<(), String> {
         .map_err(|e| format!("unblock signals: {e}"))
 }
 
-pub(super) fn exec_program(p: &Program) -> Result<Infallible, String> {
+fn exec_program(p: &Program) -> Result<Infallible, String> {
     nix::unistd::execve(&p.path, &p.argv, &p.envp)
         .map_err(|e| format!("exec {:?}: {}", p.path, e.desc()))
+}
+
+fn s(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// The process's own settings, dropping privileges last, then execve: shared by the init
+/// (after `start`) and by `berth exec`. Without noNewPrivileges the seccomp filter must go in
+/// while CAP_SYS_ADMIN is still held (before the uid and capability changes); with it, as the
+/// very last step before exec. A SCMP_ACT_NOTIFY listener is handed to `on_listener`.
+pub(super) fn finish_and_exec(
+    spec: &Spec,
+    seccomp: Option<&SeccompProgram>,
+    program: &Program,
+    on_listener: &mut dyn FnMut(OwnedFd) -> Result<(), String>,
+) -> Result<Infallible, String> {
+    let process = spec.process().as_ref().ok_or("process: missing")?;
+    if let Some(limits) = process.rlimits() {
+        rlimits::apply_rlimits(limits).map_err(s)?;
+    }
+    attributes::apply_attributes(spec).map_err(s)?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let mut listener = None;
+    if let (false, Some(prog)) = (nnp, seccomp) {
+        listener = seccomp::install(prog).map_err(s)?;
+    }
+    identity::set_identity(process.user(), setgroups_allowed()).map_err(s)?;
+    capabilities::apply_capabilities(process.capabilities().as_ref()).map_err(s)?;
+    attributes::apply_no_new_privileges(spec).map_err(s)?;
+    if let (true, Some(prog)) = (nnp, seccomp) {
+        listener = seccomp::install(prog).map_err(s)?;
+    }
+    enter_cwd(spec)?;
+    reset_signals()?;
+    if let Some(l) = listener {
+        on_listener(l)?;
+    }
+    exec_program(program)
+}
+
+/// A user namespace whose setgroups is "deny" (joined from someone else) forbids setgroups(2).
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }

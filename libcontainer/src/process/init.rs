@@ -2,11 +2,11 @@
 //! Until `Ready` it reports errors over the channel (so `create` fails and cleans up); after
 //! `start`'s `S` over the start connection (so `start` fails with the reason).
 
-use super::exec::{enter_cwd, exec_program, limit_fds, reset_signals, resolve_program, Program};
+use super::exec::{finish_and_exec, limit_fds, resolve_program, Program};
 use super::start::{reply_error, reply_listener, wait_for_start};
 use super::LaunchConfig;
 use crate::channel::{Channel, Msg};
-use crate::{attributes, capabilities, hooks, identity, rlimits, rootfs, seccomp, sysctl, tty};
+use crate::{hooks, rootfs, sysctl, tty};
 use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
 use std::convert::Infallible;
 use std::os::fd::OwnedFd;
@@ -124,9 +124,7 @@ fn set_names(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-/// After `start`: startContainer hooks, then the process's own settings, dropping privileges
-/// last. Without noNewPrivileges the seccomp filter must go in while CAP_SYS_ADMIN is still
-/// held (before the uid and capability changes); with it, as the very last step before exec.
+/// After `start`: startContainer hooks, then the process's own settings and exec.
 fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Infallible, String> {
     let spec = cfg.spec;
     if let Some(list) = spec
@@ -136,28 +134,9 @@ fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Inf
     {
         hooks::run_hooks("startContainer", list, &created_state(&p.hooks_state)).map_err(s)?;
     }
-    let process = spec.process().as_ref().ok_or("process: missing")?;
-    if let Some(limits) = process.rlimits() {
-        rlimits::apply_rlimits(limits).map_err(s)?;
-    }
-    attributes::apply_attributes(spec).map_err(s)?;
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    let mut listener = None;
-    if let (false, Some(prog)) = (nnp, cfg.seccomp) {
-        listener = seccomp::install(prog).map_err(s)?;
-    }
-    identity::set_identity(process.user(), setgroups_allowed()).map_err(s)?;
-    capabilities::apply_capabilities(process.capabilities().as_ref()).map_err(s)?;
-    attributes::apply_no_new_privileges(spec).map_err(s)?;
-    if let (true, Some(prog)) = (nnp, cfg.seccomp) {
-        listener = seccomp::install(prog).map_err(s)?;
-    }
-    enter_cwd(spec)?;
-    reset_signals()?;
-    if let Some(l) = listener {
-        reply_listener(conn, &l).map_err(|e| format!("seccomp listener to start: {e}"))?;
-    }
-    exec_program(&p.program)
+    finish_and_exec(spec, cfg.seccomp, &p.program, &mut |l| {
+        reply_listener(conn, &l).map_err(|e| format!("seccomp listener to start: {e}"))
+    })
 }
 
 /// The state the parent gave us says "creating"; by `start` the container is "created".
@@ -169,9 +148,4 @@ fn created_state(creating: &[u8]) -> Vec<u8> {
         }
         Err(_) => creating.to_vec(),
     }
-}
-
-/// A user namespace whose setgroups is "deny" (joined from someone else) forbids setgroups(2).
-fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }

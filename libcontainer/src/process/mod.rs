@@ -7,11 +7,13 @@
 mod clone;
 mod exec;
 mod init;
+mod join;
 mod keyring;
 mod stage;
 pub mod start;
 mod wait;
 
+pub use join::{spawn_joined, JoinConfig};
 pub use wait::wait_forwarding_signals;
 
 use crate::channel::{channel_pair, Msg};

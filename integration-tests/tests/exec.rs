@@ -1,0 +1,272 @@
+//! Issue 5 item 1, `exec`: a process joining a running container, checked from inside it.
+
+use integration_tests::{assert_contains, poll, TestEnv, STATE_TIMEOUT};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use serde_json::json;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixListener;
+
+/// A running container (`sleep 300`, writable rootfs, hostname `exec-box`); returns its id
+/// and the init's pid.
+fn running(env: &TestEnv) -> (String, i64) {
+    let mut b = env.bundle(&["sleep", "300"]);
+    b.set_writable();
+    b.config["hostname"] = json!("exec-box");
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    let state = env.wait_status(&id, "running");
+    let pid = state["pid"].as_i64().expect("pid");
+    (id, pid)
+}
+
+fn exec_ok(env: &TestEnv, args: &[&str]) -> String {
+    let out = env.rt.run_cmd(&[&["exec"][..], args].concat());
+    out.assert_ok("exec");
+    out.stdout
+}
+
+#[test]
+fn exec_sees_the_containers_hostname() {
+    let env = TestEnv::new("exec_hostname");
+    let (id, _) = running(&env);
+    assert_eq!(exec_ok(&env, &[&id, "hostname"]), "exec-box\n");
+}
+
+#[test]
+fn exec_joins_the_inits_namespaces() {
+    let env = TestEnv::new("exec_joins_namespaces");
+    let (id, pid) = running(&env);
+    for ns in ["pid", "net", "mnt", "ipc", "uts"] {
+        let inside = exec_ok(&env, &[&id, "readlink", &format!("/proc/self/ns/{ns}")]);
+        let init = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        assert_eq!(inside.trim(), init.to_string_lossy(), "{ns}");
+    }
+}
+
+#[test]
+fn exec_joins_the_containers_cgroup() {
+    let env = TestEnv::new("exec_joins_cgroup");
+    let (id, pid) = running(&env);
+    // Seen from inside (cgroup namespace or not), the exec'd process is where the init is.
+    let out = exec_ok(
+        &env,
+        &[
+            &id,
+            "sh",
+            "-c",
+            "cat /proc/self/cgroup; echo --; cat /proc/1/cgroup",
+        ],
+    );
+    let (mine, init) = out.split_once("--\n").expect("separator");
+    assert_eq!(mine, init);
+    // And from the host: the init's cgroups name the container, not the host's root.
+    let host = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_contains(&host, &id);
+}
+
+#[test]
+fn exec_passes_the_exit_status_through() {
+    let env = TestEnv::new("exec_exit_status");
+    let (id, _) = running(&env);
+    let out = env.rt.run_cmd(&["exec", &id, "sh", "-c", "exit 3"]);
+    assert_eq!(out.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn exec_env_cwd_and_user() {
+    let env = TestEnv::new("exec_env_cwd_user");
+    let (id, _) = running(&env);
+    let out = exec_ok(
+        &env,
+        &[
+            // runc refuses -e and --env in one command line.
+            "--env",
+            "FOO=bar",
+            "--env",
+            "HOME=/exec",
+            "--cwd",
+            "/tmp",
+            "--user",
+            "1000:1000",
+            &id,
+            "sh",
+            "-c",
+            "echo $FOO $HOME; pwd; id -u; id -g",
+        ],
+    );
+    assert_eq!(out, "bar /exec\n/tmp\n1000\n1000\n");
+    // The container's own environment is the base.
+    assert_contains(&exec_ok(&env, &[&id, "sh", "-c", "echo $PATH"]), "/bin");
+}
+
+#[test]
+fn exec_process_json() {
+    let env = TestEnv::new("exec_process_json");
+    let (id, _) = running(&env);
+    let file = env.dir.join("process.json");
+    let process = json!({
+        "terminal": false,
+        "user": {"uid": 1000, "gid": 1001},
+        "args": ["sh", "-c", "echo $WHO; pwd; id -u; id -g"],
+        "env": ["PATH=/bin:/usr/bin", "WHO=json"],
+        "cwd": "/etc",
+    });
+    std::fs::write(&file, process.to_string()).unwrap();
+    let out = exec_ok(&env, &["--process", file.to_str().unwrap(), &id]);
+    assert_eq!(out, "json\n/etc\n1000\n1001\n");
+}
+
+#[test]
+fn exec_into_a_stopped_container_fails() {
+    let env = TestEnv::new("exec_stopped");
+    let b = env.bundle(&["true"]);
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    env.wait_status(&id, "stopped");
+    let out = env.rt.run_cmd(&["exec", &id, "true"]);
+    out.assert_fails_naming(&["stopped"]);
+}
+
+#[test]
+fn exec_of_a_missing_program_fails_naming_it() {
+    let env = TestEnv::new("exec_missing_program");
+    let (id, _) = running(&env);
+    let out = env.rt.run_cmd(&["exec", &id, "no-such-program"]);
+    out.assert_fails_naming(&["no-such-program"]);
+    assert_contains(&out.stderr, "executable file not found in $PATH");
+    // The container is untouched.
+    env.wait_status(&id, "running");
+}
+
+#[test]
+fn exec_detach_returns_and_the_process_runs() {
+    let env = TestEnv::new("exec_detach");
+    let (id, _) = running(&env);
+    let pid_file = env.dir.join("exec.pid");
+    let out = env.rt.run_cmd(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "echo detached > /tmp/marker",
+    ]);
+    out.assert_ok("exec -d");
+    assert_eq!(out.code(), Some(0));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid > 0);
+    poll(STATE_TIMEOUT, "the detached process's file", || {
+        let out = env.rt.run_cmd(&["exec", &id, "cat", "/tmp/marker"]);
+        (out.success() && out.stdout == "detached\n").then_some(())
+    });
+}
+
+#[test]
+fn exec_gets_the_containers_capabilities_plus_cap() {
+    let env = TestEnv::new("exec_caps");
+    let (id, pid) = running(&env);
+    let cap_eff = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap()
+    };
+    let init = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let plain = exec_ok(&env, &[&id, "cat", "/proc/self/status"]);
+    assert_eq!(cap_eff(&plain), cap_eff(&init));
+    let more = exec_ok(
+        &env,
+        &["--cap", "CAP_SYS_ADMIN", &id, "cat", "/proc/self/status"],
+    );
+    assert_eq!(cap_eff(&more), cap_eff(&init) | 1 << 21);
+}
+
+/// Accepts one connection on `listener` and takes the fd sent with it.
+fn receive_fd(listener: &UnixListener) -> File {
+    let (stream, _) = listener
+        .accept()
+        .expect("the runtime connects to the console socket");
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg on the console socket");
+    for c in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the fd was just received and is owned by nobody else.
+            return unsafe { File::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd was sent over the console socket");
+}
+
+#[test]
+fn exec_tty_sends_the_pty_master_to_the_console_socket() {
+    let env = TestEnv::new("exec_tty");
+    let (id, _) = running(&env);
+    let sock = env.dir.join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let script = "test -t 0 && test -t 1 && test -t 2 && echo all-ttys";
+    exec_ok(
+        &env,
+        &[
+            // runc takes a console socket only with --detach.
+            "-d",
+            "-t",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let mut master = receiver.join().expect("receiving the pty master");
+    // The slave side closed when the process exited: read until EIO.
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n @ 1..) = master.read(&mut chunk) {
+        out.extend_from_slice(&chunk[..n]);
+    }
+    assert_contains(&String::from_utf8_lossy(&out), "all-ttys");
+}
+
+#[test]
+fn exec_gets_the_containers_seccomp_filter() {
+    let env = TestEnv::new("exec_seccomp");
+    let mut b = env.bundle(&["sleep", "300"]);
+    b.set_writable();
+    b.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    });
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    env.wait_status(&id, "running");
+    let out = exec_ok(
+        &env,
+        &[
+            &id,
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status; mkdir /tmp/d 2>/dev/null || echo refused",
+        ],
+    );
+    assert_contains(&out, "Seccomp:\t2");
+    assert_contains(&out, "refused");
+}

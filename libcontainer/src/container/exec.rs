@@ -1,0 +1,274 @@
+//! `exec`: run one more process in a running container, with runc's semantics: the process
+//! given in full, or the container's `process` with arguments, environment, user, cwd and
+//! capabilities changed.
+
+use super::{Container, Error, Status};
+use crate::namespaces::{oci_name, Join, ALL_KINDS};
+use crate::process::{spawn_joined, JoinConfig};
+use crate::state::{State, StateDir};
+use crate::{capabilities, cgroups, rlimits, seccomp};
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process};
+use std::path::PathBuf;
+
+/// What to run in the container and how (`berth exec`'s flags).
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// The whole process (`--process FILE`). When set, it is used as given and the fields
+    /// that change the container's process (`args` to `caps`) must be left empty.
+    pub process: Option<Process>,
+    /// The command and its arguments, replacing the container's `process.args`.
+    pub args: Vec<String>,
+    /// `NAME=VALUE` entries added to the container's environment (replacing the same name).
+    pub env: Vec<String>,
+    /// Working directory instead of the container's `process.cwd`.
+    pub cwd: Option<PathBuf>,
+    /// uid, and optionally gid, instead of the container's `process.user`.
+    pub user: Option<(u32, Option<u32>)>,
+    /// Supplementary groups, replacing the container's.
+    pub additional_gids: Vec<u32>,
+    /// Capabilities (`CAP_...`) added to every set of the process.
+    pub caps: Vec<String>,
+    /// Set noNewPrivileges for this process.
+    pub no_new_privs: bool,
+    /// Allocate a pseudo-terminal, whose master goes to `console_socket`.
+    pub tty: bool,
+    pub console_socket: Option<PathBuf>,
+    /// Pass fds 3..3+n of the caller to the process.
+    pub preserve_fds: u32,
+    /// Also exec into a paused container.
+    pub ignore_paused: bool,
+}
+
+/// A process `exec` started: it is the caller's child.
+#[derive(Debug)]
+pub struct ExecChild {
+    pid: i32,
+}
+
+impl ExecChild {
+    /// Its pid in the caller's pid namespace.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+    /// Waits for it, forwarding the signals this process receives; returns its exit code, or
+    /// 128+N if signal N killed it.
+    pub fn wait_forwarding_signals(&self) -> Result<i32, Error> {
+        crate::process::wait_forwarding_signals(self.pid).map_err(|e| Error::Io {
+            what: format!("wait for exec'd process {}", self.pid),
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn config_err(field: &'static str, reason: impl Into<String>) -> Error {
+    Error::Config {
+        field,
+        reason: reason.into(),
+    }
+}
+
+pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error> {
+    let dir = StateDir::open(&c.root, &c.state.id)?;
+    let state = dir.load()?;
+    let status = super::ops::status(&c.root, &state);
+    match status {
+        Status::Stopped => {
+            return Err(Error::WrongStatus {
+                id: state.id,
+                status,
+                reason: "cannot exec in a stopped container",
+            })
+        }
+        Status::Paused if !opts.ignore_paused => {
+            return Err(Error::WrongStatus {
+                id: state.id,
+                status,
+                reason: "cannot exec in a paused container (use --ignore-paused)",
+            })
+        }
+        _ => {}
+    }
+    let process = exec_process(&state, opts.clone())?;
+    check_process(&process, opts.console_socket.is_some())?;
+    let mut spec = state.config.clone();
+    spec.set_process(Some(process));
+    let program = state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(seccomp::compile)
+        .transpose()?;
+    if program.as_ref().is_some_and(|p| p.wants_listener()) {
+        return Err(config_err(
+            "linux.seccomp",
+            "SCMP_ACT_NOTIFY is not supported for exec",
+        ));
+    }
+    let stopped = || Error::WrongStatus {
+        id: state.id.clone(),
+        status: Status::Stopped,
+        reason: "cannot exec in a stopped container",
+    };
+    // An init that exits meanwhile takes its /proc/<pid>/ns links with it.
+    let joins = open_namespaces(&state).map_err(|e| {
+        if super::ops::status(&c.root, &state) == Status::Stopped {
+            stopped()
+        } else {
+            e
+        }
+    })?;
+    // The fds are open: from now on they name the init's namespaces even if it exits, so
+    // check the init is still the recorded one (its pid was not reused).
+    if super::ops::status(&c.root, &state) == Status::Stopped {
+        return Err(stopped());
+    }
+    let cfg = JoinConfig {
+        spec: &spec,
+        joins: &joins,
+        seccomp: program.as_ref(),
+        console_socket: opts.console_socket.as_deref(),
+        preserve_fds: opts.preserve_fds,
+        close_in_child: &[dir.raw_fd()],
+    };
+    let pid = spawn_joined(&cfg, &mut |pid| {
+        cgroups::join(&state.cgroup, nix::unistd::Pid::from_raw(pid)).map_err(|e| e.to_string())
+    })?;
+    Ok(ExecChild { pid })
+}
+
+/// The process to run: the one given, or the container's changed by the options.
+fn exec_process(state: &State, opts: ExecOptions) -> Result<Process, Error> {
+    if let Some(p) = opts.process {
+        return Ok(p);
+    }
+    let mut p = state.config.process().clone().unwrap_or_default();
+    if opts.args.is_empty() {
+        return Err(config_err("args", "exec needs a command"));
+    }
+    p.set_args(Some(opts.args));
+    let mut env = p.env().clone().unwrap_or_default();
+    for e in opts.env {
+        let name = e.split('=').next().unwrap_or_default().to_owned();
+        env.retain(|old| old.split('=').next() != Some(name.as_str()));
+        env.push(e);
+    }
+    p.set_env(Some(env));
+    if let Some(cwd) = opts.cwd {
+        p.set_cwd(cwd);
+    }
+    let mut user = p.user().clone();
+    if let Some((uid, gid)) = opts.user {
+        user.set_uid(uid);
+        if let Some(gid) = gid {
+            user.set_gid(gid);
+        }
+    }
+    if !opts.additional_gids.is_empty() {
+        user.set_additional_gids(Some(opts.additional_gids));
+    }
+    p.set_user(user);
+    if !opts.caps.is_empty() {
+        p.set_capabilities(Some(add_caps(p.capabilities().clone(), &opts.caps)?));
+    }
+    if opts.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    p.set_terminal(Some(opts.tty));
+    Ok(p)
+}
+
+fn add_caps(caps: Option<LinuxCapabilities>, names: &[String]) -> Result<LinuxCapabilities, Error> {
+    let mut caps = caps.unwrap_or_default();
+    for name in names {
+        let cap: Capability = serde_json::from_value(name.clone().into())
+            .map_err(|_| config_err("--cap", format!("{name:?}: unknown capability")))?;
+        let add = |set: &Option<_>| {
+            let mut set: std::collections::HashSet<Capability> = set.clone().unwrap_or_default();
+            set.insert(cap);
+            Some(set)
+        };
+        caps.set_bounding(add(caps.bounding()));
+        caps.set_effective(add(caps.effective()));
+        caps.set_permitted(add(caps.permitted()));
+        caps.set_inheritable(add(caps.inheritable()));
+        caps.set_ambient(add(caps.ambient()));
+    }
+    Ok(caps)
+}
+
+/// What `create` checks of the container's process, for the exec'd one.
+fn check_process(p: &Process, console_socket: bool) -> Result<(), Error> {
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(config_err("process.args", "must not be empty"));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(config_err(
+            "process.cwd",
+            format!("{}: must be an absolute path", p.cwd().display()),
+        ));
+    }
+    match (p.terminal().unwrap_or(false), console_socket) {
+        (true, false) => {
+            return Err(config_err(
+                "process.terminal",
+                "true needs --console-socket",
+            ))
+        }
+        (false, true) => {
+            return Err(config_err(
+                "process.terminal",
+                "--console-socket given but no terminal asked for",
+            ))
+        }
+        _ => {}
+    }
+    if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(config_err(
+            "process.apparmorProfile",
+            "AppArmor is not supported",
+        ));
+    }
+    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(config_err(
+            "process.selinuxLabel",
+            "SELinux is not supported",
+        ));
+    }
+    capabilities::validate_capabilities(p.capabilities().as_ref())?;
+    if let Some(limits) = p.rlimits() {
+        rlimits::validate_rlimits(limits)?;
+    }
+    Ok(())
+}
+
+/// The init's namespaces, opened now (on the host), user first and mnt last: the user
+/// namespace grants the right to join the others, and after the mount namespace no host
+/// path resolves any more.
+fn open_namespaces(state: &State) -> Result<Vec<Join>, Error> {
+    let mut kinds: Vec<Ns> = ALL_KINDS
+        .into_iter()
+        .filter(|k| state.namespace_paths.contains_key(oci_name(*k)))
+        .collect();
+    kinds.sort_by_key(|k| match k {
+        Ns::User => 0,
+        Ns::Mount => 2,
+        _ => 1,
+    });
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let path = &state.namespace_paths[oci_name(kind)];
+            let fd =
+                open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| {
+                    Error::Io {
+                        what: format!("{} namespace {}", oci_name(kind), path.display()),
+                        reason: e.desc().into(),
+                    }
+                })?;
+            Ok(Join { kind, fd })
+        })
+        .collect()
+}

@@ -1,0 +1,157 @@
+//! `berth exec`: a new process inside a running container. setns(2) into a pid (or time)
+//! namespace only affects children, so the parent clones a child that joins the container's
+//! namespaces and forks the process itself with CLONE_PARENT: it lives in every namespace of
+//! the init and is the parent's own child, to wait for.
+//!
+//! ```text
+//! parent                          child                         the process
+//! clone ────────────────────────► connect --console-socket
+//! join the container's cgroups    close the state-dir lock
+//! ── Go ─────────────────────────► setns (user first, mnt last)
+//!                                 clone(CLONE_PARENT) ────────► resolve args[0], fds, rlimits,
+//! ◄─ InitPid(pid) ──────────────── exit                         seccomp, identity, caps, NNP,
+//! ◄─ EOF (channel closed by execve) or Error(text) ─────────────  cwd, execve
+//! ```
+
+use super::clone::{clone_into, Cloned};
+use super::exec::{finish_and_exec, limit_fds, resolve_program};
+use super::ProcessError;
+use crate::channel::{channel_pair, Channel, ChannelError, Msg};
+use crate::namespaces::{join_namespaces, Join};
+use crate::seccomp::SeccompProgram;
+use nix::sched::CloneFlags;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::Path;
+
+/// What the exec'd process needs; the children read it from memory.
+pub struct JoinConfig<'a> {
+    /// The container's config with `process` replaced by the one to run.
+    pub spec: &'a Spec,
+    /// The init's namespaces, user first and mnt last (fds opened by the parent on the host).
+    pub joins: &'a [Join],
+    pub seccomp: Option<&'a SeccompProgram>,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: u32,
+    /// fds of the parent the children must close at once (the state dir lock).
+    pub close_in_child: &'a [RawFd],
+}
+
+/// Starts the process; `enter_cgroup` puts the first child into the container's cgroups
+/// before it joins anything (the process, forked from it, inherits them). Returns the
+/// process's pid once its execve succeeded; on error every process made is killed and reaped.
+pub fn spawn_joined(
+    cfg: &JoinConfig,
+    enter_cgroup: &mut dyn FnMut(i32) -> Result<(), String>,
+) -> Result<i32, ProcessError> {
+    let (parent, child) = channel_pair()?;
+    let first = match clone_into(CloneFlags::empty()).map_err(ProcessError::Clone)? {
+        Cloned::Child => {
+            drop(parent);
+            child_main(cfg, child)
+        }
+        Cloned::Parent(pid) => pid,
+    };
+    drop(child);
+    let mut process = None;
+    let result = serve(&parent, enter_cgroup, first, &mut process);
+    if result.is_err() {
+        for pid in [Some(first), process].into_iter().flatten() {
+            super::kill_and_reap(pid.as_raw());
+        }
+    } else if process != Some(first) {
+        let _ = waitpid(first, None);
+    }
+    result
+}
+
+fn serve(
+    chan: &Channel,
+    enter_cgroup: &mut dyn FnMut(i32) -> Result<(), String>,
+    first: Pid,
+    process: &mut Option<Pid>,
+) -> Result<i32, ProcessError> {
+    enter_cgroup(first.as_raw()).map_err(ProcessError::Parent)?;
+    chan.send(&Msg::Go)?;
+    loop {
+        match chan.recv() {
+            Ok(Msg::InitPid(pid)) => {
+                *process = Some(if pid == 0 { first } else { Pid::from_raw(pid) });
+            }
+            Ok(Msg::Error(text)) => return Err(ProcessError::Child(text)),
+            // Every copy of the child's end is gone: the process's execve closed it.
+            Err(ChannelError::Closed) => break,
+            Ok(other) => {
+                return Err(ProcessError::Child(format!(
+                    "protocol: unexpected {other:?}"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    process
+        .map(Pid::as_raw)
+        .ok_or_else(|| ProcessError::Child("the exec'd process exited before reporting".into()))
+}
+
+fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
+    // CVE-2019-5736: see stage.rs; the same holds for a process joining a container.
+    let _ = nix::sys::prctl::set_dumpable(false);
+    for &fd in cfg.close_in_child {
+        // SAFETY: these fds belong to the parent's lock; this copy must not keep them.
+        unsafe { libc::close(fd) };
+    }
+    let code = match run_child(cfg, &chan) {
+        Ok(()) => 0,
+        Err(text) => {
+            let _ = chan.send(&Msg::Error(text));
+            1
+        }
+    };
+    // SAFETY: _exit skips the parent's atexit handlers and buffered state.
+    unsafe { libc::_exit(code) }
+}
+
+/// Returns in the child once it forked the process; never returns in the process.
+fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), String> {
+    // The console socket lives on the host: connect before joining the mount namespace.
+    let console = cfg
+        .console_socket
+        .map(crate::tty::connect_console_socket)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    chan.expect(&Msg::Go)?;
+    join_namespaces(cfg.joins).map_err(|e| e.to_string())?;
+    let must_fork = cfg
+        .joins
+        .iter()
+        .any(|j| matches!(j.kind, Ns::Pid | Ns::Time));
+    if must_fork {
+        match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| format!("fork process: {e}"))? {
+            Cloned::Child => {}
+            Cloned::Parent(pid) => {
+                return chan
+                    .send(&Msg::InitPid(pid.as_raw()))
+                    .map_err(|e| e.to_string());
+            }
+        }
+    } else {
+        chan.send(&Msg::InitPid(0)).map_err(|e| e.to_string())?;
+    }
+    if let Some(socket) = console {
+        let size = cfg.spec.process().as_ref().and_then(|p| p.console_size());
+        let size = size.map(|b| (b.height() as u16, b.width() as u16));
+        crate::tty::setup_console(socket, size).map_err(|e| e.to_string())?;
+    }
+    let program = resolve_program(cfg.spec)?;
+    limit_fds(cfg.preserve_fds)?;
+    match finish_and_exec(cfg.spec, cfg.seccomp, &program, &mut no_listener)? {}
+}
+
+/// Checked by the caller before anything runs (an exec'd process has no listener path of its
+/// own to hand a SCMP_ACT_NOTIFY fd to).
+fn no_listener(_: OwnedFd) -> Result<(), String> {
+    Err("linux.seccomp: SCMP_ACT_NOTIFY is not supported for exec".into())
+}

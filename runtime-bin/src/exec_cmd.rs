@@ -1,0 +1,98 @@
+//! `exec`: runc's flags turned into libcontainer's `ExecOptions`.
+
+use crate::cli::ExecArgs;
+use crate::error::CliError;
+use libcontainer::{Container, ExecOptions};
+use oci_spec::runtime::Process;
+use std::path::Path;
+
+/// Runs the process; without --detach waits for it and returns its exit status (128+N when
+/// signal N killed it).
+pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32, CliError> {
+    let opts = options(args)?;
+    let container = Container::load(root, &args.id)?;
+    let child = container.exec(opts)?;
+    if let Some(path) = &args.pid_file {
+        write_pid_file(path, child.pid())?;
+    }
+    if args.detach {
+        return Ok(0);
+    }
+    Ok(child.wait_forwarding_signals()?)
+}
+
+fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
+    if a.apparmor.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(CliError::Unsupported { flag: "--apparmor" });
+    }
+    if a.process_label.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(CliError::Unsupported {
+            flag: "--process-label",
+        });
+    }
+    let mut opts = ExecOptions {
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+        ..Default::default()
+    };
+    if let Some(file) = &a.process {
+        // The file is the whole process: a flag changing it as well would be ignored.
+        let conflicting = [
+            (!a.command.is_empty(), "COMMAND"),
+            (a.cwd.is_some(), "--cwd"),
+            (!a.env.is_empty(), "--env"),
+            (a.user.is_some(), "--user"),
+            (!a.additional_gids.is_empty(), "--additional-gids"),
+            (!a.cap.is_empty(), "--cap"),
+            (a.no_new_privs, "--no-new-privs"),
+            (a.tty, "--tty"),
+        ];
+        if let Some((_, flag)) = conflicting.iter().find(|(set, _)| *set) {
+            return Err(CliError::Usage(format!(
+                "{flag} cannot be combined with --process (the file gives the whole process)"
+            )));
+        }
+        let text = std::fs::read(file).map_err(|e| CliError::io(file, e))?;
+        let process: Process = serde_json::from_slice(&text)
+            .map_err(|e| CliError::Usage(format!("--process {}: {e}", file.display())))?;
+        opts.process = Some(process);
+        return Ok(opts);
+    }
+    if a.command.is_empty() {
+        return Err(CliError::Usage(
+            "exec needs a COMMAND (or --process FILE)".into(),
+        ));
+    }
+    opts.args = a.command.clone();
+    opts.env = a.env.clone();
+    opts.cwd = a.cwd.clone();
+    opts.user = a.user.as_deref().map(parse_user).transpose()?;
+    opts.additional_gids = a.additional_gids.clone();
+    opts.caps = a.cap.clone();
+    opts.no_new_privs = a.no_new_privs;
+    opts.tty = a.tty;
+    Ok(opts)
+}
+
+fn parse_user(s: &str) -> Result<(u32, Option<u32>), CliError> {
+    let bad = || CliError::Usage(format!("--user {s:?}: expected UID[:GID] (numbers)"));
+    let (uid, gid) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid = uid.parse().map_err(|_| bad())?;
+    let gid = gid.map(str::parse).transpose().map_err(|_| bad())?;
+    Ok((uid, gid))
+}
+
+/// Written atomically, as `create` does: a reader never sees an empty file.
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), CliError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| CliError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
+}
