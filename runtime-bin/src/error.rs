@@ -13,6 +13,10 @@ pub enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{flag}: {reason}")]
+    Flag { flag: &'static str, reason: String },
+    #[error("ps: {0}")]
+    Ps(String),
     #[error("{path}: already exists; remove it first")]
     Exists { path: PathBuf },
     #[error("--bundle {path}: {source}")]

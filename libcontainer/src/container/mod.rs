@@ -18,6 +18,7 @@
 
 mod create;
 mod ops;
+mod resources;
 
 use std::path::PathBuf;
 
@@ -271,5 +272,26 @@ impl Container {
     /// cgroup and state, runs poststop hooks.
     pub fn delete(self, force: bool) -> Result<(), Error> {
         ops::delete(self, force)
+    }
+    /// Freezes every process of a running container (`pause`); its status becomes `paused`.
+    pub fn pause(&mut self) -> Result<(), Error> {
+        resources::pause(self)
+    }
+    /// Thaws a paused container (`resume`).
+    pub fn resume(&mut self) -> Result<(), Error> {
+        resources::resume(self)
+    }
+    /// The pids, in the caller's pid namespace, of every process in the container's cgroup.
+    pub fn processes(&self) -> Result<Vec<i32>, Error> {
+        resources::processes(self)
+    }
+    /// Writes `resources` over the running container's limits (`update`; the device list is
+    /// not changed) and records them in its state. Returns warnings for settings the kernel
+    /// no longer has.
+    pub fn update(
+        &mut self,
+        resources: &oci_spec::runtime::LinuxResources,
+    ) -> Result<Vec<String>, Error> {
+        resources::update(self, resources)
     }
 }
