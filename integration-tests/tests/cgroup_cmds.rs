@@ -1,6 +1,6 @@
 //! Issue 3 item 4: pause, resume, ps, update and events through runc's command line.
 
-use integration_tests::{assert_contains, poll, Bundle, TestEnv, STATE_TIMEOUT};
+use integration_tests::{assert_contains, poll, skip_for_runc, Bundle, TestEnv, STATE_TIMEOUT};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -168,4 +168,40 @@ fn update_rejects_a_bad_size() {
     env.rt
         .run_cmd(&["update", "--memory", "lots", &id])
         .assert_fails_naming(&["memory", "lots"]);
+}
+
+#[test]
+fn events_stats_prints_one_stats_event() {
+    let env = TestEnv::new("events_stats");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, _) = start(&env, &b);
+    let out = env.rt.run_cmd(&["events", "--stats", &id]);
+    out.assert_ok("events --stats");
+    let event: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON event");
+    assert_eq!(event["type"], "stats", "{event}");
+    assert_eq!(event["id"], id.as_str(), "{event}");
+    let usage = event["data"]["memory"]["usage"]["usage"].as_u64();
+    assert!(usage.is_some_and(|u| u > 0), "{event}");
+}
+
+#[test]
+fn events_stream_ends_when_the_container_stops() {
+    if skip_for_runc("runc 1.1's events keeps running after the container has stopped") {
+        return;
+    }
+    let env = TestEnv::new("events_stream");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, _) = start(&env, &b);
+    let stream = env.rt.spawn(&["events", "--interval", "100ms", &id]);
+    std::thread::sleep(Duration::from_millis(500));
+    env.rt.run_cmd(&["kill", &id, "KILL"]).assert_ok("kill");
+    env.wait_status(&id, "stopped");
+    let out = stream.wait();
+    let stats: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line one JSON event"))
+        .filter(|e: &Value| e["type"] == "stats")
+        .collect();
+    assert!(!stats.is_empty(), "{out:#?}");
 }

@@ -83,6 +83,19 @@ pub enum Command {
     Ps(PsArgs),
     /// Update container resource constraints
     Update(UpdateArgs),
+    /// Display container events such as OOM notifications and usage statistics
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Set the stats collection interval
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Display the container's stats then exit
+    #[arg(long)]
+    pub stats: bool,
+    pub id: String,
 }
 
 /// runc's update: either a LinuxResources JSON (--resources) or the individual flags; both at
@@ -333,6 +346,8 @@ mod tests {
             "berth ps id -o pid,comm",
             "berth update --memory 64m --memory-swap -1 --cpu-share 512 --pids-limit 7 id",
             "berth update -r - id",
+            "berth events --stats id",
+            "berth events --interval 1s id",
         ];
         for line in ok {
             let args = normalize_args(line.split(' ').map(str::to_owned));

@@ -4,6 +4,7 @@
 mod cgroup_cmds;
 mod cli;
 mod error;
+mod events_cmd;
 mod inspect;
 mod lifecycle;
 mod logging;
@@ -82,6 +83,7 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         Command::Resume(a) => cgroup_cmds::resume(root, a),
         Command::Ps(a) => cgroup_cmds::ps(root, a),
         Command::Update(a) => update_cmd::update(root, a),
+        Command::Events(a) => events_cmd::events(root, a),
     }
 }
 

@@ -285,6 +285,14 @@ impl Container {
     pub fn processes(&self) -> Result<Vec<i32>, Error> {
         resources::processes(self)
     }
+    /// Usage statistics of the container's cgroup, in runc's shape (`events --stats`).
+    pub fn stats(&self) -> Result<crate::cgroups::Stats, Error> {
+        resources::stats(self)
+    }
+    /// How many of the container's processes the OOM killer has killed so far.
+    pub fn oom_kills(&self) -> Result<u64, Error> {
+        resources::oom_kills(self)
+    }
     /// Writes `resources` over the running container's limits (`update`; the device list is
     /// not changed) and records them in its state. Returns warnings for settings the kernel
     /// no longer has.

@@ -54,6 +54,32 @@ pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
         .collect())
 }
 
+/// Usage statistics of the container's cgroup (`events`).
+pub(super) fn stats(c: &Container) -> Result<cgroups::Stats, Error> {
+    let (_dir, state) = lock(c)?;
+    running(c, &state)?;
+    Ok(cgroups::stats(&state.cgroup)?)
+}
+
+/// How many processes of the container the OOM killer has killed so far (`events`).
+pub(super) fn oom_kills(c: &Container) -> Result<u64, Error> {
+    let (_dir, state) = lock(c)?;
+    running(c, &state)?;
+    Ok(cgroups::oom_kills(&state.cgroup)?)
+}
+
+fn running(c: &Container, state: &crate::state::State) -> Result<(), Error> {
+    let status = status(&c.root, state);
+    if status == Status::Stopped {
+        return Err(Error::WrongStatus {
+            id: state.id.clone(),
+            status,
+            reason: "container not running",
+        });
+    }
+    Ok(())
+}
+
 /// Writes `res` over the container's current limits (`update`) and records the result in its
 /// state, so later reads of the config see the new limits. Returns the warnings for settings
 /// the kernel no longer has.
