@@ -77,6 +77,86 @@ pub enum Command {
     Spec(SpecArgs),
     /// Execute a new process inside the container
     Exec(ExecArgs),
+    /// Suspend all processes inside the container
+    Pause(IdArg),
+    /// Resume all processes that have been previously paused
+    Resume(IdArg),
+    /// Display the processes running inside a container
+    Ps(PsArgs),
+    /// Update container resource constraints
+    Update(UpdateArgs),
+    /// Display container events such as OOM notifications and usage statistics
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Set the stats collection interval
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Display the container's stats then exit
+    #[arg(long)]
+    pub stats: bool,
+    pub id: String,
+}
+
+/// runc's update: either a LinuxResources JSON (--resources) or the individual flags; both at
+/// once is refused rather than one silently winning.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Path to a file with the resources to update (LinuxResources JSON), or - for stdin
+    #[arg(short = 'r', long, value_name = "FILE",
+        conflicts_with_all = ["memory", "memory_reservation", "memory_swap", "cpu_share",
+            "cpu_quota", "cpu_period", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight"])]
+    pub resources: Option<String>,
+    /// Memory limit (bytes, or with k, m, g suffix; -1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit)
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Total memory plus swap; -1 for unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight vs. other containers)
+    #[arg(long, alias = "cpu-shares")]
+    pub cpu_share: Option<u64>,
+    /// CPU CFS hardcap limit (in usecs per period)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period to be used for hardcapping (in usecs)
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CPU(s) to use
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory node(s) to use
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of pids allowed in the container
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Specifies per cgroup weight, range is from 10 to 1000
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = PsFormat::Table)]
+    pub format: PsFormat,
+    pub id: String,
+    /// Arguments for the host's ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -322,6 +402,14 @@ mod tests {
             "berth exec -d --pid-file /p --process /f id",
             "berth exec -t --console-socket /s -e A=1 -e B=2 -u 1:2 -g 3 -g 4 -c CAP_KILL --cwd /tmp --no-new-privs --preserve-fds 1 id sh -c true",
             "berth exec id ls -l",
+            "berth pause id",
+            "berth resume id",
+            "berth ps -f json id",
+            "berth ps id -o pid,comm",
+            "berth update --memory 64m --memory-swap -1 --cpu-share 512 --pids-limit 7 id",
+            "berth update -r - id",
+            "berth events --stats id",
+            "berth events --interval 1s id",
         ];
         for line in ok {
             let args = normalize_args(line.split(' ').map(str::to_owned));

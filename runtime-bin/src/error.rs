@@ -15,6 +15,10 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    #[error("{flag}: {reason}")]
+    Flag { flag: &'static str, reason: String },
+    #[error("ps: {0}")]
+    Ps(String),
     #[error("{path}: already exists; remove it first")]
     Exists { path: PathBuf },
     #[error("--bundle {path}: {source}")]

@@ -1,13 +1,16 @@
 //! berth: runc's command line over libcontainer. Parsing and output only; every container
 //! operation is a libcontainer call.
 
+mod cgroup_cmds;
 mod cli;
 mod error;
+mod events_cmd;
 mod exec_cmd;
 mod inspect;
 mod lifecycle;
 mod logging;
 mod spec_cmd;
+mod update_cmd;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, GlobalOpts, Rootless};
@@ -78,6 +81,11 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         Command::List(a) => inspect::list(root, a),
         Command::Spec(a) => spec_cmd::spec(a),
         Command::Exec(a) => exec_cmd::exec(root, a),
+        Command::Pause(a) => cgroup_cmds::pause(root, a),
+        Command::Resume(a) => cgroup_cmds::resume(root, a),
+        Command::Ps(a) => cgroup_cmds::ps(root, a),
+        Command::Update(a) => update_cmd::update(root, a),
+        Command::Events(a) => events_cmd::events(root, a),
     }
 }
 

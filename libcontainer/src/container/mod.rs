@@ -19,6 +19,7 @@
 mod create;
 mod exec;
 mod ops;
+mod resources;
 
 use std::path::PathBuf;
 
@@ -281,5 +282,34 @@ impl Container {
     /// cgroup and state, runs poststop hooks.
     pub fn delete(self, force: bool) -> Result<(), Error> {
         ops::delete(self, force)
+    }
+    /// Freezes every process of a running container (`pause`); its status becomes `paused`.
+    pub fn pause(&mut self) -> Result<(), Error> {
+        resources::pause(self)
+    }
+    /// Thaws a paused container (`resume`).
+    pub fn resume(&mut self) -> Result<(), Error> {
+        resources::resume(self)
+    }
+    /// The pids, in the caller's pid namespace, of every process in the container's cgroup.
+    pub fn processes(&self) -> Result<Vec<i32>, Error> {
+        resources::processes(self)
+    }
+    /// Usage statistics of the container's cgroup, in runc's shape (`events --stats`).
+    pub fn stats(&self) -> Result<crate::cgroups::Stats, Error> {
+        resources::stats(self)
+    }
+    /// How many of the container's processes the OOM killer has killed so far.
+    pub fn oom_kills(&self) -> Result<u64, Error> {
+        resources::oom_kills(self)
+    }
+    /// Writes `resources` over the running container's limits (`update`; the device list is
+    /// not changed) and records them in its state. Returns warnings for settings the kernel
+    /// no longer has.
+    pub fn update(
+        &mut self,
+        resources: &oci_spec::runtime::LinuxResources,
+    ) -> Result<Vec<String>, Error> {
+        resources::update(self, resources)
     }
 }

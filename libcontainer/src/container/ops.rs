@@ -79,7 +79,7 @@ pub(super) fn state_json(c: &Container, status: Status) -> serde_json::Value {
     oci_state(&c.state, status, &c.state.rootfs)
 }
 
-fn lock(c: &Container) -> Result<(StateDir, State), Error> {
+pub(super) fn lock(c: &Container) -> Result<(StateDir, State), Error> {
     let dir = StateDir::open(&c.root, &c.state.id)?;
     let state = dir.load()?;
     Ok((dir, state))

@@ -1,0 +1,207 @@
+//! Issue 3 item 4: pause, resume, ps, update and events through runc's command line.
+
+use integration_tests::{assert_contains, poll, skip_for_runc, Bundle, TestEnv, STATE_TIMEOUT};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A bundle whose container appends a line to /data/ticks every 0.1 s; /data is a host dir.
+fn ticking(env: &TestEnv) -> (Bundle, PathBuf) {
+    let data = env.dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut b = env.bundle(&[
+        "sh",
+        "-c",
+        "while :; do echo x >> /data/ticks; sleep 0.1; done",
+    ]);
+    b.add_mount(json!({"destination": "/data", "type": "bind",
+        "source": data.to_str().unwrap(), "options": ["rbind", "rw"]}));
+    (b, data.join("ticks"))
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |s| s.lines().count())
+}
+
+fn start(env: &TestEnv, b: &Bundle) -> (String, Value) {
+    let id = env.create(b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    let state = env.wait_status(&id, "running");
+    (id, state)
+}
+
+/// Waits until the file grows past `than` lines (the container is making progress).
+fn grows(ticks: &Path, than: usize) {
+    poll(STATE_TIMEOUT, "the container to write ticks", || {
+        (lines(ticks) > than).then_some(())
+    });
+}
+
+#[test]
+fn pause_stops_progress_and_resume_restarts_it() {
+    let env = TestEnv::new("pause_stops_progress");
+    let (b, ticks) = ticking(&env);
+    let (id, _) = start(&env, &b);
+    grows(&ticks, 0);
+
+    env.rt.run_cmd(&["pause", &id]).assert_ok("pause");
+    assert_eq!(env.rt.state(&id).unwrap()["status"], "paused");
+    let frozen_at = lines(&ticks);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines(&ticks), frozen_at, "a paused container wrote ticks");
+
+    env.rt.run_cmd(&["resume", &id]).assert_ok("resume");
+    assert_eq!(env.rt.state(&id).unwrap()["status"], "running");
+    grows(&ticks, frozen_at);
+}
+
+#[test]
+fn pause_and_resume_refuse_the_wrong_status() {
+    let env = TestEnv::new("pause_resume_wrong_status");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, _) = start(&env, &b);
+    env.rt
+        .run_cmd(&["resume", &id])
+        .assert_fails_naming(&["not paused"]);
+    env.rt.run_cmd(&["kill", &id, "KILL"]).assert_ok("kill");
+    env.wait_status(&id, "stopped");
+    env.rt
+        .run_cmd(&["pause", &id])
+        .assert_fails_naming(&["not running"]);
+}
+
+#[test]
+fn ps_lists_the_container_processes() {
+    let env = TestEnv::new("ps_lists_processes");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, state) = start(&env, &b);
+    let init = state["pid"].as_i64().unwrap();
+
+    let out = env.rt.run_cmd(&["ps", "--format", "json", &id]);
+    out.assert_ok("ps --format json");
+    let pids: Vec<i64> = serde_json::from_str(&out.stdout).expect("ps json is an array of pids");
+    assert_eq!(pids, [init], "{}", out.stdout);
+
+    let out = env.rt.run_cmd(&["ps", &id, "-o", "pid,comm"]);
+    out.assert_ok("ps -o pid,comm");
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 2, "{}", out.stdout);
+    assert_contains(rows[0], "PID");
+    assert_eq!(
+        rows[1].split_whitespace().collect::<Vec<_>>(),
+        [init.to_string().as_str(), "sleep"],
+        "{}",
+        out.stdout
+    );
+}
+
+/// The host directory of the container's cgroup on the v1 hierarchy of `controller`, from
+/// /proc/<init>/cgroup (the same for berth and runc, whatever path each chose).
+fn host_cgroup(init: i64, controller: &str) -> PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|c| c == controller))
+        })
+        .unwrap_or_else(|| panic!("no {controller} hierarchy in:\n{text}"));
+    let rel = line.splitn(3, ':').nth(2).unwrap();
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(rel.trim_start_matches('/'))
+}
+
+fn read_trimmed(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn update_flags_change_the_running_limits() {
+    let env = TestEnv::new("update_flags");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, state) = start(&env, &b);
+    let init = state["pid"].as_i64().unwrap();
+    env.rt
+        .run_cmd(&["update", "--pids-limit", "7", "--memory", "64m", &id])
+        .assert_ok("update");
+    assert_eq!(
+        read_trimmed(&host_cgroup(init, "pids").join("pids.max")),
+        "7"
+    );
+    assert_eq!(
+        read_trimmed(&host_cgroup(init, "memory").join("memory.limit_in_bytes")),
+        (64u64 << 20).to_string()
+    );
+}
+
+#[test]
+fn update_resources_file_changes_the_running_limits() {
+    let env = TestEnv::new("update_resources_file");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, state) = start(&env, &b);
+    let init = state["pid"].as_i64().unwrap();
+    let file = env.dir.join("resources.json");
+    std::fs::write(&file, r#"{"pids": {"limit": 9}, "cpu": {"shares": 512}}"#).unwrap();
+    env.rt
+        .run_cmd(&["update", "--resources", file.to_str().unwrap(), &id])
+        .assert_ok("update --resources");
+    assert_eq!(
+        read_trimmed(&host_cgroup(init, "pids").join("pids.max")),
+        "9"
+    );
+    assert_eq!(
+        read_trimmed(&host_cgroup(init, "cpu").join("cpu.shares")),
+        "512"
+    );
+}
+
+#[test]
+fn update_rejects_a_bad_size() {
+    let env = TestEnv::new("update_bad_size");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, _) = start(&env, &b);
+    env.rt
+        .run_cmd(&["update", "--memory", "lots", &id])
+        .assert_fails_naming(&["memory", "lots"]);
+}
+
+#[test]
+fn events_stats_prints_one_stats_event() {
+    let env = TestEnv::new("events_stats");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, _) = start(&env, &b);
+    let out = env.rt.run_cmd(&["events", "--stats", &id]);
+    out.assert_ok("events --stats");
+    let event: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON event");
+    assert_eq!(event["type"], "stats", "{event}");
+    assert_eq!(event["id"], id.as_str(), "{event}");
+    let usage = event["data"]["memory"]["usage"]["usage"].as_u64();
+    assert!(usage.is_some_and(|u| u > 0), "{event}");
+}
+
+#[test]
+fn events_stream_ends_when_the_container_stops() {
+    if skip_for_runc("runc 1.1's events keeps running after the container has stopped") {
+        return;
+    }
+    let env = TestEnv::new("events_stream");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, _) = start(&env, &b);
+    let stream = env.rt.spawn(&["events", "--interval", "100ms", &id]);
+    std::thread::sleep(Duration::from_millis(500));
+    env.rt.run_cmd(&["kill", &id, "KILL"]).assert_ok("kill");
+    env.wait_status(&id, "stopped");
+    let out = stream.wait();
+    let stats: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line one JSON event"))
+        .filter(|e: &Value| e["type"] == "stats")
+        .collect();
+    assert!(!stats.is_empty(), "{out:#?}");
+}

@@ -1,0 +1,158 @@
+//! Operations on a live container's cgroup: pause, resume, the list of its processes, update.
+//! Each takes the container's lock, like the lifecycle operations in `ops`.
+
+use super::ops::{lock, status};
+use super::{Container, Error, Status};
+use crate::cgroups;
+use oci_spec::runtime::LinuxResources;
+use serde_json::Value;
+
+pub(super) fn pause(c: &mut Container) -> Result<(), Error> {
+    let (_dir, state) = lock(c)?;
+    let status = status(&c.root, &state);
+    if status != Status::Running {
+        return Err(Error::WrongStatus {
+            id: state.id,
+            status,
+            reason: "container not running",
+        });
+    }
+    cgroups::freeze(&state.cgroup)?;
+    c.state = state;
+    Ok(())
+}
+
+pub(super) fn resume(c: &mut Container) -> Result<(), Error> {
+    let (_dir, state) = lock(c)?;
+    let status = status(&c.root, &state);
+    if status != Status::Paused {
+        return Err(Error::WrongStatus {
+            id: state.id,
+            status,
+            reason: "container not paused",
+        });
+    }
+    cgroups::thaw(&state.cgroup)?;
+    c.state = state;
+    Ok(())
+}
+
+/// The pids (in berth's pid namespace) of every process in the container's cgroup.
+pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
+    let (_dir, state) = lock(c)?;
+    let status = status(&c.root, &state);
+    if status == Status::Stopped {
+        return Err(Error::WrongStatus {
+            id: state.id,
+            status,
+            reason: "container not running",
+        });
+    }
+    Ok(cgroups::pids(&state.cgroup)?
+        .into_iter()
+        .map(|p| p.as_raw())
+        .collect())
+}
+
+/// Usage statistics of the container's cgroup (`events`).
+pub(super) fn stats(c: &Container) -> Result<cgroups::Stats, Error> {
+    let (_dir, state) = lock(c)?;
+    running(c, &state)?;
+    Ok(cgroups::stats(&state.cgroup)?)
+}
+
+/// How many processes of the container the OOM killer has killed so far (`events`).
+pub(super) fn oom_kills(c: &Container) -> Result<u64, Error> {
+    let (_dir, state) = lock(c)?;
+    running(c, &state)?;
+    Ok(cgroups::oom_kills(&state.cgroup)?)
+}
+
+fn running(c: &Container, state: &crate::state::State) -> Result<(), Error> {
+    let status = status(&c.root, state);
+    if status == Status::Stopped {
+        return Err(Error::WrongStatus {
+            id: state.id.clone(),
+            status,
+            reason: "container not running",
+        });
+    }
+    Ok(())
+}
+
+/// Writes `res` over the container's current limits (`update`) and records the result in its
+/// state, so later reads of the config see the new limits. Returns the warnings for settings
+/// the kernel no longer has.
+pub(super) fn update(c: &mut Container, res: &LinuxResources) -> Result<Vec<String>, Error> {
+    let (dir, mut state) = lock(c)?;
+    let status = status(&c.root, &state);
+    if status == Status::Stopped {
+        return Err(Error::WrongStatus {
+            id: state.id,
+            status,
+            reason: "cannot update a stopped container",
+        });
+    }
+    let warnings = cgroups::update(&state.cgroup, res)?;
+    let mut linux = state.config.linux().clone().unwrap_or_default();
+    linux.set_resources(Some(merged(linux.resources().as_ref(), res)?));
+    state.config.set_linux(Some(linux));
+    dir.save(&state)?;
+    c.state = state;
+    Ok(warnings)
+}
+
+/// `new` laid over `old`: every field `new` sets replaces the old one, the rest stays.
+/// Done on the JSON form because oci-spec's types have no merge and list ~40 optional fields.
+fn merged(old: Option<&LinuxResources>, new: &LinuxResources) -> Result<LinuxResources, Error> {
+    let to_json = |r: &LinuxResources| serde_json::to_value(r);
+    let json_err = |e: serde_json::Error| Error::Config {
+        field: "linux.resources",
+        reason: e.to_string(),
+    };
+    let mut base = match old {
+        Some(o) => to_json(o).map_err(json_err)?,
+        None => Value::Object(Default::default()),
+    };
+    overlay(&mut base, to_json(new).map_err(json_err)?);
+    serde_json::from_value(base).map_err(json_err)
+}
+
+fn overlay(base: &mut Value, top: Value) {
+    match (base, top) {
+        (Value::Object(b), Value::Object(t)) => {
+            for (k, v) in t {
+                if v.is_null() {
+                    continue;
+                }
+                match b.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => overlay(slot, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, t) => *b = t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_overlays_only_the_fields_given() {
+        let old: LinuxResources = serde_json::from_value(serde_json::json!({
+            "memory": {"limit": 100, "reservation": 50}, "pids": {"limit": 10}
+        }))
+        .unwrap();
+        let new: LinuxResources =
+            serde_json::from_value(serde_json::json!({"memory": {"limit": 200}})).unwrap();
+        let m = merged(Some(&old), &new).unwrap();
+        let mem = m.memory().unwrap();
+        assert_eq!(mem.limit(), Some(200));
+        assert_eq!(mem.reservation(), Some(50));
+        assert_eq!(m.pids().as_ref().unwrap().limit(), 10);
+    }
+}
