@@ -1,11 +1,8 @@
 //! Issue 5 item 1, `exec`: a process joining a running container, checked from inside it.
 
-use integration_tests::{assert_contains, poll, TestEnv, STATE_TIMEOUT};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use integration_tests::{assert_contains, console::receive_fd, poll, TestEnv, STATE_TIMEOUT};
 use serde_json::json;
-use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixListener;
 
 /// A running container (`sleep 300`, writable rootfs, hostname `exec-box`); returns its id
@@ -188,30 +185,6 @@ fn exec_gets_the_containers_capabilities_plus_cap() {
         &["--cap", "CAP_SYS_ADMIN", &id, "cat", "/proc/self/status"],
     );
     assert_eq!(cap_eff(&more), cap_eff(&init) | 1 << 21);
-}
-
-/// Accepts one connection on `listener` and takes the fd sent with it.
-fn receive_fd(listener: &UnixListener) -> File {
-    let (stream, _) = listener
-        .accept()
-        .expect("the runtime connects to the console socket");
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg on the console socket");
-    for c in msg.cmsgs().expect("control messages") {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the fd was just received and is owned by nobody else.
-            return unsafe { File::from_raw_fd(fds[0]) };
-        }
-    }
-    panic!("no fd was sent over the console socket");
 }
 
 #[test]

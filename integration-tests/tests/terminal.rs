@@ -1,12 +1,11 @@
 //! Issue 2 item 5, terminal and stdio: with `terminal: true` the pty master reaches the
 //! --console-socket by SCM_RIGHTS, as engines expect; without, stdio passes straight through.
 
-use integration_tests::{assert_contains, host, TestEnv};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use integration_tests::{assert_contains, console::receive_fd, host, TestEnv};
 use serde_json::json;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::process::Stdio;
 
@@ -30,30 +29,6 @@ fn stdio_passes_straight_through() {
     out.assert_ok("run");
     assert_eq!(out.stdout, "from stdin\nnot-a-tty\n");
     assert_contains(&out.stderr, "to-stderr");
-}
-
-/// Accepts one connection on `listener` and takes the fd sent with it.
-fn receive_fd(listener: &UnixListener) -> File {
-    let (stream, _) = listener
-        .accept()
-        .expect("the runtime connects to the console socket");
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg on the console socket");
-    for c in msg.cmsgs().expect("control messages") {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the fd was just received and is owned by nobody else.
-            return unsafe { File::from_raw_fd(fds[0]) };
-        }
-    }
-    panic!("no fd was sent over the console socket");
 }
 
 #[test]
