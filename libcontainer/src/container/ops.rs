@@ -85,16 +85,31 @@ pub(super) fn lock(c: &Container) -> Result<(StateDir, State), Error> {
     Ok((dir, state))
 }
 
-pub(super) fn start(c: &mut Container) -> Result<(), Error> {
+/// Locks the container and checks that `allowed` accepts its status; otherwise a
+/// WrongStatus error giving `reason`.
+pub(super) fn lock_when(
+    c: &Container,
+    allowed: impl Fn(Status) -> bool,
+    reason: &'static str,
+) -> Result<(StateDir, State), Error> {
     let (dir, state) = lock(c)?;
     let status = status(&c.root, &state);
-    if status != Status::Created {
+    if !allowed(status) {
         return Err(Error::WrongStatus {
             id: state.id,
             status,
-            reason: "only a created container can be started",
+            reason,
         });
     }
+    Ok((dir, state))
+}
+
+pub(super) fn start(c: &mut Container) -> Result<(), Error> {
+    let (dir, state) = lock_when(
+        c,
+        |s| s == Status::Created,
+        "only a created container can be started",
+    )?;
     let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
     if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
         send_seccomp_listener(&state, fd)?;
@@ -175,15 +190,7 @@ fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
 }
 
 pub(super) fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), Error> {
-    let (_dir, state) = lock(c)?;
-    let status = status(&c.root, &state);
-    if status == Status::Stopped {
-        return Err(Error::WrongStatus {
-            id: state.id,
-            status,
-            reason: "container not running",
-        });
-    }
+    let (_dir, state) = lock_when(c, |s| s != Status::Stopped, "container not running")?;
     if all {
         signal_all(&state, sig)?;
     }

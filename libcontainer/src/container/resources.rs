@@ -1,37 +1,21 @@
 //! Operations on a live container's cgroup: pause, resume, the list of its processes, update.
 //! Each takes the container's lock, like the lifecycle operations in `ops`.
 
-use super::ops::{lock, status};
+use super::ops::{lock, lock_when, status};
 use super::{Container, Error, Status};
 use crate::cgroups;
 use oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
 pub(super) fn pause(c: &mut Container) -> Result<(), Error> {
-    let (_dir, state) = lock(c)?;
-    let status = status(&c.root, &state);
-    if status != Status::Running {
-        return Err(Error::WrongStatus {
-            id: state.id,
-            status,
-            reason: "container not running",
-        });
-    }
+    let (_dir, state) = lock_when(c, |s| s == Status::Running, "container not running")?;
     cgroups::freeze(&state.cgroup)?;
     c.state = state;
     Ok(())
 }
 
 pub(super) fn resume(c: &mut Container) -> Result<(), Error> {
-    let (_dir, state) = lock(c)?;
-    let status = status(&c.root, &state);
-    if status != Status::Paused {
-        return Err(Error::WrongStatus {
-            id: state.id,
-            status,
-            reason: "container not paused",
-        });
-    }
+    let (_dir, state) = lock_when(c, |s| s == Status::Paused, "container not paused")?;
     cgroups::thaw(&state.cgroup)?;
     c.state = state;
     Ok(())
@@ -39,15 +23,7 @@ pub(super) fn resume(c: &mut Container) -> Result<(), Error> {
 
 /// The pids (in berth's pid namespace) of every process in the container's cgroup.
 pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
-    let (_dir, state) = lock(c)?;
-    let status = status(&c.root, &state);
-    if status == Status::Stopped {
-        return Err(Error::WrongStatus {
-            id: state.id,
-            status,
-            reason: "container not running",
-        });
-    }
+    let (_dir, state) = lock_when(c, |s| s != Status::Stopped, "container not running")?;
     Ok(cgroups::pids(&state.cgroup)?
         .into_iter()
         .map(|p| p.as_raw())
