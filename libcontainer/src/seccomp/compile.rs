@@ -142,6 +142,11 @@ fn flags(seccomp: &LinuxSeccomp) -> Result<libc::c_ulong, SeccompError> {
             }
             // Harmless in the single-threaded init, and honoured rather than ignored.
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            // Only changes how a notified syscall waits; `install` drops it when no rule
+            // notifies, because the kernel refuses it without NEW_LISTENER.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            }
         };
     }
     Ok(flags)

@@ -110,6 +110,9 @@ pub fn install(program: &SeccompProgram) -> Result<Option<OwnedFd>, SeccompError
             // needs for the fd; TSYNC_ESRCH makes TSYNC report through errno instead.
             flags |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
         }
+    } else {
+        // As libseccomp does: meaningless without a listener, and EINVAL if passed anyway.
+        flags &= !libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     }
     let prog = libc::sock_fprog {
         len: program.bpf.len() as libc::c_ushort,
