@@ -3,7 +3,7 @@ CARGO ?= cargo
 BERTH := $(CURDIR)/target/release/berth
 RUNC = $(shell command -v runc)
 
-.PHONY: build deps demo test lint unit integration cgroup-v2 conformance-runc conformance-berth \
+.PHONY: build deps demo test lint unit integration engines cgroup-v2 conformance-runc conformance-berth \
 	bench conformance clean
 
 build:
@@ -20,11 +20,11 @@ demo: deps build
 # command line from inside real containers, ending with a leak check; and the conformance
 # suite against runc (proving the suite) and berth. Failures listed in
 # oci-conformance/KNOWN-FAILURES.md are expected, anything else fails the run.
-test: deps build lint unit cgroup-v2 integration conformance-runc conformance-berth
+test: deps build lint unit cgroup-v2 integration engines conformance-runc conformance-berth
 
 lint:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 unit:
 	$(CARGO) test --workspace --exclude integration-tests
@@ -34,6 +34,11 @@ cgroup-v2:
 
 integration: build
 	BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests
+
+# podman, containerd and dockerd driving berth; ENGINE_RUNTIME=$(RUNC) runs the same suites
+# on runc, which proves they test the engines rather than berth's quirks.
+engines: build
+	BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests --features engines --test 'engine_*'
 
 conformance-runc:
 	$(CARGO) run -q -p oci-conformance -- --runtime $(RUNC) --expect-failures oci-conformance/KNOWN-FAILURES.md

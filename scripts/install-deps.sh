@@ -3,7 +3,8 @@
 # so a warm machine pays nothing. Runs as root (apt-get).
 set -eu
 need=""
-for pair in busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine strace:strace; do
+for pair in busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine strace:strace \
+    podman:podman ctr:containerd dockerd:docker.io; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
