@@ -1,0 +1,117 @@
+//! What the engine suites (tests/engine_*.rs, `make engines`) share: the runtime the engine is
+//! told to use, a temp world per suite, a daemon that is stopped even when a test panics, and
+//! the busybox image every engine imports (none can pull one here).
+
+use crate::bundle::Bundle;
+use crate::poll;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Where every engine suite's temp dir lives; apart from the integration suite's so that its
+/// leak check never sees a daemon's files.
+pub const ENGINE_TMP: &str = "/tmp/berth-engines";
+
+/// The runtime binary the engine drives: $ENGINE_RUNTIME (e.g. /usr/sbin/runc, to prove a suite
+/// tests the engine rather than berth's quirks), else the berth under test.
+pub fn engine_runtime() -> PathBuf {
+    match std::env::var_os("ENGINE_RUNTIME") {
+        Some(bin) => PathBuf::from(bin),
+        None => crate::runtime_bin(),
+    }
+}
+
+/// A suite's temp dir, removed on drop unless something is still mounted under it (then it is
+/// left, and named, rather than letting `remove_dir_all` walk into a mounted filesystem).
+pub struct EngineDir {
+    pub path: PathBuf,
+}
+
+impl EngineDir {
+    pub fn new(engine: &str) -> Self {
+        let path = Path::new(ENGINE_TMP).join(crate::unique_name(engine));
+        std::fs::create_dir_all(&path).expect("creating the engine's temp dir");
+        Self { path }
+    }
+}
+
+impl Drop for EngineDir {
+    fn drop(&mut self) {
+        let mounts = crate::host::mounts_under(&self.path);
+        if mounts.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        } else {
+            eprintln!("leaving {}: still mounted {mounts:?}", self.path.display());
+        }
+    }
+}
+
+/// A daemon process, stopped with SIGTERM (then SIGKILL) when dropped, so its containers and
+/// mounts are torn down by the daemon itself before the temp dir goes.
+pub struct Daemon {
+    name: String,
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts `cmd` with its output in `log` and waits until `ready` holds.
+    pub fn start(name: &str, cmd: &mut Command, log: &Path, ready: impl Fn() -> bool) -> Self {
+        let out = std::fs::File::create(log).expect("creating the daemon's log");
+        let err = out.try_clone().expect("cloning the log fd");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let mut daemon = Self {
+            name: name.to_owned(),
+            child,
+        };
+        poll(
+            Duration::from_secs(60),
+            &format!("{name} to be ready"),
+            || {
+                if let Ok(Some(status)) = daemon.child.try_wait() {
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    panic!("{name} exited with {status} before it was ready:\n{text}");
+                }
+                ready().then_some(())
+            },
+        );
+        daemon
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..300 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("{} ignored SIGTERM for 30 s; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tar of the busybox rootfs the integration bundles use (with /etc/passwd and /etc/group),
+/// for `podman import` or a hand-built image; made once per suite in `dir`.
+pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
+    let bundle = Bundle::new(&dir.join("image-bundle"), &["true"]);
+    let tar = dir.join("busybox-rootfs.tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(bundle.rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("running tar");
+    assert!(status.success(), "tar of the busybox rootfs failed");
+    tar
+}
