@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod console;
 pub mod engines;
 pub mod host;
+pub mod notify_agent;
 pub mod runtime;
 
 pub use bundle::Bundle;

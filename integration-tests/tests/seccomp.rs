@@ -2,7 +2,9 @@
 //! syscall is allowed, denied with an errno, logged, or kills it, and that the filter is in
 //! place with and without `noNewPrivileges`.
 
-use integration_tests::{assert_contains, Bundle, TestEnv};
+use integration_tests::notify_agent::{self, Answer};
+use integration_tests::{assert_contains, Bundle, Out, TestEnv};
+use nix::libc;
 use serde_json::{json, Value};
 
 /// The Docker-sized profile the seccomp module is tested with (x86_64, x86 and x32, with
@@ -184,4 +186,128 @@ fn filter_with_and_without_no_new_privileges() {
         let want = if nnp { "1" } else { "0" };
         assert_eq!(status_field(&out.stdout, "NoNewPrivs"), want, "{case}");
     }
+}
+
+/// Runs `bundle` with `berth --debug --log <file> run` and returns the result and the log.
+fn run_with_debug_log(env: &TestEnv, bundle: &Bundle) -> (Out, String) {
+    bundle.save();
+    let id = env.id();
+    let log = env.dir.join(format!("{id}.log"));
+    let args = ["run", "--bundle", bundle.path_str(), &id];
+    let mut cmd = env.rt.command();
+    cmd.arg("--debug").arg("--log").arg(&log).args(args);
+    let out = env
+        .rt
+        .spawn_with(cmd.stdin(std::process::Stdio::null()), &args)
+        .wait();
+    (out, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+#[test]
+fn unknown_syscall_names_are_skipped_with_a_debug_log() {
+    let env = TestEnv::new("seccomp_unknown_name");
+    let mut b = sh_bundle(&env, MKDIR_SCRIPT);
+    b.linux()["seccomp"] = allow_all_but(json!([
+        {"names": ["mkdir", "berth_no_such_syscall", "mkdirat"], "action": "SCMP_ACT_ERRNO"}
+    ]));
+    let (out, log) = run_with_debug_log(&env, &b);
+    out.assert_ok("run");
+    // the known names of the same entry are still denied
+    assert!(!out.stdout.contains("made"), "{out:#?}");
+    assert_contains(&out.stderr, "Operation not permitted");
+    assert_contains(&log, "berth_no_such_syscall");
+}
+
+#[test]
+fn unknown_action_or_operator_is_an_error_naming_the_entry() {
+    let env = TestEnv::new("seccomp_unknown_action");
+    let bad_action = allow_all_but(json!([
+        {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["mkdir"], "action": "SCMP_ACT_BERTH_NONE"}
+    ]));
+    let bad_op = allow_all_but(json!([{"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+        "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_BERTH_NONE"}]}]));
+    for (profile, path) in [
+        (bad_action, "linux.seccomp.syscalls[1].action"),
+        (bad_op, "linux.seccomp.syscalls[0].args[0].op"),
+    ] {
+        let mut b = env.bundle(&["true"]);
+        b.linux()["seccomp"] = profile;
+        b.save();
+        let id = env.id();
+        let out = env.rt.run_cmd(&["run", "--bundle", b.path_str(), &id]);
+        out.assert_fails_naming(&["BERTH_NONE"]);
+        assert!(env.rt.state(&id).is_none(), "{id} left behind");
+        if !integration_tests::is_runc() {
+            assert_contains(&out.stderr, path);
+        }
+    }
+}
+
+#[test]
+fn notified_mkdir_is_answered_by_the_agent() {
+    let env = TestEnv::new("seccomp_notify");
+    let sock = env.dir.join("agent.sock");
+    // One refused with a chosen errno, one faked as done, the rest run for real.
+    let agent = notify_agent::start(&sock, |n| {
+        let path = if i64::from(n.nr) == libc::SYS_mkdir {
+            0
+        } else {
+            1
+        };
+        match n.read_str(path).as_deref() {
+            Some("/tmp/refused") => Answer::Errno(libc::EDQUOT),
+            Some("/tmp/faked") => Answer::Value(0),
+            _ => Answer::Continue,
+        }
+    });
+    let mut b = sh_bundle(
+        &env,
+        "mkdir /tmp/refused || echo refused; mkdir /tmp/faked && echo faked; \
+         test -d /tmp/faked || echo faked-absent; mkdir /tmp/real && test -d /tmp/real && echo real",
+    );
+    b.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "berth-it metadata",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    b.save();
+    let id = env.id();
+    let out = env.rt.run_cmd(&["run", "--bundle", b.path_str(), &id]);
+    assert_eq!(agent.error(), None);
+    out.assert_ok("run");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        ["refused", "faked", "faked-absent", "real"],
+        "{out:#?}"
+    );
+    assert_contains(&out.stderr, "Disk quota exceeded");
+    assert_eq!(
+        agent.notifications().len(),
+        3,
+        "{:?}",
+        agent.notifications()
+    );
+
+    // runtime-spec "seccomp state"
+    let st = agent.state();
+    assert_eq!(st["fds"], json!(["seccompFd"]), "{st}");
+    assert_eq!(st["metadata"], "berth-it metadata", "{st}");
+    assert!(
+        st["ociVersion"].as_str().is_some_and(|v| !v.is_empty()),
+        "{st}"
+    );
+    assert!(st["pid"].as_i64().is_some_and(|p| p > 0), "{st}");
+    let state = &st["state"];
+    assert_eq!(state["id"], id, "{st}");
+    assert_eq!(state["pid"], st["pid"], "{st}");
+    assert_eq!(state["bundle"], b.path_str(), "{st}");
+    assert!(
+        state["ociVersion"].as_str().is_some_and(|v| !v.is_empty()),
+        "{st}"
+    );
+    let status = state["status"].as_str().unwrap_or_default();
+    assert!(["creating", "created", "running"].contains(&status), "{st}");
 }

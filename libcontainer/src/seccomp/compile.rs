@@ -83,6 +83,11 @@ fn add_entry(
         .collect();
     let mut known = vec![false; entry.names().len()];
     for (name, known) in entry.names().iter().zip(known.iter_mut()) {
+        for (abi_rules, rule) in abis.iter_mut().zip(&rules) {
+            if abi_rules.abi == Abi::I386 {
+                *known |= add_i386_multiplexed(&mut abi_rules.rules, name, rule.as_ref());
+            }
+        }
         let Some(row) = ext::lookup(name) else {
             continue;
         };
@@ -97,6 +102,81 @@ fn add_entry(
         }
     }
     known
+}
+
+/// i386 socketcall(2) (102) and ipc(2) (117): one syscall each for all socket and SysV IPC
+/// calls, the call picked by arg0. Every i386 program built before the direct calls existed
+/// (Linux 4.3 for sockets, 5.1 for IPC) and many since use them, so a rule on `socket` that
+/// only covered the direct i386 call would be bypassed (deny) or break programs (allow). As
+/// libseccomp does, each such rule also becomes a socketcall/ipc rule with arg0 == the call.
+/// (seccompiler has no i386 at all, so this lives with the rest of the i386 handling.)
+///
+/// The real arguments sit in memory behind arg1, which a filter cannot read: the rule's own
+/// argument conditions cannot be checked and are dropped, so the rule holds for every such call
+/// (libseccomp keeps conditions on args 1-5, which then test socketcall's pointer, and
+/// replaces the one on arg0 — the same for the profiles in use, which only test arg0). A rule
+/// whose conditions can never hold on i386 stays out.
+const I386_MULTIPLEXED: [(&str, u32, u32); 32] = {
+    const SOCKETCALL: u32 = 102;
+    const IPC: u32 = 117;
+    [
+        ("socket", SOCKETCALL, 1),
+        ("bind", SOCKETCALL, 2),
+        ("connect", SOCKETCALL, 3),
+        ("listen", SOCKETCALL, 4),
+        ("accept", SOCKETCALL, 5),
+        ("getsockname", SOCKETCALL, 6),
+        ("getpeername", SOCKETCALL, 7),
+        ("socketpair", SOCKETCALL, 8),
+        ("send", SOCKETCALL, 9),
+        ("recv", SOCKETCALL, 10),
+        ("sendto", SOCKETCALL, 11),
+        ("recvfrom", SOCKETCALL, 12),
+        ("shutdown", SOCKETCALL, 13),
+        ("setsockopt", SOCKETCALL, 14),
+        ("getsockopt", SOCKETCALL, 15),
+        ("sendmsg", SOCKETCALL, 16),
+        ("recvmsg", SOCKETCALL, 17),
+        ("accept4", SOCKETCALL, 18),
+        ("recvmmsg", SOCKETCALL, 19),
+        ("sendmmsg", SOCKETCALL, 20),
+        ("semop", IPC, 1),
+        ("semget", IPC, 2),
+        ("semctl", IPC, 3),
+        ("semtimedop", IPC, 4),
+        ("msgsnd", IPC, 11),
+        ("msgrcv", IPC, 12),
+        ("msgget", IPC, 13),
+        ("msgctl", IPC, 14),
+        ("shmat", IPC, 21),
+        ("shmdt", IPC, 22),
+        ("shmget", IPC, 23),
+        ("shmctl", IPC, 24),
+    ]
+};
+
+/// Adds the i386 socketcall/ipc rule for `name`, if it is a multiplexed call; returns whether
+/// it is one (`send` and `recv` exist on i386 only this way).
+fn add_i386_multiplexed(rules: &mut Vec<(u32, Rule)>, name: &str, rule: Option<&Rule>) -> bool {
+    let Some(&(_, nr, call)) = I386_MULTIPLEXED.iter().find(|(n, ..)| *n == name) else {
+        return false;
+    };
+    let action = match rule {
+        Some(Rule::Always(a) | Rule::When(_, a)) => *a,
+        None => return true,
+    };
+    // ipc(2) takes only the low 16 bits as the call (the high ones are a version that e.g.
+    // shmat accepts), so compare those alone or a version would slip past the rule.
+    let op = match nr {
+        102 => SeccompCmpOp::Eq,
+        _ => SeccompCmpOp::MaskedEq(0xffff),
+    };
+    let cond = SeccompCondition::new(0, Abi::I386.arg_len(), op, call.into());
+    let rule = cond.and_then(|c| SeccompRule::new(vec![c]));
+    // argument 0 and one condition: neither can fail
+    let rule = rule.unwrap_or_else(|e| unreachable!("{e}"));
+    rules.push((nr, Rule::When(rule, action)));
+    true
 }
 
 /// The architectures to filter: the native one always (as libseccomp does), plus the listed.

@@ -2,7 +2,7 @@
 
 use super::agent;
 use super::{profile, DEFAULT_LIKE};
-use crate::seccomp::{compile, install, send_listener, SeccompProgram};
+use crate::seccomp::{compile, install, send_listener, SeccompError, SeccompProgram};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
@@ -200,13 +200,35 @@ fn profile_denying_mkdir_makes_mkdir_fail_with_eperm() {
 #[cfg(target_arch = "x86_64")]
 /// An i386 syscall from this 64-bit process (the kernel treats `int 0x80` as the i386 ABI).
 fn int80(nr: u32) -> i32 {
+    int80_args(nr, [0; 5])
+}
+
+#[cfg(target_arch = "x86_64")]
+/// `int80` with arguments (ebx, ecx, edx, esi, edi); pointers must be below 4 GiB.
+fn int80_args(nr: u32, args: [u32; 5]) -> i32 {
     let ret: i32;
-    // SAFETY: syscalls without arguments; int 0x80 may clobber r8-r11.
+    // SAFETY: the caller passes arguments valid for the syscall; int 0x80 may clobber r8-r11.
+    // rbx is reserved by LLVM: swapped in for the call and restored after.
     unsafe {
-        std::arch::asm!("int 0x80", inlateout("eax") nr as i32 => ret,
+        std::arch::asm!("xchg {b:r}, rbx", "int 0x80", "xchg {b:r}, rbx",
+            b = in(reg) u64::from(args[0]),
+            inlateout("eax") nr as i32 => ret,
+            in("ecx") args[1], in("edx") args[2], in("esi") args[3], in("edi") args[4],
             out("r8") _, out("r9") _, out("r10") _, out("r11") _, options(nostack));
     }
     ret
+}
+
+#[cfg(target_arch = "x86_64")]
+/// Whether this kernel runs i386 syscalls (IA32 emulation); says so when it does not.
+fn has_ia32_emulation() -> bool {
+    const I386_GETPID: u32 = 20;
+    let probe = in_child(|| (int80(I386_GETPID) != std::process::id() as i32) as i32);
+    let has = matches!(probe, WaitStatus::Exited(_, 0));
+    if !has {
+        eprintln!("skipped: no IA32 emulation in this kernel ({probe:?})");
+    }
+    has
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -215,9 +237,7 @@ fn i386_syscalls_are_filtered_with_their_own_numbers() {
     const I386_GETPID: u32 = 20;
     const I386_SOCKETCALL: u32 = 102;
     const I386_GETPPID: u32 = 64;
-    let probe = in_child(|| (int80(I386_GETPID) != std::process::id() as i32) as i32);
-    if !matches!(probe, WaitStatus::Exited(_, 0)) {
-        eprintln!("skipped: no IA32 emulation in this kernel ({probe:?})");
+    if !has_ia32_emulation() {
         return;
     }
     let p = compiled(&profile(json!({
@@ -248,6 +268,61 @@ fn i386_syscalls_are_filtered_with_their_own_numbers() {
         matches!(status, WaitStatus::Signaled(_, Signal::SIGSYS, _)),
         "{status:?}"
     );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn i386_socketcall_and_ipc_are_filtered_like_the_calls_they_multiplex() {
+    const SOCKETCALL: u32 = 102;
+    const IPC: u32 = 117;
+    const I386_BIND: u32 = 361;
+    const SYS_SOCKET: u32 = 1;
+    const SYS_BIND: u32 = 2;
+    const SHMAT: u32 = 21;
+    const SHMDT: u32 = 22;
+    if !has_ia32_emulation() {
+        return;
+    }
+    let p = compiled(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [
+            {"names": ["bind"], "action": "SCMP_ACT_ERRNO", "errnoRet": 55},
+            {"names": ["shmat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 56}
+        ]
+    })));
+    exited_ok(under_filter(&p, || {
+        // socketcall reads its arguments from memory an i386 pointer can reach
+        // SAFETY: a fresh anonymous mapping below 4 GiB, only written through `args`.
+        let mem = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+                -1,
+                0,
+            )
+        };
+        if mem == libc::MAP_FAILED {
+            return 2;
+        }
+        let args = mem as *mut [u32; 3];
+        // SAFETY: the mapping holds 4096 bytes.
+        unsafe { *args = [libc::AF_UNIX as u32, libc::SOCK_STREAM as u32, 0] };
+        let ptr = mem as u32;
+        let fd = int80_args(SOCKETCALL, [SYS_SOCKET, ptr, 0, 0, 0]);
+        let got = [
+            (fd >= 0) as i32,
+            int80_args(SOCKETCALL, [SYS_BIND, ptr, 0, 0, 0]),
+            int80_args(I386_BIND, [fd as u32, 0, 0, 0, 0]),
+            int80_args(IPC, [SHMAT, 0, 0, 0, 0]),
+            int80_args(IPC, [SHMAT | 2 << 16, 0, 0, 0, 0]),
+            // shmdt(NULL) is allowed through and fails on its own
+            int80_args(IPC, [SHMDT, 0, 0, 0, 0]),
+        ];
+        (got != [1, -55, -55, -56, -56, -libc::EINVAL]) as i32
+    }));
 }
 
 #[test]
@@ -296,27 +371,89 @@ fn notified_syscall_is_answered_by_the_agent() {
     exited_ok(status);
 }
 
+/// Installs `program` in a child under a spy filter that fails seccomp(2) with errno 77 unless
+/// its flags are exactly `flags`; returns the install's error (None when it succeeded, i.e. the
+/// kernel got exactly `flags` and accepted them) and whether it returned a listener.
+fn install_seeing_flags(program: &SeccompProgram, flags: libc::c_ulong) -> (Option<i32>, bool) {
+    let spy = compiled(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["seccomp"], "action": "SCMP_ACT_ERRNO", "errnoRet": 77,
+            "args": [{"index": 1, "value": flags, "op": "SCMP_CMP_NE"}]}]
+    })));
+    let status = in_child(|| {
+        if !matches!(install(&spy), Ok(None)) {
+            return 250;
+        }
+        match install(program) {
+            Ok(listener) => listener.is_some() as i32,
+            Err(SeccompError::Install { source, .. }) => 2 + source.raw_os_error().unwrap_or(0),
+            Err(_) => 251,
+        }
+    });
+    match status {
+        WaitStatus::Exited(_, code @ 0..=1) => (None, code == 1),
+        WaitStatus::Exited(_, code @ 2..=249) => (Some(code - 2), false),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
-fn filter_flags_are_accepted_by_the_kernel() {
+fn filter_flags_reach_the_kernel() {
+    use libc::{
+        SECCOMP_FILTER_FLAG_LOG as LOG, SECCOMP_FILTER_FLAG_NEW_LISTENER as NEW_LISTENER,
+        SECCOMP_FILTER_FLAG_SPEC_ALLOW as SPEC_ALLOW, SECCOMP_FILTER_FLAG_TSYNC as TSYNC,
+        SECCOMP_FILTER_FLAG_TSYNC_ESRCH as TSYNC_ESRCH,
+        SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as WAIT_KILLABLE_RECV,
+    };
+    // Without a notify rule WAIT_KILLABLE_RECV is dropped (the kernel would refuse it).
     let p = compiled(&profile(json!({
         "defaultAction": "SCMP_ACT_ALLOW",
         "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                  "SECCOMP_FILTER_FLAG_TSYNC"],
+                  "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
         "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 99}]
     })));
+    assert_eq!(install_seeing_flags(&p, LOG | SPEC_ALLOW), (None, false));
+    // the spy itself: other flags are refused
+    assert_eq!(install_seeing_flags(&p, LOG), (Some(77), false));
     exited_ok(under_filter(&p, || {
         // SAFETY: a plain syscall.
         (errno_if_failed(unsafe { libc::syscall(libc::SYS_getppid) }) != 99) as i32
     }));
-    // TSYNC with a listener needs TSYNC_ESRCH added, or the kernel refuses the combination.
+    // With one, it goes to the kernel with the listener, which accepts it here (5.19+); TSYNC
+    // with a listener needs TSYNC_ESRCH added, or the kernel refuses the combination.
     let p = compiled(&profile(json!({
         "defaultAction": "SCMP_ACT_ALLOW",
         "listenerPath": "/nonexistent",
-        "flags": ["SECCOMP_FILTER_FLAG_TSYNC"],
+        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_TSYNC",
+                  "SECCOMP_FILTER_FLAG_LOG"],
         "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]
     })));
+    let want = WAIT_KILLABLE_RECV | NEW_LISTENER | TSYNC | TSYNC_ESRCH | LOG;
+    assert_eq!(install_seeing_flags(&p, want), (None, true));
+}
+
+#[test]
+fn a_flag_the_kernel_refuses_is_named() {
+    // This kernel knows every flag the spec has; an unknown bit stands in for one that an
+    // older kernel lacks (e.g. WAIT_KILLABLE_RECV before 5.19).
+    let mut p = compiled(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_LOG"]
+    })));
+    p.flags |= 1 << 20;
+    let (rd, wr) = nix::unistd::pipe().unwrap();
     exited_ok(in_child(|| match install(&p) {
-        Ok(Some(_)) => 0,
-        _ => 1,
+        Err(e) => {
+            let _ = nix::unistd::write(&wr, e.to_string().as_bytes());
+            0
+        }
+        Ok(_) => 1,
     }));
+    drop(wr);
+    let mut msg = String::new();
+    std::io::Read::read_to_string(&mut std::fs::File::from(rd), &mut msg).unwrap();
+    assert_eq!(
+        msg,
+        "linux.seccomp.flags: this kernel does not support flag 0x100000"
+    );
 }

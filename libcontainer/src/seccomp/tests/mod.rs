@@ -347,3 +347,65 @@ fn bad_profiles_are_errors_naming_the_field() {
         assert!(e.contains("unknown variant"), "{e}");
     }
 }
+
+#[test]
+fn i386_socketcall_and_ipc_follow_the_rules_of_the_calls_they_multiplex() {
+    const SOCKETCALL: u32 = 102;
+    const IPC: u32 = 117;
+    let i386 = |p: &SeccompProgram, nr: u32, args: &[u64]| eval(p, AUDIT_ARCH_I386, nr, args);
+    // A deny list: what is denied directly is denied through the multiplexer, nothing else.
+    let p = compile(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [
+            {"names": ["socket", "shmat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 55},
+            {"names": ["bind"], "action": "SCMP_ACT_ERRNO", "errnoRet": 56,
+             "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["listen"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": 0x1_0000_0000u64, "op": "SCMP_CMP_EQ"}]}
+        ]
+    })))
+    .unwrap();
+    assert!(p.skipped_syscalls().is_empty());
+    assert_eq!(i386(&p, 359, &[1]), errno(55)); // the direct socket(2)
+    assert_eq!(i386(&p, SOCKETCALL, &[1, 0x1000]), errno(55));
+    assert_eq!(i386(&p, SOCKETCALL, &[0x1_0000_0001]), errno(55)); // i386 arg0 is 32 bits
+    assert_eq!(i386(&p, SOCKETCALL, &[3]), ALLOW); // connect
+                                                   // bind's condition cannot be checked through socketcall: every bind there is denied
+    assert_eq!(i386(&p, 361, &[4]), ALLOW);
+    assert_eq!(i386(&p, SOCKETCALL, &[2]), errno(56));
+    // never true on i386 (arg0 is 32 bits), directly or multiplexed
+    assert_eq!(i386(&p, SOCKETCALL, &[4]), ALLOW);
+    assert_eq!(i386(&p, IPC, &[21]), errno(55));
+    assert_eq!(i386(&p, IPC, &[21 | 2 << 16]), errno(55)); // shmat with a version
+    assert_eq!(i386(&p, IPC, &[22]), ALLOW); // shmdt
+    assert_eq!(i386(&p, 397, &[]), errno(55)); // the direct shmat(2)
+    assert_eq!(x64(&p, libc::SYS_socket, &[1]), errno(55));
+    // An allow list: only the allowed calls pass, `send` and `recv` exist only multiplexed.
+    let p = compile(&profile(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [{"names": ["socket", "send", "recv", "semop"], "action": "SCMP_ACT_ALLOW"}]
+    })))
+    .unwrap();
+    assert!(
+        p.skipped_syscalls().is_empty(),
+        "{:?}",
+        p.skipped_syscalls()
+    );
+    for call in [1, 9, 10] {
+        assert_eq!(i386(&p, SOCKETCALL, &[call]), ALLOW, "socketcall {call}");
+    }
+    for call in [2, 11, 20, 21] {
+        assert_eq!(i386(&p, SOCKETCALL, &[call]), errno(1), "socketcall {call}");
+    }
+    assert_eq!(i386(&p, IPC, &[1]), ALLOW);
+    assert_eq!(i386(&p, IPC, &[2]), errno(1));
+    // without i386 in the profile, send and recv are unknown
+    let p = compile(&profile(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["socket", "send"], "action": "SCMP_ACT_ALLOW"}]
+    })))
+    .unwrap();
+    assert_eq!(p.skipped_syscalls(), ["send"]);
+}
