@@ -287,6 +287,29 @@ fn run_rm_passes_the_exit_code_through() {
     assert_eq!(podman.ok(&["ps", "--all", "--quiet"]), "");
 }
 
+/// podman reads the runtime's error from its `--log-format=json` log and maps it to the
+/// shell's codes: 127 for a program that does not exist, 126 for one that cannot run.
+#[test]
+fn runtime_errors_reach_podman_with_their_exit_codes() {
+    let podman = Podman::new("exec_errors");
+    let cgroup_parent = podman.cgroup_parent.clone();
+    for (program, code) in [("/nonexistent", 127), ("/etc/passwd", 126)] {
+        let out = podman.run(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--cgroup-parent",
+            &cgroup_parent,
+            IMAGE,
+            program,
+        ]);
+        podman.assert_code(&out, code);
+        assert_contains(&out.stderr, program);
+    }
+    assert_eq!(podman.ok(&["ps", "--all", "--quiet"]), "");
+}
+
 #[test]
 fn detached_container_lifecycle() {
     let podman = Podman::new("lifecycle");
