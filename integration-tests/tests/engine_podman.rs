@@ -209,7 +209,17 @@ network_config_dir = "{p}/networks"
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        let _ = self.run(&["rm", "--all", "--force", "--time", "0"]);
+        // try_wait: a timeout here must not panic again while a failed test unwinds.
+        let args = ["rm", "--all", "--force", "--time", "0"];
+        let rm = self
+            .cli
+            .spawn_with(self.command().args(args).stdin(Stdio::null()), &args);
+        if rm.try_wait().is_none_or(|out| !out.success()) {
+            eprintln!(
+                "podman rm --all failed: containers may be left in {}",
+                self.dir.path.display()
+            );
+        }
         remove_cgroup_parent(&self.cgroup_parent);
     }
 }
