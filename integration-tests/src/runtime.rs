@@ -63,6 +63,16 @@ pub struct Running {
 }
 
 impl Running {
+    /// The command's stdin, when it was spawned with `Stdio::piped()` (taken: once).
+    pub fn stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
+    }
+
+    /// What the command has printed so far, for a dialogue with an interactive command.
+    pub fn stdout_so_far(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.stdout).unwrap_or_default()).into_owned()
+    }
+
     /// Waits (bounded) for the command to finish; panics naming it if it does not.
     pub fn wait(self) -> Out {
         let what = format!("runtime {:?} to exit within {COMMAND_TIMEOUT:?}", self.args);

@@ -1,6 +1,8 @@
 //! Issue 5 item 1, `exec`: a process joining a running container, checked from inside it.
 
-use integration_tests::{assert_contains, console::receive_fd, poll, TestEnv, STATE_TIMEOUT};
+use integration_tests::{
+    assert_contains, console::receive_fd, poll, skip_for_runc, TestEnv, STATE_TIMEOUT,
+};
 use serde_json::json;
 use std::io::Read;
 use std::os::unix::net::UnixListener;
@@ -209,14 +211,75 @@ fn exec_tty_sends_the_pty_master_to_the_console_socket() {
             script,
         ],
     );
-    let mut master = receiver.join().expect("receiving the pty master");
-    // The slave side closed when the process exited: read until EIO.
+    let master = receiver.join().expect("receiving the pty master");
+    assert_contains(&read_until_closed(master), "all-ttys");
+}
+
+/// What the process wrote to its terminal: read until EIO, when the slave side closed as the
+/// process exited.
+fn read_until_closed(mut master: std::fs::File) -> String {
     let mut out = Vec::new();
     let mut chunk = [0u8; 1024];
     while let Ok(n @ 1..) = master.read(&mut chunk) {
         out.extend_from_slice(&chunk[..n]);
     }
-    assert_contains(&String::from_utf8_lossy(&out), "all-ttys");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// conmon (podman's `exec -t`) passes --tty beside a process file that asks for a terminal.
+#[test]
+fn exec_tty_flag_with_a_terminal_process_file() {
+    let env = TestEnv::new("exec_tty_process_file");
+    let (id, _) = running(&env);
+    let file = env.dir.join("process.json");
+    let process = json!({
+        "terminal": true,
+        "user": {"uid": 0, "gid": 0},
+        "args": ["sh", "-c", "test -t 0 && test -t 1 && echo tty-from-file"],
+        "env": ["PATH=/bin:/usr/bin"],
+        "cwd": "/",
+    });
+    std::fs::write(&file, process.to_string()).unwrap();
+    let sock = env.dir.join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let (file, sock) = (file.to_str().unwrap(), sock.to_str().unwrap());
+    exec_ok(
+        &env,
+        &[
+            "--process",
+            file,
+            "-d",
+            "--tty",
+            "--console-socket",
+            sock,
+            &id,
+        ],
+    );
+    let master = receiver.join().expect("receiving the pty master");
+    assert_contains(&read_until_closed(master), "tty-from-file");
+}
+
+#[test]
+fn exec_tty_flag_contradicting_the_process_file_fails() {
+    // runc ignores --tty when given --process.
+    if skip_for_runc("runc ignores --tty beside --process") {
+        return;
+    }
+    let env = TestEnv::new("exec_tty_contradicts_file");
+    let (id, _) = running(&env);
+    let file = env.dir.join("process.json");
+    let process = json!({
+        "terminal": false,
+        "user": {"uid": 0, "gid": 0},
+        "args": ["true"],
+        "cwd": "/",
+    });
+    std::fs::write(&file, process.to_string()).unwrap();
+    let out = env
+        .rt
+        .run_cmd(&["exec", "--process", file.to_str().unwrap(), "-t", &id]);
+    out.assert_fails_naming(&["--tty"]);
 }
 
 #[test]

@@ -76,6 +76,26 @@ fn rlimits() {
     assert_eq!(limit("Max processes"), ["300", "400"], "{out}");
 }
 
+/// podman as root asks for nofile=1048576; a host that cannot grant it must say which limit.
+#[test]
+fn an_rlimit_the_host_refuses_is_named() {
+    if skip_for_runc("runc's error gives the rlimit's number, not its name") {
+        return;
+    }
+    let env = TestEnv::new("rlimit_refused");
+    let mut b = env.bundle(&["true"]);
+    // Above fs.nr_open: refused even with CAP_SYS_RESOURCE.
+    let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    b.process()["rlimits"] = json!([
+        {"type": "RLIMIT_NOFILE", "soft": nr_open + 1, "hard": nr_open + 1}
+    ]);
+    env.run(&b).assert_fails_naming(&["RLIMIT_NOFILE"]);
+}
+
 const CAP_CHOWN: u64 = 1 << 0;
 const CAP_KILL: u64 = 1 << 5;
 const CAP_NET_BIND_SERVICE: u64 = 1 << 10;

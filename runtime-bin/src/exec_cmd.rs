@@ -46,7 +46,6 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
             (!a.additional_gids.is_empty(), "--additional-gids"),
             (!a.cap.is_empty(), "--cap"),
             (a.no_new_privs, "--no-new-privs"),
-            (a.tty, "--tty"),
         ];
         if let Some((_, flag)) = conflicting.iter().find(|(set, _)| *set) {
             return Err(CliError::Usage(format!(
@@ -56,6 +55,14 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
         let text = std::fs::read(file).map_err(|e| CliError::io(file, e))?;
         let process: Process = serde_json::from_slice(&text)
             .map_err(|e| CliError::Usage(format!("--process {}: {e}", file.display())))?;
+        // conmon (podman's `exec -t`) passes --tty beside a file asking for a terminal too:
+        // accepted when the two agree, refused rather than ignored when they do not.
+        if a.tty && process.terminal() != Some(true) {
+            return Err(CliError::Usage(format!(
+                "--tty conflicts with --process {}: its \"terminal\" is not true",
+                file.display()
+            )));
+        }
         opts.process = Some(process);
         return Ok(opts);
     }
