@@ -41,9 +41,6 @@ fn run_rm_passes_exit_code_and_output() {
     if deletes < 2 {
         ctr.fail("expected delete then delete --force");
     }
-    if ctr.runtime_root().join(&id).exists() {
-        ctr.fail("the runtime's state dir for the container is left");
-    }
 }
 
 #[test]
@@ -113,6 +110,16 @@ fn detached_task_exec_ps_pause_kill_delete() {
     let id = ctr.id("det");
     ctr.ctr_ok(&ctr.run_args(&["-d"], &id, &["sh", "-c", COUNTER]));
     let init = ctr.wait_status(&id, "RUNNING");
+    // Where the final check looks for the cgroups the runtime must remove.
+    let cgroup = std::path::Path::new("/sys/fs/cgroup/pids")
+        .join(&ctr.namespace)
+        .join(&id);
+    if !cgroup.exists() {
+        ctr.fail(&format!(
+            "the running task has no cgroup {}",
+            cgroup.display()
+        ));
+    }
 
     let out = ctr.ctr_code(
         &[
@@ -204,9 +211,6 @@ fn detached_task_exec_ps_pause_kill_delete() {
         .any(|c| c.command() == "ps" && c.value("--format") == Some("json"));
     if !(exec_with_process && kill_all && ps_json) {
         ctr.fail("expected exec --process, kill --all and ps --format json among the calls");
-    }
-    if ctr.runtime_root().join(&id).exists() {
-        ctr.fail("the runtime's state dir for the container is left");
     }
 }
 
@@ -306,7 +310,8 @@ fn terminal_sessions_run_and_exec() {
 
 /// Once the shim is done with `id` (its last call is `delete --force`): every call it made
 /// passed the flags it always passes (--root under the engine dir, --log to the bundle's
-/// log.json, --log-format json) and exited 0, and the commands `expected` were among them.
+/// log.json, --log-format json) and exited 0, the commands `expected` were among them, and
+/// the runtime left neither its state nor the container's cgroups.
 fn assert_calls(ctr: &Ctr, id: &str, expected: &[&str]) {
     // The shim deletes the container, then (when it exits) force-deletes it again: the second,
     // of a container that is gone, must succeed too or containerd logs a failed cleanup.
@@ -336,6 +341,21 @@ fn assert_calls(ctr: &Ctr, id: &str, expected: &[&str]) {
         if !calls.iter().any(|c| c.command() == *cmd) {
             ctr.fail(&format!("the shim never called {cmd}"));
         }
+    }
+    if ctr.runtime_root().join(id).exists() {
+        ctr.fail("the runtime's state dir for the container is left");
+    }
+    // containerd names the cgroup /<namespace>/<id>; the runtime removes it on delete.
+    let left: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|c| c.path().join(&ctr.namespace).join(id))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !left.is_empty() {
+        ctr.fail(&format!("the container's cgroups are left: {left:?}"));
     }
 }
 

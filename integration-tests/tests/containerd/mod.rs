@@ -316,6 +316,8 @@ impl Drop for Ctr {
             let cmd = |args: &[&str]| {
                 let _ = bounded(&mut ctr_command(&self.address(), &self.namespace, args));
             };
+            // A frozen task cannot die of SIGKILL until it is thawed.
+            cmd(&["task", "resume", id]);
             cmd(&["task", "kill", "--all", "--signal", "SIGKILL", id]);
             let _ = poll_quietly(|| {
                 let out = bounded(&mut ctr_command(
