@@ -33,13 +33,16 @@ fn run_rm_passes_exit_code_and_output() {
         ctr.fail(&format!("run --rm left the container: {listed}"));
     }
     assert_calls(&ctr, &id, &["create", "start", "delete"]);
-    let deletes = ctr
+    let deletes: Vec<bool> = ctr
         .calls()
         .iter()
         .filter(|c| c.command() == "delete")
-        .count();
-    if deletes < 2 {
-        ctr.fail("expected delete then delete --force");
+        .map(|c| c.has("--force"))
+        .collect();
+    if deletes != [false, true] {
+        ctr.fail(&format!(
+            "expected delete then delete --force, got --force: {deletes:?}"
+        ));
     }
 }
 
