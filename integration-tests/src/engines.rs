@@ -13,11 +13,12 @@ use std::time::Duration;
 pub const ENGINE_TMP: &str = "/tmp/berth-engines";
 
 /// The runtime binary the engine drives: $ENGINE_RUNTIME (e.g. /usr/sbin/runc, to prove a suite
-/// tests the engine rather than berth's quirks), else the berth under test.
+/// tests the engine rather than berth's quirks), else the berth under test. Empty counts as
+/// unset: an empty runtime path would fail every test for a reason that is not the engine's.
 pub fn engine_runtime() -> PathBuf {
     match std::env::var_os("ENGINE_RUNTIME") {
-        Some(bin) => PathBuf::from(bin),
-        None => crate::runtime_bin(),
+        Some(bin) if !bin.is_empty() => PathBuf::from(bin),
+        _ => crate::runtime_bin(),
     }
 }
 
