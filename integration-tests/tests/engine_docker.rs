@@ -304,10 +304,12 @@ impl Drop for Killed {
     }
 }
 
-/// The last number a counter container printed, from `docker logs` (readable while paused).
-fn last_count(docker: &Docker, name: &str) -> u64 {
-    let logs = docker.ok(&["logs", "--tail", "1", name]);
-    logs.trim().parse().unwrap_or(0)
+/// What the counter container last wrote to its /count, read from the host through the
+/// container's rootfs: synchronous (unlike `docker logs`, which dockerd copies behind) and
+/// readable while paused. 0 while the file is being rewritten.
+fn read_count(rootfs: &Path) -> u64 {
+    let text = std::fs::read_to_string(rootfs.join("count")).unwrap_or_default();
+    text.trim().parse().unwrap_or(0)
 }
 
 #[test]
@@ -358,7 +360,7 @@ fn run_rm_passes_the_exit_code_and_a_terminal_session() {
 fn detached_container_exec_top_pause_stop_rm() {
     let docker = Docker::start("life");
     let name = "counter";
-    // A counter on stdout (read back with `docker logs`), ending with 42 on SIGTERM.
+    // A counter in /count, ending with 42 on SIGTERM.
     let id = docker.ok(&[
         "run",
         "-d",
@@ -369,7 +371,7 @@ fn detached_container_exec_top_pause_stop_rm() {
         IMAGE,
         "sh",
         "-c",
-        "trap 'exit 42' TERM; i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done",
+        "trap 'exit 42' TERM; i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.05; done",
     ]);
     let id = id.trim();
     assert_eq!(docker.inspect(name, "{{.HostConfig.Runtime}}"), "berth");
@@ -418,8 +420,9 @@ fn detached_container_exec_top_pause_stop_rm() {
     );
 
     // Paused, the counter stands still (frozen, read from the cgroup); unpaused, it goes on.
+    let rootfs = PathBuf::from(docker.inspect(name, "{{.GraphDriver.Data.MergedDir}}"));
     poll(STATE_TIMEOUT, "the counter to start", || {
-        (last_count(&docker, name) > 0).then_some(())
+        (read_count(&rootfs) > 0).then_some(())
     });
     docker.ok(&["pause", name]);
     assert_eq!(docker.inspect(name, "{{.State.Status}}"), "paused");
@@ -429,14 +432,24 @@ fn detached_container_exec_top_pause_stop_rm() {
         .join("freezer.state");
     let state = std::fs::read_to_string(&freezer).unwrap_or_default();
     assert_eq!(state.trim(), "FROZEN", "{}", freezer.display());
-    let paused_at = last_count(&docker, name);
+    let paused_at = read_count(&rootfs);
     // Time for ~10 counts, had the container not been frozen.
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(last_count(&docker, name), paused_at, "counted while paused");
+    assert_eq!(read_count(&rootfs), paused_at, "counted while paused");
     docker.ok(&["unpause", name]);
     poll(STATE_TIMEOUT, "the counter to go on after unpause", || {
-        (last_count(&docker, name) > paused_at).then_some(())
+        (read_count(&rootfs) > paused_at).then_some(())
     });
+
+    // The runtime keeps its state under the exec root (dockerd 20.10 passes --root
+    // <exec-root>/runtime-runc/moby whatever the runtime).
+    let state_dir = docker.exec_root.join("runtime-runc/moby");
+    let states = host::dir_entries(&state_dir);
+    assert!(
+        states.iter().any(|s| s == id),
+        "no state for {id} in {}: {states:?}",
+        state_dir.display()
+    );
 
     // stop delivers SIGTERM (the trap's exit code) and the container is gone after rm, with
     // its cgroup and the runtime's state.
@@ -449,7 +462,7 @@ fn detached_container_exec_top_pause_stop_rm() {
         !freezer.parent().unwrap().exists(),
         "the container's cgroup outlived rm"
     );
-    let states = host::dir_entries(&docker.exec_root.join("runtime-runc/moby"));
+    let states = host::dir_entries(&state_dir);
     assert!(states.is_empty(), "runtime state left after rm: {states:?}");
     docker.finish();
 }
