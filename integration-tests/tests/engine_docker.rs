@@ -78,7 +78,7 @@ impl Docker {
         std::fs::write(&config, settings.to_string()).expect("writing daemon.json");
         let name = d.file_name().unwrap().to_string_lossy().into_owned();
         let cgroup_parent = format!("berth-{name}");
-        let runtime = engine_runtime();
+        let runtime = runtime();
         let mut cmd = Command::new("dockerd");
         cmd.arg("--iptables=false")
             .arg("--bridge=none")
@@ -304,6 +304,13 @@ impl Drop for Killed {
     }
 }
 
+/// The runtime dockerd is given, absolute: the daemon and its shims run it from other dirs
+/// (BERTH_BIN may be relative to the workspace).
+fn runtime() -> PathBuf {
+    let bin = engine_runtime();
+    std::fs::canonicalize(&bin).unwrap_or_else(|e| panic!("runtime {}: {e}", bin.display()))
+}
+
 /// What the counter container last wrote to its /count, read from the host through the
 /// container's rootfs: synchronous (unlike `docker logs`, which dockerd copies behind) and
 /// readable while paused. 0 while the file is being rewritten.
@@ -382,7 +389,7 @@ fn detached_container_exec_top_pause_stop_rm() {
         .join("options.json");
     let options = std::fs::read_to_string(&options)
         .unwrap_or_else(|e| panic!("reading {}: {e}", options.display()));
-    assert_contains(&options, &engine_runtime().display().to_string());
+    assert_contains(&options, &runtime().display().to_string());
 
     // exec joins the container (its pid 1 is the counter) and passes its exit code through.
     let cmdline = docker.ok(&["exec", name, "cat", "/proc/1/cmdline"]);
