@@ -205,3 +205,29 @@ fn events_stream_ends_when_the_container_stops() {
         .collect();
     assert!(!stats.is_empty(), "{out:#?}");
 }
+
+#[test]
+fn zero_weights_shares_and_quotas_are_unset_as_docker_sends_them() {
+    // What dockerd 20.10 writes into every container's config, and sends to `update`: zeros
+    // for what was not asked for, which runc reads as unset.
+    let env = TestEnv::new("docker_zeros");
+    let mut b = env.bundle(&["sleep", "1000"]);
+    b.linux()["resources"]["blockIO"] = json!({"weight": 0});
+    b.linux()["resources"]["cpu"] = json!({"shares": 0});
+    let (id, state) = start(&env, &b);
+    let init = state["pid"].as_i64().unwrap();
+    let file = env.dir.join("resources.json");
+    let update = json!({
+        "blockIO": {"weight": 0},
+        "cpu": {"shares": 0, "period": 0, "quota": 0, "cpus": "", "mems": ""},
+        "pids": {"limit": 9},
+    });
+    std::fs::write(&file, update.to_string()).unwrap();
+    env.rt
+        .run_cmd(&["update", "--resources", file.to_str().unwrap(), &id])
+        .assert_ok("update --resources");
+    assert_eq!(
+        read_trimmed(&host_cgroup(init, "pids").join("pids.max")),
+        "9"
+    );
+}

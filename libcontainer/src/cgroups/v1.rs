@@ -333,17 +333,24 @@ fn raise_parent_rt_runtime(
 }
 
 fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
-    let scheduler = c.shares().is_some()
-        || c.quota().is_some()
-        || c.period().is_some()
+    // Docker sends `"shares": 0` for every container, and `docker update` a period and quota
+    // of 0 too: runc reads 0 as unset for these five, and so does berth.
+    let shares = c.shares().filter(|v| *v != 0);
+    let period = c.period().filter(|v| *v != 0);
+    let quota = c.quota().filter(|v| *v != 0);
+    let rt_period = c.realtime_period().filter(|v| *v != 0);
+    let rt_runtime = c.realtime_runtime().filter(|v| *v != 0);
+    let scheduler = shares.is_some()
+        || quota.is_some()
+        || period.is_some()
         || c.burst().is_some()
         || c.idle().is_some()
-        || c.realtime_period().is_some()
-        || c.realtime_runtime().is_some();
+        || rt_period.is_some()
+        || rt_runtime.is_some();
     if scheduler {
         let dir = need(paths, "cpu", "cpu")?;
         let ctl_cpu = CpuController::new(dir.into(), false);
-        if let Some(v) = c.shares() {
+        if let Some(v) = shares {
             ctl("cpu.shares", dir, ctl_cpu.set_shares(v))?;
             // The kernel clamps out-of-range shares silently; runc refuses them, as berth does.
             let actual = ctl("cpu.shares", dir, ctl_cpu.shares())?;
@@ -356,11 +363,11 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
         }
         // Period before quota, realtime period before runtime: the kernel checks each new
         // value against the other one.
-        if let Some(v) = c.period() {
+        if let Some(v) = period {
             require("cpu.period", dir, "cpu.cfs_period_us")?;
             ctl("cpu.period", dir, ctl_cpu.set_cfs_period(v))?;
         }
-        if let Some(v) = c.quota() {
+        if let Some(v) = quota {
             require("cpu.quota", dir, "cpu.cfs_quota_us")?;
             ctl("cpu.quota", dir, ctl_cpu.set_cfs_quota(v))?;
         }
@@ -370,11 +377,11 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
         if let Some(v) = c.idle() {
             write_first("cpu.idle", dir, &["cpu.idle"], &v.to_string())?;
         }
-        if let Some(v) = c.realtime_period() {
+        if let Some(v) = rt_period {
             require("cpu.realtimePeriod", dir, "cpu.rt_period_us")?;
             ctl("cpu.realtimePeriod", dir, ctl_cpu.set_rt_period_us(v))?;
         }
-        if let Some(v) = c.realtime_runtime() {
+        if let Some(v) = rt_runtime {
             require("cpu.realtimeRuntime", dir, "cpu.rt_runtime_us")?;
             raise_parent_rt_runtime(paths, dir, v)?;
             ctl("cpu.realtimeRuntime", dir, ctl_cpu.set_rt_runtime(v))?;
@@ -402,11 +409,11 @@ fn block_io(paths: &CgroupPaths, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     let dir = need(paths, "blkio", "blockIO")?;
     // Proportional weights exist only with CFQ (blkio.weight) or BFQ (blkio.bfq.weight), as
     // runc tries them; hosts with neither get an error naming the field.
-    if let Some(w) = b.weight() {
+    if let Some(w) = super::validate::set_weight(b.weight()) {
         let files = ["blkio.weight", "blkio.bfq.weight"];
         write_first("blockIO.weight", dir, &files, &w.to_string())?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = super::validate::set_weight(b.leaf_weight()) {
         write_first(
             "blockIO.leafWeight",
             dir,

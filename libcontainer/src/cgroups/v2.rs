@@ -37,7 +37,7 @@ pub(crate) fn validate(res: &LinuxResources) -> Result<(), CgroupError> {
 }
 
 fn has_leaf_weight(b: &LinuxBlockIo) -> bool {
-    b.leaf_weight().is_some()
+    super::validate::set_weight(b.leaf_weight()).is_some()
         || b.weight_device()
             .iter()
             .flatten()
@@ -236,7 +236,7 @@ fn io(paths: &CgroupPaths, b: &LinuxBlockIo) -> Result<(), CgroupError> {
             ("io.weight", io_weight(w))
         }
     };
-    if let Some(w) = b.weight() {
+    if let Some(w) = super::validate::set_weight(b.weight()) {
         let (file, value) = weight(w);
         write_existing("blockIO.weight", dir, file, &value.to_string())?;
     }

@@ -120,7 +120,8 @@ fn is_cpu_list(list: &str) -> bool {
 }
 
 fn block_io(b: &LinuxBlockIo) -> Result<(), CgroupError> {
-    let weight = |field: &str, w: Option<u16>| match w {
+    // 0 means unset (see `set_weight`).
+    let weight = |field: &str, w: Option<u16>| match set_weight(w) {
         Some(w) if !(10..=1000).contains(&w) => invalid(field, format!("{w} is not in 10..1000")),
         _ => Ok(()),
     };
@@ -133,6 +134,12 @@ fn block_io(b: &LinuxBlockIo) -> Result<(), CgroupError> {
         weight(&field, d.leaf_weight())?;
     }
     Ok(())
+}
+
+/// A blkio weight to write: Docker sends `"weight": 0` for every container without
+/// `--blkio-weight`, and runc reads 0 as unset; so does berth, rather than refusing the container.
+pub(crate) fn set_weight(w: Option<u16>) -> Option<u16> {
+    w.filter(|&w| w != 0)
 }
 
 /// Every requested resource needs its controller mounted.
@@ -365,6 +372,24 @@ mod tests {
             .build()
             .unwrap();
         check(&res, v2, "memory");
+    }
+
+    #[test]
+    fn validate_reads_a_zero_blkio_weight_as_unset() {
+        let blkio = LinuxBlockIoBuilder::default()
+            .weight(0u16)
+            .leaf_weight(0u16)
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .block_io(blkio)
+            .build()
+            .unwrap();
+        let layout = hierarchy::Layout::from_mountinfo(
+            "35 31 0:32 / /sys/fs/cgroup/blkio rw - cgroup cgroup rw,blkio\n",
+        )
+        .unwrap();
+        validate_on(&layout, &res).unwrap();
     }
 
     #[test]
