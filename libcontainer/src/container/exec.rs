@@ -6,7 +6,7 @@ use super::{Container, Error, Status};
 use crate::namespaces::{oci_name, Join, ALL_KINDS};
 use crate::process::{spawn_joined, JoinConfig};
 use crate::state::{State, StateDir};
-use crate::{capabilities, cgroups, rlimits, seccomp};
+use crate::{cgroups, seccomp};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process};
@@ -91,7 +91,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         _ => {}
     }
     let process = exec_process(&state, opts.clone())?;
-    check_process(&process, opts.console_socket.is_some())?;
+    super::validate::check_process(&process, opts.console_socket.is_some())?;
     let mut spec = state.config.clone();
     spec.set_process(Some(process));
     let program = state
@@ -197,51 +197,6 @@ fn add_caps(caps: Option<LinuxCapabilities>, names: &[String]) -> Result<LinuxCa
         caps.set_ambient(add(caps.ambient()));
     }
     Ok(caps)
-}
-
-/// What `create` checks of the container's process, for the exec'd one.
-fn check_process(p: &Process, console_socket: bool) -> Result<(), Error> {
-    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(config_err("process.args", "must not be empty"));
-    }
-    if !p.cwd().is_absolute() {
-        return Err(config_err(
-            "process.cwd",
-            format!("{}: must be an absolute path", p.cwd().display()),
-        ));
-    }
-    match (p.terminal().unwrap_or(false), console_socket) {
-        (true, false) => {
-            return Err(config_err(
-                "process.terminal",
-                "true needs --console-socket",
-            ))
-        }
-        (false, true) => {
-            return Err(config_err(
-                "process.terminal",
-                "--console-socket given but no terminal asked for",
-            ))
-        }
-        _ => {}
-    }
-    if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(config_err(
-            "process.apparmorProfile",
-            "AppArmor is not supported",
-        ));
-    }
-    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(config_err(
-            "process.selinuxLabel",
-            "SELinux is not supported",
-        ));
-    }
-    capabilities::validate_capabilities(p.capabilities().as_ref())?;
-    if let Some(limits) = p.rlimits() {
-        rlimits::validate_rlimits(limits)?;
-    }
-    Ok(())
 }
 
 /// The init's namespaces, opened now (on the host), user first and mnt last: the user

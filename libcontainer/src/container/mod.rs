@@ -20,6 +20,7 @@ mod create;
 mod exec;
 mod ops;
 mod resources;
+mod validate;
 
 use std::path::PathBuf;
 
