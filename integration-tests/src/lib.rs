@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod console;
 pub mod host;
+pub mod notify_agent;
 pub mod runtime;
 
 pub use bundle::Bundle;
