@@ -1,6 +1,8 @@
 //! Issue 5 item 1, `exec`: a process joining a running container, checked from inside it.
 
+use integration_tests::notify_agent::{self, Answer};
 use integration_tests::{assert_contains, console::receive_fd, poll, TestEnv, STATE_TIMEOUT};
+use nix::libc;
 use serde_json::json;
 use std::io::Read;
 use std::os::unix::net::UnixListener;
@@ -242,4 +244,57 @@ fn exec_gets_the_containers_seccomp_filter() {
     );
     assert_contains(&out, "Seccomp:\t2");
     assert_contains(&out, "refused");
+}
+
+/// SCMP_ACT_NOTIFY: the exec'd process gets the container's filter, and its own listener goes
+/// to listenerPath with the seccomp state (its pid; the container's state with the init's).
+#[test]
+fn exec_with_a_notify_filter_hands_its_listener_to_the_agent() {
+    let env = TestEnv::new("exec_seccomp_notify");
+    let sock = env.dir.join("agent.sock");
+    let mut b = env.bundle(&["sleep", "300"]);
+    b.set_writable();
+    b.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "exec-test",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    // The init's listener comes at start; its agent only has to take it.
+    let init_agent = notify_agent::start(&sock, |_| Answer::Continue);
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    let init_pid = env.wait_status(&id, "running")["pid"].as_i64().unwrap();
+    assert_eq!(init_agent.state()["pid"], init_pid);
+    drop(init_agent);
+
+    let agent = notify_agent::start(&sock, |n| {
+        // mkdir(path, ...) or mkdirat(dirfd, path, ...)
+        let path_arg = if n.nr == libc::SYS_mkdir as i32 { 0 } else { 1 };
+        match n.read_str(path_arg).as_deref() {
+            Some("/tmp/denied") => Answer::Errno(libc::EDQUOT),
+            _ => Answer::Continue,
+        }
+    });
+    // mkdir itself is the exec'd process (no shell forking it), so every notification is
+    // from the pid the state names.
+    let out = env
+        .rt
+        .run_cmd(&["exec", &id, "mkdir", "/tmp/denied", "/tmp/allowed"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(&out.stderr, "quota");
+    assert!(b.rootfs().join("tmp/allowed").is_dir());
+    assert!(!b.rootfs().join("tmp/denied").exists());
+    let state = agent.state();
+    assert_eq!(state["metadata"], "exec-test");
+    assert_eq!(state["state"]["pid"], init_pid);
+    assert_eq!(state["state"]["id"], id.as_str());
+    // The notifications came from the exec'd process, whose pid the state names.
+    let notified = agent.notifications();
+    assert!(!notified.is_empty());
+    assert!(
+        notified.iter().all(|n| json!(n.pid) == state["pid"]),
+        "{state}"
+    );
+    assert_ne!(state["pid"], init_pid);
 }

@@ -4,12 +4,13 @@
 
 use super::{Container, Error, Status};
 use crate::namespaces::{oci_name, Join, ALL_KINDS};
-use crate::process::{spawn_joined, JoinConfig};
+use crate::process::{spawn_joined, JoinConfig, JoinEvents};
 use crate::state::{State, StateDir};
 use crate::{cgroups, seccomp};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 /// What to run in the container and how (`berth exec`'s flags).
@@ -101,12 +102,6 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         .and_then(|l| l.seccomp().as_ref())
         .map(seccomp::compile)
         .transpose()?;
-    if program.as_ref().is_some_and(|p| p.wants_listener()) {
-        return Err(config_err(
-            "linux.seccomp",
-            "SCMP_ACT_NOTIFY is not supported for exec",
-        ));
-    }
     let stopped = || Error::WrongStatus {
         id: state.id.clone(),
         status: Status::Stopped,
@@ -133,10 +128,25 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         preserve_fds: opts.preserve_fds,
         close_in_child: &[dir.raw_fd()],
     };
-    let pid = spawn_joined(&cfg, &mut |pid| {
-        cgroups::join(&state.cgroup, nix::unistd::Pid::from_raw(pid)).map_err(|e| e.to_string())
-    })?;
+    let pid = spawn_joined(&cfg, &mut Events { state: &state })?;
     Ok(ExecChild { pid })
+}
+
+struct Events<'a> {
+    state: &'a State,
+}
+
+impl JoinEvents for Events<'_> {
+    fn enter_cgroup(&mut self, pid: i32) -> Result<(), String> {
+        cgroups::join(&self.state.cgroup, nix::unistd::Pid::from_raw(pid))
+            .map_err(|e| e.to_string())
+    }
+
+    /// As for the init (runc does the same): the agent learns the exec'd process's pid, and
+    /// the container's state with the init's.
+    fn seccomp_listener(&mut self, listener: OwnedFd, pid: i32) -> Result<(), String> {
+        super::ops::send_seccomp_listener(self.state, listener, pid).map_err(|e| e.to_string())
+    }
 }
 
 /// The process to run: the one given, or the container's changed by the options.

@@ -13,7 +13,7 @@ mod stage;
 pub mod start;
 mod wait;
 
-pub use join::{spawn_joined, JoinConfig};
+pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use wait::wait_forwarding_signals;
 
 use crate::channel::{channel_pair, Msg};
