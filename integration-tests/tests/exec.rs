@@ -298,3 +298,52 @@ fn exec_with_a_notify_filter_hands_its_listener_to_the_agent() {
     );
     assert_ne!(state["pid"], init_pid);
 }
+
+/// A user-namespace container: the exec'd process joins the userns (first), so its ids are
+/// the mapped ones and what it writes belongs to the mapped owner on the host.
+#[test]
+fn exec_into_a_user_namespace_maps_ids() {
+    let env = TestEnv::new("exec_userns");
+    let mut b = env.bundle(&["sleep", "300"]);
+    b.add_namespace("user", None);
+    let map = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    b.linux()["uidMappings"] = map.clone();
+    b.linux()["gidMappings"] = map;
+    // A host dir the container's root (host uid 200000) may write.
+    let shared = env.dir.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(200000), Some(200000)).unwrap();
+    // uid 1000 inside (201000 on the host) writes into it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // /root exists in the rootfs: the unmapped host root owns it, so no mkdir is needed.
+    b.add_mount(
+        json!({"destination": "/root", "type": "bind", "source": shared,
+        "options": ["rbind", "rw"]}),
+    );
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    let init_pid = env.wait_status(&id, "running")["pid"].as_i64().unwrap();
+    let out = exec_ok(
+        &env,
+        &[
+            "--user",
+            "1000:1000",
+            &id,
+            "sh",
+            "-c",
+            "id -u; id -g; cat /proc/self/uid_map; readlink /proc/self/ns/user; \
+             echo hi > /root/by-1000 && echo done",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..2], ["1000", "1000"], "{out}");
+    let map: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(map, ["0", "200000", "65536"], "{out}");
+    let init_ns = std::fs::read_link(format!("/proc/{init_pid}/ns/user")).unwrap();
+    assert_eq!(lines[3], init_ns.to_string_lossy(), "{out}");
+    assert_eq!(lines[4], "done", "{out}");
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(shared.join("by-1000")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (201000, 201000));
+}
