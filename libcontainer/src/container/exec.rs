@@ -61,6 +61,14 @@ impl ExecChild {
             reason: e.to_string(),
         })
     }
+    /// Like `wait_forwarding_signals`, relaying the caller's stdio to the pty `master`
+    /// meanwhile (see `crate::process::relay_terminal`).
+    pub fn relay_terminal(&self, master: OwnedFd) -> Result<i32, Error> {
+        crate::process::relay_terminal(master, self.pid).map_err(|e| Error::Io {
+            what: format!("terminal of exec'd process {}", self.pid),
+            reason: e.to_string(),
+        })
+    }
 }
 
 fn config_err(field: &'static str, reason: impl Into<String>) -> Error {

@@ -216,6 +216,15 @@ impl Created {
             reason: e.to_string(),
         })
     }
+    /// Like `wait_forwarding_signals`, relaying the caller's stdio to the pty `master`
+    /// meanwhile (see `crate::process::relay_terminal`).
+    pub fn relay_terminal(&self, master: std::os::fd::OwnedFd) -> Result<i32, Error> {
+        let pid = self.container.state.pid;
+        crate::process::relay_terminal(master, pid).map_err(|e| Error::Io {
+            what: format!("terminal of init {pid}"),
+            reason: e.to_string(),
+        })
+    }
 }
 
 /// A container known to the state root. It holds what was recorded at create; every
