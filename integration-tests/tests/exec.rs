@@ -347,3 +347,16 @@ fn exec_into_a_user_namespace_maps_ids() {
     let meta = std::fs::metadata(shared.join("by-1000")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (201000, 201000));
 }
+
+/// Without HOME in the environment the process gets its user's home from the container's
+/// /etc/passwd, "/" for a uid without an entry (runc does this for exec and for the init).
+#[test]
+fn exec_sets_home_from_the_containers_passwd() {
+    let env = TestEnv::new("exec_home");
+    let (id, _) = running(&env);
+    assert_eq!(exec_ok(&env, &[&id, "sh", "-c", "echo $HOME"]), "/root\n");
+    assert_eq!(
+        exec_ok(&env, &["--user", "4321", &id, "sh", "-c", "echo $HOME"]),
+        "/\n"
+    );
+}
