@@ -1,8 +1,10 @@
 //! Issue 5 item 1, `exec`: a process joining a running container, checked from inside it.
 
+use integration_tests::notify_agent::{self, Answer};
 use integration_tests::{
     assert_contains, console::receive_fd, poll, skip_for_runc, TestEnv, STATE_TIMEOUT,
 };
+use nix::libc;
 use serde_json::json;
 use std::io::Read;
 use std::os::unix::net::UnixListener;
@@ -305,4 +307,119 @@ fn exec_gets_the_containers_seccomp_filter() {
     );
     assert_contains(&out, "Seccomp:\t2");
     assert_contains(&out, "refused");
+}
+
+/// SCMP_ACT_NOTIFY: the exec'd process gets the container's filter, and its own listener goes
+/// to listenerPath with the seccomp state (its pid; the container's state with the init's).
+#[test]
+fn exec_with_a_notify_filter_hands_its_listener_to_the_agent() {
+    let env = TestEnv::new("exec_seccomp_notify");
+    let sock = env.dir.join("agent.sock");
+    let mut b = env.bundle(&["sleep", "300"]);
+    b.set_writable();
+    b.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "exec-test",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    // The init's listener comes at start; its agent only has to take it.
+    let init_agent = notify_agent::start(&sock, |_| Answer::Continue);
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    let init_pid = env.wait_status(&id, "running")["pid"].as_i64().unwrap();
+    assert_eq!(init_agent.state()["pid"], init_pid);
+    drop(init_agent);
+
+    let agent = notify_agent::start(&sock, |n| {
+        // mkdir(path, ...) or mkdirat(dirfd, path, ...)
+        let path_arg = if n.nr == libc::SYS_mkdir as i32 { 0 } else { 1 };
+        match n.read_str(path_arg).as_deref() {
+            Some("/tmp/denied") => Answer::Errno(libc::EDQUOT),
+            _ => Answer::Continue,
+        }
+    });
+    // mkdir itself is the exec'd process (no shell forking it), so every notification is
+    // from the pid the state names.
+    let out = env
+        .rt
+        .run_cmd(&["exec", &id, "mkdir", "/tmp/denied", "/tmp/allowed"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(&out.stderr, "quota");
+    assert!(b.rootfs().join("tmp/allowed").is_dir());
+    assert!(!b.rootfs().join("tmp/denied").exists());
+    let state = agent.state();
+    assert_eq!(state["metadata"], "exec-test");
+    assert_eq!(state["state"]["pid"], init_pid);
+    assert_eq!(state["state"]["id"], id.as_str());
+    // The notifications came from the exec'd process, whose pid the state names.
+    let notified = agent.notifications();
+    assert!(!notified.is_empty());
+    assert!(
+        notified.iter().all(|n| json!(n.pid) == state["pid"]),
+        "{state}"
+    );
+    assert_ne!(state["pid"], init_pid);
+}
+
+/// A user-namespace container: the exec'd process joins the userns (first), so its ids are
+/// the mapped ones and what it writes belongs to the mapped owner on the host.
+#[test]
+fn exec_into_a_user_namespace_maps_ids() {
+    let env = TestEnv::new("exec_userns");
+    let mut b = env.bundle(&["sleep", "300"]);
+    b.add_namespace("user", None);
+    let map = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    b.linux()["uidMappings"] = map.clone();
+    b.linux()["gidMappings"] = map;
+    // A host dir the container's root (host uid 200000) may write.
+    let shared = env.dir.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(200000), Some(200000)).unwrap();
+    // uid 1000 inside (201000 on the host) writes into it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // /root exists in the rootfs: the unmapped host root owns it, so no mkdir is needed.
+    b.add_mount(
+        json!({"destination": "/root", "type": "bind", "source": shared,
+        "options": ["rbind", "rw"]}),
+    );
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    let init_pid = env.wait_status(&id, "running")["pid"].as_i64().unwrap();
+    let out = exec_ok(
+        &env,
+        &[
+            "--user",
+            "1000:1000",
+            &id,
+            "sh",
+            "-c",
+            "id -u; id -g; cat /proc/self/uid_map; readlink /proc/self/ns/user; \
+             echo hi > /root/by-1000 && echo done",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..2], ["1000", "1000"], "{out}");
+    let map: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(map, ["0", "200000", "65536"], "{out}");
+    let init_ns = std::fs::read_link(format!("/proc/{init_pid}/ns/user")).unwrap();
+    assert_eq!(lines[3], init_ns.to_string_lossy(), "{out}");
+    assert_eq!(lines[4], "done", "{out}");
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(shared.join("by-1000")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (201000, 201000));
+}
+
+/// Without HOME in the environment the process gets its user's home from the container's
+/// /etc/passwd, "/" for a uid without an entry (runc does this for exec and for the init).
+#[test]
+fn exec_sets_home_from_the_containers_passwd() {
+    let env = TestEnv::new("exec_home");
+    let (id, _) = running(&env);
+    assert_eq!(exec_ok(&env, &[&id, "sh", "-c", "echo $HOME"]), "/root\n");
+    assert_eq!(
+        exec_ok(&env, &["--user", "4321", &id, "sh", "-c", "echo $HOME"]),
+        "/\n"
+    );
 }

@@ -143,3 +143,96 @@ fn extra_fds_are_not_leaked_without_preserve_fds() {
     assert!(!out.stdout.contains("fd three"), "{out:#?}");
     assert!(!out.stdout.contains("fd four"), "{out:#?}");
 }
+
+/// Runs `line` (a shell command line) under `script`, which gives it a terminal as its stdin
+/// and stdout, feeding `input`; returns what appeared on the terminal and the exit code.
+fn under_script(line: &str, input: &str) -> (String, Option<i32>) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running script (bsdutils)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        text + &String::from_utf8_lossy(&out.stderr),
+        out.status.code(),
+    )
+}
+
+/// The runtime's command line for `script`, with --root.
+fn runtime_line(env: &TestEnv, args: &str) -> String {
+    format!(
+        "{} --root {} {args}",
+        env.rt.bin.display(),
+        env.rt.root.display()
+    )
+}
+
+/// `exec -t` without --console-socket: the runtime holds the pty and relays the caller's
+/// terminal to it (runc does), passing input through, the exit code back, and leaving the
+/// caller's terminal settings as they were.
+#[test]
+fn exec_tty_without_console_socket_relays_the_terminal() {
+    let env = TestEnv::new("exec_tty_relay");
+    let b = env.bundle(&["sleep", "300"]);
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    env.wait_status(&id, "running");
+    let exec = runtime_line(&env, &format!("exec -t {id} sh"));
+    let line = format!("stty -g; {exec}; echo rc=$?; stty -g");
+    let (out, code) = under_script(
+        &line,
+        "test -t 0 && echo in-a-tty\necho $((6*7))-relayed\nexit 5\n",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_contains(&out, "in-a-tty");
+    assert_contains(&out, "42-relayed");
+    assert_contains(&out, "rc=5");
+    let settings: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.matches(':').count() > 10)
+        .collect();
+    assert_eq!(settings.len(), 2, "{out}");
+    assert_eq!(settings[0], settings[1], "terminal not restored:\n{out}");
+}
+
+/// `run` of a `terminal: true` config without --console-socket: relayed the same way.
+#[test]
+fn run_tty_without_console_socket_relays_the_terminal() {
+    let env = TestEnv::new("run_tty_relay");
+    let mut b = env.bundle(&[
+        "sh",
+        "-c",
+        "test -t 0 && test -t 1 && echo run-in-a-tty; exit 4",
+    ]);
+    b.process()["terminal"] = json!(true);
+    b.save();
+    let id = env.id();
+    let line = runtime_line(&env, &format!("run -b {} {id}", b.path_str()));
+    let (out, code) = under_script(&line, "");
+    assert_eq!(code, Some(4), "{out}");
+    assert_contains(&out, "run-in-a-tty");
+}
+
+/// With --detach nothing would hold the terminal: refused (runc refuses too).
+#[test]
+fn exec_tty_detached_without_console_socket_is_refused() {
+    let env = TestEnv::new("exec_tty_detached");
+    let b = env.bundle(&["sleep", "300"]);
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    env.wait_status(&id, "running");
+    let out = env.rt.run_cmd(&["exec", "-d", "-t", &id, "true"]);
+    out.assert_fails_naming(&["console-socket", "console socket"]);
+}

@@ -2,8 +2,12 @@
 //! socketpair carrying one compact binary message per packet (a tag byte, then the payload), so
 //! a message never arrives half-read and nothing is parsed as JSON on the hot path.
 
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
-use std::os::fd::{AsRawFd, OwnedFd};
+use nix::sys::socket::{
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Every message of the create protocol, in the order they are normally exchanged
 /// (docs/process-model.md has the picture).
@@ -27,6 +31,8 @@ pub enum Msg {
     Ready,
     /// child → parent: setup failed; the text names the step and field.
     Error(String),
+    /// exec'd process → parent: its SCMP_ACT_NOTIFY listener, the fd attached (`send_fd`).
+    SeccompListener,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +59,7 @@ impl Msg {
             Msg::HooksDone(json) => (6, json),
             Msg::Ready => (7, &[]),
             Msg::Error(text) => (8, text.as_bytes()),
+            Msg::SeccompListener => (9, &[]),
         };
         [&[tag][..], payload].concat()
     }
@@ -75,6 +82,7 @@ impl Msg {
             6 => Msg::HooksDone(payload.to_vec()),
             7 => Msg::Ready,
             8 => Msg::Error(String::from_utf8_lossy(payload).into_owned()),
+            9 => Msg::SeccompListener,
             t => return Err(ChannelError::Malformed(t)),
         })
     }
@@ -112,16 +120,65 @@ impl Channel {
         }
     }
 
-    pub fn recv(&self) -> Result<Msg, ChannelError> {
-        let mut buf = vec![0u8; MAX_MSG];
+    /// Sends `msg` with `fd` attached (SCM_RIGHTS: the receiver gets its own copy).
+    pub fn send_fd(&self, msg: &Msg, fd: BorrowedFd<'_>) -> Result<(), ChannelError> {
+        let bytes = msg.encode();
+        let fds = [fd.as_raw_fd()];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        let iov = [IoSlice::new(&bytes)];
         loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Ok(0) => return Err(ChannelError::Closed),
-                Ok(n) => return Msg::decode(&buf[..n]),
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                &cmsg,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EPIPE) => return Err(ChannelError::Closed),
+                Err(e) => return Err(ChannelError::Io(e)),
+            }
+        }
+    }
+
+    /// Receives one message; an fd sent with it is dropped (closed).
+    pub fn recv(&self) -> Result<Msg, ChannelError> {
+        self.recv_fd().map(|(msg, _)| msg)
+    }
+
+    /// Receives one message and the fd attached to it, if any (close-on-exec).
+    pub fn recv_fd(&self) -> Result<(Msg, Option<OwnedFd>), ChannelError> {
+        let mut buf = vec![0u8; MAX_MSG];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(nix::errno::Errno::ECONNRESET) => return Err(ChannelError::Closed),
                 Err(e) => return Err(ChannelError::Io(e)),
+                Ok(m) => m,
+            };
+            let mut fd = None;
+            for c in msg.cmsgs().map_err(ChannelError::Io)? {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    for &f in &fds {
+                        // SAFETY: the kernel just installed these fds in our table; we own them.
+                        let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                        fd.get_or_insert(owned);
+                    }
+                }
             }
+            let n = msg.bytes;
+            if n == 0 {
+                return Err(ChannelError::Closed);
+            }
+            return Msg::decode(&buf[..n]).map(|m| (m, fd));
         }
     }
 
@@ -139,6 +196,7 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn every_message_round_trips() {
@@ -153,11 +211,19 @@ mod tests {
             Msg::HooksDone(b"{\"id\":\"x\"}".to_vec()),
             Msg::Ready,
             Msg::Error("mounts[3] (/x): bad".into()),
+            Msg::SeccompListener,
         ];
         for m in &msgs {
             a.send(m).unwrap();
             assert_eq!(&b.recv().unwrap(), m);
         }
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        a.send_fd(&Msg::SeccompListener, file.as_fd()).unwrap();
+        let (msg, fd) = b.recv_fd().unwrap();
+        assert_eq!(msg, Msg::SeccompListener);
+        let fd = fd.expect("the fd came along");
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        assert!(link.ends_with("stat"), "{link:?}");
         drop(a);
         assert!(matches!(b.recv(), Err(ChannelError::Closed)));
     }

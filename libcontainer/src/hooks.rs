@@ -28,20 +28,31 @@ pub enum HookError {
     },
 }
 
+/// Every hook phase berth runs, by its config name, in the order of `validate_hooks`'s lists
+/// (also what `berth features` reports).
+pub const PHASES: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
 /// Checks every hook of every phase before anything is created: an absolute path, a
 /// positive timeout, and env entries of the form KEY=VALUE.
 pub fn validate_hooks(hooks: Option<&Hooks>) -> Result<(), HookError> {
     let Some(h) = hooks else { return Ok(()) };
     #[allow(deprecated)] // prestart is deprecated but still part of the spec and still run
-    let phases = [
-        ("prestart", h.prestart()),
-        ("createRuntime", h.create_runtime()),
-        ("createContainer", h.create_container()),
-        ("startContainer", h.start_container()),
-        ("poststart", h.poststart()),
-        ("poststop", h.poststop()),
+    let lists = [
+        h.prestart(),
+        h.create_runtime(),
+        h.create_container(),
+        h.start_container(),
+        h.poststart(),
+        h.poststop(),
     ];
-    for (phase, list) in phases {
+    for (phase, list) in PHASES.into_iter().zip(lists) {
         for (index, hook) in list.iter().flatten().enumerate() {
             check_hook(hook).map_err(|reason| failed(phase, index, hook, reason))?;
         }

@@ -11,6 +11,7 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod channel;
 pub mod container;
+pub mod features;
 pub mod hooks;
 pub mod identity;
 pub mod namespaces;

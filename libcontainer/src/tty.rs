@@ -153,3 +153,92 @@ fn make_controlling_stdio(slave: OwnedFd) -> Result<(), TtyError> {
 #[cfg(test)]
 #[path = "tty_tests.rs"]
 mod tests;
+
+/// A console socket berth listens on itself (`run -t` / `exec -t` without --console-socket):
+/// a fresh private directory in the temp dir holding the socket, removed on drop.
+pub struct ConsoleSocket {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleSocket {
+    pub fn bind() -> Result<Self, TtyError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("berth-console-{}-{nanos}", std::process::id()));
+        let fail = |reason: String| TtyError::Socket {
+            path: dir.display().to_string(),
+            reason,
+        };
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| fail(e.to_string()))?;
+        let path = dir.join("console.sock");
+        let listener = match std::os::unix::net::UnixListener::bind(&path) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                return Err(fail(e.to_string()));
+            }
+        };
+        Ok(Self {
+            dir,
+            path,
+            listener,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The pty master the container's process sent while it was set up (so this never
+    /// waits: no pending connection means no terminal was made).
+    pub fn receive_master(&self) -> Result<OwnedFd, TtyError> {
+        let fail = |reason: String| TtyError::Socket {
+            path: self.path.display().to_string(),
+            reason,
+        };
+        self.listener
+            .set_nonblocking(true)
+            .map_err(|e| fail(e.to_string()))?;
+        let (stream, _) = self
+            .listener
+            .accept()
+            .map_err(|e| fail(format!("no terminal was sent: {e}")))?;
+        stream
+            .set_nonblocking(false)
+            .map_err(|e| fail(e.to_string()))?;
+        let mut buf = [0u8; 4096];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        for c in msg.cmsgs().map_err(|e| fail(e.to_string()))? {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+                if let Some(&fd) = fds.first() {
+                    // SAFETY: the kernel just installed this fd for us; nobody else owns it.
+                    return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+                }
+            }
+        }
+        Err(fail("no fd came with the message".into()))
+    }
+}
+
+impl Drop for ConsoleSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}

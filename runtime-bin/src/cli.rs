@@ -87,6 +87,8 @@ pub enum Command {
     Update(UpdateArgs),
     /// Display container events such as OOM notifications and usage statistics
     Events(EventsArgs),
+    /// Show the enabled features (runtime-spec features.md, JSON)
+    Features,
 }
 
 #[derive(Debug, Args)]

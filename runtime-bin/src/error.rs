@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub enum CliError {
     #[error(transparent)]
     Container(#[from] libcontainer::Error),
+    #[error(transparent)]
+    Tty(#[from] libcontainer::tty::TtyError),
     #[error("{flag} is not supported by berth")]
     Unsupported { flag: &'static str },
     #[error("{path}: {source}")]

@@ -2,14 +2,34 @@
 
 use crate::cli::ExecArgs;
 use crate::error::CliError;
+use libcontainer::tty::ConsoleSocket;
 use libcontainer::{Container, ExecOptions};
 use oci_spec::runtime::Process;
 use std::path::Path;
 
 /// Runs the process; without --detach waits for it and returns its exit status (128+N when
 /// signal N killed it).
+/// A terminal without --console-socket (and without --detach) is relayed by berth itself,
+/// as runc does.
 pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32, CliError> {
-    let opts = options(args)?;
+    let mut opts = options(args)?;
+    let terminal = opts
+        .process
+        .as_ref()
+        .map_or(opts.tty, |p| p.terminal().unwrap_or(false));
+    let relay = if terminal && opts.console_socket.is_none() {
+        if args.detach {
+            return Err(CliError::Usage(
+                "--tty with --detach needs --console-socket (nothing would hold the terminal)"
+                    .into(),
+            ));
+        }
+        let socket = ConsoleSocket::bind()?;
+        opts.console_socket = Some(socket.path().to_path_buf());
+        Some(socket)
+    } else {
+        None
+    };
     let container = Container::load(root, &args.id)?;
     let child = container.exec(opts)?;
     if let Some(path) = &args.pid_file {
@@ -18,7 +38,14 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32, CliError> {
     if args.detach {
         return Ok(0);
     }
-    Ok(child.wait_forwarding_signals()?)
+    match relay {
+        Some(socket) => {
+            let master = socket.receive_master()?;
+            drop(socket);
+            Ok(child.relay_terminal(master)?)
+        }
+        None => Ok(child.wait_forwarding_signals()?),
+    }
 }
 
 fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {

@@ -2,6 +2,7 @@
 
 use crate::cli::{CreateArgs, DeleteArgs, IdArg, KillArgs, RunArgs};
 use crate::error::CliError;
+use libcontainer::tty::ConsoleSocket;
 use libcontainer::{Container, ContainerBuilder, Created, Error};
 use std::path::Path;
 
@@ -35,18 +36,56 @@ pub fn start(root: &Path, args: &IdArg) -> Result<i32, CliError> {
 
 /// create + start; in the foreground, waits (forwarding signals to the init), deletes the
 /// container (unless --keep) and exits with its status (128+N when signal N killed it).
+/// A terminal without --console-socket is relayed by berth itself, as runc does.
 pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
     let id = &args.create.id;
-    let mut created = builder(root, &args.create)?.create()?;
+    let relay = if !args.detach && args.create.console_socket.is_none() && wants_terminal(args) {
+        Some(ConsoleSocket::bind()?)
+    } else {
+        None
+    };
+    let mut b = builder(root, &args.create)?;
+    if let Some(socket) = &relay {
+        b = b.console_socket(socket.path());
+    }
+    let mut created = b.create()?;
+    // The init sent the master during create; take it before it runs.
+    let master = match relay
+        .as_ref()
+        .map(ConsoleSocket::receive_master)
+        .transpose()
+    {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = Container::load(root, id).and_then(|c| c.delete(true));
+            return Err(e.into());
+        }
+    };
+    drop(relay);
     start_or_delete(root, &mut created)?;
     if args.detach {
         return Ok(0);
     }
-    let code = created.wait_forwarding_signals()?;
+    let code = match master {
+        Some(m) => created.relay_terminal(m)?,
+        None => created.wait_forwarding_signals()?,
+    };
     if !args.keep {
         Container::load(root, id)?.delete(true)?;
     }
     Ok(code)
+}
+
+/// process.terminal of the bundle's config; a config that does not load is create's to
+/// report, with its own error.
+fn wants_terminal(args: &RunArgs) -> bool {
+    let bundle = args.create.bundle.as_deref().unwrap_or(Path::new("."));
+    libcontainer::spec::load_spec(bundle).is_ok_and(|s| {
+        s.process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false)
+    })
 }
 
 fn start_or_delete(root: &Path, created: &mut Created) -> Result<(), CliError> {

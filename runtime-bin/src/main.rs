@@ -86,6 +86,7 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         Command::Ps(a) => cgroup_cmds::ps(root, a),
         Command::Update(a) => update_cmd::update(root, a),
         Command::Events(a) => events_cmd::events(root, a),
+        Command::Features => features(),
     }
 }
 
@@ -107,6 +108,14 @@ fn check_unsupported(g: &GlobalOpts) -> Result<(), CliError> {
         return Err(CliError::Unsupported { flag: "--rootless" });
     }
     Ok(())
+}
+
+/// runc prints the features indented, one field a line.
+fn features() -> Result<i32, CliError> {
+    let json = serde_json::to_string_pretty(&libcontainer::features::features_json())
+        .expect("a JSON value serialises");
+    println!("{json}");
+    Ok(0)
 }
 
 fn version() -> String {

@@ -5,7 +5,7 @@ use crate::cgroups::{self, CgroupPaths};
 use crate::namespaces::{oci_name, plan_namespaces, NamespacePlan};
 use crate::process::{launch, start::bind_start_listener, LaunchConfig, LaunchEvents};
 use crate::state::{now_rfc3339, State, StateDir};
-use crate::{attributes, capabilities, hooks, rlimits, rootfs, seccomp, spec, sysctl};
+use crate::{attributes, hooks, rootfs, seccomp, spec, sysctl};
 use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
 use std::path::{Path, PathBuf};
 
@@ -85,43 +85,13 @@ fn check_config(b: &ContainerBuilder) -> Result<Checked, Error> {
         field: "process",
         reason: "missing".into(),
     })?;
-    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(Error::Config {
-            field: "process.args",
-            reason: "must not be empty".into(),
-        });
-    }
-    if !process.cwd().is_absolute() {
-        return Err(Error::Config {
-            field: "process.cwd",
-            reason: format!("{}: must be an absolute path", process.cwd().display()),
-        });
-    }
-    match (
-        process.terminal().unwrap_or(false),
-        b.console_socket.is_some(),
-    ) {
-        (true, false) => {
-            return Err(Error::Config {
-                field: "process.terminal",
-                reason: "true needs --console-socket".into(),
-            })
-        }
-        (false, true) => {
-            return Err(Error::Config {
-                field: "process.terminal",
-                reason: "--console-socket given but the config asks for no terminal".into(),
-            })
-        }
-        _ => {}
-    }
+    super::validate::check_process(process, b.console_socket.is_some())?;
+    super::validate::check_unsupported(&spec)?;
     let ns = plan_namespaces(&spec)?;
     check_namespace_needs(&spec, &ns)?;
     rootfs::validate_mounts(&spec)?;
     let linux = spec.linux().as_ref();
     cgroups::validate(linux.and_then(|l| l.resources().as_ref()))?;
-    capabilities::validate_capabilities(process.capabilities().as_ref())?;
-    rlimits::validate_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         sysctl::validate_sysctl(sysctl, &|kind| ns.has(kind))?;
     }

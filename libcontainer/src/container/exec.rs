@@ -4,12 +4,13 @@
 
 use super::{Container, Error, Status};
 use crate::namespaces::{oci_name, Join, ALL_KINDS};
-use crate::process::{spawn_joined, JoinConfig};
+use crate::process::{spawn_joined, JoinConfig, JoinEvents};
 use crate::state::{State, StateDir};
-use crate::{capabilities, cgroups, rlimits, seccomp};
+use crate::{cgroups, seccomp};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 /// What to run in the container and how (`berth exec`'s flags).
@@ -60,6 +61,14 @@ impl ExecChild {
             reason: e.to_string(),
         })
     }
+    /// Like `wait_forwarding_signals`, relaying the caller's stdio to the pty `master`
+    /// meanwhile (see `crate::process::relay_terminal`).
+    pub fn relay_terminal(&self, master: OwnedFd) -> Result<i32, Error> {
+        crate::process::relay_terminal(master, self.pid).map_err(|e| Error::Io {
+            what: format!("terminal of exec'd process {}", self.pid),
+            reason: e.to_string(),
+        })
+    }
 }
 
 fn config_err(field: &'static str, reason: impl Into<String>) -> Error {
@@ -91,7 +100,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         _ => {}
     }
     let process = exec_process(&state, opts.clone())?;
-    check_process(&process, opts.console_socket.is_some())?;
+    super::validate::check_process(&process, opts.console_socket.is_some())?;
     let mut spec = state.config.clone();
     spec.set_process(Some(process));
     let program = state
@@ -101,12 +110,6 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         .and_then(|l| l.seccomp().as_ref())
         .map(seccomp::compile)
         .transpose()?;
-    if program.as_ref().is_some_and(|p| p.wants_listener()) {
-        return Err(config_err(
-            "linux.seccomp",
-            "SCMP_ACT_NOTIFY is not supported for exec",
-        ));
-    }
     let stopped = || Error::WrongStatus {
         id: state.id.clone(),
         status: Status::Stopped,
@@ -133,10 +136,25 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         preserve_fds: opts.preserve_fds,
         close_in_child: &[dir.raw_fd()],
     };
-    let pid = spawn_joined(&cfg, &mut |pid| {
-        cgroups::join(&state.cgroup, nix::unistd::Pid::from_raw(pid)).map_err(|e| e.to_string())
-    })?;
+    let pid = spawn_joined(&cfg, &mut Events { state: &state })?;
     Ok(ExecChild { pid })
+}
+
+struct Events<'a> {
+    state: &'a State,
+}
+
+impl JoinEvents for Events<'_> {
+    fn enter_cgroup(&mut self, pid: i32) -> Result<(), String> {
+        cgroups::join(&self.state.cgroup, nix::unistd::Pid::from_raw(pid))
+            .map_err(|e| e.to_string())
+    }
+
+    /// As for the init (runc does the same): the agent learns the exec'd process's pid, and
+    /// the container's state with the init's.
+    fn seccomp_listener(&mut self, listener: OwnedFd, pid: i32) -> Result<(), String> {
+        super::ops::send_seccomp_listener(self.state, listener, pid).map_err(|e| e.to_string())
+    }
 }
 
 /// The process to run: the one given, or the container's changed by the options.
@@ -197,51 +215,6 @@ fn add_caps(caps: Option<LinuxCapabilities>, names: &[String]) -> Result<LinuxCa
         caps.set_ambient(add(caps.ambient()));
     }
     Ok(caps)
-}
-
-/// What `create` checks of the container's process, for the exec'd one.
-fn check_process(p: &Process, console_socket: bool) -> Result<(), Error> {
-    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(config_err("process.args", "must not be empty"));
-    }
-    if !p.cwd().is_absolute() {
-        return Err(config_err(
-            "process.cwd",
-            format!("{}: must be an absolute path", p.cwd().display()),
-        ));
-    }
-    match (p.terminal().unwrap_or(false), console_socket) {
-        (true, false) => {
-            return Err(config_err(
-                "process.terminal",
-                "true needs --console-socket",
-            ))
-        }
-        (false, true) => {
-            return Err(config_err(
-                "process.terminal",
-                "--console-socket given but no terminal asked for",
-            ))
-        }
-        _ => {}
-    }
-    if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(config_err(
-            "process.apparmorProfile",
-            "AppArmor is not supported",
-        ));
-    }
-    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(config_err(
-            "process.selinuxLabel",
-            "SELinux is not supported",
-        ));
-    }
-    capabilities::validate_capabilities(p.capabilities().as_ref())?;
-    if let Some(limits) = p.rlimits() {
-        rlimits::validate_rlimits(limits)?;
-    }
-    Ok(())
 }
 
 /// The init's namespaces, opened now (on the host), user first and mnt last: the user

@@ -20,6 +20,7 @@ mod create;
 mod exec;
 mod ops;
 mod resources;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -212,6 +213,15 @@ impl Created {
         let pid = self.container.state.pid;
         crate::process::wait_forwarding_signals(pid).map_err(|e| Error::Io {
             what: format!("wait for init {pid}"),
+            reason: e.to_string(),
+        })
+    }
+    /// Like `wait_forwarding_signals`, relaying the caller's stdio to the pty `master`
+    /// meanwhile (see `crate::process::relay_terminal`).
+    pub fn relay_terminal(&self, master: std::os::fd::OwnedFd) -> Result<i32, Error> {
+        let pid = self.container.state.pid;
+        crate::process::relay_terminal(master, pid).map_err(|e| Error::Io {
+            what: format!("terminal of init {pid}"),
             reason: e.to_string(),
         })
     }

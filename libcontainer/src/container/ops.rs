@@ -112,7 +112,7 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
     )?;
     let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
     if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
-        send_seccomp_listener(&state, fd)?;
+        send_seccomp_listener(&state, fd, state.pid)?;
     }
     let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
     if let Some(list) = state
@@ -130,7 +130,9 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
     Ok(())
 }
 
-fn send_seccomp_listener(state: &State, fd: OwnedFd) -> Result<(), Error> {
+/// Sends a SCMP_ACT_NOTIFY listener to the agent at listenerPath; `pid` is the process
+/// whose filter it is (the init, or an exec'd process).
+pub(super) fn send_seccomp_listener(state: &State, fd: OwnedFd, pid: i32) -> Result<(), Error> {
     let sc = state
         .config
         .linux()
@@ -145,7 +147,7 @@ fn send_seccomp_listener(state: &State, fd: OwnedFd) -> Result<(), Error> {
     let msg = json!({
         "ociVersion": state.oci_version,
         "fds": ["seccompFd"],
-        "pid": state.pid,
+        "pid": pid,
         "metadata": sc.and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
         "state": oci_state(state, Status::Running, &state.rootfs),
     });

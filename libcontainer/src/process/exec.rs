@@ -56,8 +56,26 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
         envp: env
             .iter()
             .map(|e| cstring("process.env", e))
+            .chain(default_home(env, process.user().uid()).map(|h| cstring("HOME", &h)))
             .collect::<Result<_, _>>()?,
     })
+}
+
+/// runc's rule: without HOME in the environment, the process gets its user's home from the
+/// container's /etc/passwd, or "/" when the uid has no entry. Read in the container's view
+/// (after pivot_root, or after joining its mount namespace).
+fn default_home(env: &[String], uid: u32) -> Option<String> {
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let home = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_owned())
+        .filter(|h| !h.is_empty());
+    Some(format!("HOME={}", home.as_deref().unwrap_or("/")))
 }
 
 fn find_in_path(name: &str, search: &str) -> Option<PathBuf> {

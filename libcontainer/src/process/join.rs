@@ -10,7 +10,9 @@
 //! ── Go ─────────────────────────► setns (user first, mnt last)
 //!                                 clone(CLONE_PARENT) ────────► resolve args[0], fds, rlimits,
 //! ◄─ InitPid(pid) ──────────────── exit                         seccomp, identity, caps, NNP,
-//! ◄─ EOF (channel closed by execve) or Error(text) ─────────────  cwd, execve
+//! ◄─ SeccompListener + fd (SCMP_ACT_NOTIFY only) ──────────────  cwd
+//! ◄─ EOF (channel closed by execve) or Error(text) ─────────────  execve
+//! forward the listener (with the process's pid) to listenerPath
 //! ```
 
 use super::clone::{clone_into, Cloned};
@@ -23,7 +25,7 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// What the exec'd process needs; the children read it from memory.
@@ -39,13 +41,18 @@ pub struct JoinConfig<'a> {
     pub close_in_child: &'a [RawFd],
 }
 
-/// Starts the process; `enter_cgroup` puts the first child into the container's cgroups
-/// before it joins anything (the process, forked from it, inherits them). Returns the
-/// process's pid once its execve succeeded; on error every process made is killed and reaped.
-pub fn spawn_joined(
-    cfg: &JoinConfig,
-    enter_cgroup: &mut dyn FnMut(i32) -> Result<(), String>,
-) -> Result<i32, ProcessError> {
+/// What the container layer does for `spawn_joined`.
+pub trait JoinEvents {
+    /// Put the first child (pid in our namespace) into the container's cgroups, before it
+    /// joins anything: the process, forked from it, inherits them.
+    fn enter_cgroup(&mut self, pid: i32) -> Result<(), String>;
+    /// The process (`pid`) installed a filter with SCMP_ACT_NOTIFY: hand its listener on.
+    fn seccomp_listener(&mut self, listener: OwnedFd, pid: i32) -> Result<(), String>;
+}
+
+/// Starts the process. Returns its pid once its execve succeeded; on error every process
+/// made is killed and reaped.
+pub fn spawn_joined(cfg: &JoinConfig, events: &mut dyn JoinEvents) -> Result<i32, ProcessError> {
     let (parent, child) = channel_pair()?;
     let first = match clone_into(CloneFlags::empty()).map_err(ProcessError::Clone)? {
         Cloned::Child => {
@@ -56,7 +63,7 @@ pub fn spawn_joined(
     };
     drop(child);
     let mut process = None;
-    let result = serve(&parent, enter_cgroup, first, &mut process);
+    let result = serve(&parent, events, first, &mut process);
     if result.is_err() {
         for pid in [Some(first), process].into_iter().flatten() {
             super::kill_and_reap(pid.as_raw());
@@ -69,21 +76,25 @@ pub fn spawn_joined(
 
 fn serve(
     chan: &Channel,
-    enter_cgroup: &mut dyn FnMut(i32) -> Result<(), String>,
+    events: &mut dyn JoinEvents,
     first: Pid,
     process: &mut Option<Pid>,
 ) -> Result<i32, ProcessError> {
-    enter_cgroup(first.as_raw()).map_err(ProcessError::Parent)?;
+    events
+        .enter_cgroup(first.as_raw())
+        .map_err(ProcessError::Parent)?;
     chan.send(&Msg::Go)?;
+    let mut listener = None;
     loop {
-        match chan.recv() {
-            Ok(Msg::InitPid(pid)) => {
+        match chan.recv_fd().map(|(msg, fd)| (msg, fd.is_some(), fd)) {
+            Ok((Msg::InitPid(pid), false, _)) => {
                 *process = Some(if pid == 0 { first } else { Pid::from_raw(pid) });
             }
-            Ok(Msg::Error(text)) => return Err(ProcessError::Child(text)),
+            Ok((Msg::SeccompListener, true, fd)) => listener = fd,
+            Ok((Msg::Error(text), false, _)) => return Err(ProcessError::Child(text)),
             // Every copy of the child's end is gone: the process's execve closed it.
             Err(ChannelError::Closed) => break,
-            Ok(other) => {
+            Ok((other, _, _)) => {
                 return Err(ProcessError::Child(format!(
                     "protocol: unexpected {other:?}"
                 )))
@@ -91,9 +102,17 @@ fn serve(
             Err(e) => return Err(e.into()),
         }
     }
-    process
+    let pid = process
         .map(Pid::as_raw)
-        .ok_or_else(|| ProcessError::Child("the exec'd process exited before reporting".into()))
+        .ok_or_else(|| ProcessError::Child("the exec'd process exited before reporting".into()))?;
+    // Forwarded once the pid is known (the two messages come from different processes, in
+    // no guaranteed order). A notified syscall meanwhile just waits for the agent.
+    if let Some(fd) = listener {
+        events
+            .seccomp_listener(fd, pid)
+            .map_err(ProcessError::Parent)?;
+    }
+    Ok(pid)
 }
 
 fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
@@ -147,11 +166,10 @@ fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), String> {
     }
     let program = resolve_program(cfg.spec)?;
     limit_fds(cfg.preserve_fds)?;
-    match finish_and_exec(cfg.spec, cfg.seccomp, &program, &mut no_listener)? {}
-}
-
-/// Checked by the caller before anything runs (an exec'd process has no listener path of its
-/// own to hand a SCMP_ACT_NOTIFY fd to).
-fn no_listener(_: OwnedFd) -> Result<(), String> {
-    Err("linux.seccomp: SCMP_ACT_NOTIFY is not supported for exec".into())
+    // The listener goes to the parent, which forwards it to the container's listenerPath.
+    let mut send_listener = |l: OwnedFd| {
+        chan.send_fd(&Msg::SeccompListener, l.as_fd())
+            .map_err(|e| format!("seccomp listener to berth exec: {e}"))
+    };
+    match finish_and_exec(cfg.spec, cfg.seccomp, &program, &mut send_listener)? {}
 }

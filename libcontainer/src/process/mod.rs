@@ -9,11 +9,13 @@ mod exec;
 mod init;
 mod join;
 mod keyring;
+mod relay;
 mod stage;
 pub mod start;
 mod wait;
 
-pub use join::{spawn_joined, JoinConfig};
+pub use join::{spawn_joined, JoinConfig, JoinEvents};
+pub use relay::relay_terminal;
 pub use wait::wait_forwarding_signals;
 
 use crate::channel::{channel_pair, Msg};

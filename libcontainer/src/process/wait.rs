@@ -7,7 +7,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 /// Signals that are the job of the container, not of berth's own process.
-fn forwarded() -> SigSet {
+pub(super) fn forwarded() -> SigSet {
     let mut set = SigSet::empty();
     for sig in Signal::iterator() {
         if !matches!(
@@ -28,7 +28,7 @@ fn forwarded() -> SigSet {
     set
 }
 
-fn exit_code(status: WaitStatus) -> Option<i32> {
+pub(super) fn exit_code(status: WaitStatus) -> Option<i32> {
     match status {
         WaitStatus::Exited(_, code) => Some(code),
         WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),

@@ -32,6 +32,8 @@ mod pivot;
 #[cfg(test)]
 mod tests;
 
+pub use options::{idmap_supported, supported_mount_options};
+
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 

@@ -64,6 +64,7 @@ impl MountOptions {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Opt {
     Set(MsFlags),
     Clear(MsFlags),
@@ -75,95 +76,139 @@ enum Opt {
     Unsupported(&'static str),
 }
 
-fn lookup(option: &str) -> Option<Opt> {
+// The tables below are the parser: `lookup` reads them, and `berth features` lists every
+// option in them that is not `Unsupported`, so the advertised set cannot drift from the
+// accepted one.
+const M_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW);
+
+/// mount(2) flags and the other per-entry options.
+const FLAG_OPTIONS: &[(&str, Opt)] = {
     use MsFlags as M;
     use Opt::*;
-    Some(match option {
-        "defaults" => Set(M::empty()),
-        "ro" => Set(M::MS_RDONLY),
-        "rw" => Clear(M::MS_RDONLY),
-        "suid" => Clear(M::MS_NOSUID),
-        "nosuid" => Set(M::MS_NOSUID),
-        "dev" => Clear(M::MS_NODEV),
-        "nodev" => Set(M::MS_NODEV),
-        "exec" => Clear(M::MS_NOEXEC),
-        "noexec" => Set(M::MS_NOEXEC),
-        "sync" => Set(M::MS_SYNCHRONOUS),
-        "async" => Clear(M::MS_SYNCHRONOUS),
-        "dirsync" => Set(M::MS_DIRSYNC),
-        "remount" => Set(M::MS_REMOUNT),
-        "mand" => Set(M::MS_MANDLOCK),
-        "nomand" => Clear(M::MS_MANDLOCK),
-        "atime" => Clear(M::MS_NOATIME),
-        "noatime" => Set(M::MS_NOATIME),
-        "diratime" => Clear(M::MS_NODIRATIME),
-        "nodiratime" => Set(M::MS_NODIRATIME),
-        "relatime" => Set(M::MS_RELATIME),
-        "norelatime" => Clear(M::MS_RELATIME),
-        "strictatime" => Set(M::MS_STRICTATIME),
-        "nostrictatime" => Clear(M::MS_STRICTATIME),
-        "lazytime" => Set(M::MS_LAZYTIME),
-        "nolazytime" => Clear(M::MS_LAZYTIME),
-        "iversion" => Set(M::MS_I_VERSION),
-        "noiversion" => Clear(M::MS_I_VERSION),
-        "silent" => Set(M::MS_SILENT),
-        "loud" => Clear(M::MS_SILENT),
+    &[
+        ("defaults", Set(M::empty())),
+        ("ro", Set(M::MS_RDONLY)),
+        ("rw", Clear(M::MS_RDONLY)),
+        ("suid", Clear(M::MS_NOSUID)),
+        ("nosuid", Set(M::MS_NOSUID)),
+        ("dev", Clear(M::MS_NODEV)),
+        ("nodev", Set(M::MS_NODEV)),
+        ("exec", Clear(M::MS_NOEXEC)),
+        ("noexec", Set(M::MS_NOEXEC)),
+        ("sync", Set(M::MS_SYNCHRONOUS)),
+        ("async", Clear(M::MS_SYNCHRONOUS)),
+        ("dirsync", Set(M::MS_DIRSYNC)),
+        ("remount", Set(M::MS_REMOUNT)),
+        ("mand", Set(M::MS_MANDLOCK)),
+        ("nomand", Clear(M::MS_MANDLOCK)),
+        ("atime", Clear(M::MS_NOATIME)),
+        ("noatime", Set(M::MS_NOATIME)),
+        ("diratime", Clear(M::MS_NODIRATIME)),
+        ("nodiratime", Set(M::MS_NODIRATIME)),
+        ("relatime", Set(M::MS_RELATIME)),
+        ("norelatime", Clear(M::MS_RELATIME)),
+        ("strictatime", Set(M::MS_STRICTATIME)),
+        ("nostrictatime", Clear(M::MS_STRICTATIME)),
+        ("lazytime", Set(M::MS_LAZYTIME)),
+        ("nolazytime", Clear(M::MS_LAZYTIME)),
+        ("iversion", Set(M::MS_I_VERSION)),
+        ("noiversion", Clear(M::MS_I_VERSION)),
+        ("silent", Set(M::MS_SILENT)),
+        ("loud", Clear(M::MS_SILENT)),
         // MS_NOSYMFOLLOW (Linux 5.10); nix does not name it.
-        "nosymfollow" => Set(M::from_bits_retain(libc::MS_NOSYMFOLLOW)),
-        "symfollow" => Clear(M::from_bits_retain(libc::MS_NOSYMFOLLOW)),
-        "tmpcopyup" => CopyUp,
-        "bind" => Set(M::MS_BIND),
-        "rbind" => Set(M::MS_BIND | M::MS_REC),
-        _ => {
-            return lookup_propagation(option)
-                .map(Propagation)
-                .or_else(|| lookup_attr(option))
-        }
-    })
-}
+        ("nosymfollow", Set(M_NOSYMFOLLOW)),
+        ("symfollow", Clear(M_NOSYMFOLLOW)),
+        ("tmpcopyup", CopyUp),
+        ("bind", Set(M::MS_BIND)),
+        ("rbind", Set(M::MS_BIND.union(M::MS_REC))),
+    ]
+};
 
-fn lookup_attr(option: &str) -> Option<Opt> {
+/// Propagation types (mount options, and `linux.rootfsPropagation`).
+const PROPAGATIONS: &[(&str, MsFlags)] = {
+    use MsFlags as M;
+    &[
+        ("private", M::MS_PRIVATE),
+        ("rprivate", M::MS_PRIVATE.union(M::MS_REC)),
+        ("shared", M::MS_SHARED),
+        ("rshared", M::MS_SHARED.union(M::MS_REC)),
+        ("slave", M::MS_SLAVE),
+        ("rslave", M::MS_SLAVE.union(M::MS_REC)),
+        ("unbindable", M::MS_UNBINDABLE),
+        ("runbindable", M::MS_UNBINDABLE.union(M::MS_REC)),
+    ]
+};
+
+/// Recursive attributes, applied with mount_setattr(AT_RECURSIVE).
+const ATTR_OPTIONS: &[(&str, Opt)] = {
     use Opt::*;
-    Some(match option {
-        "rro" => AttrSet(MOUNT_ATTR_RDONLY),
-        "rrw" => AttrClear(MOUNT_ATTR_RDONLY),
-        "rnosuid" => AttrSet(MOUNT_ATTR_NOSUID),
-        "rsuid" => AttrClear(MOUNT_ATTR_NOSUID),
-        "rnodev" => AttrSet(MOUNT_ATTR_NODEV),
-        "rdev" => AttrClear(MOUNT_ATTR_NODEV),
-        "rnoexec" => AttrSet(MOUNT_ATTR_NOEXEC),
-        "rexec" => AttrClear(MOUNT_ATTR_NOEXEC),
-        "rnodiratime" => AttrSet(MOUNT_ATTR_NODIRATIME),
-        "rdiratime" => AttrClear(MOUNT_ATTR_NODIRATIME),
-        "rnosymfollow" => AttrSet(MOUNT_ATTR_NOSYMFOLLOW),
-        "rsymfollow" => AttrClear(MOUNT_ATTR_NOSYMFOLLOW),
+    &[
+        ("rro", AttrSet(MOUNT_ATTR_RDONLY)),
+        ("rrw", AttrClear(MOUNT_ATTR_RDONLY)),
+        ("rnosuid", AttrSet(MOUNT_ATTR_NOSUID)),
+        ("rsuid", AttrClear(MOUNT_ATTR_NOSUID)),
+        ("rnodev", AttrSet(MOUNT_ATTR_NODEV)),
+        ("rdev", AttrClear(MOUNT_ATTR_NODEV)),
+        ("rnoexec", AttrSet(MOUNT_ATTR_NOEXEC)),
+        ("rexec", AttrClear(MOUNT_ATTR_NOEXEC)),
+        ("rnodiratime", AttrSet(MOUNT_ATTR_NODIRATIME)),
+        ("rdiratime", AttrClear(MOUNT_ATTR_NODIRATIME)),
+        ("rnosymfollow", AttrSet(MOUNT_ATTR_NOSYMFOLLOW)),
+        ("rsymfollow", AttrClear(MOUNT_ATTR_NOSYMFOLLOW)),
         // The atime modes are one enum in mount_setattr: undoing noatime/strictatime means
         // going back to the kernel's default, relatime.
-        "rnoatime" => Atime(MOUNT_ATTR_NOATIME),
-        "rstrictatime" => Atime(MOUNT_ATTR_STRICTATIME),
-        "rrelatime" | "ratime" | "rnostrictatime" => Atime(MOUNT_ATTR_RELATIME),
-        "rnorelatime" => Atime(MOUNT_ATTR_STRICTATIME),
-        "idmap" | "ridmap" => Unsupported("idmapped mounts are not supported yet"),
-        "tmpcopyup" => {
-            Unsupported("copying the image's files up into a tmpfs is not supported yet")
-        }
-        _ => return None,
-    })
+        ("rnoatime", Atime(MOUNT_ATTR_NOATIME)),
+        ("rstrictatime", Atime(MOUNT_ATTR_STRICTATIME)),
+        ("rrelatime", Atime(MOUNT_ATTR_RELATIME)),
+        ("ratime", Atime(MOUNT_ATTR_RELATIME)),
+        ("rnostrictatime", Atime(MOUNT_ATTR_RELATIME)),
+        ("rnorelatime", Atime(MOUNT_ATTR_STRICTATIME)),
+        // Known, so refused by name rather than passed to the filesystem as data.
+        (
+            "idmap",
+            Unsupported("idmapped mounts are not supported yet"),
+        ),
+        (
+            "ridmap",
+            Unsupported("idmapped mounts are not supported yet"),
+        ),
+    ]
+};
+
+fn find<T: Copy>(table: &[(&str, T)], option: &str) -> Option<T> {
+    table
+        .iter()
+        .find(|(name, _)| *name == option)
+        .map(|&(_, v)| v)
+}
+
+fn lookup(option: &str) -> Option<Opt> {
+    find(FLAG_OPTIONS, option)
+        .or_else(|| lookup_propagation(option).map(Opt::Propagation))
+        .or_else(|| find(ATTR_OPTIONS, option))
 }
 
 pub(super) fn lookup_propagation(value: &str) -> Option<MsFlags> {
-    use MsFlags as M;
-    Some(match value {
-        "private" => M::MS_PRIVATE,
-        "rprivate" => M::MS_PRIVATE | M::MS_REC,
-        "shared" => M::MS_SHARED,
-        "rshared" => M::MS_SHARED | M::MS_REC,
-        "slave" => M::MS_SLAVE,
-        "rslave" => M::MS_SLAVE | M::MS_REC,
-        "unbindable" => M::MS_UNBINDABLE,
-        "runbindable" => M::MS_UNBINDABLE | M::MS_REC,
-        _ => return None,
-    })
+    find(PROPAGATIONS, value)
+}
+
+/// Every mount option berth recognises and applies (not filesystem data), sorted: what
+/// `berth features` reports as `mountOptions`.
+pub fn supported_mount_options() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = FLAG_OPTIONS
+        .iter()
+        .chain(ATTR_OPTIONS)
+        .filter(|(_, o)| !matches!(o, Opt::Unsupported(_)))
+        .map(|&(name, _)| name)
+        .chain(PROPAGATIONS.iter().map(|&(name, _)| name))
+        .collect();
+    all.sort_unstable();
+    all
+}
+
+/// Whether `idmap` mount options are applied (they are recognised but refused for now).
+pub fn idmap_supported() -> bool {
+    !matches!(find(ATTR_OPTIONS, "idmap"), Some(Opt::Unsupported(_)))
 }
 
 /// Parses one entry's options; the error is the reason, without the entry's name.

@@ -186,14 +186,13 @@ fn architectures(seccomp: &LinuxSeccomp) -> Result<Vec<Abi>, SeccompError> {
     for arch in seccomp.architectures().iter().flatten() {
         let abi = match arch {
             Arch::ScmpArchNative => native,
-            Arch::ScmpArchX86_64 => Abi::X86_64,
-            Arch::ScmpArchX86 => Abi::I386,
-            Arch::ScmpArchX32 => Abi::X32,
-            other => {
-                return Err(SeccompError::UnsupportedArch {
+            other => ARCHS
+                .iter()
+                .find(|(a, _)| a == other)
+                .map(|&(_, abi)| abi)
+                .ok_or_else(|| SeccompError::UnsupportedArch {
                     arch: other.to_string(),
-                })
-            }
+                })?,
         };
         if !abis.contains(&abi) {
             abis.push(abi);
@@ -212,22 +211,77 @@ fn native_abi() -> Result<Abi, SeccompError> {
     }
 }
 
+/// The filter flags berth applies and their kernel values (`flags` and `berth features`).
+/// - TSYNC: harmless in the single-threaded init, and honoured rather than ignored.
+/// - WAIT_KILLABLE_RECV: only changes how a notified syscall waits; `install` drops it when
+///   no rule notifies, because the kernel refuses it without NEW_LISTENER.
+pub(super) const FLAGS: [(LinuxSeccompFilterFlag, libc::c_ulong); 4] = {
+    use LinuxSeccompFilterFlag as F;
+    [
+        (F::SeccompFilterFlagTsync, libc::SECCOMP_FILTER_FLAG_TSYNC),
+        (F::SeccompFilterFlagLog, libc::SECCOMP_FILTER_FLAG_LOG),
+        (
+            F::SeccompFilterFlagSpecAllow,
+            libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        ),
+        (
+            F::SeccompFilterFlagWaitKillableRecv,
+            libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+        ),
+    ]
+};
+
+/// The architectures `architectures` filters besides the native one (SCMP_ARCH_NATIVE is
+/// always accepted and not listed, as libseccomp does not list it).
+pub(super) const ARCHS: [(Arch, Abi); 3] = [
+    (Arch::ScmpArchX86_64, Abi::X86_64),
+    (Arch::ScmpArchX86, Abi::I386),
+    (Arch::ScmpArchX32, Abi::X32),
+];
+
+/// Every action `action` maps (a test compiles a rule with each).
+pub(super) const ACTIONS: [LinuxSeccompAction; 9] = {
+    use LinuxSeccompAction as A;
+    [
+        A::ScmpActKill,
+        A::ScmpActKillProcess,
+        A::ScmpActKillThread,
+        A::ScmpActTrap,
+        A::ScmpActErrno,
+        A::ScmpActTrace,
+        A::ScmpActAllow,
+        A::ScmpActLog,
+        A::ScmpActNotify,
+    ]
+};
+
+/// Every operator `condition` maps (a test compiles a rule with each).
+pub(super) const OPERATORS: [LinuxSeccompOperator; 7] = {
+    use LinuxSeccompOperator as O;
+    [
+        O::ScmpCmpNe,
+        O::ScmpCmpLt,
+        O::ScmpCmpLe,
+        O::ScmpCmpEq,
+        O::ScmpCmpGe,
+        O::ScmpCmpGt,
+        O::ScmpCmpMaskedEq,
+    ]
+};
+
 fn flags(seccomp: &LinuxSeccomp) -> Result<libc::c_ulong, SeccompError> {
     let mut flags = 0;
     for flag in seccomp.flags().iter().flatten() {
-        flags |= match flag {
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
-                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
-            }
-            // Harmless in the single-threaded init, and honoured rather than ignored.
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
-            // Only changes how a notified syscall waits; `install` drops it when no rule
-            // notifies, because the kernel refuses it without NEW_LISTENER.
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-            }
-        };
+        // Every variant oci-spec knows is in FLAGS (a test checks it).
+        let (_, value) =
+            FLAGS
+                .iter()
+                .find(|(f, _)| f == flag)
+                .ok_or_else(|| SeccompError::InvalidField {
+                    field: "flags",
+                    reason: format!("{flag} is not supported"),
+                })?;
+        flags |= value;
     }
     Ok(flags)
 }

@@ -146,3 +146,47 @@ pub fn install(program: &SeccompProgram) -> Result<Option<OwnedFd>, SeccompError
     // SAFETY: with NEW_LISTENER the kernel returns a new fd that nothing else owns.
     Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as i32) }))
 }
+
+/// `linux.seccomp` as `berth features` reports it: the actions, operators, architectures and
+/// flags `compile` accepts, and of the flags those the running kernel accepts.
+pub fn features() -> oci_spec::runtime::Seccomp {
+    let mut f = oci_spec::runtime::Seccomp::default();
+    f.set_enabled(Some(true));
+    f.set_actions(Some(compile::ACTIONS.to_vec()));
+    f.set_operators(Some(
+        compile::OPERATORS.iter().map(|o| o.to_string()).collect(),
+    ));
+    f.set_archs(Some(compile::ARCHS.iter().map(|&(a, _)| a).collect()));
+    f.set_known_flags(Some(
+        compile::FLAGS.iter().map(|(f, _)| f.to_string()).collect(),
+    ));
+    f.set_supported_flags(Some(
+        compile::FLAGS
+            .iter()
+            .filter(|&&(_, v)| kernel_accepts_flag(v))
+            .map(|(f, _)| f.to_string())
+            .collect(),
+    ));
+    f
+}
+
+/// Probes the kernel as libseccomp does: with a NULL program, a known flag combination gets
+/// EFAULT (the copy fails) and an unknown one EINVAL, and nothing is ever installed.
+fn kernel_accepts_flag(flag: libc::c_ulong) -> bool {
+    // The kernel refuses WAIT_KILLABLE_RECV without a listener, as `install` knows.
+    let flags = if flag == libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV {
+        flag | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+    } else {
+        flag
+    };
+    // SAFETY: a NULL program makes the call fail before anything is loaded.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    rc < 0 && nix::errno::Errno::last() == nix::errno::Errno::EFAULT
+}

@@ -409,3 +409,46 @@ fn i386_socketcall_and_ipc_follow_the_rules_of_the_calls_they_multiplex() {
     .unwrap();
     assert_eq!(p.skipped_syscalls(), ["send"]);
 }
+
+/// What `features` advertises is what `compile` accepts: a rule with every action (NOTIFY
+/// with a listener path), every operator, every architecture and every flag compiles.
+#[test]
+fn every_advertised_seccomp_feature_compiles() {
+    let f = super::features();
+    for act in f.actions().as_ref().unwrap() {
+        let p = profile(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": "/run/agent.sock",
+            "syscalls": [{"names": ["getpid"], "action": act}],
+        }));
+        compile(&p).unwrap_or_else(|e| panic!("{act}: {e}"));
+    }
+    for op in f.operators().as_ref().unwrap() {
+        let p = profile(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 0, "value": 1, "op": op}]}],
+        }));
+        compile(&p).unwrap_or_else(|e| panic!("{op}: {e}"));
+    }
+    let p = profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": f.archs(),
+        "flags": f.known_flags(),
+    }));
+    compile(&p).unwrap();
+    // Every flag oci-spec can parse is known (the old exhaustive match is now a table).
+    for flag in [
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+    ] {
+        assert!(f.known_flags().as_ref().unwrap().iter().any(|k| k == flag));
+    }
+    // This machine's kernel (6.x) knows them all.
+    assert_eq!(f.supported_flags(), f.known_flags());
+    // An unknown architecture is refused, and not advertised.
+    let p = profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_ARM"]}));
+    assert!(compile(&p).is_err());
+}

@@ -1,0 +1,81 @@
+//! The checks `create` and `exec` share: a process the container can run, and no config
+//! field berth would otherwise silently ignore (what `berth features` reports as disabled).
+
+use super::Error;
+use crate::{capabilities, rlimits};
+use oci_spec::runtime::{Process, Spec};
+
+fn config_err(field: &'static str, reason: impl Into<String>) -> Error {
+    Error::Config {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// args, cwd, terminal vs console socket, LSM labels, capabilities and rlimits.
+pub(super) fn check_process(p: &Process, console_socket: bool) -> Result<(), Error> {
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(config_err("process.args", "must not be empty"));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(config_err(
+            "process.cwd",
+            format!("{}: must be an absolute path", p.cwd().display()),
+        ));
+    }
+    match (p.terminal().unwrap_or(false), console_socket) {
+        (true, false) => {
+            return Err(config_err(
+                "process.terminal",
+                "true needs --console-socket",
+            ))
+        }
+        (false, true) => {
+            return Err(config_err(
+                "process.terminal",
+                "--console-socket given but no terminal asked for",
+            ))
+        }
+        _ => {}
+    }
+    if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(config_err(
+            "process.apparmorProfile",
+            "AppArmor is not supported",
+        ));
+    }
+    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(config_err(
+            "process.selinuxLabel",
+            "SELinux is not supported",
+        ));
+    }
+    capabilities::validate_capabilities(p.capabilities().as_ref())?;
+    if let Some(limits) = p.rlimits() {
+        rlimits::validate_rlimits(limits)?;
+    }
+    Ok(())
+}
+
+/// `linux` fields berth does not implement: refused by name rather than ignored.
+pub(super) fn check_unsupported(spec: &Spec) -> Result<(), Error> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    if linux.intel_rdt().is_some() {
+        return Err(config_err("linux.intelRdt", "Intel RDT is not supported"));
+    }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(config_err(
+            "linux.netDevices",
+            "moving network devices is not supported",
+        ));
+    }
+    if linux.memory_policy().is_some() {
+        return Err(config_err(
+            "linux.memoryPolicy",
+            "memory policies are not supported",
+        ));
+    }
+    Ok(())
+}
