@@ -9,7 +9,7 @@ use crate::state::{State, StateDir};
 use crate::{capabilities, cgroups, rlimits, seccomp};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process};
+use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process, Spec};
 use std::path::PathBuf;
 
 /// What to run in the container and how (`berth exec`'s flags).
@@ -90,12 +90,11 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         }
         _ => {}
     }
-    let process = exec_process(&state, opts.clone())?;
+    let mut spec = dir.load_config()?;
+    let process = exec_process(&spec, opts.clone())?;
     check_process(&process, opts.console_socket.is_some())?;
-    let mut spec = state.config.clone();
     spec.set_process(Some(process));
-    let program = state
-        .config
+    let program = spec
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
@@ -140,11 +139,11 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
 }
 
 /// The process to run: the one given, or the container's changed by the options.
-fn exec_process(state: &State, opts: ExecOptions) -> Result<Process, Error> {
+fn exec_process(config: &Spec, opts: ExecOptions) -> Result<Process, Error> {
     if let Some(p) = opts.process {
         return Ok(p);
     }
-    let mut p = state.config.process().clone().unwrap_or_default();
+    let mut p = config.process().clone().unwrap_or_default();
     if opts.args.is_empty() {
         return Err(config_err("args", "exec needs a command"));
     }

@@ -110,17 +110,13 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
         |s| s == Status::Created,
         "only a created container can be started",
     )?;
+    let config = dir.load_config()?;
     let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
     if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
-        send_seccomp_listener(&state, fd)?;
+        send_seccomp_listener(&state, &config, fd)?;
     }
     let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
-    if let Some(list) = state
-        .config
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.poststart().as_ref())
-    {
+    if let Some(list) = config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
         // runtime-spec: a failing poststart hook is only logged.
         for e in hooks::run_all_hooks("poststart", list, json.as_bytes()) {
             log::warn!("{e}");
@@ -130,12 +126,12 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
     Ok(())
 }
 
-fn send_seccomp_listener(state: &State, fd: OwnedFd) -> Result<(), Error> {
-    let sc = state
-        .config
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref());
+fn send_seccomp_listener(
+    state: &State,
+    config: &oci_spec::runtime::Spec,
+    fd: OwnedFd,
+) -> Result<(), Error> {
+    let sc = config.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
         return Err(Error::Config {
             field: "linux.seccomp.listenerPath",
@@ -223,15 +219,19 @@ pub(super) fn delete(c: Container, force: bool) -> Result<(), Error> {
         signal_init(&state, Signal::SIGKILL)?;
         wait_gone(&state)?;
     }
+    // Read before the directory goes. A container whose config cannot be read is still
+    // deleted (it is of no use anyway); only its poststop hooks cannot run, and we say so.
+    let poststop = match dir.load_config() {
+        Ok(config) => config.hooks().as_ref().and_then(|h| h.poststop().clone()),
+        Err(e) => {
+            log::warn!("poststop hooks of {} not run: {e}", state.id);
+            None
+        }
+    };
     destroy_cgroup(&state)?;
     dir.remove()?;
     let json = oci_state(&state, Status::Stopped, &state.rootfs).to_string();
-    if let Some(list) = state
-        .config
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.poststop().as_ref())
-    {
+    if let Some(list) = &poststop {
         for e in hooks::run_all_hooks("poststop", list, json.as_bytes()) {
             log::warn!("{e}");
         }
@@ -297,15 +297,20 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
     name.parse::<Signal>().map_err(|_| unknown())
 }
 
-/// Every container in the state root, in id order (one that vanishes meanwhile is skipped).
+/// Every container in the state root, in id order. Read without the containers' locks (as
+/// runc does), so a list never waits for a create or delete in progress: a container that
+/// is not fully created yet, or vanishes meanwhile, is skipped.
 pub fn list(root: impl Into<PathBuf>) -> Result<Vec<Container>, Error> {
     let root = root.into();
     let mut out = Vec::new();
     for id in crate::state::list_ids(&root)? {
-        match Container::load(root.clone(), &id) {
-            Ok(c) => out.push(c),
-            Err(Error::NotFound(_)) => {}
-            Err(e) => return Err(e),
+        match crate::state::read_unlocked(&root, &id) {
+            Ok(state) => out.push(Container {
+                root: root.clone(),
+                state,
+            }),
+            Err(crate::state::StateError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(out)
