@@ -156,7 +156,11 @@ impl StateDir {
 
     /// The config as it was at create (as changed by `update` since).
     pub fn load_config(&self) -> Result<Spec, StateError> {
-        read_json(&self.path, CONFIG_FILE)
+        // The container exists (its state was read): a missing config is damage, not absence.
+        read_json(&self.path, CONFIG_FILE).map_err(|e| match e {
+            StateError::NotFound(_) => io_err(&self.path.join(CONFIG_FILE), "missing"),
+            e => e,
+        })
     }
 
     pub fn save(&self, state: &State) -> Result<(), StateError> {
