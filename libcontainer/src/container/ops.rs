@@ -24,12 +24,29 @@ pub(crate) fn own_child_start_time(pid: i32) -> Option<u64> {
 }
 
 fn stat_fields(pid: i32) -> Option<(String, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 2048];
+    let stat = read_proc_line(&format!("/proc/{pid}/stat"), &mut buf)?;
     // comm may contain spaces and parentheses: the fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
     let state = fields.next()?.to_string();
     Some((state, fields.nth(18)?.parse().ok()?))
+}
+
+/// A one-line procfs file in one read (std's read_to_string grows its buffer from 32 bytes:
+/// six reads and a statx for a stat line, on every status of every container `list` shows).
+/// The kernel hands a seq_file's whole line to a large enough buffer at once.
+fn read_proc_line<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a str> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < buf.len() && !buf[..n].ends_with(b"\n") {
+        match f.read(&mut buf[n..]).ok()? {
+            0 => break,
+            r => n += r,
+        }
+    }
+    std::str::from_utf8(&buf[..n]).ok()
 }
 
 /// Is the recorded init (pid and start time) still alive?
@@ -314,4 +331,23 @@ pub fn list(root: impl Into<PathBuf>) -> Result<Vec<Container>, Error> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_is_read_from_one_stat_line() {
+        let me = std::process::id() as i32;
+        let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let field22: u64 = stat[stat.rfind(')').unwrap() + 2..]
+            .split(' ')
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(start_time(me), Some(field22));
+        assert_eq!(start_time(i32::MAX), None);
+    }
 }
