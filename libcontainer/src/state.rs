@@ -8,7 +8,7 @@
 //! `state.json`; the config as it was at create (later edits of the bundle's config.json have no
 //! effect, as the spec asks) in `config.json`. The config is most of the bytes and costs most of
 //! the parsing, yet only start, delete, exec and update need it: kept apart, `state` and `list`
-//! parse a few hundred bytes per container. `config.json` is written before `state.json`, so a
+//! parse ~2 KiB of paths per container. `config.json` is written before `state.json`, so a
 //! container whose state can be read always has its config.
 //! The status is never stored: `process`/`container` derive it from the kernel on every read.
 
