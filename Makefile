@@ -4,7 +4,7 @@ BERTH := $(CURDIR)/target/release/berth
 RUNC = $(shell command -v runc)
 
 .PHONY: build deps demo test lint unit integration engines cgroup-v2 conformance-runc conformance-berth \
-	bench conformance clean
+	bench profile conformance clean
 
 build:
 	$(CARGO) build --release --bin berth
@@ -50,6 +50,11 @@ conformance-berth: build
 # builds berth itself and measures runc and crun even if that build fails.
 bench: deps
 	bench/run.sh $(BENCH_ARGS)
+
+# Counts, not times: processes, syscalls, files opened and state JSON I/O per command
+# (strace), instructions (valgrind, if installed). docs/performance.md quotes it.
+profile: build
+	bench/profile.sh $(BERTH)
 
 conformance: deps build
 	oci-conformance/side-by-side.sh

@@ -1,10 +1,15 @@
 //! The state store: one directory per container under the state root, holding `state.json`
-//! (written atomically: temp file + rename) and guarded by an flock on the directory itself,
-//! so concurrent commands on one id serialise while different ids never contend.
+//! and `config.json` (each written atomically: temp file + rename) and guarded by an flock on
+//! the directory itself, so concurrent commands on one id serialise while different ids never
+//! contend.
 //!
 //! What is stored is what cannot be read back from the kernel: the init's pid *and its start
-//! time* (so a reused pid is never taken for the container), the bundle, the cgroup paths and
-//! the config as it was at create (later edits of config.json have no effect, as the spec asks).
+//! time* (so a reused pid is never taken for the container), the bundle and the cgroup paths in
+//! `state.json`; the config as it was at create (later edits of the bundle's config.json have no
+//! effect, as the spec asks) in `config.json`. The config is most of the bytes and costs most of
+//! the parsing, yet only start, delete, exec and update need it: kept apart, `state` and `list`
+//! parse ~2 KiB of paths per container. `config.json` is written before `state.json`, so a
+//! container whose state can be read always has its config.
 //! The status is never stored: `process`/`container` derive it from the kernel on every read.
 
 use crate::cgroups::CgroupPaths;
@@ -19,6 +24,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 const STATE_FILE: &str = "state.json";
+const CONFIG_FILE: &str = "config.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -57,8 +63,6 @@ pub struct State {
     pub cgroup: CgroupPaths,
     /// /proc/<pid>/ns/* of the namespaces the container has, by OCI type name.
     pub namespace_paths: BTreeMap<String, PathBuf>,
-    /// The config as it was at create.
-    pub config: Spec,
 }
 
 /// A container's directory, locked for as long as this value lives.
@@ -147,30 +151,59 @@ impl StateDir {
     }
 
     pub fn load(&self) -> Result<State, StateError> {
-        let path = self.path.join(STATE_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StateError::NotFound(dir_id(&self.path)),
-            _ => io_err(&path, e),
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-            path,
-            reason: e.to_string(),
+        read_json(&self.path, STATE_FILE)
+    }
+
+    /// The config as it was at create (as changed by `update` since).
+    pub fn load_config(&self) -> Result<Spec, StateError> {
+        // The container exists (its state was read): a missing config is damage, not absence.
+        read_json(&self.path, CONFIG_FILE).map_err(|e| match e {
+            StateError::NotFound(_) => io_err(&self.path.join(CONFIG_FILE), "missing"),
+            e => e,
         })
     }
 
-    /// Temp file + rename: a reader sees the old state or the new one, never half of one.
     pub fn save(&self, state: &State) -> Result<(), StateError> {
-        let tmp = self.path.join(".state.json.tmp");
-        let bytes = serde_json::to_vec(state).map_err(|e| io_err(&tmp, e))?;
-        let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
-        std::fs::rename(&tmp, self.path.join(STATE_FILE)).map_err(|e| io_err(&tmp, e))
+        write_json(&self.path, STATE_FILE, state)
+    }
+
+    pub fn save_config(&self, config: &Spec) -> Result<(), StateError> {
+        write_json(&self.path, CONFIG_FILE, config)
     }
 
     /// Removes the directory and everything in it; the lock goes with it.
     pub fn remove(self) -> Result<(), StateError> {
         std::fs::remove_dir_all(&self.path).map_err(|e| io_err(&self.path, e))
     }
+}
+
+/// The state of container `id` read without its lock, for `list`: a writer replaces
+/// `state.json` by rename, so this sees the old state or the new one, and a container being
+/// created (no `state.json` yet) or deleted meanwhile is `NotFound` rather than a wait for
+/// whatever hooks its create or delete runs.
+pub fn read_unlocked(root: &Path, id: &str) -> Result<State, StateError> {
+    read_json(&root.join(id), STATE_FILE)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T, StateError> {
+    let path = dir.join(name);
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => StateError::NotFound(dir_id(dir)),
+        _ => io_err(&path, e),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+        path,
+        reason: e.to_string(),
+    })
+}
+
+/// Temp file + rename: a reader sees the old file or the new one, never half of one.
+fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> Result<(), StateError> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let bytes = serde_json::to_vec(value).map_err(|e| io_err(&tmp, e))?;
+    let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+    f.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, dir.join(name)).map_err(|e| io_err(&tmp, e))
 }
 
 /// Ids of every container directory under `root`, sorted.

@@ -18,14 +18,53 @@ pub fn list(root: &Path, args: &ListArgs) -> Result<i32, CliError> {
     let out = if args.quiet {
         containers.iter().map(|c| format!("{}\n", c.id())).collect()
     } else {
-        let docs: Vec<Value> = containers.iter().map(Container::state_json).collect();
+        let mut owners = Owners::default();
+        let docs: Vec<Value> = containers
+            .iter()
+            .map(|c| {
+                let mut doc = c.state_json();
+                doc["owner"] = Value::String(owners.of(&root.join(c.id())));
+                doc
+            })
+            .collect();
         match args.format {
+            // runc marshals its nil slice: `null`, not `[]`, when there is no container.
+            ListFormat::Json if docs.is_empty() => "null\n".to_owned(),
             ListFormat::Json => format!("{}\n", Value::Array(docs)),
             ListFormat::Table => table(&docs),
         }
     };
     print_out(&out)?;
     Ok(0)
+}
+
+/// runc's `list` owner: the user name of the uid owning the container's state directory, from
+/// /etc/passwd (read once, as runc's own user lookup does, without NSS), or `#<uid>` when that
+/// uid has no entry. (`state` leaves the owner empty, as runc does.)
+#[derive(Default)]
+struct Owners {
+    passwd: Option<String>,
+}
+
+impl Owners {
+    fn of(&mut self, dir: &Path) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
+            return String::new();
+        };
+        let passwd = self
+            .passwd
+            .get_or_insert_with(|| std::fs::read_to_string("/etc/passwd").unwrap_or_default());
+        user_name(passwd, uid).unwrap_or_else(|| format!("#{uid}"))
+    }
+}
+
+fn user_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    })
 }
 
 fn pretty(doc: &Value) -> String {
@@ -82,6 +121,14 @@ pub fn table(docs: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owner_names_come_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nbad line\nadm:x:3:4::/:/bin/false\n";
+        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name(passwd, 3).as_deref(), Some("adm"));
+        assert_eq!(user_name(passwd, 4), None);
+    }
 
     #[test]
     fn table_is_aligned_like_runc() {

@@ -28,7 +28,10 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Created, Error> {
     };
     let state = make(&b, &checked, &mut made)?;
     made.init = Some(state.pid);
-    made.dir.as_ref().expect("state dir").save(&state)?;
+    let dir = made.dir.as_ref().expect("state dir");
+    // Config first: whoever can read the state can also read the config.
+    dir.save_config(&checked.spec)?;
+    dir.save(&state)?;
     if let Some(pid_file) = &b.pid_file {
         write_pid_file(pid_file, state.pid)?;
     }
@@ -252,7 +255,6 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
             .collect(),
         cgroup: CgroupPaths::default(),
         namespace_paths,
-        config: c.spec.clone(),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::state::{State, StateDir};
 use crate::{cgroups, seccomp};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process};
+use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process, Spec};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -99,12 +99,11 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         }
         _ => {}
     }
-    let process = exec_process(&state, opts.clone())?;
+    let mut spec = dir.load_config()?;
+    let process = exec_process(&spec, opts.clone())?;
     super::validate::check_process(&process, opts.console_socket.is_some())?;
-    let mut spec = state.config.clone();
     spec.set_process(Some(process));
-    let program = state
-        .config
+    let program = spec
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
@@ -136,12 +135,19 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         preserve_fds: opts.preserve_fds,
         close_in_child: &[dir.raw_fd()],
     };
-    let pid = spawn_joined(&cfg, &mut Events { state: &state })?;
+    let pid = spawn_joined(
+        &cfg,
+        &mut Events {
+            state: &state,
+            config: &spec,
+        },
+    )?;
     Ok(ExecChild { pid })
 }
 
 struct Events<'a> {
     state: &'a State,
+    config: &'a Spec,
 }
 
 impl JoinEvents for Events<'_> {
@@ -153,16 +159,17 @@ impl JoinEvents for Events<'_> {
     /// As for the init (runc does the same): the agent learns the exec'd process's pid, and
     /// the container's state with the init's.
     fn seccomp_listener(&mut self, listener: OwnedFd, pid: i32) -> Result<(), String> {
-        super::ops::send_seccomp_listener(self.state, listener, pid).map_err(|e| e.to_string())
+        super::ops::send_seccomp_listener(self.state, self.config, listener, pid)
+            .map_err(|e| e.to_string())
     }
 }
 
 /// The process to run: the one given, or the container's changed by the options.
-fn exec_process(state: &State, opts: ExecOptions) -> Result<Process, Error> {
+fn exec_process(config: &Spec, opts: ExecOptions) -> Result<Process, Error> {
     if let Some(p) = opts.process {
         return Ok(p);
     }
-    let mut p = state.config.process().clone().unwrap_or_default();
+    let mut p = config.process().clone().unwrap_or_default();
     if opts.args.is_empty() {
         return Err(config_err("args", "exec needs a command"));
     }

@@ -24,12 +24,29 @@ pub(crate) fn own_child_start_time(pid: i32) -> Option<u64> {
 }
 
 fn stat_fields(pid: i32) -> Option<(String, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 2048];
+    let stat = read_proc_line(&format!("/proc/{pid}/stat"), &mut buf)?;
     // comm may contain spaces and parentheses: the fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
     let state = fields.next()?.to_string();
     Some((state, fields.nth(18)?.parse().ok()?))
+}
+
+/// A one-line procfs file in one read (std's read_to_string grows its buffer from 32 bytes:
+/// six reads and a statx for a stat line, on every status of every container `list` shows).
+/// The kernel hands a seq_file's whole line to a large enough buffer at once.
+fn read_proc_line<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a str> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < buf.len() && !buf[..n].ends_with(b"\n") {
+        match f.read(&mut buf[n..]).ok()? {
+            0 => break,
+            r => n += r,
+        }
+    }
+    std::str::from_utf8(&buf[..n]).ok()
 }
 
 /// Is the recorded init (pid and start time) still alive?
@@ -110,17 +127,13 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
         |s| s == Status::Created,
         "only a created container can be started",
     )?;
+    let config = dir.load_config()?;
     let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
     if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
-        send_seccomp_listener(&state, fd, state.pid)?;
+        send_seccomp_listener(&state, &config, fd, state.pid)?;
     }
     let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
-    if let Some(list) = state
-        .config
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.poststart().as_ref())
-    {
+    if let Some(list) = config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
         // runtime-spec: a failing poststart hook is only logged.
         for e in hooks::run_all_hooks("poststart", list, json.as_bytes()) {
             log::warn!("{e}");
@@ -132,12 +145,13 @@ pub(super) fn start(c: &mut Container) -> Result<(), Error> {
 
 /// Sends a SCMP_ACT_NOTIFY listener to the agent at listenerPath; `pid` is the process
 /// whose filter it is (the init, or an exec'd process).
-pub(super) fn send_seccomp_listener(state: &State, fd: OwnedFd, pid: i32) -> Result<(), Error> {
-    let sc = state
-        .config
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref());
+pub(super) fn send_seccomp_listener(
+    state: &State,
+    config: &oci_spec::runtime::Spec,
+    fd: OwnedFd,
+    pid: i32,
+) -> Result<(), Error> {
+    let sc = config.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
         return Err(Error::Config {
             field: "linux.seccomp.listenerPath",
@@ -225,15 +239,19 @@ pub(super) fn delete(c: Container, force: bool) -> Result<(), Error> {
         signal_init(&state, Signal::SIGKILL)?;
         wait_gone(&state)?;
     }
+    // Read before the directory goes. A container whose config cannot be read is still
+    // deleted (it is of no use anyway); only its poststop hooks cannot run, and we say so.
+    let poststop = match dir.load_config() {
+        Ok(config) => config.hooks().as_ref().and_then(|h| h.poststop().clone()),
+        Err(e) => {
+            log::warn!("poststop hooks of {} not run: {e}", state.id);
+            None
+        }
+    };
     destroy_cgroup(&state)?;
     dir.remove()?;
     let json = oci_state(&state, Status::Stopped, &state.rootfs).to_string();
-    if let Some(list) = state
-        .config
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.poststop().as_ref())
-    {
+    if let Some(list) = &poststop {
         for e in hooks::run_all_hooks("poststop", list, json.as_bytes()) {
             log::warn!("{e}");
         }
@@ -299,16 +317,40 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
     name.parse::<Signal>().map_err(|_| unknown())
 }
 
-/// Every container in the state root, in id order (one that vanishes meanwhile is skipped).
+/// Every container in the state root, in id order. Read without the containers' locks (as
+/// runc does), so a list never waits for a create or delete in progress: a container that
+/// is not fully created yet, or vanishes meanwhile, is skipped.
 pub fn list(root: impl Into<PathBuf>) -> Result<Vec<Container>, Error> {
     let root = root.into();
     let mut out = Vec::new();
     for id in crate::state::list_ids(&root)? {
-        match Container::load(root.clone(), &id) {
-            Ok(c) => out.push(c),
-            Err(Error::NotFound(_)) => {}
-            Err(e) => return Err(e),
+        match crate::state::read_unlocked(&root, &id) {
+            Ok(state) => out.push(Container {
+                root: root.clone(),
+                state,
+            }),
+            Err(crate::state::StateError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_is_read_from_one_stat_line() {
+        let me = std::process::id() as i32;
+        let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let field22: u64 = stat[stat.rfind(')').unwrap() + 2..]
+            .split(' ')
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(start_time(me), Some(field22));
+        assert_eq!(start_time(i32::MAX), None);
+    }
 }

@@ -60,7 +60,7 @@ fn running(c: &Container, state: &crate::state::State) -> Result<(), Error> {
 /// state, so later reads of the config see the new limits. Returns the warnings for settings
 /// the kernel no longer has.
 pub(super) fn update(c: &mut Container, res: &LinuxResources) -> Result<Vec<String>, Error> {
-    let (dir, mut state) = lock(c)?;
+    let (dir, state) = lock(c)?;
     let status = status(&c.root, &state);
     if status == Status::Stopped {
         return Err(Error::WrongStatus {
@@ -70,10 +70,11 @@ pub(super) fn update(c: &mut Container, res: &LinuxResources) -> Result<Vec<Stri
         });
     }
     let warnings = cgroups::update(&state.cgroup, res)?;
-    let mut linux = state.config.linux().clone().unwrap_or_default();
+    let mut config = dir.load_config()?;
+    let mut linux = config.linux().clone().unwrap_or_default();
     linux.set_resources(Some(merged(linux.resources().as_ref(), res)?));
-    state.config.set_linux(Some(linux));
-    dir.save(&state)?;
+    config.set_linux(Some(linux));
+    dir.save_config(&config)?;
     c.state = state;
     Ok(warnings)
 }
