@@ -3,7 +3,7 @@ CARGO ?= cargo
 BERTH := $(CURDIR)/target/release/berth
 RUNC = $(shell command -v runc)
 
-.PHONY: build deps demo test lint unit integration engines cgroup-v2 conformance-runc conformance-berth \
+.PHONY: build deps demo test lint unit integration engines engines-runc cgroup-v2 conformance-runc conformance-berth \
 	bench profile conformance clean
 
 build:
@@ -17,10 +17,11 @@ demo: deps build
 
 # The whole suite: style; unit tests (forked children that mount, unshare, filter and cgroup
 # for real); the cgroup tests again inside a small cgroup v2 VM; berth driven through its
-# command line from inside real containers, ending with a leak check; and the conformance
+# command line from inside real containers, ending with a leak check; podman, containerd and
+# dockerd driving berth, and the same suites on runc; and the conformance
 # suite against runc (proving the suite) and berth. Failures listed in
 # oci-conformance/KNOWN-FAILURES.md are expected, anything else fails the run.
-test: deps build lint unit cgroup-v2 integration engines conformance-runc conformance-berth
+test: deps build lint unit cgroup-v2 integration engines engines-runc conformance-runc conformance-berth
 
 lint:
 	$(CARGO) fmt --all --check
@@ -35,10 +36,14 @@ cgroup-v2:
 integration: build
 	BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests
 
-# podman, containerd and dockerd driving berth; ENGINE_RUNTIME=$(RUNC) runs the same suites
-# on runc, which proves they test the engines rather than berth's quirks.
+# podman, containerd and dockerd driving berth; engines-runc runs the same suites on runc,
+# which proves they test the engines rather than berth's quirks.
 engines: build
 	BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests --features engines --test 'engine_*'
+
+engines-runc: build
+	ENGINE_RUNTIME=$(RUNC) BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests --features engines \
+		--test 'engine_*'
 
 conformance-runc:
 	$(CARGO) run -q -p oci-conformance -- --runtime $(RUNC) --expect-failures oci-conformance/KNOWN-FAILURES.md
