@@ -63,6 +63,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// What the command has printed on stdout so far (for a stream such as `events`).
+    pub fn stdout_so_far(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
     /// Waits (bounded) for the command to finish; panics naming it if it does not.
     pub fn wait(self) -> Out {
         let what = format!("runtime {:?} to exit within {COMMAND_TIMEOUT:?}", self.args);
