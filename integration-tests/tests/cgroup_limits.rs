@@ -80,6 +80,34 @@ fn memory_limit_oom_kills_the_process_and_events_reports_it() {
 }
 
 #[test]
+fn events_reports_the_oom_kill_that_stopped_the_container() {
+    let env = TestEnv::new("memory_oom_init");
+    // The init itself is the victim: the container stops at the OOM kill.
+    let (mut b, data) = with_data(
+        &env,
+        "until [ -e /data/go ]; do sleep 0.05; done; exec dd if=/dev/zero of=/dev/null bs=64M",
+    );
+    b.linux()["resources"]["memory"] = json!({"limit": 16 * MIB, "swap": 16 * MIB});
+    let (id, init) = start(&env, &b);
+    let oom_file = cgroup::file(init, "memory", "memory.oom_control", "memory.events");
+    let events = env.rt.spawn(&["events", "--interval", "100ms", &id]);
+    poll(STATE_TIMEOUT, "events to print a stats event", || {
+        events.stdout_so_far().contains(r#""type":"stats""#).then_some(())
+    });
+    std::fs::write(data.join("go"), "").unwrap();
+    env.wait_status(&id, "stopped");
+    assert!(cgroup::keyed(&oom_file, "oom_kill") >= 1, "{oom_file:?}");
+    let oom = poll(STATE_TIMEOUT, "events to report the OOM", || {
+        events
+            .stdout_so_far()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["type"] == "oom")
+    });
+    assert_eq!(oom, json!({"type": "oom", "id": id}));
+}
+
+#[test]
 fn pids_limit_stops_a_fork_bomb_at_the_limit() {
     let env = TestEnv::new("pids_fork_bomb");
     let (mut b, data) = with_data(&env, &format!("{}; exec sleep 1000", fork_until_refused(50)));
