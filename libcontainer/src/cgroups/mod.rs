@@ -31,6 +31,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub use devices::allow_creating;
 pub use freezer::{freeze, is_frozen, thaw};
 pub use stats::{oom_kills, stats, Stats};
 pub use validate::validate;
