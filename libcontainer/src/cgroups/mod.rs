@@ -181,6 +181,11 @@ fn create_apply_enter(
     for h in &mut paths.hierarchies {
         fs::create(h)?;
     }
+    if paths.is_pure_v2() {
+        if let Some(h) = paths.unified() {
+            unified::enable_all(h);
+        }
+    }
     if let Some(h) = paths
         .hierarchies
         .iter()
