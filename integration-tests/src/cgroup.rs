@@ -76,7 +76,9 @@ pub fn dirs(pid: i64) -> Vec<(Vec<String>, PathBuf)> {
 pub fn file(pid: i64, controller: &str, v1: &str, v2: &str) -> PathBuf {
     let dirs = dirs(pid);
     let found = if is_pure_v2() {
-        dirs.iter().find(|(c, _)| c.is_empty()).map(|(_, d)| d.join(v2))
+        dirs.iter()
+            .find(|(c, _)| c.is_empty())
+            .map(|(_, d)| d.join(v2))
     } else {
         dirs.iter()
             .find(|(c, _)| c.iter().any(|c| c == controller))

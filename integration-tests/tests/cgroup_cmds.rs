@@ -136,9 +136,9 @@ fn update_resources_file_changes_the_running_limits() {
         cgroup::read(&cgroup::file(init, "pids", "pids.max", "pids.max")),
         "9"
     );
-    // On v2, shares 512 become weight 1 + (512 - 2) * 9999 / 262142 = 20, as runc converts.
+    // On v2, shares 512 become weight 59 by runc's current curve (2 -> 1, 1024 -> 100).
     let (file, want) = if cgroup::is_pure_v2() {
-        ("cpu.weight", "20")
+        ("cpu.weight", "59")
     } else {
         ("cpu.shares", "512")
     };

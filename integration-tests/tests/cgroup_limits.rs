@@ -26,9 +26,11 @@ fn start(env: &TestEnv, b: &Bundle) -> (String, i64) {
 /// Waits for the container to write `name` under `data` (it writes it in one step, then the
 /// rename makes it appear complete) and returns its content.
 fn wait_file(data: &Path, name: &str) -> String {
-    poll(STATE_TIMEOUT, &format!("the container to write {name}"), || {
-        std::fs::read_to_string(data.join(name)).ok()
-    })
+    poll(
+        STATE_TIMEOUT,
+        &format!("the container to write {name}"),
+        || std::fs::read_to_string(data.join(name)).ok(),
+    )
 }
 
 /// Shell that forks `sleep`s until a fork fails or `max` run, recording in /data/n how many
@@ -63,7 +65,10 @@ fn memory_limit_oom_kills_the_process_and_events_reports_it() {
     let events = env.rt.spawn(&["events", "--interval", "100ms", &id]);
     // Its first stats event: it is watching from before the OOM.
     poll(STATE_TIMEOUT, "events to print a stats event", || {
-        events.stdout_so_far().contains(r#""type":"stats""#).then_some(())
+        events
+            .stdout_so_far()
+            .contains(r#""type":"stats""#)
+            .then_some(())
     });
     std::fs::write(data.join("go"), "").unwrap();
 
@@ -92,7 +97,10 @@ fn events_reports_the_oom_kill_that_stopped_the_container() {
     let oom_file = cgroup::file(init, "memory", "memory.oom_control", "memory.events");
     let events = env.rt.spawn(&["events", "--interval", "100ms", &id]);
     poll(STATE_TIMEOUT, "events to print a stats event", || {
-        events.stdout_so_far().contains(r#""type":"stats""#).then_some(())
+        events
+            .stdout_so_far()
+            .contains(r#""type":"stats""#)
+            .then_some(())
     });
     std::fs::write(data.join("go"), "").unwrap();
     env.wait_status(&id, "stopped");
@@ -110,7 +118,10 @@ fn events_reports_the_oom_kill_that_stopped_the_container() {
 #[test]
 fn pids_limit_stops_a_fork_bomb_at_the_limit() {
     let env = TestEnv::new("pids_fork_bomb");
-    let (mut b, data) = with_data(&env, &format!("{}; exec sleep 1000", fork_until_refused(50)));
+    let (mut b, data) = with_data(
+        &env,
+        &format!("{}; exec sleep 1000", fork_until_refused(50)),
+    );
     b.linux()["resources"]["pids"] = json!({"limit": 10});
     let (id, _) = start(&env, &b);
     wait_file(&data, "done");
@@ -179,7 +190,9 @@ fn delete_removes_every_cgroup_of_the_container() {
     for (_, d) in &dirs {
         assert!(d.ends_with(format!("{parent}/ctr")), "{d:?}");
     }
-    env.rt.run_cmd(&["delete", "--force", &id]).assert_ok("delete");
+    env.rt
+        .run_cmd(&["delete", "--force", &id])
+        .assert_ok("delete");
     for (_, d) in &dirs {
         assert!(!d.exists(), "{} left after delete", d.display());
         let parent = d.parent().unwrap();
