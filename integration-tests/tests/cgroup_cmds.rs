@@ -190,3 +190,43 @@ fn events_stream_ends_when_the_container_stops() {
         .collect();
     assert!(!stats.is_empty(), "{out:#?}");
 }
+
+#[test]
+fn update_refuses_the_intel_rdt_flags_by_name() {
+    if skip_for_runc("runc implements --l3-cache-schema and --mem-bw-schema through resctrl") {
+        return;
+    }
+    let env = TestEnv::new("update_rdt_flags");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, _) = start(&env, &b);
+    for flag in ["--l3-cache-schema", "--mem-bw-schema"] {
+        env.rt
+            .run_cmd(&["update", flag, "L3:0=f", &id])
+            .assert_fails_naming(&[flag]);
+    }
+}
+
+#[test]
+fn update_sets_the_realtime_budget_where_the_host_has_one() {
+    let env = TestEnv::new("update_rt");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, state) = start(&env, &b);
+    let init = state["pid"].as_i64().unwrap();
+    let out = env.rt.run_cmd(&[
+        "update",
+        "--cpu-rt-period",
+        "1000000",
+        "--cpu-rt-runtime",
+        "10000",
+        &id,
+    ]);
+    if cgroup::is_pure_v2() {
+        // No realtime group scheduling on cgroup v2: refused, never dropped.
+        out.assert_fails_naming(&["realtime"]);
+        return;
+    }
+    out.assert_ok("update --cpu-rt-*");
+    let file = |f: &str| cgroup::read(&cgroup::file(init, "cpu", f, f));
+    assert_eq!(file("cpu.rt_period_us"), "1000000");
+    assert_eq!(file("cpu.rt_runtime_us"), "10000");
+}
