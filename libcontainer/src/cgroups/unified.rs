@@ -51,6 +51,17 @@ fn hugepages(paths: &CgroupPaths, limits: &[LinuxHugepageLimit]) -> Result<(), C
         };
         let c = HugeTlbController::new(dir.into(), v2);
         ctl(&field, dir, c.set_limit_in_bytes(l.page_size(), limit))?;
+        // Reservations (kernel 5.7+) are counted separately: without the same limit there, a
+        // process could reserve (mmap) more than its limit and be SIGBUSed at fault time
+        // instead of failing the mmap. runc writes both where the file exists.
+        let rsvd = if v2 {
+            format!("hugetlb.{}.rsvd.max", l.page_size())
+        } else {
+            format!("hugetlb.{}.rsvd.limit_in_bytes", l.page_size())
+        };
+        if dir.join(&rsvd).exists() {
+            write(&field, &dir.join(rsvd), &limit.to_string())?;
+        }
     }
     Ok(())
 }
