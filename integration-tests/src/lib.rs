@@ -7,6 +7,7 @@
 //! runs from the artifacts of a suite still running in parallel elsewhere.
 
 pub mod bundle;
+pub mod cgroup;
 pub mod console;
 pub mod engines;
 pub mod host;

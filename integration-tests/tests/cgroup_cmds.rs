@@ -1,6 +1,8 @@
 //! Issue 3 item 4: pause, resume, ps, update and events through runc's command line.
 
-use integration_tests::{assert_contains, poll, skip_for_runc, Bundle, TestEnv, STATE_TIMEOUT};
+use integration_tests::{
+    assert_contains, cgroup, poll, skip_for_runc, Bundle, TestEnv, STATE_TIMEOUT,
+};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -95,31 +97,6 @@ fn ps_lists_the_container_processes() {
     );
 }
 
-/// The host directory of the container's cgroup on the v1 hierarchy of `controller`, from
-/// /proc/<init>/cgroup (the same for berth and runc, whatever path each chose).
-fn host_cgroup(init: i64, controller: &str) -> PathBuf {
-    let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
-    let line = text
-        .lines()
-        .find(|l| {
-            l.split(':')
-                .nth(1)
-                .is_some_and(|c| c.split(',').any(|c| c == controller))
-        })
-        .unwrap_or_else(|| panic!("no {controller} hierarchy in:\n{text}"));
-    let rel = line.splitn(3, ':').nth(2).unwrap();
-    Path::new("/sys/fs/cgroup")
-        .join(controller)
-        .join(rel.trim_start_matches('/'))
-}
-
-fn read_trimmed(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn update_flags_change_the_running_limits() {
     let env = TestEnv::new("update_flags");
@@ -130,11 +107,16 @@ fn update_flags_change_the_running_limits() {
         .run_cmd(&["update", "--pids-limit", "7", "--memory", "64m", &id])
         .assert_ok("update");
     assert_eq!(
-        read_trimmed(&host_cgroup(init, "pids").join("pids.max")),
+        cgroup::read(&cgroup::file(init, "pids", "pids.max", "pids.max")),
         "7"
     );
     assert_eq!(
-        read_trimmed(&host_cgroup(init, "memory").join("memory.limit_in_bytes")),
+        cgroup::read(&cgroup::file(
+            init,
+            "memory",
+            "memory.limit_in_bytes",
+            "memory.max"
+        )),
         (64u64 << 20).to_string()
     );
 }
@@ -151,13 +133,16 @@ fn update_resources_file_changes_the_running_limits() {
         .run_cmd(&["update", "--resources", file.to_str().unwrap(), &id])
         .assert_ok("update --resources");
     assert_eq!(
-        read_trimmed(&host_cgroup(init, "pids").join("pids.max")),
+        cgroup::read(&cgroup::file(init, "pids", "pids.max", "pids.max")),
         "9"
     );
-    assert_eq!(
-        read_trimmed(&host_cgroup(init, "cpu").join("cpu.shares")),
-        "512"
-    );
+    // On v2, shares 512 become weight 59 by runc's current curve (2 -> 1, 1024 -> 100).
+    let (file, want) = if cgroup::is_pure_v2() {
+        ("cpu.weight", "59")
+    } else {
+        ("cpu.shares", "512")
+    };
+    assert_eq!(cgroup::read(&cgroup::file(init, "cpu", file, file)), want);
 }
 
 #[test]
@@ -227,7 +212,47 @@ fn zero_weights_shares_and_quotas_are_unset_as_docker_sends_them() {
         .run_cmd(&["update", "--resources", file.to_str().unwrap(), &id])
         .assert_ok("update --resources");
     assert_eq!(
-        read_trimmed(&host_cgroup(init, "pids").join("pids.max")),
+        cgroup::read(&cgroup::file(init, "pids", "pids.max", "pids.max")),
         "9"
     );
+}
+
+#[test]
+fn update_refuses_the_intel_rdt_flags_by_name() {
+    if skip_for_runc("runc implements --l3-cache-schema and --mem-bw-schema through resctrl") {
+        return;
+    }
+    let env = TestEnv::new("update_rdt_flags");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, _) = start(&env, &b);
+    for flag in ["--l3-cache-schema", "--mem-bw-schema"] {
+        env.rt
+            .run_cmd(&["update", flag, "L3:0=f", &id])
+            .assert_fails_naming(&[flag]);
+    }
+}
+
+#[test]
+fn update_sets_the_realtime_budget_where_the_host_has_one() {
+    let env = TestEnv::new("update_rt");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, state) = start(&env, &b);
+    let init = state["pid"].as_i64().unwrap();
+    let out = env.rt.run_cmd(&[
+        "update",
+        "--cpu-rt-period",
+        "1000000",
+        "--cpu-rt-runtime",
+        "10000",
+        &id,
+    ]);
+    if cgroup::is_pure_v2() {
+        // No realtime group scheduling on cgroup v2: refused, never dropped.
+        out.assert_fails_naming(&["realtime"]);
+        return;
+    }
+    out.assert_ok("update --cpu-rt-*");
+    let file = |f: &str| cgroup::read(&cgroup::file(init, "cpu", f, f));
+    assert_eq!(file("cpu.rt_period_us"), "1000000");
+    assert_eq!(file("cpu.rt_runtime_us"), "10000");
 }

@@ -1,6 +1,6 @@
 //! Issue 2 item 5, /dev and the masked and read-only paths, checked from inside the container.
 
-use integration_tests::{mount_at, TestEnv};
+use integration_tests::{assert_contains, mount_at, skip_for_runc, TestEnv};
 use serde_json::json;
 
 #[test]
@@ -147,4 +147,66 @@ fn devpts_gives_a_private_ptmx() {
     );
     // A new instance: none of the host's ptys show.
     assert_eq!(out.lines().next(), Some("ptmx"), "{out}");
+}
+
+/// A bundle with CAP_MKNOD, running `script`, whose device list is deny-all then `allow`.
+fn device_bundle(
+    env: &TestEnv,
+    script: &str,
+    allow: serde_json::Value,
+) -> integration_tests::Bundle {
+    let mut b = env.bundle(&["sh", "-c", script]);
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_MKNOD"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.process()["capabilities"][set] = caps.clone();
+    }
+    let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+    rules.extend(allow.as_array().unwrap().iter().cloned());
+    b.linux()["resources"]["devices"] = json!(rules);
+    // Listed, so the runtime creates it; opening it still takes a rule.
+    b.linux()["devices"] = json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
+    b
+}
+
+#[test]
+fn mknod_of_a_device_not_allowed_fails() {
+    if skip_for_runc("runc allows mknod of every device (c *:* m, b *:* m)") {
+        return;
+    }
+    let env = TestEnv::new("mknod_not_allowed");
+    let script = "mknod /dev/disk b 8 0 && echo made; mknod /dev/mem c 1 1 && echo made; \
+                  mknod /dev/fuse c 10 229 && echo fuse made";
+    let b = device_bundle(
+        &env,
+        script,
+        json!([
+        {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "m"}]),
+    );
+    let out = env.run(&b);
+    out.assert_ok("run");
+    assert_eq!(out.stdout, "fuse made\n", "{out:#?}");
+    assert_eq!(
+        out.stderr.matches("Operation not permitted").count(),
+        2,
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn a_denied_device_cannot_be_opened_an_allowed_one_can() {
+    let env = TestEnv::new("device_open");
+    // Writing to /dev/kmsg needs no capability, only the device cgroup's permission.
+    let script = "echo '<7>berth device test' > /dev/kmsg && echo written";
+    let denied = device_bundle(&env, script, json!([]));
+    let out = env.run(&denied);
+    assert_eq!(out.stdout, "", "{out:#?}");
+    assert_contains(&out.stderr, "Operation not permitted");
+
+    let allowed = device_bundle(
+        &env,
+        script,
+        json!([
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}]),
+    );
+    assert_eq!(env.run_ok(&allowed), "written\n");
 }

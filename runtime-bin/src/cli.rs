@@ -109,7 +109,8 @@ pub struct UpdateArgs {
     /// Path to a file with the resources to update (LinuxResources JSON), or - for stdin
     #[arg(short = 'r', long, value_name = "FILE",
         conflicts_with_all = ["memory", "memory_reservation", "memory_swap", "cpu_share",
-            "cpu_quota", "cpu_period", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight"])]
+            "cpu_quota", "cpu_period", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight",
+            "cpu_rt_period", "cpu_rt_runtime", "l3_cache_schema", "mem_bw_schema"])]
     pub resources: Option<String>,
     /// Memory limit (bytes, or with k, m, g suffix; -1 for unlimited)
     #[arg(long, allow_hyphen_values = true)]
@@ -141,6 +142,18 @@ pub struct UpdateArgs {
     /// Specifies per cgroup weight, range is from 10 to 1000
     #[arg(long)]
     pub blkio_weight: Option<u16>,
+    /// CPU realtime period to be used for hardcapping (in usecs)
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime hardcap limit (in usecs); allowed cpu time in a given period
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Intel RDT L3 cache schema (refused: berth does not manage resctrl)
+    #[arg(long)]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (refused: berth does not manage resctrl)
+    #[arg(long)]
+    pub mem_bw_schema: Option<String>,
     pub id: String,
 }
 

@@ -20,20 +20,23 @@ pub fn events(root: &Path, args: &EventsArgs) -> Result<i32, CliError> {
     let mut ooms = c.oom_kills()?;
     loop {
         let c = match Container::load(root, &args.id) {
-            Ok(c) if c.status() != Status::Stopped => c,
-            // Gone or stopped: the stream ends, as runc's does.
-            Ok(_) | Err(Error::NotFound(_)) => return Ok(0),
+            Ok(c) => c,
+            // Gone: the stream ends, as runc's does.
+            Err(Error::NotFound(_)) => return Ok(0),
             Err(e) => return Err(e.into()),
         };
-        let now = match c.oom_kills() {
-            Ok(n) => n,
-            Err(Error::WrongStatus { .. }) => return Ok(0),
-            Err(e) => return Err(e.into()),
-        };
+        // The status first, then the count: an OOM kill that stopped the container (its init
+        // was the victim) happened before the stop, so it is still counted and reported. A
+        // cgroup already removed by delete has no count.
+        let stopped = c.status() == Status::Stopped;
+        let now = c.oom_kills().unwrap_or(ooms);
         if now > ooms {
             emit(&json!({"type": "oom", "id": c.id()}))?;
         }
         ooms = now;
+        if stopped {
+            return Ok(0);
+        }
         match stats_event(&c) {
             Ok(e) => emit(&e)?,
             Err(CliError::Container(Error::WrongStatus { .. })) => return Ok(0),

@@ -36,6 +36,19 @@ fn read_resources(file: &str) -> Result<LinuxResources, CliError> {
 }
 
 fn from_flags(a: &UpdateArgs) -> Result<LinuxResources, CliError> {
+    // runc writes these to the resctrl filesystem (linux.intelRdt); berth does not manage
+    // resctrl at all, so they are refused rather than accepted and dropped.
+    for (flag, value) in [
+        ("--l3-cache-schema", &a.l3_cache_schema),
+        ("--mem-bw-schema", &a.mem_bw_schema),
+    ] {
+        if value.is_some() {
+            return Err(CliError::Flag {
+                flag,
+                reason: "Intel RDT (linux.intelRdt) is not supported by berth".into(),
+            });
+        }
+    }
     let mut memory = Map::new();
     for (flag, key, value) in [
         ("--memory", "limit", &a.memory),
@@ -57,6 +70,8 @@ fn from_flags(a: &UpdateArgs) -> Result<LinuxResources, CliError> {
     put("period", a.cpu_period.map(Value::from));
     put("cpus", a.cpuset_cpus.clone().map(Value::from));
     put("mems", a.cpuset_mems.clone().map(Value::from));
+    put("realtimePeriod", a.cpu_rt_period.map(Value::from));
+    put("realtimeRuntime", a.cpu_rt_runtime.map(Value::from));
     let mut res = Map::new();
     if !memory.is_empty() {
         res.insert("memory".into(), Value::Object(memory));

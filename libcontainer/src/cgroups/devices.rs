@@ -3,7 +3,7 @@
 
 use super::CgroupError;
 use cgroups_rs::devices::{DevicePermissions, DeviceType, DevicesController};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 use std::path::Path;
 
 /// One rule with its wildcards resolved (-1 = any number).
@@ -16,24 +16,53 @@ pub(crate) struct Rule {
     pub access: Vec<DevicePermissions>,
 }
 
-/// What runc allows after the config's rules, so the default devices the runtime creates in
-/// /dev (runtime-spec "Default Devices") stay usable even under a bare deny-all config: mknod
-/// of any node, null, random, full, tty, zero, urandom, the pty multiplexer and ptys, tun/tap.
+/// What berth allows after the config's rules: the runtime-spec "Default Devices" the runtime
+/// creates in /dev (null, zero, full, random, urandom, tty, the pty multiplexer) and the ptys
+/// behind /dev/pts and /dev/console, so they stay usable even under a bare deny-all config.
+///
+/// Stricter than runc on purpose: runc also allows mknod of every char and block device
+/// (`c *:* m`, `b *:* m`) and tun/tap. With those, a container holding CAP_MKNOD can make a
+/// node for any host disk; it cannot open it through the cgroup, but the node outlives the
+/// container in a bind-mounted volume, where the host or another container may open it. A
+/// container gets to create (and open) exactly what its config allows. Engines that want the
+/// blanket mknod (Docker, podman) put those `m` rules in the config themselves.
 const DEFAULT_ALLOWED: &[(DeviceType, i64, i64, &str)] = &[
-    (DeviceType::Char, -1, -1, "m"),
-    (DeviceType::Block, -1, -1, "m"),
     (DeviceType::Char, 1, 3, "rwm"),
-    (DeviceType::Char, 1, 8, "rwm"),
-    (DeviceType::Char, 1, 7, "rwm"),
-    (DeviceType::Char, 5, 0, "rwm"),
     (DeviceType::Char, 1, 5, "rwm"),
+    (DeviceType::Char, 1, 7, "rwm"),
+    (DeviceType::Char, 1, 8, "rwm"),
     (DeviceType::Char, 1, 9, "rwm"),
-    (DeviceType::Char, 136, -1, "rwm"),
+    (DeviceType::Char, 5, 0, "rwm"),
     (DeviceType::Char, 5, 2, "rwm"),
-    (DeviceType::Char, 10, 200, "rwm"),
+    (DeviceType::Char, 136, -1, "rwm"),
 ];
 
-/// The config's rules in order, then runc's default allowed devices. Errors name the rule.
+/// `resources` with an `m` rule for each node of `linux.devices`: the runtime mknods them
+/// inside the container after it joined its cgroup, so listing a device is what allows its
+/// creation (reading and writing it still takes a rule of the config).
+pub fn allow_creating(resources: Option<&LinuxResources>, nodes: &[LinuxDevice]) -> LinuxResources {
+    let mut res = resources.cloned().unwrap_or_default();
+    let mut rules = res.devices().clone().unwrap_or_default();
+    for n in nodes {
+        let typ = match n.typ() {
+            LinuxDeviceType::B => LinuxDeviceType::B,
+            LinuxDeviceType::C | LinuxDeviceType::U => LinuxDeviceType::C,
+            // FIFOs are not devices to the device cgroup.
+            _ => continue,
+        };
+        let mut rule = LinuxDeviceCgroup::default();
+        rule.set_allow(true)
+            .set_typ(Some(typ))
+            .set_major(Some(n.major()))
+            .set_minor(Some(n.minor()))
+            .set_access(Some("m".into()));
+        rules.push(rule);
+    }
+    res.set_devices(Some(rules));
+    res
+}
+
+/// The config's rules in order, then the default devices. Errors name the rule.
 pub(crate) fn rules(config: Option<&[LinuxDeviceCgroup]>) -> Result<Vec<Rule>, CgroupError> {
     let mut out = Vec::new();
     for (i, dev) in config.unwrap_or_default().iter().enumerate() {

@@ -31,6 +31,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub use devices::allow_creating;
 pub use freezer::{freeze, is_frozen, thaw};
 pub use stats::{oom_kills, stats, Stats};
 pub use validate::validate;
@@ -179,6 +180,11 @@ fn create_apply_enter(
 ) -> Result<(), CgroupError> {
     for h in &mut paths.hierarchies {
         fs::create(h)?;
+    }
+    if paths.is_pure_v2() {
+        if let Some(h) = paths.unified() {
+            unified::enable_all(h);
+        }
     }
     if let Some(h) = paths
         .hierarchies

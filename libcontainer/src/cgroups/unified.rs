@@ -51,6 +51,17 @@ fn hugepages(paths: &CgroupPaths, limits: &[LinuxHugepageLimit]) -> Result<(), C
         };
         let c = HugeTlbController::new(dir.into(), v2);
         ctl(&field, dir, c.set_limit_in_bytes(l.page_size(), limit))?;
+        // Reservations (kernel 5.7+) are counted separately: without the same limit there, a
+        // process could reserve (mmap) more than its limit and be SIGBUSed at fault time
+        // instead of failing the mmap. runc writes both where the file exists.
+        let rsvd = if v2 {
+            format!("hugetlb.{}.rsvd.max", l.page_size())
+        } else {
+            format!("hugetlb.{}.rsvd.limit_in_bytes", l.page_size())
+        };
+        if dir.join(&rsvd).exists() {
+            write(&field, &dir.join(rsvd), &limit.to_string())?;
+        }
     }
     Ok(())
 }
@@ -129,6 +140,23 @@ pub(crate) fn with_controller<'a>(
         dir.push(part);
     }
     Ok(h)
+}
+
+/// On a pure v2 host, every controller the parent offers, enabled down to the container's
+/// cgroup, as runc does: without that a container with no limit of some kind has none of that
+/// controller's files, so `events` finds no memory.events (no OOM count) and no usage to show.
+/// Best effort per controller: one an ancestor cannot pass on (e.g. it holds processes) is
+/// skipped here, and `with_controller` reports it when a limit needs it.
+pub(crate) fn enable_all(h: &Hierarchy) {
+    let inside = h.path.strip_prefix(&h.mount_point).unwrap_or(Path::new(""));
+    let mut dir = h.mount_point.clone();
+    for part in inside.components() {
+        let offered = fs::read_trimmed(&dir.join("cgroup.controllers")).unwrap_or_default();
+        for c in offered.split_whitespace() {
+            let _ = enable(&dir, c, "cgroupsPath");
+        }
+        dir.push(part);
+    }
 }
 
 fn enable(dir: &Path, controller: &str, field: &str) -> Result<(), CgroupError> {

@@ -183,14 +183,19 @@ struct Events<'a> {
 impl LaunchEvents for Events<'_> {
     fn child_created(&mut self, pid: i32) -> Result<(), String> {
         let mut paths = self.cgroup.take().unwrap_or_default();
-        let resources = self
-            .c
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.resources().as_ref());
-        cgroups::create_and_enter(&mut paths, nix::unistd::Pid::from_raw(pid), resources)
-            .map_err(|e| e.to_string())?;
+        let linux = self.c.spec.linux().as_ref();
+        let resources = cgroups::allow_creating(
+            linux.and_then(|l| l.resources().as_ref()),
+            linux
+                .and_then(|l| l.devices().as_deref())
+                .unwrap_or_default(),
+        );
+        cgroups::create_and_enter(
+            &mut paths,
+            nix::unistd::Pid::from_raw(pid),
+            Some(&resources),
+        )
+        .map_err(|e| e.to_string())?;
         *self.made_cgroup = Some(paths);
         Ok(())
     }

@@ -255,6 +255,11 @@ fn placement_and_hugepages_on_a_cgroup2_only_layout() {
         read_file(&h.path.join("hugetlb.2MB.max")),
         (2u64 << 20).to_string()
     );
+    // The reservation limit too, where this kernel counts reservations.
+    let rsvd = h.path.join("hugetlb.2MB.rsvd.max");
+    if rsvd.exists() {
+        assert_eq!(read_file(&rsvd), (2u64 << 20).to_string());
+    }
     assert_eq!(pids(&g.paths).unwrap(), vec![child.pid]);
     assert_eq!(child.exit_code(), 0);
     destroy(&g.paths).unwrap();

@@ -110,6 +110,11 @@ fn v1_resources_land_in_the_cgroup_files() {
         read_file(&unified.path.join("hugetlb.2MB.max")),
         (4u64 << 20).to_string()
     );
+    // The reservation limit too, where this kernel counts reservations.
+    let rsvd = unified.path.join("hugetlb.2MB.rsvd.max");
+    if rsvd.exists() {
+        assert_eq!(read_file(&rsvd), (4u64 << 20).to_string());
+    }
     for h in &g.paths.hierarchies {
         assert_eq!(cgroup_of(child.pid, h), in_cgroup(h));
     }
