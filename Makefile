@@ -7,7 +7,7 @@ RUNC = $(shell command -v runc)
 	bench profile conformance clean
 
 build:
-	$(CARGO) build --release --bin berth
+	CARGO=$(CARGO) scripts/build-berth.sh
 
 deps:
 	scripts/install-deps.sh

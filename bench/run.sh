@@ -37,8 +37,8 @@ fi
 
 if [ "$build" = 1 ]; then
   if command -v cargo >/dev/null; then
-    echo "bench: cargo build --release --bin berth" >&2
-    (cd "$repo" && cargo build --release --bin berth >&2) \
+    echo "bench: scripts/build-berth.sh" >&2
+    ("$repo/scripts/build-berth.sh" >&2) \
       || echo "bench: berth did not build; its rows will show n/a" >&2
   else
     echo "bench: no cargo; berth rows will show n/a unless target/release/berth exists" >&2

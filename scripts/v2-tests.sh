@@ -12,7 +12,7 @@ executables() {
 bin=$($CARGO test -p libcontainer --no-run --message-format=json 2>/dev/null |
 	executables | grep '/libcontainer-' | tail -1)
 [ -x "$bin" ] || { echo "v2-tests: no libcontainer test binary built" >&2; exit 1; }
-$CARGO build -q --release --bin berth
+CARGO_QUIET=-q scripts/build-berth.sh
 its=$($CARGO test -p integration-tests --test cgroup_cmds --test cgroup_limits --test devices \
 	--no-run --message-format=json 2>/dev/null | executables)
 [ "$(echo "$its" | wc -w)" = 3 ] || { echo "v2-tests: integration tests not built" >&2; exit 1; }
