@@ -2,6 +2,7 @@
 //! bomb, a running container's limits changed by `update`), and no cgroup left after delete.
 //! Host-independent: scripts/v2-tests.sh runs these in the cgroup v2 VM too.
 
+use integration_tests::runtime::Running;
 use integration_tests::{cgroup, host, is_runc, poll, Bundle, TestEnv, STATE_TIMEOUT};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -62,26 +63,12 @@ fn memory_limit_oom_kills_the_process_and_events_reports_it() {
     let oom_file = cgroup::file(init, "memory", "memory.oom_control", "memory.events");
     assert_eq!(cgroup::keyed(&oom_file, "oom_kill"), 0);
 
-    let events = env.rt.spawn(&["events", "--interval", "100ms", &id]);
-    // Its first stats event: it is watching from before the OOM.
-    poll(STATE_TIMEOUT, "events to print a stats event", || {
-        events
-            .stdout_so_far()
-            .contains(r#""type":"stats""#)
-            .then_some(())
-    });
+    let events = watch_events(&env, &id);
     std::fs::write(data.join("go"), "").unwrap();
 
     assert_eq!(wait_file(&data, "rc").trim(), "137", "dd not SIGKILLed");
     assert!(cgroup::keyed(&oom_file, "oom_kill") >= 1, "{oom_file:?}");
-    let oom = poll(STATE_TIMEOUT, "events to report the OOM", || {
-        events
-            .stdout_so_far()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|e| e["type"] == "oom")
-    });
-    assert_eq!(oom, json!({"type": "oom", "id": id}));
+    assert_oom_event(&events, &id);
 }
 
 #[test]
@@ -95,16 +82,27 @@ fn events_reports_the_oom_kill_that_stopped_the_container() {
     b.linux()["resources"]["memory"] = json!({"limit": 16 * MIB, "swap": 16 * MIB});
     let (id, init) = start(&env, &b);
     let oom_file = cgroup::file(init, "memory", "memory.oom_control", "memory.events");
-    let events = env.rt.spawn(&["events", "--interval", "100ms", &id]);
+    let events = watch_events(&env, &id);
+    std::fs::write(data.join("go"), "").unwrap();
+    env.wait_status(&id, "stopped");
+    assert!(cgroup::keyed(&oom_file, "oom_kill") >= 1, "{oom_file:?}");
+    assert_oom_event(&events, &id);
+}
+
+/// `berth events` for `id`, once its first stats event shows it is watching.
+fn watch_events(env: &TestEnv, id: &str) -> Running {
+    let events = env.rt.spawn(&["events", "--interval", "100ms", id]);
     poll(STATE_TIMEOUT, "events to print a stats event", || {
         events
             .stdout_so_far()
             .contains(r#""type":"stats""#)
             .then_some(())
     });
-    std::fs::write(data.join("go"), "").unwrap();
-    env.wait_status(&id, "stopped");
-    assert!(cgroup::keyed(&oom_file, "oom_kill") >= 1, "{oom_file:?}");
+    events
+}
+
+/// Waits for `events` to report an OOM for `id`, in runc's shape.
+fn assert_oom_event(events: &Running, id: &str) {
     let oom = poll(STATE_TIMEOUT, "events to report the OOM", || {
         events
             .stdout_so_far()

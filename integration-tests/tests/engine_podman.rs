@@ -140,6 +140,16 @@ network_config_dir = "{p}/networks"
         }
     }
 
+    /// `podman run <opts>` of the image with the test's cgroup parent and no network.
+    fn run_image(&self, opts: &[&str], cmd: &[&str]) -> Out {
+        let mut args = vec!["run", "--network", "none"];
+        args.extend(["--cgroup-parent", &self.cgroup_parent]);
+        args.extend(opts);
+        args.push(IMAGE);
+        args.extend(cmd);
+        self.run(&args)
+    }
+
     /// `run -d` with the test's cgroup parent and no network; returns the container's id.
     fn run_detached(&self, opts: &[&str], cmd: &[&str]) -> String {
         let mut args = vec!["run", "-d", "--network", "none"];
@@ -278,19 +288,7 @@ fn runtime_state_dir(id: &str) -> PathBuf {
 #[test]
 fn run_rm_passes_the_exit_code_through() {
     let podman = Podman::new("run_rm");
-    let cgroup_parent = podman.cgroup_parent.clone();
-    let out = podman.run(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--cgroup-parent",
-        &cgroup_parent,
-        IMAGE,
-        "sh",
-        "-c",
-        "echo nofile=$(ulimit -n); exit 7",
-    ]);
+    let out = podman.run_image(&["--rm"], &["sh", "-c", "echo nofile=$(ulimit -n); exit 7"]);
     podman.assert_code(&out, 7);
     // The configured default_ulimits reached the container's process.
     assert_contains(&out.stdout, "nofile=1024");
@@ -302,18 +300,8 @@ fn run_rm_passes_the_exit_code_through() {
 #[test]
 fn runtime_errors_reach_podman_with_their_exit_codes() {
     let podman = Podman::new("exec_errors");
-    let cgroup_parent = podman.cgroup_parent.clone();
     for (program, code) in [("/nonexistent", 127), ("/etc/passwd", 126)] {
-        let out = podman.run(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--cgroup-parent",
-            &cgroup_parent,
-            IMAGE,
-            program,
-        ]);
+        let out = podman.run_image(&["--rm"], &[program]);
         podman.assert_code(&out, code);
         assert_contains(&out.stderr, program);
     }
