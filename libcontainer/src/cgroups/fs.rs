@@ -17,6 +17,16 @@ pub(crate) const DEFAULT_PARENT: &str = "berth";
 
 /// Creates `h.path` and any missing parents, recording each directory made in `h.created`.
 pub(crate) fn create(h: &mut Hierarchy) -> Result<(), CgroupError> {
+    // Usually the parent exists (the shared `berth/` stays between containers): one mkdir, not
+    // one per path component. A cgroupfs mkdir is among the costliest syscalls of a `run`.
+    match std::fs::create_dir(&h.path) {
+        Ok(()) => {
+            h.created.push(h.path.clone());
+            return Ok(());
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
+        Err(_) => {}
+    }
     let inside = h
         .path
         .strip_prefix(&h.mount_point)
@@ -167,12 +177,13 @@ fn remove_hierarchy(h: &Hierarchy) -> Result<(), CgroupError> {
         return Ok(());
     }
     remove_tree(&h.path)?;
-    // The default parent /berth is shared by every container with an empty cgroupsPath: the
-    // last one out removes it, whoever made it (`create` retries if it vanishes under it).
+    // The default parent `berth/` is shared by every container with an empty cgroupsPath and
+    // stays, like a systemd slice: removing it at every delete made every create mkdir it
+    // again and copy cpuset values into it, 11 hierarchies each. It holds no process and no
+    // limit. Other parents berth made for a cgroupsPath are removed, the leaf's first.
     let default_parent = h.mount_point.join(DEFAULT_PARENT);
     let parents = h.created.iter().rev().skip(1);
-    let shared = (h.path.parent() == Some(default_parent.as_path())).then_some(&default_parent);
-    for dir in parents.chain(shared) {
+    for dir in parents.filter(|d| **d != default_parent) {
         match std::fs::remove_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}

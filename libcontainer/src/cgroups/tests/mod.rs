@@ -316,6 +316,26 @@ fn a_failed_join_takes_the_pid_back_out_and_removes_the_cgroups() {
 }
 
 #[test]
+fn the_default_parent_stays_and_the_leaf_goes() {
+    let id = unique_path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut g = Guard::with(resolve(None, &id).unwrap());
+    for h in &mut g.paths.hierarchies {
+        fs::create(h).unwrap();
+    }
+    fs::remove_created(&g.paths).unwrap();
+    for h in &g.paths.hierarchies {
+        assert!(!h.path.exists(), "{:?} left", h.path);
+        assert!(h.path.parent().unwrap().ends_with(fs::DEFAULT_PARENT));
+        assert!(h.path.parent().unwrap().is_dir(), "{:?} removed", h.path);
+    }
+}
+
+#[test]
 fn containers_sharing_a_created_parent_do_not_break_each_other() {
     let shared = unique_path();
     let mut g = Guard::new(&shared);
