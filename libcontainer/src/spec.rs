@@ -30,6 +30,17 @@ pub fn load_spec(bundle: &Path) -> Result<Spec, SpecError> {
 
 /// Parses config.json's bytes; `path` is only used in errors.
 pub fn parse_spec(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
+    parse_json(bytes, path)
+}
+
+/// Parses a JSON document of the config or a part of it (a process.json, a resources file)
+/// with an error that names the bad field. Every config-shaped document berth reads goes
+/// through here: one deserializer type means one copy of oci-spec's large derived parsing
+/// code in the binary, not one per reader (it was a third of berth's resident pages).
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<T, SpecError> {
     let path = path.to_path_buf();
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {

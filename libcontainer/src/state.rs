@@ -156,10 +156,17 @@ impl StateDir {
 
     /// The config as it was at create (as changed by `update` since).
     pub fn load_config(&self) -> Result<Spec, StateError> {
+        let path = self.path.join(CONFIG_FILE);
         // The container exists (its state was read): a missing config is damage, not absence.
-        read_json(&self.path, CONFIG_FILE).map_err(|e| match e {
-            StateError::NotFound(_) => io_err(&self.path.join(CONFIG_FILE), "missing"),
-            e => e,
+        let bytes = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
+        crate::spec::parse_spec(&bytes, &path).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            reason: match e {
+                crate::spec::SpecError::Invalid { field, reason, .. } => {
+                    format!("{field}: {reason}")
+                }
+                crate::spec::SpecError::Read { reason, .. } => reason,
+            },
         })
     }
 

@@ -80,8 +80,8 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
             )));
         }
         let text = std::fs::read(file).map_err(|e| CliError::io(file, e))?;
-        let process: Process = serde_json::from_slice(&text)
-            .map_err(|e| CliError::Usage(format!("--process {}: {e}", file.display())))?;
+        let process: Process = libcontainer::spec::parse_json(&text, file)
+            .map_err(|e| CliError::Usage(format!("--process {e}")))?;
         // conmon (podman's `exec -t`) passes --tty beside a file asking for a terminal too:
         // accepted when the two agree, refused rather than ignored when they do not.
         if a.tty && process.terminal() != Some(true) {

@@ -39,12 +39,25 @@ pub fn start(root: &Path, args: &IdArg) -> Result<i32, CliError> {
 /// A terminal without --console-socket is relayed by berth itself, as runc does.
 pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
     let id = &args.create.id;
-    let relay = if !args.detach && args.create.console_socket.is_none() && wants_terminal(args) {
+    let bundle = args.create.bundle.as_deref().unwrap_or(Path::new("."));
+    // Parsed once, here, to see whether it wants a terminal; a config that does not load is
+    // left to create, to report with its own error.
+    let config = libcontainer::spec::load_spec(bundle).ok();
+    let wants_terminal = config.as_ref().is_some_and(|s| {
+        s.process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false)
+    });
+    let relay = if !args.detach && args.create.console_socket.is_none() && wants_terminal {
         Some(ConsoleSocket::bind()?)
     } else {
         None
     };
     let mut b = builder(root, &args.create)?;
+    if let Some(config) = config {
+        b = b.config(config);
+    }
     if let Some(socket) = &relay {
         b = b.console_socket(socket.path());
     }
@@ -71,25 +84,13 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
         None => created.wait_forwarding_signals()?,
     };
     if !args.keep {
-        Container::load(root, id)?.delete(true)?;
+        created.delete(true)?;
     }
     Ok(code)
 }
 
-/// process.terminal of the bundle's config; a config that does not load is create's to
-/// report, with its own error.
-fn wants_terminal(args: &RunArgs) -> bool {
-    let bundle = args.create.bundle.as_deref().unwrap_or(Path::new("."));
-    libcontainer::spec::load_spec(bundle).is_ok_and(|s| {
-        s.process()
-            .as_ref()
-            .and_then(|p| p.terminal())
-            .unwrap_or(false)
-    })
-}
-
 fn start_or_delete(root: &Path, created: &mut Created) -> Result<(), CliError> {
-    if let Err(e) = created.container_mut().start() {
+    if let Err(e) = created.start() {
         // A container that never ran is of no use to anyone: do not leave it behind.
         let id = created.container().id();
         let _ = Container::load(root, id).and_then(|c| c.delete(true));

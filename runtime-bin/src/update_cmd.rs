@@ -29,9 +29,9 @@ fn read_resources(file: &str) -> Result<LinuxResources, CliError> {
         std::fs::read_to_string(file).map(|t| text = t)
     };
     read.map_err(|e| CliError::io(file, e))?;
-    serde_json::from_str(&text).map_err(|e| CliError::Flag {
+    libcontainer::spec::parse_json(text.as_bytes(), Path::new(file)).map_err(|e| CliError::Flag {
         flag: "--resources",
-        reason: format!("{file}: {e}"),
+        reason: e.to_string(),
     })
 }
 

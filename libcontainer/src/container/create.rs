@@ -18,8 +18,9 @@ struct Checked {
     seccomp: Option<seccomp::SeccompProgram>,
 }
 
-pub(super) fn create(b: ContainerBuilder) -> Result<Created, Error> {
-    let checked = check_config(&b)?;
+pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
+    let given = b.config.take();
+    let checked = check_config(&b, given)?;
     let dir = StateDir::create(&b.root, &b.id)?;
     let mut made = Made {
         dir: Some(dir),
@@ -41,6 +42,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Created, Error> {
             root: b.root,
             state,
         },
+        config: checked.spec,
     })
 }
 
@@ -80,9 +82,13 @@ fn bundle_path(b: &ContainerBuilder) -> Result<PathBuf, Error> {
     })
 }
 
-fn check_config(b: &ContainerBuilder) -> Result<Checked, Error> {
+/// `given`: a config the caller passed instead of the bundle's config.json.
+fn check_config(b: &ContainerBuilder, given: Option<Spec>) -> Result<Checked, Error> {
     let bundle = bundle_path(b)?;
-    let spec = spec::load_spec(&bundle)?;
+    let spec = match given {
+        Some(config) => config,
+        None => spec::load_spec(&bundle)?,
+    };
     let rootfs = spec::resolve_rootfs(&spec, &bundle)?;
     let process = spec.process().as_ref().ok_or(Error::Config {
         field: "process",

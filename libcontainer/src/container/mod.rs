@@ -131,6 +131,7 @@ pub struct ContainerBuilder {
     pub(crate) no_pivot: bool,
     pub(crate) no_new_keyring: bool,
     pub(crate) preserve_fds: u32,
+    pub(crate) config: Option<oci_spec::runtime::Spec>,
 }
 
 impl ContainerBuilder {
@@ -149,6 +150,7 @@ impl ContainerBuilder {
             no_pivot: false,
             no_new_keyring: false,
             preserve_fds: 0,
+            config: None,
         })
     }
     /// State root; default `/run/berth`.
@@ -182,6 +184,13 @@ impl ContainerBuilder {
         self.preserve_fds = n;
         self
     }
+    /// Uses `config` instead of reading the bundle's config.json (the rootfs is still taken
+    /// relative to the bundle): for a caller that has already parsed it, as `berth run` does
+    /// to see whether it wants a terminal, or one that builds its config in memory.
+    pub fn config(mut self, config: oci_spec::runtime::Spec) -> Self {
+        self.config = Some(config);
+        self
+    }
     /// Creates the container: namespaces, cgroup, rootfs, createRuntime/createContainer hooks;
     /// returns once the init waits for `start`. On any error nothing is left behind.
     pub fn create(self) -> Result<Created, Error> {
@@ -194,9 +203,21 @@ impl ContainerBuilder {
 #[derive(Debug)]
 pub struct Created {
     pub(crate) container: Container,
+    /// The config as created: start and delete need its hooks and seccomp listener, and
+    /// need not read back from disk what this process just wrote.
+    pub(crate) config: oci_spec::runtime::Spec,
 }
 
 impl Created {
+    /// Starts the container (see [`Container::start`]).
+    pub fn start(&mut self) -> Result<(), Error> {
+        ops::start(&mut self.container, Some(&self.config))
+    }
+    /// Deletes the container (see [`Container::delete`]), running the poststop hooks of the
+    /// config it was created with.
+    pub fn delete(self, force: bool) -> Result<(), Error> {
+        ops::delete(self.container, force, Some(&self.config))
+    }
     pub fn container(&self) -> &Container {
         &self.container
     }
@@ -274,7 +295,7 @@ impl Container {
     /// Releases the init: startContainer hooks, then exec of the user's program; returns once
     /// it has been executed (or with the exec error), then runs poststart hooks.
     pub fn start(&mut self) -> Result<(), Error> {
-        ops::start(self)
+        ops::start(self, None)
     }
     /// Runs another process in the container (`berth exec`): it joins every namespace and
     /// the cgroup of the init, gets the container's seccomp filter and the process's rlimits,
@@ -291,7 +312,7 @@ impl Container {
     /// Deletes a stopped (or, with `force`, any) container: kills what remains, removes the
     /// cgroup and state, runs poststop hooks.
     pub fn delete(self, force: bool) -> Result<(), Error> {
-        ops::delete(self, force)
+        ops::delete(self, force, None)
     }
     /// Freezes every process of a running container (`pause`); its status becomes `paused`.
     pub fn pause(&mut self) -> Result<(), Error> {

@@ -5,6 +5,7 @@ use crate::state::{State, StateDir};
 use crate::{cgroups, hooks, seccomp};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
 use serde_json::json;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -121,16 +122,24 @@ pub(super) fn lock_when(
     Ok((dir, state))
 }
 
-pub(super) fn start(c: &mut Container) -> Result<(), Error> {
+/// `config`: the one this process created the container with, if it did; else read back.
+pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Error> {
     let (dir, state) = lock_when(
         c,
         |s| s == Status::Created,
         "only a created container can be started",
     )?;
-    let config = dir.load_config()?;
+    let loaded;
+    let config = match config {
+        Some(config) => config,
+        None => {
+            loaded = dir.load_config()?;
+            &loaded
+        }
+    };
     let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
     if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
-        send_seccomp_listener(&state, &config, fd, state.pid)?;
+        send_seccomp_listener(&state, config, fd, state.pid)?;
     }
     let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
     if let Some(list) = config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
@@ -221,7 +230,8 @@ fn signal_all(state: &State, sig: Signal) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) fn delete(c: Container, force: bool) -> Result<(), Error> {
+/// `config`: as for `start`.
+pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result<(), Error> {
     let (dir, state) = lock(&c)?;
     let status = status(&c.root, &state);
     if status != Status::Stopped {
@@ -241,8 +251,12 @@ pub(super) fn delete(c: Container, force: bool) -> Result<(), Error> {
     }
     // Read before the directory goes. A container whose config cannot be read is still
     // deleted (it is of no use anyway); only its poststop hooks cannot run, and we say so.
-    let poststop = match dir.load_config() {
-        Ok(config) => config.hooks().as_ref().and_then(|h| h.poststop().clone()),
+    let poststop_of = |c: &Spec| c.hooks().as_ref().and_then(|h| h.poststop().clone());
+    let poststop = match config
+        .map(poststop_of)
+        .map_or_else(|| dir.load_config().map(|c| poststop_of(&c)), Ok)
+    {
+        Ok(list) => list,
         Err(e) => {
             log::warn!("poststop hooks of {} not run: {e}", state.id);
             None
