@@ -504,6 +504,9 @@ class Bench:
               f"{self.meta['date']}, {self.meta['nproc']} cpus, kernel {self.meta['kernel']}\n")
         print(report.table(self.rows, self.names))
         print()
+        print("### Issue 6's targets, read off this run\n")
+        print(report.targets(self.rows))
+        print()
         for rt in self.rts:
             print(f"- {rt.name}: {self.meta['versions'].get(rt.name) or rt.missing or '?'}"
                   f" — `{shlex.join(rt.prefix)}`")

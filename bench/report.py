@@ -1,4 +1,4 @@
-"""Statistics and the markdown table; never judges a figure, only shows it."""
+"""Statistics, the markdown table, and issue 6's targets read off it (shown, never asserted)."""
 
 import statistics
 
@@ -65,4 +65,64 @@ def table(rows, runtimes, reference="crun"):
                 ratio = "–"
             lines.append(f"| {label} | {rt} | {fmt(s['median'], row.unit)} | "
                          f"{fmt(s['min'], row.unit)} | {fmt(s['max'], row.unit)} | {ratio} |")
+    return "\n".join(lines)
+
+
+# Issue 6's targets: (label, how berth's figure is computed, the goal, unit of the figure).
+# Each figure comes from the rows above; a ratio is a median over a median of the same run.
+TARGETS = [
+    ("run ≤ 0.8 × crun's", ("ratio", "run-basic", "crun"), 0.8, "×"),
+    ("run with podman's config ≤ 0.8 × crun's", ("ratio", "run-podman", "crun"), 0.8, "×"),
+    ("run ≤ 0.35 × runc's", ("ratio", "run-basic", "runc"), 0.35, "×"),
+    ("realistic seccomp profile adds ≤ 2 ms", ("added", "run-seccomp", "run-basic"), 0.002, "s"),
+    ("create ≤ crun's", ("ratio", "create", "crun"), 1.0, "×"),
+    ("start ≤ crun's", ("ratio", "start", "crun"), 1.0, "×"),
+    ("delete ≤ crun's", ("ratio", "delete", "crun"), 1.0, "×"),
+    ("state ≤ 2 ms", ("value", "state"), 0.002, "s"),
+    ("peak RSS ≤ crun's", ("ratio", "rss", "crun"), 1.0, "×"),
+    ("exec ≤ crun's", ("ratio", "exec", "crun"), 1.0, "×"),
+    ("100 detached containers ≤ crun's time", ("ratio", "many", "crun"), 1.0, "×"),
+    ("list of 100 ≤ 20 ms", ("value", "many-list"), 0.020, "s"),
+]
+
+
+def _median(rows, key, rt):
+    row = rows.get(key)
+    s = row.stats(rt) if row else None
+    return s["median"] if s else None
+
+
+def _figure(rows, how, subject):
+    kind, key = how[0], how[1]
+    mine = _median(rows, key, subject)
+    if mine is None:
+        return None
+    if kind == "value":
+        return mine
+    # "added": the same runtime's figure for another measure; "ratio": another runtime's.
+    other = _median(rows, how[2], subject) if kind == "added" else _median(rows, key, how[2])
+    if other is None or (kind == "ratio" and not other):
+        return None
+    return mine - other if kind == "added" else mine / other
+
+
+def _show(value, unit):
+    return f"{value:.2f}×" if unit == "×" else fmt(value, "s")
+
+
+def targets(rows, subject="berth"):
+    """One line per target: berth's figure, the goal, and met or by how much it is missed."""
+    by_key = {r.key: r for r in rows}
+    lines = ["| target | berth | goal | verdict |", "|---|---:|---:|---|"]
+    for label, how, goal, unit in TARGETS:
+        value = _figure(by_key, how, subject)
+        if value is None:
+            lines.append(f"| {label} | – | {_show(goal, unit)} | not measured in this run |")
+            continue
+        if value <= goal:
+            verdict = "met"
+        else:
+            over = value - goal
+            verdict = f"missed by {_show(over, unit)} ({over / goal * 100:.0f} % over)"
+        lines.append(f"| {label} | {_show(value, unit)} | {_show(goal, unit)} | {verdict} |")
     return "\n".join(lines)
