@@ -156,6 +156,22 @@ fn update_rejects_a_bad_size() {
 }
 
 #[test]
+fn update_resources_file_with_a_bad_field_names_it_and_changes_nothing() {
+    let env = TestEnv::new("update_bad_field");
+    let b = env.bundle(&["sleep", "1000"]);
+    let (id, state) = start(&env, &b);
+    let init = state["pid"].as_i64().unwrap();
+    let pids_max = cgroup::file(init, "pids", "pids.max", "pids.max");
+    let before = cgroup::read(&pids_max);
+    let file = env.dir.join("resources.json");
+    std::fs::write(&file, r#"{"pids": {"limit": "many"}}"#).unwrap();
+    env.rt
+        .run_cmd(&["update", "--resources", file.to_str().unwrap(), &id])
+        .assert_fails_naming(&["pids.limit"]);
+    assert_eq!(cgroup::read(&pids_max), before);
+}
+
+#[test]
 fn events_stats_prints_one_stats_event() {
     let env = TestEnv::new("events_stats");
     let b = env.bundle(&["sleep", "1000"]);

@@ -120,6 +120,24 @@ fn exec_process_json() {
 }
 
 #[test]
+fn exec_process_json_with_a_bad_field_names_it() {
+    let env = TestEnv::new("exec_process_bad_field");
+    let (id, _) = running(&env);
+    let file = env.dir.join("process.json");
+    let process = json!({
+        "args": ["touch", "/ran"],
+        "cwd": "/",
+        "user": {"uid": "root", "gid": 0},
+    });
+    std::fs::write(&file, process.to_string()).unwrap();
+    let out = env
+        .rt
+        .run_cmd(&["exec", "--process", file.to_str().unwrap(), &id]);
+    out.assert_fails_naming(&["user.uid"]);
+    exec_ok(&env, &[&id, "sh", "-c", "! test -e /ran"]);
+}
+
+#[test]
 fn exec_into_a_stopped_container_fails() {
     let env = TestEnv::new("exec_stopped");
     let b = env.bundle(&["true"]);
