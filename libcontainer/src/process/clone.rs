@@ -1,4 +1,8 @@
 //! clone3: the child starts in its new namespaces directly, with no exec in between.
+//!
+//! Where clone3 answers ENOSYS, the classic clone does the same job: kernels before 5.3, and
+//! seccomp profiles that refuse clone3 with ENOSYS precisely so that callers fall back (Docker's
+//! default profile does, so berth runs nested in a Docker container; so does valgrind).
 
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
@@ -51,8 +55,82 @@ pub fn clone_into(flags: CloneFlags) -> nix::Result<Cloned> {
         )
     };
     match ret {
+        -1 if nix::errno::Errno::last() == nix::errno::Errno::ENOSYS => classic_clone(&args),
         -1 => Err(nix::errno::Errno::last()),
         0 => Ok(Cloned::Child),
         pid => Ok(Cloned::Parent(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// clone(2) with the same flags and exit signal. A time namespace cannot be made this way
+/// (CLONE_NEWTIME shares the exit signal's bits): that stays ENOSYS.
+fn classic_clone(args: &CloneArgs) -> nix::Result<Cloned> {
+    if args.flags & libc::CLONE_NEWTIME as u64 != 0 {
+        return Err(nix::errno::Errno::ENOSYS);
+    }
+    // Stack, parent_tid, child_tid and tls are all zero, so the argument order, which differs
+    // between architectures, does not matter.
+    // SAFETY: as above, a fork-like clone without CLONE_VM.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            args.flags | args.exit_signal,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match ret {
+        -1 => Err(nix::errno::Errno::last()),
+        0 => Ok(Cloned::Child),
+        pid => Ok(Cloned::Parent(Pid::from_raw(pid as i32))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::test_fork;
+
+    /// clone3 refused with ENOSYS, as Docker's default seccomp profile does: the child is
+    /// still made, in its new namespace.
+    #[test]
+    fn falls_back_to_clone_when_clone3_is_refused() {
+        test_fork::in_child(|| {
+            refuse_clone3()?;
+            match clone_into(CloneFlags::CLONE_NEWUTS).map_err(|e| e.to_string())? {
+                Cloned::Child => {
+                    let ok = nix::unistd::sethostname("fallback").is_ok();
+                    // SAFETY: the forked child leaves at once.
+                    unsafe { libc::_exit(if ok { 7 } else { 8 }) }
+                }
+                Cloned::Parent(pid) => match nix::sys::wait::waitpid(pid, None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, 7)) => {}
+                    other => return Err(format!("child: {other:?}")),
+                },
+            }
+            let host = nix::unistd::gethostname().map_err(|e| e.to_string())?;
+            if host == "fallback" {
+                return Err("the child's hostname reached the parent's uts namespace".into());
+            }
+            Ok(())
+        });
+    }
+
+    fn refuse_clone3() -> Result<(), String> {
+        use seccompiler::{SeccompAction, SeccompFilter, TargetArch};
+        let rules = [(libc::SYS_clone3, vec![])].into_iter().collect();
+        let filter = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::ENOSYS as u32),
+            TargetArch::x86_64,
+        )
+        .map_err(|e| e.to_string())?;
+        let prog: seccompiler::BpfProgram = filter
+            .try_into()
+            .map_err(|e: seccompiler::BackendError| e.to_string())?;
+        seccompiler::apply_filter(&prog).map_err(|e| e.to_string())
     }
 }
