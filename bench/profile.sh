@@ -6,7 +6,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-berth=${1:-$repo/target/release/berth}
+berth=$(realpath "${1:-$repo/target/release/berth}")  # absolute: the rows run from the bundles
 [ "$(id -u)" = 0 ] || { echo "profile: run as root" >&2; exit 1; }
 command -v strace >/dev/null || { echo "profile: needs strace (apt-get install strace)" >&2; exit 1; }
 [ -x "$berth" ] || { echo "profile: $berth missing (make build)" >&2; exit 1; }
