@@ -187,6 +187,21 @@ impl ContainerBuilder {
     /// Uses `config` instead of reading the bundle's config.json (the rootfs is still taken
     /// relative to the bundle): for a caller that has already parsed it, as `berth run` does
     /// to see whether it wants a terminal, or one that builds its config in memory.
+    ///
+    /// ```no_run
+    /// use libcontainer::ContainerBuilder;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut config = libcontainer::spec::default_spec(false);
+    /// config.set_hostname(Some("in-memory".into()));
+    /// let mut created = ContainerBuilder::new("demo")?
+    ///     .bundle("/tmp/bundle") // holds the rootfs only
+    ///     .config(config)
+    ///     .create()?;
+    /// created.start()?;
+    /// let code = created.wait()?;
+    /// created.delete(false)?;
+    /// # let _ = code; Ok(()) }
+    /// ```
     pub fn config(mut self, config: oci_spec::runtime::Spec) -> Self {
         self.config = Some(config);
         self
