@@ -57,3 +57,20 @@ fn detach_stdio() {
         unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
     }
 }
+
+/// Makes syscall `nr` fail with ENOSYS in this process from now on, as an old kernel or a
+/// seccomp profile like Docker's answers it (for the fallbacks; call it in `in_child`).
+pub fn refuse_with_enosys(nr: libc::c_long) -> Result<(), String> {
+    use seccompiler::{SeccompAction, SeccompFilter, TargetArch};
+    let filter = SeccompFilter::new(
+        [(nr, vec![])].into_iter().collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        TargetArch::x86_64,
+    )
+    .map_err(|e| e.to_string())?;
+    let prog: seccompiler::BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
+    seccompiler::apply_filter(&prog).map_err(|e| e.to_string())
+}

@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn falls_back_to_clone_when_clone3_is_refused() {
         test_fork::in_child(|| {
-            refuse_clone3()?;
+            test_fork::refuse_with_enosys(libc::SYS_clone3)?;
             match clone_into(CloneFlags::CLONE_NEWUTS).map_err(|e| e.to_string())? {
                 Cloned::Child => {
                     let ok = nix::unistd::sethostname("fallback").is_ok();
@@ -116,21 +116,5 @@ mod tests {
             }
             Ok(())
         });
-    }
-
-    fn refuse_clone3() -> Result<(), String> {
-        use seccompiler::{SeccompAction, SeccompFilter, TargetArch};
-        let rules = [(libc::SYS_clone3, vec![])].into_iter().collect();
-        let filter = SeccompFilter::new(
-            rules,
-            SeccompAction::Allow,
-            SeccompAction::Errno(libc::ENOSYS as u32),
-            TargetArch::x86_64,
-        )
-        .map_err(|e| e.to_string())?;
-        let prog: seccompiler::BpfProgram = filter
-            .try_into()
-            .map_err(|e: seccompiler::BackendError| e.to_string())?;
-        seccompiler::apply_filter(&prog).map_err(|e| e.to_string())
     }
 }

@@ -4,6 +4,11 @@
 //! symlinks stop at the rootfs). Missing ones are created by walking one component at a time
 //! from the rootfs fd, expanding symlinks ourselves against the rootfs, so a dangling symlink
 //! such as `/etc/../../host` creates `<rootfs>/host`, not `/host`.
+//!
+//! Where openat2 answers ENOSYS (kernels before 5.6, seccomp profiles that refuse it, valgrind),
+//! the same walk resolves existing paths too. It is the weaker of the two only against a
+//! process that renames directories inside the rootfs while berth walks it; every step is
+//! still O_NOFOLLOW, so a swapped-in symlink fails the walk rather than being followed.
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, openat2, readlinkat, OFlag, OpenHow, ResolveFlag};
@@ -64,14 +69,17 @@ pub(super) fn resolve(root: &impl AsFd, path: &Path) -> nix::Result<OwnedFd> {
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    openat2(root, &relative(path), how)
+    match openat2(root, &relative(path), how) {
+        Err(Errno::ENOSYS) => walk_in_root(root, path, None),
+        other => other,
+    }
 }
 
 /// Opens `path` inside `root`, creating what is missing: directories on the way and, at the
 /// end, a directory or an empty file per `kind`.
 pub(super) fn resolve_or_create(root: &impl AsFd, path: &Path, kind: Kind) -> nix::Result<OwnedFd> {
     match resolve(root, path) {
-        Err(Errno::ENOENT) => create_in_root(root, path, kind),
+        Err(Errno::ENOENT) => walk_in_root(root, path, Some(kind)),
         other => other,
     }
 }
@@ -109,7 +117,26 @@ fn reopen(root: &impl AsFd, walked: &[OsString]) -> nix::Result<OwnedFd> {
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_SYMLINKS);
-    openat2(root, &relative(&path), how)
+    match openat2(root, &relative(&path), how) {
+        Err(Errno::ENOSYS) => reopen_by_steps(root, walked),
+        other => other,
+    }
+}
+
+/// `reopen` without openat2: one O_NOFOLLOW step per component. A component that became a
+/// symlink since it was walked is opened as the link itself, and the next step through it
+/// fails with ENOTDIR.
+fn reopen_by_steps(root: &impl AsFd, walked: &[OsString]) -> nix::Result<OwnedFd> {
+    let mut current = dup_root(root)?;
+    for name in walked {
+        current = openat(
+            &current,
+            name.as_os_str(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+    }
+    Ok(current)
 }
 
 fn create_node(dir: &OwnedFd, name: &OsStr, kind: Kind) -> nix::Result<()> {
@@ -129,7 +156,15 @@ fn create_node(dir: &OwnedFd, name: &OsStr, kind: Kind) -> nix::Result<()> {
     }
 }
 
-fn create_in_root(root: &impl AsFd, path: &Path, kind: Kind) -> nix::Result<OwnedFd> {
+/// Walks `path` from `root` one component at a time, expanding symlinks against `root` (an
+/// absolute target restarts at `root`, `..` never climbs above it). With `create`, missing
+/// components are made (directories on the way, `create` at the end); without, a missing one
+/// is ENOENT.
+pub(super) fn walk_in_root(
+    root: &impl AsFd,
+    path: &Path,
+    create: Option<Kind>,
+) -> nix::Result<OwnedFd> {
     let mut pending: VecDeque<OsString> = components(path).collect();
     let mut walked: Vec<OsString> = Vec::new();
     let mut current = dup_root(root)?;
@@ -162,6 +197,9 @@ fn create_in_root(root: &impl AsFd, path: &Path, kind: Kind) -> nix::Result<Owne
             }
             Ok(_) => {}
             Err(Errno::ENOENT) => {
+                let Some(kind) = create else {
+                    return Err(Errno::ENOENT);
+                };
                 let node = if pending.is_empty() { kind } else { Kind::Dir };
                 create_node(&current, &name, node)?;
             }

@@ -3,6 +3,7 @@
 
 mod container;
 mod mounts;
+mod paths;
 mod validate;
 
 use super::RootfsOptions;
