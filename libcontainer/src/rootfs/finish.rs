@@ -1,6 +1,6 @@
 //! After pivot_root: read-only and masked paths, a shared rootfs propagation, a read-only root.
 
-use super::mounts::{mount_setattr, Ctx, NONE};
+use super::mounts::{setattr_or_remount, Ctx, NONE};
 use super::options::{self, MOUNT_ATTR_RDONLY};
 use super::paths::{self, fd_path};
 use super::RootfsError;
@@ -48,7 +48,8 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
         let ctx = Ctx::new("root.readonly", "/");
         let fd = paths::resolve(&root, Path::new("/")).map_err(ctx.fail("open /"))?;
         // Only "/" itself: /dev, /proc and the other mounts keep their own flags, as with runc.
-        mount_setattr(&fd, MOUNT_ATTR_RDONLY, 0, false).map_err(ctx.fail("make / read-only"))?;
+        setattr_or_remount(&fd, MOUNT_ATTR_RDONLY, MsFlags::MS_RDONLY, false)
+            .map_err(ctx.fail("make / read-only"))?;
     }
     Ok(())
 }
@@ -89,7 +90,8 @@ fn readonly_path(root: &OwnedFd, path: &Path, ctx: &Ctx) -> Result<(), RootfsErr
     )
     .map_err(ctx.fail("bind onto itself"))?;
     let mounted = paths::resolve(root, path).map_err(ctx.fail("open the bind mount"))?;
-    mount_setattr(&mounted, MOUNT_ATTR_RDONLY, 0, true).map_err(ctx.fail("make read-only"))
+    setattr_or_remount(&mounted, MOUNT_ATTR_RDONLY, MsFlags::MS_RDONLY, true)
+        .map_err(ctx.fail("make read-only"))
 }
 
 /// A directory is hidden under an empty read-only tmpfs, anything else under /dev/null.

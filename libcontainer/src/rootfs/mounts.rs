@@ -267,7 +267,11 @@ fn sysfs_fallback(
         .iter()
         .filter(|(f, _)| parsed.flags.contains(*f))
         .fold(0, |acc, (_, a)| acc | a);
-    mount_setattr(&mounted, set, 0, true).map_err(ctx.fail("mount_setattr on the /sys bind"))
+    let ms = pairs
+        .iter()
+        .filter(|(f, _)| parsed.flags.contains(*f))
+        .fold(MsFlags::empty(), |acc, (f, _)| acc | *f);
+    setattr_or_remount(&mounted, set, ms, true).map_err(ctx.fail("mount_setattr on the /sys bind"))
 }
 
 /// Propagation changes, then the recursive attributes (rro, rnosuid...).
@@ -294,6 +298,26 @@ pub(super) fn apply_after(
         mount_setattr(&fd, set, clr, true).map_err(ctx.fail("mount_setattr"))?;
     }
     Ok(())
+}
+
+/// Sets the `ms` flags (read-only, nosuid, nodev, noexec: `set` in mount_setattr's terms) on
+/// the mount `fd` is the root of. Where mount_setattr answers ENOSYS (kernels before 5.12), a
+/// bind remount does it for that mount alone, keeping its other flags, as runc does: mounts
+/// below it keep their own flags there.
+pub(super) fn setattr_or_remount(
+    fd: &impl AsFd,
+    set: u64,
+    ms: MsFlags,
+    recursive: bool,
+) -> nix::Result<()> {
+    let raw = fd.as_fd().as_raw_fd();
+    match mount_setattr(&raw, set, 0, recursive) {
+        Err(Errno::ENOSYS) => {
+            let flags = locked_flags(fd)? | ms | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+            mount(NONE, &fd_path(&raw), NONE, flags, NONE)
+        }
+        other => other,
+    }
 }
 
 /// struct mount_attr of <linux/mount.h> (MOUNT_ATTR_SIZE_VER0); libc does not define it.

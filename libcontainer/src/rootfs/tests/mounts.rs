@@ -5,6 +5,7 @@ use super::{
     assert_nothing_mounted_under, bundle, check, check_char_device, check_fs, err, expect_erofs,
     expect_writable, in_child, mount_at, spec,
 };
+use crate::identity::test_fork;
 use nix::sys::stat::stat;
 use nix::sys::statvfs::{statvfs, FsFlags};
 use std::os::unix::fs::symlink;
@@ -52,6 +53,17 @@ fn symlinked_destinations_stay_inside_the_rootfs() {
 
 #[test]
 fn readonly_and_masked_paths_resolve_symlinks_inside() {
+    readonly_and_masked_paths(false);
+}
+
+/// The same on a kernel without openat2 (5.6) and mount_setattr (5.12): the walk resolves the
+/// paths, a bind remount makes them read-only.
+#[test]
+fn readonly_and_masked_paths_without_openat2_or_mount_setattr() {
+    readonly_and_masked_paths(true);
+}
+
+fn readonly_and_masked_paths(old_kernel: bool) {
     let b = bundle("paths");
     for dir in ["target", "secret", "other"] {
         std::fs::create_dir_all(b.rootfs.join(dir)).unwrap();
@@ -64,6 +76,10 @@ fn readonly_and_masked_paths_resolve_symlinks_inside() {
             "linux": {"readonlyPaths": ["/link"], "maskedPaths": ["/mlink"]}}"#,
     );
     in_child(false, || {
+        if old_kernel {
+            test_fork::refuse_with_enosys(libc::SYS_openat2)?;
+            test_fork::refuse_with_enosys(libc::SYS_mount_setattr)?;
+        }
         prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
         finish_rootfs(&s).map_err(err("finish"))?;
