@@ -177,32 +177,51 @@ pub(super) fn send_seccomp_listener(
     seccomp::send_listener(path, fd, msg.to_string().as_bytes()).map_err(Error::from)
 }
 
-/// A pidfd for the recorded init, or None if that process is gone. Opening the pidfd first
-/// and checking the start time after closes the window in which the pid could be reused.
-fn init_pidfd(state: &State) -> Option<OwnedFd> {
+/// The recorded init, held where the kernel allows it.
+enum InitHandle {
+    Gone,
+    /// Opening the pidfd first and checking the start time after closes the window in which
+    /// the pid could be reused.
+    Pidfd(OwnedFd),
+    /// No pidfd_open (kernels before 5.3, valgrind): the start time was checked just now, and
+    /// a plain kill follows, as runc does everywhere.
+    Pid,
+}
+
+fn init_handle(state: &State) -> InitHandle {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, state.pid, 0) };
     if fd < 0 {
-        return None;
+        return match nix::errno::Errno::last() {
+            nix::errno::Errno::ENOSYS if init_alive(state) => InitHandle::Pid,
+            _ => InitHandle::Gone,
+        };
     }
     // SAFETY: the fd was just created for us.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    init_alive(state).then_some(fd)
+    if init_alive(state) {
+        InitHandle::Pidfd(fd)
+    } else {
+        InitHandle::Gone
+    }
 }
 
+/// Signals the init; false when it is already gone.
 fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
-    let Some(fd) = init_pidfd(state) else {
-        return Ok(false);
-    };
-    // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig as i32,
-            0usize,
-            0,
-        )
+    let r = match init_handle(state) {
+        InitHandle::Gone => return Ok(false),
+        // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
+        InitHandle::Pidfd(fd) => unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                sig as i32,
+                0usize,
+                0,
+            )
+        },
+        // SAFETY: kill(2) takes a pid and a signal number.
+        InitHandle::Pid => unsafe { libc::kill(state.pid, sig as i32) as libc::c_long },
     };
     match r {
         0 => Ok(true),
@@ -366,5 +385,56 @@ mod tests {
             .unwrap();
         assert_eq!(start_time(me), Some(field22));
         assert_eq!(start_time(i32::MAX), None);
+    }
+
+    fn state_of(pid: i32) -> State {
+        State {
+            oci_version: "1.2.0".into(),
+            id: "signal-test".into(),
+            pid,
+            init_start_time: start_time(pid).expect("child's start time"),
+            bundle: "/".into(),
+            rootfs: "/".into(),
+            created: String::new(),
+            annotations: Default::default(),
+            cgroup: Default::default(),
+            namespace_paths: Default::default(),
+        }
+    }
+
+    /// A kernel without pidfd_open (before 5.3): the init is still signalled, by kill(2).
+    #[test]
+    fn signals_the_init_where_pidfd_open_is_refused() {
+        use crate::identity::test_fork;
+        use nix::sys::wait::waitpid;
+        // SAFETY: the child only pauses until a signal ends it.
+        let child = match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => loop {
+                // SAFETY: pause(2) just waits.
+                unsafe { libc::pause() };
+            },
+            nix::unistd::ForkResult::Parent { child } => child,
+        };
+        /// Kills the pausing child if the test fails before it is signalled.
+        struct Reap(Pid);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _ = nix::sys::signal::kill(self.0, Signal::SIGKILL);
+                let _ = waitpid(self.0, None);
+            }
+        }
+        let _reap = Reap(child);
+        let state = state_of(child.as_raw());
+        test_fork::in_child(move || {
+            test_fork::refuse_with_enosys(libc::SYS_pidfd_open)?;
+            match signal_init(&state, Signal::SIGTERM) {
+                Ok(true) => Ok(()),
+                other => Err(format!("signal_init: {other:?}")),
+            }
+        });
+        assert_eq!(
+            waitpid(child, None).unwrap(),
+            WaitStatus::Signaled(child, Signal::SIGTERM, false)
+        );
     }
 }
