@@ -4,7 +4,7 @@ BERTH := $(CURDIR)/target/release/berth
 RUNC = $(shell command -v runc)
 
 .PHONY: build deps demo test lint unit integration engines engines-runc cgroup-v2 conformance-runc conformance-berth \
-	bench profile conformance clean
+	bench profile hot-symbols conformance clean
 
 build:
 	CARGO=$(CARGO) scripts/build-berth.sh
@@ -60,6 +60,11 @@ bench: deps
 # (strace), instructions (valgrind, if installed). docs/performance.md quotes it.
 profile: build
 	bench/profile.sh $(BERTH)
+
+# Regenerates scripts/hot-symbols.txt, the link order of the functions berth's commands run
+# (needs valgrind); commit the result. See scripts/hot-symbols.sh.
+hot-symbols:
+	scripts/hot-symbols.sh
 
 conformance: deps build
 	oci-conformance/side-by-side.sh
