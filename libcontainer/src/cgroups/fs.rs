@@ -12,13 +12,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The parent of default cgroups (`/berth/<id>`).
-pub(crate) const DEFAULT_PARENT: &str = "berth";
-
 /// Creates `h.path` and any missing parents, recording each directory made in `h.created`.
 pub(crate) fn create(h: &mut Hierarchy) -> Result<(), CgroupError> {
-    // Usually the parent exists (the shared `berth/` stays between containers): one mkdir, not
-    // one per path component. A cgroupfs mkdir is among the costliest syscalls of a `run`.
+    // Usually the parent exists (the default cgroup is flat, /berth-<id>): one mkdir, not one
+    // per path component. A cgroupfs mkdir is among the costliest syscalls of a `run`.
     match std::fs::create_dir(&h.path) {
         Ok(()) => {
             h.created.push(h.path.clone());
@@ -35,7 +32,7 @@ pub(crate) fn create(h: &mut Hierarchy) -> Result<(), CgroupError> {
             reason: format!("is not under {}", h.mount_point.display()),
         })?
         .to_path_buf();
-    // A parent shared with another container (e.g. /berth) can be removed by that container's
+    // A parent shared with another container can be removed by that container's
     // delete between our mkdirs; then start again from the top.
     for _ in 0..5 {
         let mut dir = h.mount_point.clone();
@@ -177,13 +174,9 @@ fn remove_hierarchy(h: &Hierarchy) -> Result<(), CgroupError> {
         return Ok(());
     }
     remove_tree(&h.path)?;
-    // The default parent `berth/` is shared by every container with an empty cgroupsPath and
-    // stays, like a systemd slice: removing it at every delete made every create mkdir it
-    // again and copy cpuset values into it, 11 hierarchies each. It holds no process and no
-    // limit. Other parents berth made for a cgroupsPath are removed, the leaf's first.
-    let default_parent = h.mount_point.join(DEFAULT_PARENT);
-    let parents = h.created.iter().rev().skip(1);
-    for dir in parents.filter(|d| **d != default_parent) {
+    // Parents berth made for a cgroupsPath go too, nearest first, unless another container's
+    // cgroup lives in one by now.
+    for dir in h.created.iter().rev().skip(1) {
         match std::fs::remove_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}

@@ -178,7 +178,8 @@ fn dir_of(mount: &Mount, cgroup: &Path) -> PathBuf {
 /// Where the container's cgroup goes on every hierarchy. Like runc: an absolute path is taken
 /// from each hierarchy's root; a relative one from the caller's own cgroup on that hierarchy (on
 /// a pure v2 host from its parent, since the caller's own cgroup holds processes and so cannot
-/// enable controllers for a child); an empty one becomes /berth/<id>.
+/// enable controllers for a child); an empty one becomes /berth-<id>, flat, so nothing shared is
+/// made and removed with every container.
 pub(crate) fn resolve(
     layout: &Layout,
     cgroups_path: Option<&Path>,
@@ -193,7 +194,7 @@ pub(crate) fn resolve(
                 reason: "the root cgroup cannot be a container's cgroup".into(),
             })
         }
-        _ => Path::new("/berth").join(id),
+        _ => PathBuf::from(format!("/berth-{id}")),
     };
     let mut out = Vec::new();
     for mount in &layout.mounts {
@@ -268,7 +269,7 @@ mod tests {
         );
         assert_eq!(rel[3].path, Path::new("/sys/fs/cgroup/unified/x/y/k"));
         let dflt = resolve(&layout, None, "ctr", PROC_CGROUP).unwrap();
-        assert_eq!(dflt[1].path, Path::new("/sys/fs/cgroup/memory/berth/ctr"));
+        assert_eq!(dflt[1].path, Path::new("/sys/fs/cgroup/memory/berth-ctr"));
         assert!(resolve(&layout, Some(Path::new("/..")), "id", PROC_CGROUP).is_err());
     }
 

@@ -136,7 +136,7 @@ pub enum CgroupError {
 /// id when empty) on every mounted hierarchy. Creates nothing.
 ///
 /// A relative path is taken from berth's own cgroup on each hierarchy, as runc does; an empty
-/// one becomes `/berth/<id>`; the shared `berth/` parent stays after delete.
+/// one becomes `/berth-<id>`.
 pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
     let layout = hierarchy::Layout::detect()?;
     let proc_cgroup = read("/proc/self/cgroup")?;

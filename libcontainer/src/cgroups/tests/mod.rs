@@ -218,7 +218,7 @@ fn a_relative_path_is_under_our_own_cgroup() {
     let default = resolve(None, "ctr").unwrap();
     assert_eq!(
         default.v1_dir("pids").unwrap(),
-        Path::new("/sys/fs/cgroup/pids/berth/ctr")
+        Path::new("/sys/fs/cgroup/pids/berth-ctr")
     );
 }
 
@@ -316,7 +316,7 @@ fn a_failed_join_takes_the_pid_back_out_and_removes_the_cgroups() {
 }
 
 #[test]
-fn the_default_parent_stays_and_the_leaf_goes() {
+fn the_default_cgroup_is_one_flat_directory_removed_at_delete() {
     let id = unique_path()
         .file_name()
         .unwrap()
@@ -326,12 +326,16 @@ fn the_default_parent_stays_and_the_leaf_goes() {
     let mut g = Guard::with(resolve(None, &id).unwrap());
     for h in &mut g.paths.hierarchies {
         fs::create(h).unwrap();
+        assert_eq!(
+            h.created,
+            vec![h.path.clone()],
+            "one directory, nothing shared"
+        );
+        assert_eq!(h.path.parent(), Some(h.mount_point.as_path()));
     }
     fs::remove_created(&g.paths).unwrap();
     for h in &g.paths.hierarchies {
         assert!(!h.path.exists(), "{:?} left", h.path);
-        assert!(h.path.parent().unwrap().ends_with(fs::DEFAULT_PARENT));
-        assert!(h.path.parent().unwrap().is_dir(), "{:?} removed", h.path);
     }
 }
 
