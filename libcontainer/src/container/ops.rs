@@ -271,10 +271,11 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
     // Read before the directory goes. A container whose config cannot be read is still
     // deleted (it is of no use anyway); only its poststop hooks cannot run, and we say so.
     let poststop_of = |c: &Spec| c.hooks().as_ref().and_then(|h| h.poststop().clone());
-    let poststop = match config
-        .map(poststop_of)
-        .map_or_else(|| dir.load_config().map(|c| poststop_of(&c)), Ok)
-    {
+    let poststop = match config {
+        Some(c) => Ok(poststop_of(c)),
+        None => dir.load_config().map(|c| poststop_of(&c)),
+    };
+    let poststop = match poststop {
         Ok(list) => list,
         Err(e) => {
             log::warn!("poststop hooks of {} not run: {e}", state.id);

@@ -54,8 +54,15 @@ pub fn clone_into(flags: CloneFlags) -> nix::Result<Cloned> {
             std::mem::size_of::<CloneArgs>(),
         )
     };
+    match cloned(ret) {
+        Err(nix::errno::Errno::ENOSYS) => classic_clone(&args),
+        other => other,
+    }
+}
+
+/// Either side of a clone from its return value.
+fn cloned(ret: libc::c_long) -> nix::Result<Cloned> {
     match ret {
-        -1 if nix::errno::Errno::last() == nix::errno::Errno::ENOSYS => classic_clone(&args),
         -1 => Err(nix::errno::Errno::last()),
         0 => Ok(Cloned::Child),
         pid => Ok(Cloned::Parent(Pid::from_raw(pid as i32))),
@@ -81,11 +88,7 @@ fn classic_clone(args: &CloneArgs) -> nix::Result<Cloned> {
             0usize,
         )
     };
-    match ret {
-        -1 => Err(nix::errno::Errno::last()),
-        0 => Ok(Cloned::Child),
-        pid => Ok(Cloned::Parent(Pid::from_raw(pid as i32))),
-    }
+    cloned(ret)
 }
 
 #[cfg(test)]

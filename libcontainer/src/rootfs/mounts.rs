@@ -263,14 +263,12 @@ fn sysfs_fallback(
         (MsFlags::MS_NODEV, options::MOUNT_ATTR_NODEV),
         (MsFlags::MS_NOEXEC, options::MOUNT_ATTR_NOEXEC),
     ];
-    let set = pairs
+    let (ms, set) = pairs
         .iter()
         .filter(|(f, _)| parsed.flags.contains(*f))
-        .fold(0, |acc, (_, a)| acc | a);
-    let ms = pairs
-        .iter()
-        .filter(|(f, _)| parsed.flags.contains(*f))
-        .fold(MsFlags::empty(), |acc, (f, _)| acc | *f);
+        .fold((MsFlags::empty(), 0), |(ms, set), (f, a)| {
+            (ms | *f, set | a)
+        });
     setattr_or_remount(&mounted, set, ms, true).map_err(ctx.fail("mount_setattr on the /sys bind"))
 }
 
