@@ -82,6 +82,7 @@ pub(super) fn mount_cgroup(
     }
     let target =
         paths::resolve_or_create(root, dest, Kind::Dir).map_err(ctx.fail("create destination"))?;
+    super::proc_check::check_target(ctx, &target)?;
     let tmpfs_flags = parsed.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     mount(
         Some("tmpfs"),
@@ -129,6 +130,7 @@ fn mount_hierarchy(
     if opts.in_cgroup_ns {
         let target = paths::resolve_or_create(root, dest, Kind::Dir)
             .map_err(ctx.fail("create destination"))?;
+        super::proc_check::check_target(ctx, &target)?;
         let data = (hierarchy.fs_type == "cgroup").then(|| hierarchy.controllers.join(","));
         return mount(
             Some("cgroup"),

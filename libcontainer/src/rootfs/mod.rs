@@ -29,6 +29,7 @@ mod mounts;
 mod options;
 mod paths;
 mod pivot;
+mod proc_check;
 #[cfg(test)]
 mod tests;
 
@@ -70,6 +71,13 @@ pub enum RootfsError {
     #[error("linux.devices[{index}] ({path}): {reason}")]
     InvalidDevice {
         index: usize,
+        path: String,
+        reason: String,
+    },
+    /// Refused at mount time for what the rootfs holds (e.g. a symlink at /proc).
+    #[error("{field} ({path}): {reason}")]
+    Refused {
+        field: String,
         path: String,
         reason: String,
     },

@@ -3,7 +3,7 @@
 
 use super::options::{self, MountOptions, MOUNT_ATTR_ATIME_MASK};
 use super::paths::{self, fd_path, Kind};
-use super::{cgroup, copyup, RootfsError, RootfsOptions};
+use super::{cgroup, copyup, proc_check, RootfsError, RootfsOptions};
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
@@ -24,6 +24,14 @@ impl Ctx {
         Ctx {
             field: field.into(),
             path: path.into(),
+        }
+    }
+
+    pub fn refuse(&self, reason: String) -> RootfsError {
+        RootfsError::Refused {
+            field: self.field.clone(),
+            path: self.path.display().to_string(),
+            reason,
         }
     }
 
@@ -132,6 +140,7 @@ pub(super) fn bind(
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
     let target =
         paths::resolve_or_create(root, dest, kind).map_err(ctx.fail("create destination"))?;
+    proc_check::check_target(ctx, &target)?;
     let flags = parsed.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
     mount(Some(source), &fd_path(&target), NONE, flags, NONE).map_err(ctx.fail("bind mount"))?;
     let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
@@ -182,8 +191,14 @@ fn mount_fs(
     ctx: &Ctx,
 ) -> Result<(), RootfsError> {
     let dest = entry.destination();
-    let target =
-        paths::resolve_or_create(root, dest, Kind::Dir).map_err(ctx.fail("create destination"))?;
+    let target = if matches!(typ, "proc" | "sysfs") {
+        proc_check::fs_mount_point(root, typ, ctx)?
+    } else {
+        let target = paths::resolve_or_create(root, dest, Kind::Dir)
+            .map_err(ctx.fail("create destination"))?;
+        proc_check::check_target(ctx, &target)?;
+        target
+    };
     let source = entry
         .source()
         .as_deref()

@@ -321,6 +321,7 @@ fn validate_entry(mount: &Mount, filesystems: &[String]) -> Result<(), String> {
     if !mount.destination().is_absolute() {
         return Err("destination must be an absolute path".into());
     }
+    super::proc_check::check_destination(mount)?;
     let parsed = parse(mount)?;
     let typ = mount.typ().as_deref().unwrap_or("");
     if parsed.is_bind() {
