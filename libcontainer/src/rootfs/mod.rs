@@ -2,8 +2,12 @@
 //!
 //! Runs inside the container's init, in its new mount namespace, as root of the container's
 //! user namespace. Every destination from the config is resolved inside the rootfs without
-//! following a symlink out of it (openat2 RESOLVE_IN_ROOT), and mounted through the resolved
-//! fd (/proc/self/fd/N), so a malicious rootfs cannot redirect a mount onto the host.
+//! following a symlink out of it (openat2 RESOLVE_IN_ROOT), and the mount is attached onto the
+//! resolved fd and finished (flags, read-only, propagation) through the new mount's own fd
+//! (attach.rs: open_tree/fsmount + move_mount + mount_setattr; mount(2) through
+//! /proc/self/fd/N where that API is missing), so a malicious rootfs cannot redirect a mount
+//! onto the host. Nothing is mounted at or inside /proc but a procfs at /proc
+//! (proc_check.rs), and masks use only the real null device.
 //!
 //! Sequence (called by `process::init`):
 //! 1. `validate_mounts` — in the parent, before anything is created: unknown mount types,
@@ -16,11 +20,13 @@
 //!
 //! What the caller must have done: `prepare_rootfs` runs after the init is in its cgroup (a
 //! `cgroup` mount without a cgroup namespace binds the init's own cgroup directories) and in
-//! its cgroup namespace, and while the host's /proc is still at /proc. `finish_rootfs` reaches
-//! paths through the container's /proc, so readonlyPaths outside /proc need a `proc` mount.
+//! its cgroup namespace, and while the host's /proc is still at /proc (it reads the mount
+//! table there). `finish_rootfs` insists on a `proc` mount at /proc when it has paths to mask
+//! or make read-only: where the mount API is missing they are mounted through /proc/self/fd.
 //! `prepare_rootfs` leaves the working directory and umask as it found them; `pivot_rootfs`
 //! leaves the working directory at the new "/".
 
+mod attach;
 mod cgroup;
 mod copyup;
 mod devices;

@@ -55,10 +55,6 @@ impl MountOptions {
         self.flags.contains(MsFlags::MS_BIND)
     }
 
-    pub fn data(&self) -> Option<String> {
-        (!self.data.is_empty()).then(|| self.data.join(","))
-    }
-
     pub fn has_recursive_attrs(&self) -> bool {
         self.attr_set != 0 || self.attr_clr != 0 || self.attr_atime.is_some()
     }

@@ -128,7 +128,7 @@ fn options_become_flags_attributes_and_data() {
         parsed.flags,
         MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME
     );
-    assert_eq!(parsed.data().as_deref(), Some("mode=755,size=64k"));
+    assert_eq!(parsed.data, ["mode=755", "size=64k"]);
     assert_eq!(
         parsed.propagation,
         vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]
