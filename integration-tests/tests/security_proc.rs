@@ -310,3 +310,49 @@ fn masking_uses_only_the_real_null_device() {
         );
     }
 }
+
+/// Berth's own procfs works where it is hardest to make: a container in a user namespace of
+/// unprivileged host ids, with a time namespace (offsets written before the init exists), a
+/// sysctl, oomScoreAdj, and an exec'd process.
+#[test]
+fn private_procfs_in_an_unprivileged_user_namespace() {
+    if skip_for_runc("runc 1.1 has no time namespace support") {
+        return;
+    }
+    let env = TestEnv::new("private_procfs_userns");
+    let mut b = env.bundle(&["sleep", "1000"]);
+    for ns in ["user", "time"] {
+        b.add_namespace(ns, None);
+    }
+    let maps = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    b.linux()["uidMappings"] = maps.clone();
+    b.linux()["gidMappings"] = maps;
+    b.remove_mount("/sys/fs/cgroup");
+    b.linux()["timeOffsets"] = json!({"boottime": {"secs": 864000, "nanosecs": 0}});
+    b.linux()["sysctl"] = json!({"kernel.msgmax": "4343"});
+    b.process()["oomScoreAdj"] = json!(321);
+    let id = env.create(&b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    let script = "cat /proc/self/oom_score_adj /proc/sys/kernel/msgmax; cut -d. -f1 /proc/uptime";
+    let out = env.rt.run_cmd(&["exec", &id, "sh", "-c", script]);
+    out.assert_ok("exec");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..2], ["321", "4343"], "{out:#?}");
+    let uptime: u64 = lines[2].parse().expect("uptime");
+    assert!(uptime >= 864000, "no boottime offset: {out:#?}");
+    env.rt
+        .run_cmd(&["delete", "--force", &id])
+        .assert_ok("delete");
+}
+
+/// An image without /proc or /sys directories gets them made (as runc does), not refused.
+#[test]
+fn missing_proc_and_sys_directories_are_made() {
+    let env = TestEnv::new("missing_proc_sys");
+    let b = env.bundle(&["sh", "-c", "stat -f -c %T /proc /sys"]);
+    for dir in ["proc", "sys"] {
+        std::fs::remove_dir(b.rootfs().join(dir)).unwrap();
+    }
+    let out = env.run_ok(&b);
+    assert_eq!(out, "proc\nsysfs\n");
+}
