@@ -137,6 +137,30 @@ impl ProcRoot {
         Ok(PathBuf::from(self.pid()?).join(name))
     }
 
+    /// This process's own `name` file (e.g. `mountinfo`), opened for reading.
+    pub fn open_own(&self, name: &str) -> std::io::Result<std::fs::File> {
+        let rel = self.own(name)?;
+        Ok(std::fs::File::from(self.open(&rel, OFlag::O_RDONLY)?))
+    }
+
+    /// This process's mount table, as its mount namespace has it.
+    pub fn mountinfo(&self) -> std::io::Result<Vec<procfs::process::MountInfo>> {
+        use procfs::FromRead;
+        let file = self.open_own("mountinfo")?;
+        procfs::process::MountInfos::from_read(file)
+            .map(|m| m.0)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    /// This process's cgroup memberships (/proc/<pid>/cgroup).
+    pub fn cgroups(&self) -> std::io::Result<Vec<procfs::ProcessCGroup>> {
+        use procfs::FromRead;
+        let file = self.open_own("cgroup")?;
+        procfs::ProcessCGroups::from_read(file)
+            .map(|c| c.0)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
     /// Writes `value` to `rel` (a procfs file is written in one go).
     pub fn write(&self, rel: &Path, value: &str) -> std::io::Result<()> {
         let fd = self.open(rel, OFlag::O_WRONLY)?;

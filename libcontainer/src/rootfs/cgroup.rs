@@ -10,6 +10,7 @@ use super::mounts::{self, Ctx};
 use super::options::MountOptions;
 use super::paths::{self, Kind};
 use super::{attach, RootfsError, RootfsOptions};
+use crate::proc_root::ProcRoot;
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::unistd::symlinkat;
@@ -30,11 +31,10 @@ struct Hierarchy {
     own: PathBuf,
 }
 
-fn hierarchies() -> Result<Vec<Hierarchy>, procfs::ProcError> {
-    let me = procfs::process::Process::myself()?;
-    let memberships = me.cgroups()?.0;
+fn hierarchies(proc: &ProcRoot) -> std::io::Result<Vec<Hierarchy>> {
+    let memberships = proc.cgroups()?;
     let mut found: Vec<Hierarchy> = Vec::new();
-    for info in me.mountinfo()? {
+    for info in proc.mountinfo()? {
         let under_root = info.mount_point == Path::new(CGROUP_ROOT)
             || info.mount_point.parent() == Some(Path::new(CGROUP_ROOT));
         if !under_root || !matches!(info.fs_type.as_str(), "cgroup" | "cgroup2") {
@@ -66,13 +66,14 @@ fn hierarchies() -> Result<Vec<Hierarchy>, procfs::ProcError> {
 }
 
 pub(super) fn mount_cgroup(
+    proc: &ProcRoot,
     root: &OwnedFd,
     dest: &Path,
     parsed: &MountOptions,
     opts: &RootfsOptions,
     ctx: &Ctx,
 ) -> Result<OwnedFd, RootfsError> {
-    let found = hierarchies()
+    let found = hierarchies(proc)
         .map_err(|_| ctx.fail("read /proc/self/mountinfo and /proc/self/cgroup")(Errno::EIO))?;
     if let Some(unified) = found
         .iter()

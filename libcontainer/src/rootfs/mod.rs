@@ -41,6 +41,7 @@ mod tests;
 
 pub use options::{idmap_supported, supported_mount_options};
 
+use crate::proc_root::ProcRoot;
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
@@ -155,10 +156,14 @@ pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
 /// `/`, the rootfs bind-mounted onto itself, every `mounts` entry in order, then /dev.
 pub fn prepare_rootfs(spec: &Spec, opts: &RootfsOptions) -> Result<(), RootfsError> {
     let propagation = options::rootfs_propagation(spec)?;
-    let root = mounts::prepare_root(&opts.rootfs, propagation)?;
+    // The mount table and cgroups are read through berth's own procfs (proc_root), not
+    // whatever /proc this mount namespace has.
+    let proc = ProcRoot::new()
+        .map_err(|e| mounts::Ctx::new("root.path", "/proc").fail("open a private procfs")(e))?;
+    let root = mounts::prepare_root(&proc, &opts.rootfs, propagation)?;
     let entries = spec.mounts().as_deref().unwrap_or_default();
     for (index, mount) in entries.iter().enumerate() {
-        mounts::mount_entry(&root, index, mount, opts)?;
+        mounts::mount_entry(&proc, &root, index, mount, opts)?;
     }
     if devices::needs_dev(entries) {
         devices::setup_dev(&root, spec, opts.in_user_ns)?;

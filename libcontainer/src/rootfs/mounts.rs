@@ -5,6 +5,7 @@ use super::options::{self, MountOptions, MOUNT_ATTR_ATIME_MASK};
 use super::paths::{self, Kind};
 use super::{attach, cgroup, copyup, proc_check, RootfsError, RootfsOptions};
 use crate::mount_api;
+use crate::proc_root::ProcRoot;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
@@ -47,6 +48,7 @@ impl Ctx {
 /// parent made private if shared (pivot_root needs that too), then the rootfs bind-mounted onto
 /// itself so it is a mount point. Returns an fd of the rootfs mount.
 pub(super) fn prepare_root(
+    proc: &ProcRoot,
     rootfs: &Path,
     propagation: Option<MsFlags>,
 ) -> Result<OwnedFd, RootfsError> {
@@ -61,7 +63,8 @@ pub(super) fn prepare_root(
     };
     mount(NONE, "/", NONE, flags, NONE).map_err(ctx.fail("set propagation of /"))?;
     let ctx = Ctx::new("root.path", rootfs);
-    make_parent_private(rootfs).map_err(ctx.fail("make the rootfs's parent mount private"))?;
+    make_parent_private(proc, rootfs)
+        .map_err(ctx.fail("make the rootfs's parent mount private"))?;
     mount(
         Some(rootfs),
         rootfs,
@@ -73,10 +76,8 @@ pub(super) fn prepare_root(
     paths::open_dir(rootfs).map_err(ctx.fail("open"))
 }
 
-fn make_parent_private(rootfs: &Path) -> nix::Result<()> {
-    let infos = procfs::process::Process::myself()
-        .and_then(|p| p.mountinfo())
-        .map_err(|_| Errno::EIO)?;
+fn make_parent_private(proc: &ProcRoot, rootfs: &Path) -> nix::Result<()> {
+    let infos = proc.mountinfo().map_err(|_| Errno::EIO)?;
     let parent = infos
         .into_iter()
         .filter(|m| rootfs.starts_with(&m.mount_point))
@@ -94,6 +95,7 @@ fn make_parent_private(rootfs: &Path) -> nix::Result<()> {
 
 /// Makes `mounts[index]` inside the rootfs.
 pub(super) fn mount_entry(
+    proc: &ProcRoot,
     root: &OwnedFd,
     index: usize,
     entry: &Mount,
@@ -112,7 +114,7 @@ pub(super) fn mount_entry(
         let source = bind_source(entry, opts);
         bind(root, &source, dest, &parsed, &ctx)?
     } else if typ == "cgroup" {
-        cgroup::mount_cgroup(root, dest, &parsed, opts, &ctx)?
+        cgroup::mount_cgroup(proc, root, dest, &parsed, opts, &ctx)?
     } else {
         mount_fs(root, entry, typ, &parsed, &ctx)?
     };
