@@ -65,15 +65,13 @@ pub(super) fn prepare_root(
     let ctx = Ctx::new("root.path", rootfs);
     make_parent_private(proc, rootfs)
         .map_err(ctx.fail("make the rootfs's parent mount private"))?;
-    mount(
-        Some(rootfs),
-        rootfs,
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .map_err(ctx.fail("bind-mount the rootfs onto itself"))?;
-    paths::open_dir(rootfs).map_err(ctx.fail("open"))
+    let dir = paths::open_dir(rootfs).map_err(ctx.fail("open"))?;
+    let made =
+        attach::bind(&dir, &dir, true).map_err(ctx.fail("bind-mount the rootfs onto itself"))?;
+    match made {
+        Some(mnt) => Ok(mnt),
+        None => paths::open_dir(rootfs).map_err(ctx.fail("open")),
+    }
 }
 
 fn make_parent_private(proc: &ProcRoot, rootfs: &Path) -> nix::Result<()> {
