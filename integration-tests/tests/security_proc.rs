@@ -28,7 +28,7 @@ fn field_or_path<'a>(field: &'a str, path: &'a str) -> Vec<&'a str> {
     }
 }
 
-/// Either create/run failed clearly (naming one of `words`) and left nothing, or it ran.
+/// True when the command failed naming one of `words`; false when it ran.
 fn refused(out: &Out, words: &[&str]) -> bool {
     if out.success() {
         return false;
