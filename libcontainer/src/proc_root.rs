@@ -213,6 +213,17 @@ mod tests {
         });
     }
 
+    /// Only the root directory of a procfs passes: not another filesystem, not a directory
+    /// inside a procfs (a bind of /proc/sys over /proc would be one).
+    #[test]
+    fn verifies_the_root_of_a_procfs() {
+        let open =
+            |p: &str| nix::fcntl::open(p, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).unwrap();
+        assert_eq!(verify_root(&open("/")), Err(Errno::EXDEV));
+        assert_eq!(verify_root(&open("/proc/sys")), Err(Errno::EXDEV));
+        verify_root(&open("/proc")).unwrap();
+    }
+
     #[test]
     fn refuses_symlinks_and_escapes() {
         let proc = ProcRoot::new().unwrap();
@@ -224,9 +235,20 @@ mod tests {
 
     #[test]
     fn falls_back_without_openat2_and_fsopen() {
+        fallback(&[libc::SYS_openat2, libc::SYS_fsopen]);
+    }
+
+    /// Before Linux 5.2: neither fsopen nor open_tree; /proc itself, checked to be a procfs.
+    #[test]
+    fn falls_back_to_a_verified_proc_without_the_mount_api() {
+        fallback(&[libc::SYS_openat2, libc::SYS_fsopen, libc::SYS_open_tree]);
+    }
+
+    fn fallback(refused: &[libc::c_long]) {
         test_fork::in_child(|| {
-            test_fork::refuse_with_enosys(libc::SYS_openat2)?;
-            test_fork::refuse_with_enosys(libc::SYS_fsopen)?;
+            for nr in refused {
+                test_fork::refuse_with_enosys(*nr)?;
+            }
             let proc = ProcRoot::new().map_err(|e| e.to_string())?;
             let own = proc.own("status").map_err(|e| e.to_string())?;
             let status = proc.read(&own).map_err(|e| e.to_string())?;
