@@ -1,6 +1,7 @@
 //! Per-process kernel attributes from the config, set by the init before exec:
 //! oomScoreAdj, linux.personality, process.scheduler, process.ioPriority, noNewPrivileges.
 
+use crate::proc_root::ProcRoot;
 use oci_spec::runtime::{
     IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
     LinuxSchedulerPolicy, Scheduler, Spec,
@@ -53,8 +54,12 @@ pub fn validate_attributes(spec: &Spec) -> Result<(), AttributeError> {
 pub fn apply_attributes(spec: &Spec) -> Result<(), AttributeError> {
     if let Some(process) = spec.process() {
         if let Some(adj) = process.oom_score_adj() {
-            std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-                .map_err(|e| invalid(OOM, format!("{adj}: /proc/self/oom_score_adj: {e}")))?;
+            // Through berth's own procfs, not the container's /proc (see proc_root).
+            let written = ProcRoot::new()
+                .and_then(|p| Ok((p.own("oom_score_adj")?, p)))
+                .map_err(std::io::Error::from)
+                .and_then(|(file, p)| p.write(&file, &adj.to_string()));
+            written.map_err(|e| invalid(OOM, format!("{adj}: /proc/self/oom_score_adj: {e}")))?;
         }
     }
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {

@@ -47,19 +47,26 @@ fn convert(set: &'static str, caps: Option<&Capabilities>) -> Result<CapsHashSet
         .collect()
 }
 
-/// The highest capability number the running kernel knows.
-fn kernel_last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        // /proc may be unreadable (e.g. not yet mounted): probe the bounding set instead.
-        .unwrap_or_else(|| {
-            caps::runtime::thread_all_supported()
-                .iter()
-                .map(|c| c.index())
-                .max()
-                .unwrap_or(0)
-        })
+/// The highest capability number the running kernel knows, asked of the kernel itself:
+/// PR_CAPBSET_READ answers EINVAL past the last capability. No file is read, so nothing the
+/// container can shape (its /proc/sys/kernel/cap_last_cap, a volume over it, an image file
+/// where /proc is not mounted) can make the bounding-set drop stop early.
+pub(crate) fn kernel_last_cap() -> u8 {
+    // The capability numbers fit in a u64 mask; bisect for the last one the kernel accepts.
+    let known = |index: u8| {
+        // SAFETY: PR_CAPBSET_READ takes an integer argument and touches no memory of ours.
+        unsafe { libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(index), 0, 0, 0) >= 0 }
+    };
+    let (mut lo, mut hi) = (0u8, 64u8);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if known(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// Checks every capability is known to this kernel (e.g. CAP_BPF on an old kernel).
@@ -213,6 +220,13 @@ mod tests {
             .unwrap();
         validate_capabilities(Some(&c)).unwrap();
         validate_capabilities(None).unwrap();
+    }
+
+    /// The probe agrees with the host's own /proc (read here, in the test, on the host).
+    #[test]
+    fn last_cap_comes_from_the_kernel() {
+        let file = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap();
+        assert_eq!(kernel_last_cap().to_string(), file.trim());
     }
 
     #[test]

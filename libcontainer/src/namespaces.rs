@@ -275,8 +275,15 @@ pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
             )
         })
         .collect();
-    std::fs::write("/proc/self/timens_offsets", text).map_err(|e| NamespaceError::Write {
+    // Through berth's own procfs (proc_root), not whatever /proc is in this mount namespace.
+    let proc = crate::proc_root::ProcRoot::new().map_err(|e| NamespaceError::Write {
         what: "linux.timeOffsets".into(),
-        reason: e.to_string(),
-    })
+        reason: format!("opening a private procfs: {}", e.desc()),
+    })?;
+    let file = proc.own("timens_offsets").map_err(std::io::Error::from);
+    file.and_then(|f| proc.write(&f, &text))
+        .map_err(|e| NamespaceError::Write {
+            what: "linux.timeOffsets".into(),
+            reason: e.to_string(),
+        })
 }

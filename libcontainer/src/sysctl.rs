@@ -1,15 +1,16 @@
-//! `linux.sysctl`: written under /proc/sys inside the container's namespaces.
+//! `linux.sysctl`: written under /proc/sys (of berth's own procfs) in the container's namespaces.
 
+use crate::proc_root::ProcRoot;
 use oci_spec::runtime::LinuxNamespaceType;
 use std::collections::HashMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SysctlError {
     #[error("linux.sysctl.{key}: {reason}")]
     Invalid { key: String, reason: String },
+    #[error("linux.sysctl: opening a private procfs: {0}")]
+    Proc(nix::errno::Errno),
 }
 
 fn invalid(key: &str, reason: impl Into<String>) -> SysctlError {
@@ -76,20 +77,20 @@ pub fn validate_sysctl(
     Ok(())
 }
 
-/// Writes each key (after pivot_root: the container's /proc/sys).
+/// Writes each key through a procfs of berth's own (`ProcRoot`), never through the
+/// container's /proc: a symlink or a volume there must not turn a namespaced key into a write
+/// of a host setting. The values land in the namespaces of the calling process.
 pub fn apply_sysctl(sysctl: &HashMap<String, String>) -> Result<(), SysctlError> {
+    if sysctl.is_empty() {
+        return Ok(());
+    }
+    let proc = ProcRoot::new().map_err(SysctlError::Proc)?;
     let mut entries: Vec<(&String, &String)> = sysctl.iter().collect();
     entries.sort();
     for (key, value) in entries {
-        let path = proc_path(key)?;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            // A symlink planted under the container's /proc/sys must not redirect the write.
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .and_then(|mut f| f.write_all(value.as_bytes()))
-            .map_err(|e| invalid(key, format!("{}: {e}", path.display())))?;
+        let rel = proc_path(key)?;
+        proc.write(&rel, value)
+            .map_err(|e| invalid(key, format!("/proc/{}: {e}", rel.display())))?;
     }
     Ok(())
 }
@@ -116,7 +117,7 @@ fn dotted(key: &str) -> String {
     }
 }
 
-/// The key's file under /proc/sys; every segment must be a plain name.
+/// The key's file below the procfs root (`sys/...`); every segment must be a plain name.
 fn proc_path(key: &str) -> Result<PathBuf, SysctlError> {
     let segments: Vec<&str> = if slash_form(key) {
         key.split('/').collect()
@@ -131,7 +132,7 @@ fn proc_path(key: &str) -> Result<PathBuf, SysctlError> {
             ));
         }
     }
-    Ok(PathBuf::from("/proc/sys").join(segments.join("/")))
+    Ok(PathBuf::from("sys").join(segments.join("/")))
 }
 
 #[cfg(test)]
@@ -198,11 +199,11 @@ mod tests {
     fn paths() {
         assert_eq!(
             proc_path("kernel.shmmax").unwrap(),
-            PathBuf::from("/proc/sys/kernel/shmmax")
+            PathBuf::from("sys/kernel/shmmax")
         );
         assert_eq!(
             proc_path("net/ipv4/conf/eth0.100/forwarding").unwrap(),
-            PathBuf::from("/proc/sys/net/ipv4/conf/eth0.100/forwarding")
+            PathBuf::from("sys/net/ipv4/conf/eth0.100/forwarding")
         );
         assert_eq!(
             dotted("net/ipv4/conf/eth0.100/forwarding"),

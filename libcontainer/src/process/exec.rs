@@ -189,6 +189,12 @@ pub(super) fn finish_and_exec(
 }
 
 /// A user namespace whose setgroups is "deny" (joined from someone else) forbids setgroups(2).
+/// Read through berth's own procfs: the container's /proc could say "deny" and keep the
+/// host's supplementary groups on the process.
 fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+    let proc = crate::proc_root::ProcRoot::new();
+    let text = proc.and_then(|p| p.own("setgroups").map(|f| (p, f)));
+    text.ok()
+        .and_then(|(p, f)| p.read(&f).ok())
+        .is_none_or(|s| s.trim() != "deny")
 }

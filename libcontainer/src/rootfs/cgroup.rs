@@ -8,10 +8,11 @@
 
 use super::mounts::{self, Ctx};
 use super::options::MountOptions;
-use super::paths::{self, fd_path, Kind};
-use super::{RootfsError, RootfsOptions};
+use super::paths::{self, Kind};
+use super::{attach, RootfsError, RootfsOptions};
+use crate::proc_root::ProcRoot;
 use nix::errno::Errno;
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use nix::unistd::symlinkat;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -30,11 +31,10 @@ struct Hierarchy {
     own: PathBuf,
 }
 
-fn hierarchies() -> Result<Vec<Hierarchy>, procfs::ProcError> {
-    let me = procfs::process::Process::myself()?;
-    let memberships = me.cgroups()?.0;
+fn hierarchies(proc: &ProcRoot) -> std::io::Result<Vec<Hierarchy>> {
+    let memberships = proc.cgroups()?;
     let mut found: Vec<Hierarchy> = Vec::new();
-    for info in me.mountinfo()? {
+    for info in proc.mountinfo()? {
         let under_root = info.mount_point == Path::new(CGROUP_ROOT)
             || info.mount_point.parent() == Some(Path::new(CGROUP_ROOT));
         if !under_root || !matches!(info.fs_type.as_str(), "cgroup" | "cgroup2") {
@@ -66,13 +66,14 @@ fn hierarchies() -> Result<Vec<Hierarchy>, procfs::ProcError> {
 }
 
 pub(super) fn mount_cgroup(
+    proc: &ProcRoot,
     root: &OwnedFd,
     dest: &Path,
     parsed: &MountOptions,
     opts: &RootfsOptions,
     ctx: &Ctx,
-) -> Result<(), RootfsError> {
-    let found = hierarchies()
+) -> Result<OwnedFd, RootfsError> {
+    let found = hierarchies(proc)
         .map_err(|_| ctx.fail("read /proc/self/mountinfo and /proc/self/cgroup")(Errno::EIO))?;
     if let Some(unified) = found
         .iter()
@@ -82,23 +83,19 @@ pub(super) fn mount_cgroup(
     }
     let target =
         paths::resolve_or_create(root, dest, Kind::Dir).map_err(ctx.fail("create destination"))?;
+    super::proc_check::check_target(ctx, &target)?;
     let tmpfs_flags = parsed.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-    mount(
-        Some("tmpfs"),
-        &fd_path(&target),
-        Some("tmpfs"),
-        tmpfs_flags,
-        Some("mode=755"),
-    )
-    .map_err(ctx.fail("mount tmpfs for cgroup hierarchies"))?;
-    let dir = paths::resolve(root, dest).map_err(ctx.fail("open the cgroup tmpfs"))?;
+    let data = ["mode=755".to_string()];
+    let made = mounts::new_fs(&target, ("tmpfs", "tmpfs"), tmpfs_flags, &data)
+        .map_err(ctx.fail("mount tmpfs for cgroup hierarchies"))?;
+    // The hierarchies go inside this tmpfs: reached from its own fd, not from the rootfs.
+    let dir = mounts::placed(made, root, dest, ctx)?;
     for hierarchy in &found {
         let Some(name) = hierarchy.mount_point.file_name() else {
             continue;
         };
-        let sub = dest.join(name);
-        let sub_ctx = Ctx::new(ctx.field.clone(), &sub);
-        mount_hierarchy(root, &sub, hierarchy, parsed, opts, &sub_ctx)?;
+        let sub_ctx = Ctx::new(ctx.field.clone(), dest.join(name));
+        mount_hierarchy(&dir, Path::new(name), hierarchy, parsed, opts, &sub_ctx)?;
         let name = name.to_string_lossy();
         // Co-mounted controllers (cpu,cpuacct) are also reachable by each name, as on the host.
         if name.contains(',') {
@@ -111,12 +108,14 @@ pub(super) fn mount_cgroup(
         }
     }
     if parsed.flags.contains(MsFlags::MS_RDONLY) {
-        mounts::remount_bind(root, dest, tmpfs_flags | MsFlags::MS_RDONLY)
+        attach::remount(&dir, tmpfs_flags | MsFlags::MS_RDONLY)
             .map_err(ctx.fail("remount cgroup tmpfs read-only"))?;
     }
-    Ok(())
+    Ok(dir)
 }
 
+/// One hierarchy at `dest` (relative to `root`, which is the rootfs or the tmpfs holding the
+/// v1 hierarchies); `ctx` names it for errors.
 fn mount_hierarchy(
     root: &OwnedFd,
     dest: &Path,
@@ -124,20 +123,20 @@ fn mount_hierarchy(
     parsed: &MountOptions,
     opts: &RootfsOptions,
     ctx: &Ctx,
-) -> Result<(), RootfsError> {
+) -> Result<OwnedFd, RootfsError> {
     let flags = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if opts.in_cgroup_ns {
         let target = paths::resolve_or_create(root, dest, Kind::Dir)
             .map_err(ctx.fail("create destination"))?;
-        let data = (hierarchy.fs_type == "cgroup").then(|| hierarchy.controllers.join(","));
-        return mount(
-            Some("cgroup"),
-            &fd_path(&target),
-            Some(hierarchy.fs_type.as_str()),
-            flags,
-            data.as_deref(),
-        )
-        .map_err(ctx.fail("mount cgroup hierarchy"));
+        super::proc_check::check_target(ctx, &target)?;
+        let data = if hierarchy.fs_type == "cgroup" {
+            hierarchy.controllers.clone()
+        } else {
+            Vec::new()
+        };
+        let made = mounts::new_fs(&target, (&hierarchy.fs_type, "cgroup"), flags, &data)
+            .map_err(ctx.fail("mount cgroup hierarchy"))?;
+        return mounts::placed(made, root, dest, ctx);
     }
     let own = hierarchy
         .own

@@ -1,11 +1,10 @@
 //! /dev: the default devices every container gets, `linux.devices`, and the usual symlinks.
 
-use super::mounts::{Ctx, NONE};
-use super::paths::{self, fd_path};
-use super::RootfsError;
+use super::mounts::Ctx;
+use super::paths;
+use super::{attach, RootfsError};
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
-use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknodat, umask, Mode, SFlag};
 use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
@@ -174,7 +173,10 @@ fn bind_host_node(
         other => other,
     }
     .map_err(ctx.fail("open mount point"))?;
-    mount(Some(host), &fd_path(&target), NONE, MsFlags::MS_BIND, NONE)
+    let host = nix::fcntl::open(host, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(ctx.fail("open the host's device"))?;
+    attach::bind(&host, &target, false)
+        .map(drop)
         .map_err(ctx.fail("bind-mount the host's device"))
 }
 

@@ -1,12 +1,12 @@
 //! After pivot_root: read-only and masked paths, a shared rootfs propagation, a read-only root.
 
-use super::mounts::{setattr_or_remount, Ctx, NONE};
+use super::mounts::{self, Ctx, NONE};
 use super::options::{self, MOUNT_ATTR_RDONLY};
-use super::paths::{self, fd_path};
-use super::RootfsError;
+use super::paths;
+use super::{attach, RootfsError};
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{fstat, SFlag};
+use nix::sys::stat::{fstat, major, minor, SFlag};
 use nix::sys::statfs::{statfs, PROC_SUPER_MAGIC};
 use oci_spec::runtime::Spec;
 use std::os::fd::OwnedFd;
@@ -29,9 +29,10 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
         let ctx = Ctx::new(format!("linux.readonlyPaths[{index}]"), path);
         readonly_path(&root, Path::new(path), &ctx)?;
     }
+    let mut null = None;
     for (index, path) in masked.iter().enumerate() {
         let ctx = Ctx::new(format!("linux.maskedPaths[{index}]"), path);
-        mask_path(&root, Path::new(path), &ctx)?;
+        mask_path(&root, Path::new(path), &mut null, &ctx)?;
     }
     // The container's "/" is the rootfs bind, which inherited its propagation from the
     // rootfs's parent, and shared or unbindable had to wait for pivot_root: set it as asked.
@@ -48,7 +49,7 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
         let ctx = Ctx::new("root.readonly", "/");
         let fd = paths::resolve(&root, Path::new("/")).map_err(ctx.fail("open /"))?;
         // Only "/" itself: /dev, /proc and the other mounts keep their own flags, as with runc.
-        setattr_or_remount(&fd, MOUNT_ATTR_RDONLY, MsFlags::MS_RDONLY, false)
+        attach::setattr_or_remount(&fd, MOUNT_ATTR_RDONLY, MsFlags::MS_RDONLY, false)
             .map_err(ctx.fail("make / read-only"))?;
     }
     Ok(())
@@ -65,49 +66,79 @@ fn require_procfs() -> Result<(), RootfsError> {
     Ok(())
 }
 
-/// Resolves a path of the list inside the container; a missing one is skipped.
-fn open_existing(root: &OwnedFd, path: &Path, ctx: &Ctx) -> Result<Option<OwnedFd>, RootfsError> {
-    match paths::resolve(root, path) {
+/// Opens a path of the list inside the container (following symlinks inside it, or, with
+/// `no_follow`, not at the last component); a missing one is skipped.
+fn open_existing(
+    root: &OwnedFd,
+    path: &Path,
+    no_follow: bool,
+    ctx: &Ctx,
+) -> Result<Option<OwnedFd>, RootfsError> {
+    let opened = if no_follow {
+        paths::resolve_no_follow(root, path)
+    } else {
+        paths::resolve(root, path)
+    };
+    match opened {
         Ok(fd) => Ok(Some(fd)),
         Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
         Err(e) => Err(ctx.fail("open")(e)),
     }
 }
 
-/// Bind the path onto itself and make that mount (and any below it) read-only; mount_setattr
-/// changes only the read-only bit, so nosuid, nodev and noexec stay as they were.
+/// Bind the path onto itself and make that mount (and any below it) read-only, through the
+/// new mount's fd; mount_setattr changes only the read-only bit, so nosuid, nodev and noexec
+/// stay as they were.
 fn readonly_path(root: &OwnedFd, path: &Path, ctx: &Ctx) -> Result<(), RootfsError> {
-    let Some(fd) = open_existing(root, path, ctx)? else {
+    let Some(fd) = open_existing(root, path, false, ctx)? else {
         return Ok(());
     };
-    let at = fd_path(&fd);
-    mount(
-        Some(&at),
-        &at,
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .map_err(ctx.fail("bind onto itself"))?;
-    let mounted = paths::resolve(root, path).map_err(ctx.fail("open the bind mount"))?;
-    setattr_or_remount(&mounted, MOUNT_ATTR_RDONLY, MsFlags::MS_RDONLY, true)
-        .map_err(ctx.fail("make read-only"))
+    let made = attach::bind(&fd, &fd, true).map_err(ctx.fail("bind onto itself"))?;
+    let mounted = mounts::placed(made, root, path, ctx)?;
+    attach::make_readonly(&mounted).map_err(ctx.fail("make read-only"))
 }
 
-/// A directory is hidden under an empty read-only tmpfs, anything else under /dev/null.
-fn mask_path(root: &OwnedFd, path: &Path, ctx: &Ctx) -> Result<(), RootfsError> {
-    let Some(fd) = open_existing(root, path, ctx)? else {
+/// The container's /dev/null, checked on the fd that will be bound to be the null device
+/// (char 1:3): a symlink there is not followed and anything else is refused, so a bind-mounted
+/// /dev cannot turn a mask into a window on another file (CVE-2025-31133).
+fn null_device(root: &OwnedFd, ctx: &Ctx) -> Result<OwnedFd, RootfsError> {
+    let fd = paths::resolve_no_follow(root, Path::new("/dev/null"))
+        .map_err(ctx.fail("open /dev/null"))?;
+    let st = fstat(&fd).map_err(ctx.fail("stat /dev/null"))?;
+    let is_char = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+    if !is_char || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3 {
+        return Err(ctx.refuse(
+            "/dev/null in the container is not the null device (char 1:3): \
+             refusing to mask with it"
+                .into(),
+        ));
+    }
+    Ok(fd)
+}
+
+/// A directory is hidden under an empty read-only tmpfs, anything else under /dev/null; both
+/// are mounted onto the fd of the path itself, a symlink included (never its target).
+fn mask_path(
+    root: &OwnedFd,
+    path: &Path,
+    null: &mut Option<OwnedFd>,
+    ctx: &Ctx,
+) -> Result<(), RootfsError> {
+    let Some(fd) = open_existing(root, path, true, ctx)? else {
         return Ok(());
     };
     let st = fstat(&fd).map_err(ctx.fail("stat"))?;
-    let at = fd_path(&fd);
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
-        mount(Some("tmpfs"), &at, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
+        mounts::new_fs(&fd, ("tmpfs", "tmpfs"), MsFlags::MS_RDONLY, &[])
+            .map(drop)
             .map_err(ctx.fail("mount tmpfs"))
     } else {
-        let null =
-            paths::resolve(root, Path::new("/dev/null")).map_err(ctx.fail("open /dev/null"))?;
-        mount(Some(&fd_path(&null)), &at, NONE, MsFlags::MS_BIND, NONE)
+        let null = match null {
+            Some(null) => null,
+            None => null.insert(null_device(root, ctx)?),
+        };
+        attach::bind(null, &fd, false)
+            .map(drop)
             .map_err(ctx.fail("bind /dev/null"))
     }
 }

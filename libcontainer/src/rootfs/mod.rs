@@ -2,8 +2,12 @@
 //!
 //! Runs inside the container's init, in its new mount namespace, as root of the container's
 //! user namespace. Every destination from the config is resolved inside the rootfs without
-//! following a symlink out of it (openat2 RESOLVE_IN_ROOT), and mounted through the resolved
-//! fd (/proc/self/fd/N), so a malicious rootfs cannot redirect a mount onto the host.
+//! following a symlink out of it (openat2 RESOLVE_IN_ROOT), and the mount is attached onto the
+//! resolved fd and finished (flags, read-only, propagation) through the new mount's own fd
+//! (attach.rs: open_tree/fsmount + move_mount + mount_setattr; mount(2) through
+//! /proc/self/fd/N where that API is missing), so a malicious rootfs cannot redirect a mount
+//! onto the host. Nothing is mounted at or inside /proc but a procfs at /proc
+//! (proc_check.rs), and masks use only the real null device.
 //!
 //! Sequence (called by `process::init`):
 //! 1. `validate_mounts` — in the parent, before anything is created: unknown mount types,
@@ -16,11 +20,13 @@
 //!
 //! What the caller must have done: `prepare_rootfs` runs after the init is in its cgroup (a
 //! `cgroup` mount without a cgroup namespace binds the init's own cgroup directories) and in
-//! its cgroup namespace, and while the host's /proc is still at /proc. `finish_rootfs` reaches
-//! paths through the container's /proc, so readonlyPaths outside /proc need a `proc` mount.
+//! its cgroup namespace, and while the host's /proc is still at /proc (it reads the mount
+//! table there). `finish_rootfs` insists on a `proc` mount at /proc when it has paths to mask
+//! or make read-only: where the mount API is missing they are mounted through /proc/self/fd.
 //! `prepare_rootfs` leaves the working directory and umask as it found them; `pivot_rootfs`
 //! leaves the working directory at the new "/".
 
+mod attach;
 mod cgroup;
 mod copyup;
 mod devices;
@@ -29,11 +35,13 @@ mod mounts;
 mod options;
 mod paths;
 mod pivot;
+mod proc_check;
 #[cfg(test)]
 mod tests;
 
 pub use options::{idmap_supported, supported_mount_options};
 
+use crate::proc_root::ProcRoot;
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
@@ -70,6 +78,13 @@ pub enum RootfsError {
     #[error("linux.devices[{index}] ({path}): {reason}")]
     InvalidDevice {
         index: usize,
+        path: String,
+        reason: String,
+    },
+    /// Refused at mount time for what the rootfs holds (e.g. a symlink at /proc).
+    #[error("{field} ({path}): {reason}")]
+    Refused {
+        field: String,
         path: String,
         reason: String,
     },
@@ -141,10 +156,14 @@ pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
 /// `/`, the rootfs bind-mounted onto itself, every `mounts` entry in order, then /dev.
 pub fn prepare_rootfs(spec: &Spec, opts: &RootfsOptions) -> Result<(), RootfsError> {
     let propagation = options::rootfs_propagation(spec)?;
-    let root = mounts::prepare_root(&opts.rootfs, propagation)?;
+    // The mount table and cgroups are read through berth's own procfs (proc_root), not
+    // whatever /proc this mount namespace has.
+    let proc = ProcRoot::new()
+        .map_err(|e| mounts::Ctx::new("root.path", "/proc").fail("open a private procfs")(e))?;
+    let root = mounts::prepare_root(&proc, &opts.rootfs, propagation)?;
     let entries = spec.mounts().as_deref().unwrap_or_default();
     for (index, mount) in entries.iter().enumerate() {
-        mounts::mount_entry(&root, index, mount, opts)?;
+        mounts::mount_entry(&proc, &root, index, mount, opts)?;
     }
     if devices::needs_dev(entries) {
         devices::setup_dev(&root, spec, opts.in_user_ns)?;

@@ -1,14 +1,17 @@
-//! The rootfs bind mount and the config's `mounts`, each made through an fd resolved inside
-//! the rootfs.
+//! The rootfs bind mount and the config's `mounts`, each made onto an fd resolved inside the
+//! rootfs and finished (flags, propagation) through the fd of the new mount (attach.rs).
 
 use super::options::{self, MountOptions, MOUNT_ATTR_ATIME_MASK};
-use super::paths::{self, fd_path, Kind};
-use super::{cgroup, copyup, RootfsError, RootfsOptions};
+use super::paths::{self, Kind};
+use super::{attach, cgroup, copyup, proc_check, RootfsError, RootfsOptions};
+use crate::mount_api;
+use crate::proc_root::ProcRoot;
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
-use nix::sys::statvfs::{fstatvfs, FsFlags};
+use nix::sys::stat::{fstat, Mode, SFlag};
 use oci_spec::runtime::Mount;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub(super) const NONE: Option<&str> = None;
@@ -27,6 +30,14 @@ impl Ctx {
         }
     }
 
+    pub fn refuse(&self, reason: String) -> RootfsError {
+        RootfsError::Refused {
+            field: self.field.clone(),
+            path: self.path.display().to_string(),
+            reason,
+        }
+    }
+
     pub fn fail(&self, op: &'static str) -> impl FnOnce(Errno) -> RootfsError + '_ {
         move |e| RootfsError::op(self.field.clone(), &self.path, op, e)
     }
@@ -37,6 +48,7 @@ impl Ctx {
 /// parent made private if shared (pivot_root needs that too), then the rootfs bind-mounted onto
 /// itself so it is a mount point. Returns an fd of the rootfs mount.
 pub(super) fn prepare_root(
+    proc: &ProcRoot,
     rootfs: &Path,
     propagation: Option<MsFlags>,
 ) -> Result<OwnedFd, RootfsError> {
@@ -51,22 +63,19 @@ pub(super) fn prepare_root(
     };
     mount(NONE, "/", NONE, flags, NONE).map_err(ctx.fail("set propagation of /"))?;
     let ctx = Ctx::new("root.path", rootfs);
-    make_parent_private(rootfs).map_err(ctx.fail("make the rootfs's parent mount private"))?;
-    mount(
-        Some(rootfs),
-        rootfs,
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .map_err(ctx.fail("bind-mount the rootfs onto itself"))?;
-    paths::open_dir(rootfs).map_err(ctx.fail("open"))
+    make_parent_private(proc, rootfs)
+        .map_err(ctx.fail("make the rootfs's parent mount private"))?;
+    let dir = paths::open_dir(rootfs).map_err(ctx.fail("open"))?;
+    let made =
+        attach::bind(&dir, &dir, true).map_err(ctx.fail("bind-mount the rootfs onto itself"))?;
+    match made {
+        Some(mnt) => Ok(mnt),
+        None => paths::open_dir(rootfs).map_err(ctx.fail("open")),
+    }
 }
 
-fn make_parent_private(rootfs: &Path) -> nix::Result<()> {
-    let infos = procfs::process::Process::myself()
-        .and_then(|p| p.mountinfo())
-        .map_err(|_| Errno::EIO)?;
+fn make_parent_private(proc: &ProcRoot, rootfs: &Path) -> nix::Result<()> {
+    let infos = proc.mountinfo().map_err(|_| Errno::EIO)?;
     let parent = infos
         .into_iter()
         .filter(|m| rootfs.starts_with(&m.mount_point))
@@ -84,6 +93,7 @@ fn make_parent_private(rootfs: &Path) -> nix::Result<()> {
 
 /// Makes `mounts[index]` inside the rootfs.
 pub(super) fn mount_entry(
+    proc: &ProcRoot,
     root: &OwnedFd,
     index: usize,
     entry: &Mount,
@@ -98,15 +108,15 @@ pub(super) fn mount_entry(
     })?;
     let ctx = Ctx::new(field, dest);
     let typ = entry.typ().as_deref().unwrap_or("");
-    if parsed.is_bind() {
+    let mnt = if parsed.is_bind() {
         let source = bind_source(entry, opts);
-        bind(root, &source, dest, &parsed, &ctx)?;
+        bind(root, &source, dest, &parsed, &ctx)?
     } else if typ == "cgroup" {
-        cgroup::mount_cgroup(root, dest, &parsed, opts, &ctx)?;
+        cgroup::mount_cgroup(proc, root, dest, &parsed, opts, &ctx)?
     } else {
-        mount_fs(root, entry, typ, &parsed, &ctx)?;
-    }
-    apply_after(root, dest, &parsed, &ctx)
+        mount_fs(root, entry, typ, &parsed, &ctx)?
+    };
+    apply_after(&mnt, &parsed, &ctx)
 }
 
 fn bind_source(entry: &Mount, opts: &RootfsOptions) -> PathBuf {
@@ -118,59 +128,60 @@ fn bind_source(entry: &Mount, opts: &RootfsOptions) -> PathBuf {
     }
 }
 
-/// Bind-mounts a host path, then remounts for the flags the bind itself ignored.
+/// The fd of a mount just made: the mount API's own, or (where mount(2) made it) the
+/// destination resolved again inside the rootfs, which now leads onto the new mount.
+pub(super) fn placed(
+    made: Option<OwnedFd>,
+    root: &impl AsFd,
+    dest: &Path,
+    ctx: &Ctx,
+) -> Result<OwnedFd, RootfsError> {
+    match made {
+        Some(mnt) => Ok(mnt),
+        None => paths::resolve(root, dest).map_err(ctx.fail("open the new mount")),
+    }
+}
+
+/// Bind-mounts a host path, then sets the flags the bind itself ignored on the new mount.
+/// Returns the new mount's fd.
 pub(super) fn bind(
-    root: &OwnedFd,
+    root: &impl AsFd,
     source: &Path,
     dest: &Path,
     parsed: &MountOptions,
     ctx: &Ctx,
-) -> Result<(), RootfsError> {
-    let meta = std::fs::metadata(source).map_err(|e| {
-        ctx.fail("stat bind source")(Errno::from_raw(e.raw_os_error().unwrap_or(0)))
-    })?;
-    let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+) -> Result<OwnedFd, RootfsError> {
+    let src = nix::fcntl::open(source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(ctx.fail("stat bind source"))?;
+    let st = fstat(&src).map_err(ctx.fail("stat bind source"))?;
+    let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+    let kind = if is_dir { Kind::Dir } else { Kind::File };
     let target =
         paths::resolve_or_create(root, dest, kind).map_err(ctx.fail("create destination"))?;
-    let flags = parsed.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
-    mount(Some(source), &fd_path(&target), NONE, flags, NONE).map_err(ctx.fail("bind mount"))?;
+    proc_check::check_target(ctx, &target)?;
+    let recursive = parsed.flags.contains(MsFlags::MS_REC);
+    let made = attach::bind(&src, &target, recursive).map_err(ctx.fail("bind mount"))?;
+    let mnt = placed(made, root, dest, ctx)?;
     let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !rest.is_empty() {
-        remount_bind(root, dest, rest).map_err(ctx.fail("remount bind mount with its options"))?;
+        attach::remount(&mnt, rest).map_err(ctx.fail("remount bind mount with its options"))?;
     }
-    Ok(())
+    Ok(mnt)
 }
 
-/// Remounts the bind mount at `dest` with `flags`. In a user namespace the kernel refuses to
-/// drop flags the host locked (nosuid, nodev, noexec, ro, atime): on EPERM retry keeping them.
-pub(super) fn remount_bind(root: &impl AsFd, dest: &Path, flags: MsFlags) -> nix::Result<()> {
-    let fd = paths::resolve(root, dest)?;
-    let flags = flags | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
-    match mount(NONE, &fd_path(&fd), NONE, flags, NONE) {
-        Err(Errno::EPERM) => {
-            let locked = locked_flags(&fd)?;
-            mount(NONE, &fd_path(&fd), NONE, flags | locked, NONE)
-        }
-        other => other,
+/// A new filesystem of `typ` onto the held `target`: made detached and attached (the mount
+/// API; returns its fd), or mounted with mount(2) where that is missing (returns None).
+pub(super) fn new_fs(
+    target: &impl AsFd,
+    (typ, source): (&str, &str),
+    flags: MsFlags,
+    data: &[String],
+) -> nix::Result<Option<OwnedFd>> {
+    match attach::detached_fs(typ, source, flags, data) {
+        Ok(mnt) => mount_api::attach(&mnt, target).map(|()| Some(mnt)),
+        Err(Errno::ENOSYS) => attach::mount_at(typ, source, flags, data, target).map(|()| None),
+        Err(e) => Err(e),
     }
-}
-
-/// The flags of the mount `fd` is on that a less privileged user namespace cannot change.
-pub(super) fn locked_flags(fd: &impl AsFd) -> nix::Result<MsFlags> {
-    let st = fstatvfs(fd)?.flags();
-    let pairs = [
-        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ];
-    Ok(pairs
-        .iter()
-        .filter(|(s, _)| st.contains(*s))
-        .fold(MsFlags::empty(), |acc, (_, m)| acc | *m))
 }
 
 /// A new filesystem instance (proc, tmpfs, devpts, mqueue, sysfs...).
@@ -180,83 +191,73 @@ fn mount_fs(
     typ: &str,
     parsed: &MountOptions,
     ctx: &Ctx,
-) -> Result<(), RootfsError> {
+) -> Result<OwnedFd, RootfsError> {
     let dest = entry.destination();
-    let target =
-        paths::resolve_or_create(root, dest, Kind::Dir).map_err(ctx.fail("create destination"))?;
-    let source = entry
-        .source()
-        .as_deref()
-        .unwrap_or(Path::new(typ))
-        .to_path_buf();
+    let target = if matches!(typ, "proc" | "sysfs") {
+        proc_check::fs_mount_point(root, typ, ctx)?
+    } else {
+        let target = paths::resolve_or_create(root, dest, Kind::Dir)
+            .map_err(ctx.fail("create destination"))?;
+        proc_check::check_target(ctx, &target)?;
+        target
+    };
+    let source = entry.source().as_deref().unwrap_or(Path::new(typ));
+    let source = source.to_string_lossy();
     if parsed.copy_up {
-        return tmpfs_copy_up(root, &target, dest, &source, parsed, ctx);
+        return tmpfs_copy_up(root, &target, &source, parsed, ctx);
     }
-    let data = parsed.data();
-    let made = mount(
-        Some(&source),
-        &fd_path(&target),
-        Some(typ),
-        parsed.flags,
-        data.as_deref(),
-    );
-    match made {
+    match new_fs(&target, (typ, &source), parsed.flags, &parsed.data) {
+        Ok(made) => placed(made, root, dest, ctx),
         // Without its own network namespace (or owning the one it is in) a container may
         // not mount sysfs: it gets the host's /sys instead, with the entry's flags applied to
         // every submount so a read-only /sys stays read-only all the way down.
         Err(Errno::EPERM | Errno::EBUSY) if typ == "sysfs" => {
-            sysfs_fallback(root, &target, dest, parsed, ctx)
+            sysfs_fallback(root, &target, parsed, ctx)
         }
-        other => other.map_err(ctx.fail("mount")),
+        Err(e) => Err(ctx.fail("mount")(e)),
     }
 }
 
-/// A tmpfs holding a copy of the directory it covers; made read-only only after the copy.
+/// A tmpfs holding a copy of the directory it covers: filled while still detached (with the
+/// mount API), and made read-only only after the copy.
 fn tmpfs_copy_up(
     root: &OwnedFd,
     target: &OwnedFd,
-    dest: &Path,
-    source: &Path,
+    source: &str,
     parsed: &MountOptions,
     ctx: &Ctx,
-) -> Result<(), RootfsError> {
+) -> Result<OwnedFd, RootfsError> {
     let covered = paths::readable_dir(target).map_err(ctx.fail("open for tmpcopyup"))?;
-    let data = parsed.data();
     let flags = parsed.flags - MsFlags::MS_RDONLY;
-    mount(
-        Some(source),
-        &fd_path(target),
-        Some("tmpfs"),
-        flags,
-        data.as_deref(),
-    )
-    .map_err(ctx.fail("mount"))?;
-    let mounted = paths::resolve(root, dest)
-        .and_then(|fd| paths::readable_dir(&fd))
-        .map_err(ctx.fail("open the new tmpfs"))?;
+    let (mnt, attached) = match attach::detached_fs("tmpfs", source, flags, &parsed.data) {
+        Ok(mnt) => (mnt, false),
+        Err(Errno::ENOSYS) => {
+            attach::mount_at("tmpfs", source, flags, &parsed.data, target)
+                .map_err(ctx.fail("mount"))?;
+            (placed(None, root, &ctx.path, ctx)?, true)
+        }
+        Err(e) => return Err(ctx.fail("mount")(e)),
+    };
+    let mounted = paths::readable_dir(&mnt).map_err(ctx.fail("open the new tmpfs"))?;
     copyup::copy_dir(&covered, &mounted).map_err(ctx.fail("tmpcopyup"))?;
-    if parsed.flags.contains(MsFlags::MS_RDONLY) {
-        remount_bind(root, dest, parsed.flags).map_err(ctx.fail("remount read-only"))?;
+    if !attached {
+        mount_api::attach(&mnt, target).map_err(ctx.fail("mount"))?;
     }
-    Ok(())
+    if parsed.flags.contains(MsFlags::MS_RDONLY) {
+        attach::remount(&mnt, parsed.flags).map_err(ctx.fail("remount read-only"))?;
+    }
+    Ok(mnt)
 }
 
 fn sysfs_fallback(
     root: &OwnedFd,
     target: &OwnedFd,
-    dest: &Path,
     parsed: &MountOptions,
     ctx: &Ctx,
-) -> Result<(), RootfsError> {
-    mount(
-        Some("/sys"),
-        &fd_path(target),
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .map_err(ctx.fail("bind-mount /sys"))?;
-    let mounted = paths::resolve(root, dest).map_err(ctx.fail("open the /sys bind"))?;
+) -> Result<OwnedFd, RootfsError> {
+    let host = paths::open_dir(Path::new("/sys")).map_err(ctx.fail("open the host's /sys"))?;
+    let made = attach::bind(&host, target, true).map_err(ctx.fail("bind-mount /sys"))?;
+    let mounted = placed(made, root, &ctx.path, ctx)?;
     let pairs = [
         (MsFlags::MS_RDONLY, options::MOUNT_ATTR_RDONLY),
         (MsFlags::MS_NOSUID, options::MOUNT_ATTR_NOSUID),
@@ -269,22 +270,19 @@ fn sysfs_fallback(
         .fold((MsFlags::empty(), 0), |(ms, set), (f, a)| {
             (ms | *f, set | a)
         });
-    setattr_or_remount(&mounted, set, ms, true).map_err(ctx.fail("mount_setattr on the /sys bind"))
+    attach::setattr_or_remount(&mounted, set, ms, true)
+        .map_err(ctx.fail("mount_setattr on the /sys bind"))?;
+    Ok(mounted)
 }
 
-/// Propagation changes, then the recursive attributes (rro, rnosuid...).
+/// Propagation changes, then the recursive attributes (rro, rnosuid...), on the new mount.
 pub(super) fn apply_after(
-    root: &OwnedFd,
-    dest: &Path,
+    mnt: &OwnedFd,
     parsed: &MountOptions,
     ctx: &Ctx,
 ) -> Result<(), RootfsError> {
-    if parsed.propagation.is_empty() && !parsed.has_recursive_attrs() {
-        return Ok(());
-    }
-    let fd = paths::resolve(root, dest).map_err(ctx.fail("open the mount"))?;
     for &flags in &parsed.propagation {
-        mount(NONE, &fd_path(&fd), NONE, flags, NONE).map_err(ctx.fail("set propagation"))?;
+        attach::set_propagation(mnt, flags).map_err(ctx.fail("set propagation"))?;
     }
     if parsed.has_recursive_attrs() {
         let mut set = parsed.attr_set;
@@ -293,68 +291,7 @@ pub(super) fn apply_after(
             set |= atime;
             clr |= MOUNT_ATTR_ATIME_MASK;
         }
-        mount_setattr(&fd, set, clr, true).map_err(ctx.fail("mount_setattr"))?;
+        mount_api::setattr(mnt, set, clr, 0, true).map_err(ctx.fail("mount_setattr"))?;
     }
     Ok(())
-}
-
-/// Sets the `ms` flags (read-only, nosuid, nodev, noexec: `set` in mount_setattr's terms) on
-/// the mount `fd` is the root of. Where mount_setattr answers ENOSYS (kernels before 5.12), a
-/// bind remount does it for that mount alone, keeping its other flags, as runc does: mounts
-/// below it keep their own flags there.
-pub(super) fn setattr_or_remount(
-    fd: &impl AsFd,
-    set: u64,
-    ms: MsFlags,
-    recursive: bool,
-) -> nix::Result<()> {
-    let raw = fd.as_fd().as_raw_fd();
-    match mount_setattr(&raw, set, 0, recursive) {
-        Err(Errno::ENOSYS) => {
-            let flags = locked_flags(fd)? | ms | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
-            mount(NONE, &fd_path(&raw), NONE, flags, NONE)
-        }
-        other => other,
-    }
-}
-
-/// struct mount_attr of <linux/mount.h> (MOUNT_ATTR_SIZE_VER0); libc does not define it.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-/// mount_setattr(2) on the mount `fd` is the root of (recursively with `recursive`).
-/// Neither nix nor libc wrap it.
-pub(super) fn mount_setattr(
-    fd: &impl AsRawFd,
-    set: u64,
-    clr: u64,
-    recursive: bool,
-) -> nix::Result<()> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clr,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let mut flags = libc::AT_EMPTY_PATH;
-    if recursive {
-        flags |= libc::AT_RECURSIVE;
-    }
-    // SAFETY: a valid fd, a NUL-terminated empty path and a mount_attr of the size we pass.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    Errno::result(ret).map(drop)
 }

@@ -55,10 +55,6 @@ impl MountOptions {
         self.flags.contains(MsFlags::MS_BIND)
     }
 
-    pub fn data(&self) -> Option<String> {
-        (!self.data.is_empty()).then(|| self.data.join(","))
-    }
-
     pub fn has_recursive_attrs(&self) -> bool {
         self.attr_set != 0 || self.attr_clr != 0 || self.attr_atime.is_some()
     }
@@ -321,6 +317,7 @@ fn validate_entry(mount: &Mount, filesystems: &[String]) -> Result<(), String> {
     if !mount.destination().is_absolute() {
         return Err("destination must be an absolute path".into());
     }
+    super::proc_check::check_destination(mount)?;
     let parsed = parse(mount)?;
     let typ = mount.typ().as_deref().unwrap_or("");
     if parsed.is_bind() {

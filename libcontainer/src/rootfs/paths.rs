@@ -75,6 +75,23 @@ pub(super) fn resolve(root: &impl AsFd, path: &Path) -> nix::Result<OwnedFd> {
     }
 }
 
+/// Opens an existing `path` (O_PATH) as seen from `root` without following a symlink at its
+/// last component: the link itself is opened, so a mount onto the fd lands on that name and
+/// not wherever the link points. Symlinks on the way are followed inside `root`.
+pub(super) fn resolve_no_follow(root: &impl AsFd, path: &Path) -> nix::Result<OwnedFd> {
+    let rel = relative(path);
+    let Some(name) = rel.file_name() else {
+        return resolve(root, path);
+    };
+    let parent = resolve(root, rel.parent().unwrap_or(Path::new("")))?;
+    openat(
+        &parent,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
 /// Opens `path` inside `root`, creating what is missing: directories on the way and, at the
 /// end, a directory or an empty file per `kind`.
 pub(super) fn resolve_or_create(root: &impl AsFd, path: &Path, kind: Kind) -> nix::Result<OwnedFd> {

@@ -2,6 +2,7 @@
 
 use super::mounts::{Ctx, NONE};
 use super::RootfsError;
+use crate::proc_root::ProcRoot;
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -53,9 +54,11 @@ pub(super) fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
 }
 
 fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
-    let infos = procfs::process::Process::myself()
-        .and_then(|p| p.mountinfo())
-        .map_err(|_| Ctx::new("root.path", "/proc/self/mountinfo").fail("read")(Errno::EIO))?;
+    let read = Ctx::new("root.path", "/proc/self/mountinfo");
+    let infos = ProcRoot::new()
+        .map_err(read.fail("open a private procfs"))?
+        .mountinfo()
+        .map_err(|_| read.fail("read")(Errno::EIO))?;
     for info in infos {
         let host_side = !info.mount_point.starts_with(rootfs);
         if !host_side || !matches!(info.fs_type.as_str(), "proc" | "sysfs") {

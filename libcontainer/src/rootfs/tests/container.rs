@@ -28,13 +28,35 @@ const CONTAINER_SPEC: &str = r#"{"ociVersion": "1.0.2",
 
 #[test]
 fn container_view_from_inside() {
-    let b = bundle("view");
+    container_view(false);
+}
+
+/// The same view where the fd-based mount API (5.2) and openat2 are missing: mount(2) through
+/// /proc/self/fd, and the mounts found again by path.
+#[test]
+fn container_view_without_the_mount_api() {
+    container_view(true);
+}
+
+fn container_view(old_kernel: bool) {
+    let b = bundle(if old_kernel { "view-old" } else { "view" });
     std::fs::create_dir_all(b.rootfs.join("secret")).unwrap();
     std::fs::write(b.rootfs.join("secret/key"), "k").unwrap();
     std::fs::write(b.rootfs.join("secret-file"), "s").unwrap();
     let s = spec(CONTAINER_SPEC);
     let host_kcore = Path::new("/proc/kcore").exists();
     in_child(false, || {
+        if old_kernel {
+            for nr in [
+                libc::SYS_open_tree,
+                libc::SYS_move_mount,
+                libc::SYS_fsopen,
+                libc::SYS_mount_setattr,
+                libc::SYS_openat2,
+            ] {
+                crate::identity::test_fork::refuse_with_enosys(nr)?;
+            }
+        }
         prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
         finish_rootfs(&s).map_err(err("finish"))?;

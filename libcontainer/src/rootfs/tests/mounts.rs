@@ -51,19 +51,34 @@ fn symlinked_destinations_stay_inside_the_rootfs() {
     assert_nothing_mounted_under(&b.dir.0);
 }
 
+/// Read-only paths follow symlinks inside the rootfs; a masked path that is a symlink is
+/// masked itself, never its target (the mask must land where the config says).
 #[test]
-fn readonly_and_masked_paths_resolve_symlinks_inside() {
-    readonly_and_masked_paths(false);
+fn readonly_paths_resolve_symlinks_inside_and_masks_do_not_follow_them() {
+    readonly_and_masked_paths(Kernel::New);
 }
 
 /// The same on a kernel without openat2 (5.6) and mount_setattr (5.12): the walk resolves the
 /// paths, a bind remount makes them read-only.
 #[test]
 fn readonly_and_masked_paths_without_openat2_or_mount_setattr() {
-    readonly_and_masked_paths(true);
+    readonly_and_masked_paths(Kernel::NoSetattr);
 }
 
-fn readonly_and_masked_paths(old_kernel: bool) {
+/// And before the mount API (5.2): mount(2) through /proc/self/fd, found again by path.
+#[test]
+fn readonly_and_masked_paths_without_the_mount_api() {
+    readonly_and_masked_paths(Kernel::NoMountApi);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kernel {
+    New,
+    NoSetattr,
+    NoMountApi,
+}
+
+fn readonly_and_masked_paths(kernel: Kernel) {
     let b = bundle("paths");
     for dir in ["target", "secret", "other"] {
         std::fs::create_dir_all(b.rootfs.join(dir)).unwrap();
@@ -71,24 +86,36 @@ fn readonly_and_masked_paths(old_kernel: bool) {
     std::fs::write(b.rootfs.join("secret/key"), "k").unwrap();
     symlink("/../../target", b.rootfs.join("link")).unwrap();
     symlink("../../../secret", b.rootfs.join("mlink")).unwrap();
+    std::fs::create_dir_all(b.rootfs.join("masked")).unwrap();
+    std::fs::write(b.rootfs.join("masked/f"), "f").unwrap();
     let s = spec(
         r#"{"ociVersion": "1.0.2", "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-            "linux": {"readonlyPaths": ["/link"], "maskedPaths": ["/mlink"]}}"#,
+            "linux": {"readonlyPaths": ["/link"], "maskedPaths": ["/mlink", "/masked"]}}"#,
     );
     in_child(false, || {
-        if old_kernel {
+        if kernel != Kernel::New {
             test_fork::refuse_with_enosys(libc::SYS_openat2)?;
             test_fork::refuse_with_enosys(libc::SYS_mount_setattr)?;
+        }
+        if kernel == Kernel::NoMountApi {
+            for nr in [libc::SYS_open_tree, libc::SYS_move_mount, libc::SYS_fsopen] {
+                test_fork::refuse_with_enosys(nr)?;
+            }
         }
         prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
         finish_rootfs(&s).map_err(err("finish"))?;
         expect_erofs("/target/f")?;
         expect_writable("/other/f")?;
-        let listing = std::fs::read_dir("/secret")
-            .map_err(err("read /secret"))?
+        let key = std::fs::read_to_string("/secret/key").map_err(err("read /secret/key"))?;
+        check(key == "k", || {
+            "the mask followed the symlink to /secret".into()
+        })?;
+        check_char_device("/mlink", 0o666, (1, 3), (0, 0))?;
+        let listing = std::fs::read_dir("/masked")
+            .map_err(err("read /masked"))?
             .count();
-        check(listing == 0, || "/secret is not masked".into())
+        check(listing == 0, || "/masked is not masked".into())
     });
     assert_nothing_mounted_under(&b.dir.0);
 }

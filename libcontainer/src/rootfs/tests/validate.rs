@@ -128,7 +128,7 @@ fn options_become_flags_attributes_and_data() {
         parsed.flags,
         MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME
     );
-    assert_eq!(parsed.data().as_deref(), Some("mode=755,size=64k"));
+    assert_eq!(parsed.data, ["mode=755", "size=64k"]);
     assert_eq!(
         parsed.propagation,
         vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]
@@ -184,4 +184,63 @@ fn a_mount_namespace_is_required() {
     assert!(message.starts_with("linux.namespaces:"), "{message}");
     let s = spec(r#"{"ociVersion": "1.0.2"}"#);
     assert!(validate_mounts(&s).is_err());
+}
+
+/// runc's checkProcMount: /proc takes only proc; inside it only the allow-listed files.
+#[test]
+fn proc_destinations_table() {
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            r#"{"destination": "/proc", "type": "proc", "source": "proc"}"#,
+            None,
+        ),
+        (r#"{"destination": "/proc/", "type": "proc"}"#, None),
+        (
+            r#"{"destination": "/proc/cpuinfo", "type": "bind", "source": "/tmp"}"#,
+            None,
+        ),
+        (
+            r#"{"destination": "/proc/sys/kernel/ns_last_pid", "options": ["bind"], "source": "/x"}"#,
+            None,
+        ),
+        (r#"{"destination": "/procfoo", "type": "tmpfs"}"#, None),
+        (
+            r#"{"destination": "/proc", "type": "tmpfs"}"#,
+            Some("only a mount of type \"proc\""),
+        ),
+        (
+            r#"{"destination": "/proc", "type": "bind", "source": "/tmp"}"#,
+            Some("not a bind mount"),
+        ),
+        (
+            r#"{"destination": "/x/../proc", "options": ["rbind"], "source": "/tmp"}"#,
+            Some("not a bind mount"),
+        ),
+        (
+            r#"{"destination": "/proc/sys/kernel", "type": "tmpfs"}"#,
+            Some("inside /proc"),
+        ),
+        (
+            r#"{"destination": "/proc/./sys/../sys", "type": "tmpfs"}"#,
+            Some("inside /proc"),
+        ),
+        (
+            r#"{"destination": "/proc/self", "type": "bind", "source": "/tmp"}"#,
+            Some("inside /proc"),
+        ),
+    ];
+    for (mount, want) in cases {
+        let got = validate_mounts(&with_mounts(&format!("[{mount}]")));
+        match (want, got) {
+            (None, Ok(())) => {}
+            (Some(w), Err(e @ RootfsError::InvalidMount { .. })) => {
+                let text = e.to_string();
+                assert!(
+                    text.starts_with("mounts[0] (") && text.contains(w),
+                    "{mount}: {text}"
+                );
+            }
+            (_, other) => panic!("{mount}: got {other:?}, want {want:?}"),
+        }
+    }
 }
