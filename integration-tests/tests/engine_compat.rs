@@ -1,0 +1,165 @@
+//! Issue 13: what container engines (Docker, containerd, podman) rely on runc doing, driven
+//! the way they drive it with bare runtime commands. Every test passes on runc 1.1.5 too.
+
+use integration_tests::{cgroup, is_runc, Bundle, TestEnv};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+const MIB: i64 = 1 << 20;
+
+/// Creates and starts a container from `b`; returns its id and init pid.
+fn start(env: &TestEnv, b: &Bundle) -> (String, i64) {
+    let id = env.create(b);
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    let state = env.wait_status(&id, "running");
+    let pid = state["pid"].as_i64().expect("state has the init's pid");
+    (id, pid)
+}
+
+/// `update --resources -` with `resources` on stdin, as containerd's shim runs it.
+fn update_from_stdin(env: &TestEnv, id: &str, resources: &Value) -> integration_tests::Out {
+    let args = ["update", "--resources", "-", id];
+    let mut cmd = env.rt.command();
+    cmd.args(args).stdin(Stdio::piped());
+    let mut running = env.rt.spawn_with(&mut cmd, &args);
+    let mut stdin = running.stdin().expect("piped stdin");
+    stdin
+        .write_all(resources.to_string().as_bytes())
+        .expect("writing the resources");
+    drop(stdin);
+    running.wait()
+}
+
+/// Item 0: dockerd (20.10) sends every limit of the container on `docker update`, 0 for the
+/// ones never given; runc reads those zeros as "unchanged". Here `docker update --cpu-shares
+/// 512 --memory-reservation 32m` on a container started with `--memory 64m`.
+#[test]
+fn dockers_update_leaves_the_zero_limits_unchanged() {
+    let env = TestEnv::new("docker_update_zeros");
+    let mut b = env.bundle(&["sleep", "1000"]);
+    b.linux()["resources"]["memory"] = json!({"limit": 64 * MIB});
+    b.linux()["resources"]["pids"] = json!({"limit": 50});
+    let (id, init) = start(&env, &b);
+    let docker = json!({
+        "memory": {"limit": 0, "reservation": 32 * MIB, "kernel": 0, "kernelTCP": 0, "swap": 0},
+        "cpu": {"shares": 512, "quota": 0, "period": 0, "realtimePeriod": 0,
+                "realtimeRuntime": 0, "cpus": "", "mems": ""},
+        "blockIO": {"weight": 0},
+        "pids": {"limit": 0},
+    });
+    update_from_stdin(&env, &id, &docker).assert_ok("update with Docker's zeros");
+
+    let read = |controller, v1, v2| cgroup::read(&cgroup::file(init, controller, v1, v2));
+    let (shares_file, shares) = if cgroup::is_pure_v2() {
+        ("cpu.weight", "59")
+    } else {
+        ("cpu.shares", "512")
+    };
+    assert_eq!(read("cpu", shares_file, shares_file), shares);
+    let limit = read("memory", "memory.limit_in_bytes", "memory.max");
+    assert_eq!(
+        limit,
+        (64 * MIB).to_string(),
+        "the memory limit was changed"
+    );
+    let soft = read("memory", "memory.soft_limit_in_bytes", "memory.low");
+    assert_eq!(soft, (32 * MIB).to_string());
+    assert_eq!(
+        read("pids", "pids.max", "pids.max"),
+        "50",
+        "pids.max changed"
+    );
+}
+
+/// Item 9: `update --memory -1` on a container with a swap limit lifts memory+swap too (the
+/// kernel refuses a memory limit above the memory+swap one).
+#[test]
+fn unlimited_memory_lifts_a_swap_limit_too() {
+    let env = TestEnv::new("memory_unlimited_swap");
+    let mut b = env.bundle(&["sleep", "1000"]);
+    b.linux()["resources"]["memory"] = json!({"limit": 64 * MIB, "swap": 128 * MIB});
+    b.save();
+    let id = env.id();
+    let out = env.rt.run_cmd(&["create", "--bundle", b.path_str(), &id]);
+    if !out.success() && out.stderr.contains("swap") {
+        eprintln!("skipped: this host has no swap accounting: {}", out.stderr);
+        return;
+    }
+    out.assert_ok("create with a swap limit");
+    let init = env.rt.state(&id).expect("state")["pid"].as_i64().unwrap();
+    env.rt
+        .run_cmd(&["update", "--memory", "-1", &id])
+        .assert_ok("update --memory -1");
+    let read = |v1, v2| cgroup::read(&cgroup::file(init, "memory", v1, v2));
+    let unlimited = |v: String| v == "max" || v.parse::<i64>().is_ok_and(|n| n > 1 << 62);
+    let memory = read("memory.limit_in_bytes", "memory.max");
+    assert!(unlimited(memory.clone()), "memory limit {memory}");
+    let swap = read("memory.memsw.limit_in_bytes", "memory.swap.max");
+    assert!(unlimited(swap.clone()), "memory+swap limit {swap}");
+}
+
+/// A cgroup the test makes on the cpu hierarchy (v1) or cgroup2 (pure v2), removed on drop.
+struct ParentCgroup(PathBuf);
+
+impl ParentCgroup {
+    /// `name` with a bandwidth limit of `quota` per 100 ms.
+    fn with_quota(name: &str, quota: u32) -> Self {
+        let (root, file, value) = if cgroup::is_pure_v2() {
+            ("/sys/fs/cgroup", "cpu.max", format!("{quota} 100000"))
+        } else {
+            ("/sys/fs/cgroup/cpu", "cpu.cfs_quota_us", quota.to_string())
+        };
+        let dir = PathBuf::from(root).join(name);
+        std::fs::create_dir(&dir).expect("creating the parent cgroup");
+        let parent = Self(dir);
+        std::fs::write(parent.0.join(file), value).expect("setting the parent's quota");
+        parent
+    }
+}
+
+impl Drop for ParentCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Item 9: Kubernetes pod cgroups carry a quota; shortening the period first is refused
+/// there (old quota / new period exceeds the pod's), so runc writes the period again after
+/// the quota.
+#[test]
+fn a_shorter_period_and_quota_fit_under_a_parent_quota() {
+    let env = TestEnv::new("period_under_parent_quota");
+    let name = format!("{}-pod", env.name);
+    let parent = ParentCgroup::with_quota(&name, 50_000);
+    let mut b = env.bundle(&["sleep", "1000"]);
+    b.linux()["cgroupsPath"] = json!(format!("/{name}/ctr"));
+    b.linux()["resources"]["cpu"] = json!({"period": 100_000, "quota": 40_000});
+    let (id, init) = start(&env, &b);
+    env.rt
+        .run_cmd(&[
+            "update",
+            "--cpu-period",
+            "10000",
+            "--cpu-quota",
+            "3000",
+            &id,
+        ])
+        .assert_ok("update --cpu-period 10000 --cpu-quota 3000");
+    let bandwidth = if cgroup::is_pure_v2() {
+        cgroup::read(&cgroup::file(init, "cpu", "", "cpu.max"))
+    } else {
+        let read = |f| cgroup::read(&cgroup::file(init, "cpu", f, f));
+        format!("{} {}", read("cpu.cfs_quota_us"), read("cpu.cfs_period_us"))
+    };
+    assert_eq!(bandwidth, "3000 10000");
+    env.rt
+        .run_cmd(&["delete", "--force", &id])
+        .assert_ok("delete");
+    // runc 1.1 leaves the leaf it was given; berth removes it (the parent is the test's).
+    if is_runc() {
+        let _ = std::fs::remove_dir(parent.0.join("ctr"));
+    }
+    drop(parent);
+}
