@@ -163,3 +163,18 @@ fn a_shorter_period_and_quota_fit_under_a_parent_quota() {
     }
     drop(parent);
 }
+
+/// Item 0: a new network namespace gets `lo` up, as runc's `loopback` network does (podman
+/// pods with `--network none` and `ctr run` without CNI rely on 127.0.0.1).
+#[test]
+fn a_new_network_namespace_has_loopback_up() {
+    let env = TestEnv::new("loopback_up");
+    let b = env.bundle(&["ip", "-o", "link", "show", "lo"]);
+    let out = env.run_ok(&b);
+    let flags = out
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(flags, _)| flags.split(',').collect::<Vec<_>>())
+        .unwrap_or_else(|| panic!("no flags in {out:?}"));
+    assert!(flags.contains(&"UP"), "lo is down: {out}");
+}

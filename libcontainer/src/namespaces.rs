@@ -280,3 +280,38 @@ pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
         reason: e.to_string(),
     })
 }
+
+nix::ioctl_readwrite_bad!(get_if_flags, libc::SIOCGIFFLAGS, libc::ifreq);
+nix::ioctl_write_ptr_bad!(set_if_flags, libc::SIOCSIFFLAGS, libc::ifreq);
+
+/// Sets `lo` up in the caller's (new) network namespace, as runc's `loopback` network does: a
+/// new namespace starts with it down, and what gives a container no other network (podman
+/// pods with `--network none`, `ctr run` without CNI) relies on 127.0.0.1 working.
+///
+/// Runs in the init: a socket and two ioctls, no allocation unless it fails.
+pub fn bring_up_loopback() -> Result<(), NamespaceError> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let err = |step: &str, e: nix::errno::Errno| NamespaceError::Write {
+        what: "loopback device lo of the new network namespace".into(),
+        reason: format!("{step}: {}", e.desc()),
+    };
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| err("socket", e))?;
+    // SAFETY: ifreq is plain old data, for which all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    req.ifr_name[0] = b'l' as libc::c_char;
+    req.ifr_name[1] = b'o' as libc::c_char;
+    // SAFETY: `req` is a valid ifreq naming "lo" (NUL-terminated by the zeroing) for both
+    // calls; SIOCGIFFLAGS fills ifru_flags, which is what is then read.
+    unsafe {
+        get_if_flags(sock.as_raw_fd(), &mut req).map_err(|e| err("SIOCGIFFLAGS", e))?;
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        set_if_flags(sock.as_raw_fd(), &req).map_err(|e| err("SIOCSIFFLAGS", e))?;
+    }
+    Ok(())
+}

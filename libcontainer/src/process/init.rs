@@ -51,6 +51,9 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         .map(tty::connect_console_socket)
         .transpose()
         .map_err(s)?;
+    if cfg.ns.has_new(Ns::Network) {
+        crate::namespaces::bring_up_loopback().map_err(s)?;
+    }
     if let Some(id) = cfg.new_keyring {
         super::keyring::join_session_keyring(id)?;
     }
