@@ -1,7 +1,7 @@
 //! Issue 13: what container engines (Docker, containerd, podman) rely on runc doing, driven
 //! the way they drive it with bare runtime commands. Every test passes on runc 1.1.5 too.
 
-use integration_tests::{cgroup, is_runc, Bundle, TestEnv};
+use integration_tests::{assert_contains, cgroup, is_runc, Bundle, TestEnv};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
@@ -177,4 +177,48 @@ fn a_new_network_namespace_has_loopback_up() {
         .map(|(flags, _)| flags.split(',').collect::<Vec<_>>())
         .unwrap_or_else(|| panic!("no flags in {out:?}"));
     assert!(flags.contains(&"UP"), "lo is down: {out}");
+}
+
+/// Item 0: Docker maps runc's words for a program that cannot run to exit codes (127 for
+/// "executable file not found in $PATH" and "no such file or directory", 126 for "permission
+/// denied"), so these are runc's exact messages.
+#[test]
+fn a_program_that_cannot_run_fails_in_runcs_words() {
+    let env = TestEnv::new("exec_error_words");
+    let cases = [
+        (
+            "/nonexistent",
+            r#"exec: "/nonexistent": stat /nonexistent: no such file or directory"#,
+        ),
+        (
+            "nonexistent",
+            r#"exec: "nonexistent": executable file not found in $PATH"#,
+        ),
+        ("/noexec", r#"exec: "/noexec": permission denied"#),
+        ("/bin", r#"exec: "/bin": permission denied"#),
+    ];
+    for (program, words) in cases {
+        let b = env.bundle(&[program]);
+        std::fs::write(b.rootfs().join("noexec"), "#!/bin/sh\n").unwrap();
+        let out = env.run(&b);
+        assert!(!out.success(), "{program} ran: {out:#?}");
+        // The log line quotes the message (logfmt): compare it unquoted.
+        assert_contains(&out.stderr.replace("\\\"", "\""), words);
+    }
+}
+
+/// Item 0: without PATH in process.env a bare args[0] is not looked up anywhere (runc's init
+/// has only the config's environment); a path still runs.
+#[test]
+fn a_bare_program_needs_path_in_the_environment() {
+    let env = TestEnv::new("no_path_env");
+    let mut b = env.bundle(&["echo", "ran"]);
+    b.process()["env"] = json!(["TERM=xterm"]);
+    let out = env.run(&b);
+    assert!(!out.success(), "echo ran without PATH: {out:#?}");
+    assert_contains(&out.stderr, "executable file not found in $PATH");
+
+    let mut b = env.bundle(&["/bin/echo", "ran"]);
+    b.process()["env"] = json!(["TERM=xterm"]);
+    assert_eq!(env.run_ok(&b), "ran\n");
 }
