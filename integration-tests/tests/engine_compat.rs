@@ -222,3 +222,52 @@ fn a_bare_program_needs_path_in_the_environment() {
     b.process()["env"] = json!(["TERM=xterm"]);
     assert_eq!(env.run_ok(&b), "ran\n");
 }
+
+/// Item 3: `terminal: true` with a user namespace (Docker's userns-remap, podman --userns):
+/// the console socket is the host's, in a directory only host root may enter, so it must be
+/// reached with the host's permissions, not as the container's remapped root.
+#[test]
+fn a_console_socket_only_host_root_can_reach_works_with_a_user_namespace() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new("console_userns");
+    let private = env.dir.join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let sock = private.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut b = env.bundle(&["sh", "-c", "test -t 0 && echo tty-in-userns"]);
+    b.process()["terminal"] = json!(true);
+    b.add_namespace("user", None);
+    let maps = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.linux()["uidMappings"] = maps.clone();
+    b.linux()["gidMappings"] = maps;
+    // A cgroup v1 hierarchy cannot be mounted from a user namespace.
+    b.remove_mount("/sys/fs/cgroup");
+    b.save();
+    let id = env.id();
+    let receiver = std::thread::spawn(move || integration_tests::console::receive_fd(&listener));
+    let sock_arg = sock.to_str().unwrap();
+    let args = [
+        "create",
+        "--console-socket",
+        sock_arg,
+        "-b",
+        b.path_str(),
+        &id,
+    ];
+    let create = env.rt.run_cmd(&args);
+    if !create.success() {
+        // Unblock the receiver, which would otherwise wait for a connection forever.
+        let _ = std::os::unix::net::UnixStream::connect(&sock);
+        panic!("create with a terminal in a user namespace: {create:#?}");
+    }
+    let mut master = receiver.join().expect("receiving the pty master");
+    env.rt.run_cmd(&["start", &id]).assert_ok("start");
+    env.wait_status(&id, "stopped");
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n @ 1..) = std::io::Read::read(&mut master, &mut chunk) {
+        out.extend_from_slice(&chunk[..n]);
+    }
+    assert_contains(&String::from_utf8_lossy(&out), "tty-in-userns");
+}

@@ -146,6 +146,13 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         what: format!("{}/start.sock", dir.path().display()),
         reason: e.to_string(),
     })?;
+    // Here, not in the init: the socket is the host's, and with a user namespace the init
+    // has no host privileges left to reach it (runc connects in its parent too).
+    let console = b
+        .console_socket
+        .as_deref()
+        .map(crate::tty::connect_console_socket)
+        .transpose()?;
     let linux = c.spec.linux().as_ref();
     let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
     let mut events = Events {
@@ -162,7 +169,7 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         ns: &c.ns,
         no_pivot: b.no_pivot,
         new_keyring: (!b.no_new_keyring).then_some(b.id.as_str()),
-        console_socket: b.console_socket.as_deref(),
+        console_socket: console.as_ref(),
         preserve_fds: b.preserve_fds,
         seccomp: c.seccomp.as_ref(),
         start_listener: &listener,

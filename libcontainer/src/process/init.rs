@@ -45,12 +45,11 @@ struct Prepared {
 /// ones in the parent, then ours), then pivot_root, then what needs the final root.
 fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
     let spec = cfg.spec;
-    // The console socket lives on the host: connect while its path still resolves.
     let console = cfg
         .console_socket
-        .map(tty::connect_console_socket)
+        .map(OwnedFd::try_clone)
         .transpose()
-        .map_err(s)?;
+        .map_err(|e| format!("console socket: dup: {e}"))?;
     if cfg.ns.has_new(Ns::Network) {
         crate::namespaces::bring_up_loopback().map_err(s)?;
     }
