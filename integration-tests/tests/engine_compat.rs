@@ -271,3 +271,33 @@ fn a_console_socket_only_host_root_can_reach_works_with_a_user_namespace() {
     }
     assert_contains(&String::from_utf8_lossy(&out), "tty-in-userns");
 }
+
+/// Item 4: an image whose USER cannot enter its WORKDIR still starts there (runc enters the
+/// cwd while still privileged); so does `exec --user 0` into a directory of another user when
+/// the process has no CAP_DAC_OVERRIDE.
+#[test]
+fn a_cwd_the_user_cannot_enter_is_entered_while_privileged() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let env = TestEnv::new("cwd_not_enterable");
+    let mut b = env.bundle(&["sh", "-c", "pwd; id -u; exec sleep 1000"]);
+    b.process()["user"] = json!({"uid": 1000, "gid": 1000});
+    b.process()["cwd"] = json!("/root");
+    let rootfs = b.rootfs();
+    std::fs::set_permissions(rootfs.join("root"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let theirs = rootfs.join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    chown(&theirs, Some(1234), Some(1234)).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (id, _) = start(&env, &b);
+
+    let out = env
+        .rt
+        .run_cmd(&["exec", "--user", "0", "--cwd", "/theirs", &id, "pwd"]);
+    out.assert_ok("exec --user 0 --cwd /theirs");
+    assert_eq!(out.stdout, "/theirs\n");
+    let out = env
+        .rt
+        .run_cmd(&["exec", "--user", "1000", &id, "sh", "-c", "pwd; id -u"]);
+    out.assert_ok("exec as the image's user");
+    assert_eq!(out.stdout, "/root\n1000\n");
+}

@@ -134,15 +134,25 @@ pub(super) fn limit_fds(preserve: u32) -> Result<(), String> {
 /// chdir into `process.cwd` and check we are really inside the container's root: an fd leaked
 /// from the host would let a cwd like /proc/self/fd/N escape (CVE-2024-21626), and getcwd
 /// reports such a directory as "(unreachable)".
-fn enter_cwd(spec: &Spec) -> Result<(), String> {
+///
+/// Called twice, as runc does: first while still privileged (`retry_later`), so that an image
+/// whose USER cannot enter its WORKDIR still starts there; when that is refused (EACCES, EPERM:
+/// a directory only the user may enter, such as a root-squashed volume) it returns false and
+/// is called again after the privileges are dropped.
+fn enter_cwd(spec: &Spec, retry_later: bool) -> Result<bool, String> {
     let cwd = spec
         .process()
         .as_ref()
         .map(|p| p.cwd().clone())
         .unwrap_or_else(|| "/".into());
-    nix::unistd::chdir(&cwd).map_err(|e| format!("process.cwd {}: {}", cwd.display(), e.desc()))?;
+    match nix::unistd::chdir(&cwd) {
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) if retry_later => {
+            return Ok(false)
+        }
+        r => r.map_err(|e| format!("process.cwd {}: {}", cwd.display(), e.desc()))?,
+    }
     match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(p) if p.is_absolute() => Ok(true),
         Ok(p) => Err(format!(
             "process.cwd {}: outside the container ({})",
             cwd.display(),
@@ -193,6 +203,7 @@ pub(super) fn finish_and_exec(
         rlimits::apply_rlimits(limits).map_err(s)?;
     }
     attributes::apply_attributes(spec).map_err(s)?;
+    let in_cwd = enter_cwd(spec, true)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let mut listener = None;
     if let (false, Some(prog)) = (nnp, seccomp) {
@@ -204,7 +215,9 @@ pub(super) fn finish_and_exec(
     if let (true, Some(prog)) = (nnp, seccomp) {
         listener = seccomp::install(prog).map_err(s)?;
     }
-    enter_cwd(spec)?;
+    if !in_cwd {
+        enter_cwd(spec, false)?;
+    }
     reset_signals()?;
     if let Some(l) = listener {
         on_listener(l)?;
