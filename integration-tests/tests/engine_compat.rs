@@ -301,3 +301,23 @@ fn a_cwd_the_user_cannot_enter_is_entered_while_privileged() {
     out.assert_ok("exec as the image's user");
     assert_eq!(out.stdout, "/root\n1000\n");
 }
+
+/// Item 6: filesystem data next to `bind` (`mode=755`, `size=1k`) is accepted and passed to
+/// mount(2), which ignores it for a bind, as runc and crun do; the other options still apply.
+#[test]
+fn a_bind_mount_with_filesystem_data_is_accepted() {
+    let env = TestEnv::new("bind_with_data");
+    let data = env.dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("file"), "from the host\n").unwrap();
+    let mut b = env.bundle(&[
+        "sh",
+        "-c",
+        "cat /data/file; touch /data/new || echo read-only",
+    ]);
+    b.add_mount(
+        json!({"destination": "/data", "type": "bind", "source": data.to_str().unwrap(),
+        "options": ["rbind", "ro", "mode=755", "size=1k"]}),
+    );
+    assert_eq!(env.run_ok(&b), "from the host\nread-only\n");
+}

@@ -133,7 +133,22 @@ pub(super) fn bind(
     let target =
         paths::resolve_or_create(root, dest, kind).map_err(ctx.fail("create destination"))?;
     let flags = parsed.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
-    mount(Some(source), &fd_path(&target), NONE, flags, NONE).map_err(ctx.fail("bind mount"))?;
+    // Data goes with the bind as runc passes it; the kernel ignores it there.
+    let data = parsed.data();
+    if let Some(data) = &data {
+        log::debug!(
+            "{}: data {data:?} on a bind mount: ignored by the kernel",
+            ctx.field
+        );
+    }
+    mount(
+        Some(source),
+        &fd_path(&target),
+        NONE,
+        flags,
+        data.as_deref(),
+    )
+    .map_err(ctx.fail("bind mount"))?;
     let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !rest.is_empty() {
         remount_bind(root, dest, rest).map_err(ctx.fail("remount bind mount with its options"))?;
