@@ -321,3 +321,28 @@ fn a_bind_mount_with_filesystem_data_is_accepted() {
     );
     assert_eq!(env.run_ok(&b), "from the host\nread-only\n");
 }
+
+/// Item 8: a read-only /dev with /dev/pts and /dev/shm under it: the submounts, device nodes
+/// and symlinks are made first and /dev is made read-only after, as runc does.
+#[test]
+fn a_read_only_dev_still_gets_its_submounts_and_nodes() {
+    let env = TestEnv::new("read_only_dev");
+    let mut b = env.bundle(&[
+        "sh",
+        "-c",
+        "touch /dev/x 2>/dev/null || echo dev-read-only; echo x > /dev/null && echo null-ok; \
+         touch /dev/shm/y && echo shm-writable; test -L /dev/ptmx && echo ptmx-link; \
+         grep -c ' /dev/pts ' /proc/self/mountinfo",
+    ]);
+    let dev = b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["destination"] == "/dev")
+        .expect("a /dev mount");
+    dev["options"].as_array_mut().unwrap().push(json!("ro"));
+    assert_eq!(
+        env.run_ok(&b),
+        "dev-read-only\nnull-ok\nshm-writable\nptmx-link\n1\n"
+    );
+}

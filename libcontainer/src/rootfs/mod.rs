@@ -12,7 +12,9 @@
 //!    order, default devices and `linux.devices`, /dev symlinks (fd, stdin, stdout, stderr, ptmx).
 //! 3. (createRuntime / createContainer hooks run here, by the caller)
 //! 4. `pivot_rootfs` — pivot_root (or MS_MOVE + chroot with `no_pivot`).
-//! 5. `finish_rootfs` — readonlyPaths, maskedPaths, a shared rootfsPropagation, `root.readonly`.
+//! 5. `finish_rootfs` — readonlyPaths, maskedPaths, a read-only /dev (mounted writable in 2 so
+//!    its submounts and nodes could be made, as runc does), a shared rootfsPropagation,
+//!    `root.readonly`.
 //!
 //! What the caller must have done: `prepare_rootfs` runs after the init is in its cgroup (a
 //! `cgroup` mount without a cgroup namespace binds the init's own cgroup directories) and in

@@ -91,11 +91,16 @@ pub(super) fn mount_entry(
 ) -> Result<(), RootfsError> {
     let dest = entry.destination();
     let field = format!("mounts[{index}]");
-    let parsed = options::parse(entry).map_err(|reason| RootfsError::InvalidMount {
+    let mut parsed = options::parse(entry).map_err(|reason| RootfsError::InvalidMount {
         index,
         destination: dest.display().to_string(),
         reason,
     })?;
+    if is_dev(dest) {
+        // Its submounts (/dev/pts, /dev/shm), device nodes and symlinks are made in it first:
+        // a read-only /dev is mounted writable and made read-only by `finish`, as with runc.
+        parsed.flags.remove(MsFlags::MS_RDONLY);
+    }
     let ctx = Ctx::new(field, dest);
     let typ = entry.typ().as_deref().unwrap_or("");
     if parsed.is_bind() {
@@ -107,6 +112,11 @@ pub(super) fn mount_entry(
         mount_fs(root, entry, typ, &parsed, &ctx)?;
     }
     apply_after(root, dest, &parsed, &ctx)
+}
+
+/// The destination is /dev (however it is spelled: `/dev/`, `//dev`).
+pub(super) fn is_dev(dest: &Path) -> bool {
+    dest.components().eq(Path::new("/dev").components())
 }
 
 fn bind_source(entry: &Mount, opts: &RootfsOptions) -> PathBuf {
