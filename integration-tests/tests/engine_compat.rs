@@ -346,3 +346,21 @@ fn a_read_only_dev_still_gets_its_submounts_and_nodes() {
         "dev-read-only\nnull-ok\nshm-writable\nptmx-link\n1\n"
     );
 }
+
+/// Item 11: engines' multi-arch default profiles name architectures this host cannot
+/// execute (SCMP_ARCH_AARCH64 and SCMP_ARCH_ARM in an x86_64 profile): accepted, and the
+/// profile still filters the host's syscalls.
+#[test]
+fn a_seccomp_profile_naming_foreign_architectures_is_accepted() {
+    let env = TestEnv::new("seccomp_foreign_arch");
+    let mut b = env.bundle(&["sh", "-c", "mkdir /tmp/x 2>&1; true"]);
+    b.set_writable();
+    b.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+                          "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 99}],
+    });
+    // EADDRNOTAVAIL: only the filter can have given mkdir that error.
+    assert_contains(&env.run_ok(&b), "Cannot assign requested address");
+}
