@@ -12,6 +12,9 @@
 //! - on i386 and x32 an argument is 32 bits wide: values beyond that decide a condition
 //!   statically (e.g. EQ 2^32 never matches);
 //! - ERRNO and TRACE use `errnoRet` (EPERM when absent), `errnoRet` on other actions is an error;
+//! - runc's ENOSYS stub: with a refusing default action (not ALLOW, LOG, TRACE, or an ERRNO of
+//!   ENOSYS), a syscall numbered above every one the profile names gets ENOSYS, so that
+//!   programs fall back from calls newer than the profile;
 //! - names unknown on every filtered ABI are skipped (`SeccompProgram::skipped_syscalls`).
 //!
 //! Layout: `compile` (OCI profile → per-ABI rules), `flags` (filter flags as the kernel gets

@@ -55,8 +55,9 @@ fn default_like_profile_compiles_fast_and_filters_every_abi() {
     assert_eq!(x64(&p, libc::SYS_mkdir, &[]), ALLOW);
     assert_eq!(x64(&p, libc::SYS_mount, &[]), errno(libc::EPERM));
     assert_eq!(x64(&p, libc::SYS_clone3, &[]), errno(libc::ENOSYS));
-    assert_eq!(x64(&p, 1000, &[]), errno(libc::EPERM));
-    assert_eq!(x64(&p, -1, &[]), errno(libc::EPERM));
+    // Newer than every syscall the profile names: runc's ENOSYS stub.
+    assert_eq!(x64(&p, 1000, &[]), errno(libc::ENOSYS));
+    assert_eq!(x64(&p, -1, &[]), errno(libc::ENOSYS));
     assert_eq!(x64(&p, libc::SYS_personality, &[8]), ALLOW);
     assert_eq!(x64(&p, libc::SYS_personality, &[0xffff_ffff]), ALLOW);
     assert_eq!(x64(&p, libc::SYS_personality, &[1]), errno(libc::EPERM));
@@ -458,4 +459,35 @@ fn foreign_architectures_are_accepted_and_not_filtered() {
     .unwrap();
     assert_eq!(eval(&p, AUDIT_ARCH_X86_64, 39, &[]), errno(libc::EPERM));
     assert_eq!(eval(&p, AUDIT_ARCH_AARCH64, 172, &[]), KILL_PROCESS);
+}
+
+/// runc's ENOSYS stub: with a refusing default, a syscall numbered above every one the
+/// profile names (on its ABI) gets ENOSYS; an older unnamed one the default.
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys() {
+    let allow_list = |default: serde_json::Value| {
+        let mut v = json!({"architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [{"names": ["getpid", "rseq"], "action": "SCMP_ACT_ALLOW"}]});
+        v.as_object_mut()
+            .unwrap()
+            .extend(default.as_object().unwrap().clone());
+        compile(&profile(v)).unwrap()
+    };
+    let p = allow_list(json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 13}));
+    assert_eq!(x64(&p, libc::SYS_getpid, &[]), ALLOW);
+    assert_eq!(x64(&p, libc::SYS_getppid, &[]), errno(libc::EACCES));
+    assert_eq!(x64(&p, libc::SYS_rseq + 1, &[]), errno(libc::ENOSYS));
+    // i386 has its own numbers: rseq is 386 there.
+    assert_eq!(eval(&p, AUDIT_ARCH_I386, 385, &[]), errno(libc::EACCES));
+    assert_eq!(eval(&p, AUDIT_ARCH_I386, 387, &[]), errno(libc::ENOSYS));
+    let p = allow_list(json!({"defaultAction": "SCMP_ACT_KILL_PROCESS"}));
+    assert_eq!(x64(&p, 1000, &[]), errno(libc::ENOSYS));
+    for default in [
+        json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+        json!({"defaultAction": "SCMP_ACT_LOG"}),
+        json!({"defaultAction": "SCMP_ACT_TRACE"}),
+    ] {
+        let p = allow_list(default.clone());
+        assert_ne!(x64(&p, 1000, &[]), errno(libc::ENOSYS), "{default}");
+    }
 }
