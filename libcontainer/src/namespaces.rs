@@ -115,6 +115,11 @@ pub fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
             }),
         }
     }
+    // Joining the runtime's own mount namespace by path is inheriting it: the rootfs must be
+    // set up as for an inherited one, never pivoted there (which would move the root of every
+    // process sharing the namespace).
+    plan.joins
+        .retain(|j| !(j.kind == LinuxNamespaceType::Mount && is_own_ns(&j.fd, "mnt")));
     plan.joins
         .sort_by_key(|j| j.kind != LinuxNamespaceType::User);
     check_mappings(spec, &plan)?;
@@ -150,6 +155,15 @@ fn open_ns_path(
         )));
     }
     Ok(fd)
+}
+
+/// `fd` is the namespace this process is in (`name` as in /proc/self/ns/).
+fn is_own_ns(fd: &OwnedFd, name: &str) -> bool {
+    let own = nix::sys::stat::stat(format!("/proc/self/ns/{name}").as_str());
+    match (nix::sys::stat::fstat(fd), own) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
 }
 
 pub const ALL_KINDS: [LinuxNamespaceType; 8] = [

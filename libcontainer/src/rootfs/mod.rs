@@ -27,6 +27,7 @@ mod cgroup;
 mod copyup;
 mod devices;
 mod finish;
+mod inherited;
 mod mounts;
 mod options;
 mod paths;
@@ -34,6 +35,7 @@ mod pivot;
 #[cfg(test)]
 mod tests;
 
+pub use inherited::{bind_rootfs_in_place, detach_rootfs};
 pub use options::{idmap_supported, supported_mount_options};
 
 use oci_spec::runtime::Spec;
@@ -51,6 +53,9 @@ pub struct RootfsOptions {
     pub in_user_ns: bool,
     /// The container has its own cgroup namespace (affects how `cgroup` mounts are made).
     pub in_cgroup_ns: bool,
+    /// The container shares the runtime's mount namespace: the parent already bound the
+    /// rootfs (`bind_rootfs_in_place`), and nothing of `/` may change (see `inherited`).
+    pub inherited_mount_ns: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,11 +110,11 @@ impl RootfsError {
     }
 }
 
-/// Checks, without touching anything, what the rootfs setup will use: a mount namespace is
-/// asked for; no `linux.mountLabel` (unsupported); every `mounts` entry has an absolute
-/// destination, a known filesystem type and known options (others go to the filesystem as
-/// data, as with mount(8), except on binds, which take none); `linux.rootfsPropagation` is a
-/// propagation type; `linux.devices` have absolute paths and node types.
+/// Checks, without touching anything, what the rootfs setup will use: no `linux.mountLabel`
+/// (unsupported); every `mounts` entry has an absolute destination, a known filesystem type
+/// and known options (others go to the filesystem as data, as with mount(8));
+/// `linux.rootfsPropagation` is a propagation type; `linux.devices` have absolute paths and
+/// node types.
 pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
     let label = spec
         .linux()
@@ -121,20 +126,6 @@ pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
             reason: "SELinux mount labels are not supported",
         });
     }
-    let namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_deref());
-    let has_mount_ns = namespaces
-        .unwrap_or_default()
-        .iter()
-        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Mount);
-    if !has_mount_ns {
-        return Err(RootfsError::Unsupported {
-            field: "linux.namespaces",
-            reason: "a \"mount\" namespace is required: without one the container's mounts and pivot_root would change the host",
-        });
-    }
     options::validate(spec)?;
     devices::validate(spec)
 }
@@ -142,8 +133,13 @@ pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
 /// Sets up the rootfs in the init's (new) mount namespace, before pivot_root: propagation of
 /// `/`, the rootfs bind-mounted onto itself, every `mounts` entry in order, then /dev.
 pub fn prepare_rootfs(spec: &Spec, opts: &RootfsOptions) -> Result<(), RootfsError> {
-    let propagation = options::rootfs_propagation(spec)?;
-    let root = mounts::prepare_root(&opts.rootfs, propagation)?;
+    let root = if opts.inherited_mount_ns {
+        let ctx = mounts::Ctx::new("root.path", &opts.rootfs);
+        paths::open_dir(&opts.rootfs).map_err(ctx.fail("open"))?
+    } else {
+        let propagation = options::rootfs_propagation(spec)?;
+        mounts::prepare_root(&opts.rootfs, propagation)?
+    };
     let entries = spec.mounts().as_deref().unwrap_or_default();
     for (index, mount) in entries.iter().enumerate() {
         mounts::mount_entry(&root, index, mount, opts)?;
@@ -162,6 +158,12 @@ pub fn pivot_rootfs(rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
     } else {
         pivot::pivot_root(rootfs)
     }
+}
+
+/// Makes the prepared rootfs the process's `/` in an inherited mount namespace: chroot, as
+/// runc does there (pivot_root would move the root of every process sharing the namespace).
+pub fn chroot_rootfs(rootfs: &Path) -> Result<(), RootfsError> {
+    inherited::chroot_into(rootfs)
 }
 
 /// After pivot: `linux.readonlyPaths`, `linux.maskedPaths`, a shared `rootfsPropagation`,
