@@ -14,7 +14,7 @@ pub fn without_unset_zeros(res: &LinuxResources) -> LinuxResources {
     let mut out = res.clone();
     out.set_memory(res.memory().as_ref().and_then(memory));
     out.set_cpu(res.cpu().as_ref().and_then(cpu));
-    out.set_pids(res.pids().clone().filter(|p| p.limit() != 0));
+    out.set_pids(res.pids().filter(|p| p.limit() != 0));
     out.set_block_io(res.block_io().as_ref().and_then(block_io));
     out.set_network(res.network().as_ref().and_then(network));
     out
@@ -35,7 +35,7 @@ fn unless_default<T: Default + PartialEq>(v: T) -> Option<T> {
 
 #[allow(deprecated)] // kernel and kernelTCP: deprecated in the spec, still sent by engines
 fn memory(m: &LinuxMemory) -> Option<LinuxMemory> {
-    let mut m = m.clone();
+    let mut m = *m;
     m.set_limit(nonzero_i64(m.limit()));
     m.set_reservation(nonzero_i64(m.reservation()));
     m.set_swap(nonzero_i64(m.swap()));

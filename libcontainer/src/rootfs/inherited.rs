@@ -46,8 +46,7 @@ fn top_mount_id(path: &Path) -> Option<u64> {
     let infos = procfs::process::Process::myself().ok()?.mountinfo().ok()?;
     infos
         .into_iter()
-        .filter(|m| m.mount_point == path)
-        .last()
+        .rfind(|m| m.mount_point == path)
         .and_then(|m| u64::try_from(m.mnt_id).ok())
 }
 
