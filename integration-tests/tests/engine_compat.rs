@@ -39,7 +39,8 @@ fn update_from_stdin(env: &TestEnv, id: &str, resources: &Value) -> integration_
 fn dockers_update_leaves_the_zero_limits_unchanged() {
     let env = TestEnv::new("docker_update_zeros");
     let mut b = env.bundle(&["sleep", "1000"]);
-    b.linux()["resources"]["memory"] = json!({"limit": 64 * MIB});
+    // uint64(-1): dockerd's "swappiness not set" (runc skips it).
+    b.linux()["resources"]["memory"] = json!({"limit": 64 * MIB, "swappiness": u64::MAX});
     b.linux()["resources"]["pids"] = json!({"limit": 50});
     let (id, init) = start(&env, &b);
     let docker = json!({

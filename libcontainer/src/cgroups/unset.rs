@@ -5,6 +5,7 @@
 //! 0 would set the limit to nothing (memory) or fail (EBUSY, EINVAL).
 //!
 //! Everything else keeps its 0 (swappiness, idle, burst, hugepage limits): runc writes those.
+//! A swappiness of uint64(-1) is dockerd's "not set" and skipped as runc skips it.
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxNetwork, LinuxResources};
 
@@ -41,6 +42,8 @@ fn memory(m: &LinuxMemory) -> Option<LinuxMemory> {
     m.set_swap(nonzero_i64(m.swap()));
     m.set_kernel(nonzero_i64(m.kernel()));
     m.set_kernel_tcp(nonzero_i64(m.kernel_tcp()));
+    // dockerd sends its "-1, not set" as uint64(-1), which runc skips too.
+    m.set_swappiness(m.swappiness().filter(|s| *s != u64::MAX));
     unless_default(m)
 }
 
@@ -83,7 +86,7 @@ mod tests {
     fn dockers_update_keeps_only_what_was_asked_for() {
         // `docker update --cpu-shares 512` on a container without other limits.
         let docker = parse(json!({
-            "memory": {"limit": 0, "reservation": 0, "kernel": 0},
+            "memory": {"limit": 0, "reservation": 0, "kernel": 0, "swappiness": u64::MAX},
             "cpu": {"shares": 512, "quota": 0, "period": 0, "cpus": "", "mems": ""},
             "blockIO": {"weight": 0},
             "pids": {"limit": 0},
