@@ -106,6 +106,9 @@ fn check_config(b: &ContainerBuilder, given: Option<Spec>) -> Result<Checked, Er
     super::validate::check_unsupported(&spec)?;
     let ns = plan_namespaces(&spec)?;
     check_namespace_needs(&spec, &ns)?;
+    if !ns.has(Ns::Mount) {
+        rootfs::check_rootfs(&rootfs)?;
+    }
     rootfs::validate_mounts(&spec)?;
     let linux = spec.linux().as_ref();
     cgroups::validate(linux.and_then(|l| l.resources().as_ref()))?;

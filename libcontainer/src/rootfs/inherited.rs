@@ -16,6 +16,20 @@ use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::path::Path;
 
+/// The runtime's own root cannot be the rootfs here: a bind of `/` onto itself is stacked
+/// where no path lookup reaches it, so the container's mounts (/proc, /dev) would land on the
+/// host's own directories. (`rootfs` is canonical.)
+pub fn check_rootfs(rootfs: &Path) -> Result<(), RootfsError> {
+    if rootfs == Path::new("/") {
+        return Err(RootfsError::Unsupported {
+            field: "root.path",
+            reason: "\"/\" needs a mount namespace of the container's own: in the \
+                     runtime's, its mounts would cover the host's /proc and /dev",
+        });
+    }
+    Ok(())
+}
+
 /// Bind-mounts `rootfs` onto itself (recursively), private; returns the bind's mount id.
 pub fn bind_rootfs_in_place(rootfs: &Path) -> Result<u64, RootfsError> {
     let ctx = Ctx::new("root.path", rootfs);
@@ -55,4 +69,16 @@ pub fn chroot_into(rootfs: &Path) -> Result<(), RootfsError> {
     let ctx = Ctx::new("root.path", rootfs);
     nix::unistd::chroot(rootfs).map_err(ctx.fail("chroot"))?;
     nix::unistd::chdir("/").map_err(ctx.fail("chdir /"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtimes_root_is_refused_as_an_inherited_rootfs() {
+        let e = check_rootfs(Path::new("/")).unwrap_err().to_string();
+        assert!(e.starts_with("root.path:"), "{e}");
+        check_rootfs(Path::new("/tmp/bundle/rootfs")).unwrap();
+    }
 }

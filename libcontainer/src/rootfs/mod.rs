@@ -35,7 +35,7 @@ mod pivot;
 #[cfg(test)]
 mod tests;
 
-pub use inherited::{bind_rootfs_in_place, detach_rootfs};
+pub use inherited::{bind_rootfs_in_place, check_rootfs, detach_rootfs};
 pub use options::{idmap_supported, supported_mount_options};
 
 use oci_spec::runtime::Spec;
