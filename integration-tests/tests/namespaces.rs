@@ -1,7 +1,8 @@
-//! Issue 2 item 5, namespaces, checked from inside the container.
+//! Issue 2 item 5 and issue 13 item 5, namespaces, checked from inside the container.
 
-use integration_tests::{assert_contains, skip_for_runc, TestEnv};
+use integration_tests::{assert_contains, host, is_runc, skip_for_runc, Bundle, TestEnv};
 use serde_json::json;
+use std::path::Path;
 
 const NS_LINKS: &str =
     "for n in pid net ipc uts mnt cgroup user time; do echo $n $(readlink /proc/self/ns/$n); done";
@@ -152,4 +153,133 @@ fn ipc_namespace_is_private() {
     // A fresh IPC namespace has no System V shared memory segments: only the header.
     assert_eq!(out.lines().count(), 1, "{out}");
     assert_contains(&out, "key");
+}
+
+/// A bundle printing its mount namespace and a marker file of its rootfs.
+fn mount_ns_bundle(env: &TestEnv) -> Bundle {
+    let mut b = env.bundle(&["sh", "-c", "readlink /proc/self/ns/mnt; cat /marker"]);
+    std::fs::write(b.rootfs().join("marker"), "in-rootfs\n").unwrap();
+    let linux = b.linux().as_object_mut().unwrap();
+    linux.remove("maskedPaths");
+    linux.remove("readonlyPaths");
+    b
+}
+
+/// runc 1.1 leaves the mounts of a container without a mount namespace on the host.
+fn unmount_runc_leftovers(b: &Bundle) {
+    if is_runc() {
+        while !host::mounts_under(&b.rootfs()).is_empty() {
+            let detach = nix::mount::MntFlags::MNT_DETACH;
+            if nix::mount::umount2(&b.rootfs(), detach).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Issue 13 item 5: without a `mount` namespace the container inherits the runtime's (as the spec
+/// says, and runc does): it runs in it, chrooted into its rootfs, and (berth) leaves no mount
+/// behind once deleted.
+#[test]
+fn a_container_without_a_mount_namespace_inherits_the_runtimes() {
+    let env = TestEnv::new("mount_ns_inherited");
+    let mut b = mount_ns_bundle(&env);
+    b.remove_namespace("mount");
+    let out = env.run(&b);
+    unmount_runc_leftovers(&b);
+    out.assert_ok("run without a mount namespace");
+    let own = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_eq!(out.stdout, format!("{}\nin-rootfs\n", own.display()));
+    let left = host::mounts_under(&b.dir);
+    assert!(left.is_empty(), "mounts left on the host: {left:#?}");
+
+    // A create failing after the mounts were made leaves none either.
+    let mut b = mount_ns_bundle(&env);
+    b.remove_namespace("mount");
+    b.process()["args"] = json!(["/nonexistent"]);
+    let out = env.run(&b);
+    unmount_runc_leftovers(&b);
+    assert!(!out.success(), "{out:#?}");
+    let left = host::mounts_under(&b.dir);
+    assert!(left.is_empty(), "mounts left on the host: {left:#?}");
+}
+
+/// Issue 13 item 5: masking paths needs a mount namespace of the container's own (runc: "unable to
+/// restrict sys entries without a private MNT namespace"); nothing is left behind.
+#[test]
+fn masked_paths_without_a_mount_namespace_are_refused() {
+    let env = TestEnv::new("mount_ns_inherited_masked");
+    let mut b = env.bundle(&["true"]);
+    b.remove_namespace("mount");
+    let out = env.run(&b);
+    unmount_runc_leftovers(&b);
+    out.assert_fails_naming(&["maskedPaths", "private MNT namespace"]);
+    let left = host::mounts_under(&b.dir);
+    assert!(left.is_empty(), "mounts left on the host: {left:#?}");
+}
+
+/// Issue 13 item 5: a mount namespace joined by path is where the rootfs is set up (runc does it
+/// there too). The namespace is a persistent one of the test's (`unshare --mount=FILE`).
+#[test]
+fn a_mount_namespace_joined_by_path_gets_the_rootfs() {
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new("mount_ns_joined");
+    let ns_dir = env.dir.join("ns");
+    std::fs::create_dir(&ns_dir).unwrap();
+    let _private = host::HostMount::tmpfs(&ns_dir);
+    let ns_file = ns_dir.join("mnt");
+    std::fs::write(&ns_file, "").unwrap();
+    let made = std::process::Command::new("unshare")
+        .arg(format!("--mount={}", ns_file.display()))
+        .args(["--propagation", "private", "true"])
+        .status()
+        .expect("running unshare (util-linux)");
+    assert!(made.success(), "unshare --mount={}", ns_file.display());
+    let ns_id = std::fs::metadata(&ns_file).unwrap().ino();
+    let mut b = mount_ns_bundle(&env);
+    b.add_namespace("mount", Some(ns_file.to_str().unwrap()));
+    let out = env.run(&b);
+    out.assert_ok("run in a joined mount namespace");
+    assert_eq!(out.stdout, format!("mnt:[{ns_id}]\nin-rootfs\n"));
+}
+
+/// Issue 13 item 5: joining the runtime's own mount namespace by path is inheriting it: the rootfs is
+/// chrooted into, never pivoted there (runc 1.1 would pivot_root the host's own namespace,
+/// moving the root of every process on it).
+#[test]
+fn joining_the_runtimes_own_mount_namespace_does_not_pivot_it() {
+    if skip_for_runc("runc 1.1 would pivot_root the host's mount namespace") {
+        return;
+    }
+    let env = TestEnv::new("mount_ns_join_own");
+    let mut b = mount_ns_bundle(&env);
+    b.add_namespace("mount", Some("/proc/self/ns/mnt"));
+    let out = env.run(&b);
+    out.assert_ok("run joining the runtime's own mount namespace");
+    let own = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_eq!(out.stdout, format!("{}\nin-rootfs\n", own.display()));
+    // A pivot_root would have made the container's rootfs this process's "/" too.
+    assert!(!Path::new("/marker").exists(), "the host's root moved");
+    let left = host::mounts_under(&b.dir);
+    assert!(left.is_empty(), "mounts left on the host: {left:#?}");
+}
+
+/// Issue 13 item 5: sharing the runtime's mount namespace changes no host mount: a shared host mount
+/// stays shared (runc 1.1 makes the host's `/` rslave, recursively, which ends its peers).
+#[test]
+fn inheriting_the_mount_namespace_leaves_host_propagation_alone() {
+    if skip_for_runc("runc 1.1 makes the host's / rslave without a mount ns") {
+        return;
+    }
+    let env = TestEnv::new("mount_ns_inherited_propagation");
+    let shared_dir = env.dir.join("shared");
+    std::fs::create_dir(&shared_dir).unwrap();
+    let _shared = host::HostMount::tmpfs(&shared_dir).make_shared();
+    let mut b = mount_ns_bundle(&env);
+    b.remove_namespace("mount");
+    env.run_ok(&b);
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let m = integration_tests::mount_at(&mountinfo, shared_dir.to_str().unwrap())
+        .expect("the test's tmpfs");
+    assert!(m.tags.iter().any(|t| t.starts_with("shared:")), "{m:?}");
 }

@@ -115,6 +115,11 @@ pub fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
             }),
         }
     }
+    // Joining the runtime's own mount namespace by path is inheriting it: the rootfs must be
+    // set up as for an inherited one, never pivoted there (which would move the root of every
+    // process sharing the namespace).
+    plan.joins
+        .retain(|j| !(j.kind == LinuxNamespaceType::Mount && is_own_ns(&j.fd, "mnt")));
     plan.joins
         .sort_by_key(|j| j.kind != LinuxNamespaceType::User);
     check_mappings(spec, &plan)?;
@@ -150,6 +155,15 @@ fn open_ns_path(
         )));
     }
     Ok(fd)
+}
+
+/// `fd` is the namespace this process is in (`name` as in /proc/self/ns/).
+fn is_own_ns(fd: &OwnedFd, name: &str) -> bool {
+    let own = nix::sys::stat::stat(format!("/proc/self/ns/{name}").as_str());
+    match (nix::sys::stat::fstat(fd), own) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
 }
 
 pub const ALL_KINDS: [LinuxNamespaceType; 8] = [
@@ -286,4 +300,39 @@ pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
             what: "linux.timeOffsets".into(),
             reason: e.to_string(),
         })
+}
+
+nix::ioctl_readwrite_bad!(get_if_flags, libc::SIOCGIFFLAGS, libc::ifreq);
+nix::ioctl_write_ptr_bad!(set_if_flags, libc::SIOCSIFFLAGS, libc::ifreq);
+
+/// Sets `lo` up in the caller's (new) network namespace, as runc's `loopback` network does: a
+/// new namespace starts with it down, and what gives a container no other network (podman
+/// pods with `--network none`, `ctr run` without CNI) relies on 127.0.0.1 working.
+///
+/// Runs in the init: a socket and two ioctls, no allocation unless it fails.
+pub fn bring_up_loopback() -> Result<(), NamespaceError> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let err = |step: &str, e: nix::errno::Errno| NamespaceError::Write {
+        what: "loopback device lo of the new network namespace".into(),
+        reason: format!("{step}: {}", e.desc()),
+    };
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| err("socket", e))?;
+    // SAFETY: ifreq is plain old data, for which all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    req.ifr_name[0] = b'l' as libc::c_char;
+    req.ifr_name[1] = b'o' as libc::c_char;
+    // SAFETY: `req` is a valid ifreq naming "lo" (NUL-terminated by the zeroing) for both
+    // calls; SIOCGIFFLAGS fills ifru_flags, which is what is then read.
+    unsafe {
+        get_if_flags(sock.as_raw_fd(), &mut req).map_err(|e| err("SIOCGIFFLAGS", e))?;
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        set_if_flags(sock.as_raw_fd(), &req).map_err(|e| err("SIOCSIFFLAGS", e))?;
+    }
+    Ok(())
 }

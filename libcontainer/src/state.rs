@@ -63,6 +63,10 @@ pub struct State {
     pub cgroup: CgroupPaths,
     /// /proc/<pid>/ns/* of the namespaces the container has, by OCI type name.
     pub namespace_paths: BTreeMap<String, PathBuf>,
+    /// Mount id of the rootfs bind `create` made in the runtime's own mount namespace for a
+    /// container that inherits it; detached at delete (see `rootfs::bind_rootfs_in_place`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs_bind: Option<u64>,
 }
 
 /// A container's directory, locked for as long as this value lives.

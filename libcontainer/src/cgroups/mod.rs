@@ -19,6 +19,7 @@ mod hierarchy;
 pub mod stats;
 mod stats_v2;
 mod unified;
+mod unset;
 mod v1;
 mod v2;
 mod validate;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 pub use devices::allow_creating;
 pub use freezer::{freeze, is_frozen, thaw};
 pub use stats::{oom_kills, stats, Stats};
+pub use unset::without_unset_zeros;
 pub use validate::validate;
 
 /// Where the container's cgroup lives on every hierarchy, and which directories berth created
@@ -195,8 +197,8 @@ fn create_apply_enter(
     }
     // No `linux.resources` still gets the device policy (deny all but the default devices),
     // as with runc.
-    let none = LinuxResources::default();
-    let warnings = apply(paths, resources.unwrap_or(&none), true)?;
+    let res = resources.map(without_unset_zeros).unwrap_or_default();
+    let warnings = apply(paths, &res, true)?;
     paths.warnings.extend(warnings);
     for (i, h) in paths.hierarchies.iter().enumerate() {
         if let Err(e) = fs::enter(&h.path, pid) {
@@ -229,6 +231,7 @@ fn apply(
 /// current ones; the device list is not changed (as with runc's update) and a non-empty one
 /// is reported in the returned warnings, with settings the kernel no longer has.
 pub fn update(paths: &CgroupPaths, resources: &LinuxResources) -> Result<Vec<String>, CgroupError> {
+    let resources = &without_unset_zeros(resources);
     validate(Some(resources))?;
     check_before_update(paths, resources)?;
     let mut warnings = apply(paths, resources, false)?;

@@ -178,10 +178,16 @@ fn memory(
     }
     let dir = need(paths, "memory", "memory")?;
     let c = MemController::new(dir.into(), false);
+    // Unlimited memory without a word on swap lifts memory+swap too, as runc does: the kernel
+    // refuses a memory limit above the memory+swap limit a container may still have.
+    let swap = match (m.limit(), m.swap()) {
+        (Some(-1), None) if dir.join("memory.memsw.limit_in_bytes").exists() => Some(-1),
+        (_, swap) => swap,
+    };
     // The kernel keeps memory <= memory+swap at every step: when the new memory limit is
     // above the current memory+swap limit (raising both in an update), swap goes first.
     let swap_first = match (m.limit(), current_memsw(dir)) {
-        (Some(limit), Some(memsw)) => m.swap().is_some() && (limit == -1 || limit > memsw),
+        (Some(limit), Some(memsw)) => swap.is_some() && (limit == -1 || limit > memsw),
         _ => false,
     };
     let set_swap = |v: i64| {
@@ -190,13 +196,13 @@ fn memory(
         ctl("memory.swap", dir, c.set_memswap_limit(v))
     };
     if swap_first {
-        m.swap().map(set_swap).transpose()?;
+        swap.map(set_swap).transpose()?;
     }
     if let Some(v) = m.limit() {
         ctl("memory.limit", dir, c.set_limit(v))?;
     }
     if !swap_first {
-        m.swap().map(set_swap).transpose()?;
+        swap.map(set_swap).transpose()?;
     }
     if let Some(v) = m.reservation() {
         ctl("memory.reservation", dir, c.set_soft_limit(v))?;
@@ -361,16 +367,7 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
                 });
             }
         }
-        // Period before quota, realtime period before runtime: the kernel checks each new
-        // value against the other one.
-        if let Some(v) = period {
-            require("cpu.period", dir, "cpu.cfs_period_us")?;
-            ctl("cpu.period", dir, ctl_cpu.set_cfs_period(v))?;
-        }
-        if let Some(v) = quota {
-            require("cpu.quota", dir, "cpu.cfs_quota_us")?;
-            ctl("cpu.quota", dir, ctl_cpu.set_cfs_quota(v))?;
-        }
+        bandwidth(dir, &ctl_cpu, period, quota)?;
         if let Some(v) = c.burst() {
             write_first("cpu.burst", dir, &["cpu.cfs_burst_us"], &v.to_string())?;
         }
@@ -398,6 +395,42 @@ fn cpu(paths: &CgroupPaths, c: &LinuxCpu) -> Result<(), CgroupError> {
         if let Some(v) = mems {
             ctl("cpu.mems", dir, set.set_mems(v))?;
         }
+    }
+    Ok(())
+}
+
+/// Period before quota, as runc: the kernel checks each new value against the other one.
+/// A shorter period can be refused (EINVAL) because the *old* quota over it exceeds a parent's
+/// bandwidth (Kubernetes pod cgroups have one); with a quota to write, the period is then
+/// written again after it. Plain writes for the period, to see the errno.
+fn bandwidth(
+    dir: &Path,
+    ctl_cpu: &CpuController,
+    period: Option<u64>,
+    quota: Option<i64>,
+) -> Result<(), CgroupError> {
+    let period_file = dir.join("cpu.cfs_period_us");
+    let mut retry_period = None;
+    if let Some(v) = period {
+        require("cpu.period", dir, "cpu.cfs_period_us")?;
+        match std::fs::write(&period_file, v.to_string()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && quota.is_some() => {
+                retry_period = Some(v);
+            }
+            r => r.map_err(|source| CgroupError::Write {
+                field: "cpu.period".into(),
+                path: period_file.clone(),
+                value: v.to_string(),
+                source,
+            })?,
+        }
+    }
+    if let Some(v) = quota {
+        require("cpu.quota", dir, "cpu.cfs_quota_us")?;
+        ctl("cpu.quota", dir, ctl_cpu.set_cfs_quota(v))?;
+    }
+    if let Some(v) = retry_period {
+        write("cpu.period", &period_file, &v.to_string())?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ pub fn validate(resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
     let Some(res) = resources else {
         return Ok(());
     };
-    validate_on(&layout, res)
+    validate_on(&layout, &super::without_unset_zeros(res))
 }
 
 pub(crate) fn validate_on(layout: &Layout, res: &LinuxResources) -> Result<(), CgroupError> {

@@ -26,6 +26,7 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
         dir: Some(dir),
         cgroup: None,
         init: None,
+        rootfs_bind: None,
     };
     let state = make(&b, &checked, &mut made)?;
     made.init = Some(state.pid);
@@ -51,6 +52,9 @@ struct Made {
     dir: Option<StateDir>,
     cgroup: Option<CgroupPaths>,
     init: Option<i32>,
+    /// The rootfs and the mount id of its bind, for a container in the runtime's mount
+    /// namespace.
+    rootfs_bind: Option<(PathBuf, u64)>,
 }
 
 impl Made {
@@ -58,6 +62,7 @@ impl Made {
         self.dir = None;
         self.cgroup = None;
         self.init = None;
+        self.rootfs_bind = None;
     }
 }
 
@@ -65,6 +70,9 @@ impl Drop for Made {
     fn drop(&mut self) {
         if let Some(pid) = self.init.take() {
             crate::process::kill_and_reap(pid);
+        }
+        if let Some((rootfs, id)) = self.rootfs_bind.take() {
+            let _ = rootfs::detach_rootfs(&rootfs, id);
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cgroups::destroy(&cg);
@@ -98,6 +106,9 @@ fn check_config(b: &ContainerBuilder, given: Option<Spec>) -> Result<Checked, Er
     super::validate::check_unsupported(&spec)?;
     let ns = plan_namespaces(&spec)?;
     check_namespace_needs(&spec, &ns)?;
+    if !ns.has(Ns::Mount) {
+        rootfs::check_rootfs(&rootfs)?;
+    }
     rootfs::validate_mounts(&spec)?;
     let linux = spec.linux().as_ref();
     cgroups::validate(linux.and_then(|l| l.resources().as_ref()))?;
@@ -120,14 +131,8 @@ fn check_config(b: &ContainerBuilder, given: Option<Spec>) -> Result<Checked, Er
 }
 
 fn check_namespace_needs(spec: &Spec, ns: &NamespacePlan) -> Result<(), Error> {
-    if !ns.has_new(Ns::Mount) {
-        return Err(Error::Config {
-            field: "linux.namespaces",
-            reason: format!(
-                "berth needs a new {} namespace to set up the rootfs",
-                oci_name(Ns::Mount)
-            ),
-        });
+    if !ns.has(Ns::Mount) {
+        check_inherited_mount_ns(spec)?;
     }
     let named = spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
         || spec.domainname().as_deref().is_some_and(|h| !h.is_empty());
@@ -140,12 +145,57 @@ fn check_namespace_needs(spec: &Spec, ns: &NamespacePlan) -> Result<(), Error> {
     Ok(())
 }
 
+/// Sharing the runtime's mount namespace, the container's mounts are made under a bind of
+/// its rootfs, and `/` is left alone: masking paths there is refused as runc refuses it
+/// ("unable to restrict sys entries without a private MNT namespace"), and so is a propagation
+/// for `/`, which would be the host's.
+fn check_inherited_mount_ns(spec: &Spec) -> Result<(), Error> {
+    let linux = spec.linux().as_ref();
+    let listed = |l: Option<&Vec<String>>| l.is_some_and(|l| !l.is_empty());
+    let needs_own = [
+        (
+            "linux.maskedPaths",
+            listed(linux.and_then(|l| l.masked_paths().as_ref())),
+        ),
+        (
+            "linux.readonlyPaths",
+            listed(linux.and_then(|l| l.readonly_paths().as_ref())),
+        ),
+        (
+            "linux.rootfsPropagation",
+            linux
+                .and_then(|l| l.rootfs_propagation().as_deref())
+                .is_some_and(|p| !p.is_empty()),
+        ),
+    ];
+    match needs_own.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(Error::Config {
+            field,
+            reason: format!(
+                "needs a {} namespace of the container's own (it inherits the runtime's)",
+                oci_name(Ns::Mount)
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
     let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
         what: format!("{}/start.sock", dir.path().display()),
         reason: e.to_string(),
     })?;
+    // Here, not in the init: the socket is the host's, and with a user namespace the init
+    // has no host privileges left to reach it (runc connects in its parent too).
+    let console = b
+        .console_socket
+        .as_deref()
+        .map(crate::tty::connect_console_socket)
+        .transpose()?;
+    if !c.ns.has(Ns::Mount) {
+        made.rootfs_bind = Some((c.rootfs.clone(), rootfs::bind_rootfs_in_place(&c.rootfs)?));
+    }
     let linux = c.spec.linux().as_ref();
     let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
     let mut events = Events {
@@ -162,7 +212,7 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         ns: &c.ns,
         no_pivot: b.no_pivot,
         new_keyring: (!b.no_new_keyring).then_some(b.id.as_str()),
-        console_socket: b.console_socket.as_deref(),
+        console_socket: console.as_ref(),
         preserve_fds: b.preserve_fds,
         seccomp: c.seccomp.as_ref(),
         start_listener: &listener,
@@ -174,6 +224,7 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         .take()
         .ok_or_else(|| Error::Start("init never reported".into()))?;
     state.cgroup = made.cgroup.clone().unwrap_or_default();
+    state.rootfs_bind = made.rootfs_bind.as_ref().map(|(_, id)| *id);
     Ok(state)
 }
 
@@ -266,6 +317,7 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
             .collect(),
         cgroup: CgroupPaths::default(),
         namespace_paths,
+        rootfs_bind: None,
     }
 }
 

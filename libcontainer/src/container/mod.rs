@@ -74,6 +74,8 @@ pub enum Error {
     Hook(#[from] crate::hooks::HookError),
     #[error(transparent)]
     Process(#[from] crate::process::ProcessError),
+    #[error(transparent)]
+    Tty(#[from] crate::tty::TtyError),
     #[error("start: {0}")]
     Start(String),
     #[error("{what}: {reason}")]

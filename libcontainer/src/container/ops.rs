@@ -283,6 +283,9 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
         }
     };
     destroy_cgroup(&state)?;
+    if let Some(id) = state.rootfs_bind {
+        crate::rootfs::detach_rootfs(&state.rootfs, id)?;
+    }
     dir.remove()?;
     let json = oci_state(&state, Status::Stopped, &state.rootfs).to_string();
     if let Some(list) = &poststop {
@@ -400,6 +403,7 @@ mod tests {
             annotations: Default::default(),
             cgroup: Default::default(),
             namespace_paths: Default::default(),
+            rootfs_bind: None,
         }
     }
 

@@ -71,6 +71,8 @@ pub(super) fn update(c: &mut Container, res: &LinuxResources) -> Result<Vec<Stri
             reason: "cannot update a stopped container",
         });
     }
+    // The zeros engines send for "unchanged" must not overwrite the recorded limits either.
+    let res = &cgroups::without_unset_zeros(res);
     let warnings = cgroups::update(&state.cgroup, res)?;
     let mut config = dir.load_config()?;
     let mut linux = config.linux().clone().unwrap_or_default();

@@ -10,8 +10,6 @@ use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// The program resolved in the container's filesystem, ready for execve.
 pub(super) struct Program {
     path: CString,
@@ -23,8 +21,11 @@ fn cstring(field: &str, s: &str) -> Result<CString, String> {
     CString::new(s).map_err(|_| format!("{field}: contains a NUL byte: {s:?}"))
 }
 
-/// Resolves `process.args[0]` (after pivot_root, so in the container's view) the way runc
-/// does, so a missing program fails `create`, not `start`.
+/// Resolves `process.args[0]` (after pivot_root, so in the container's view) as runc does
+/// (Go's exec.LookPath), so a missing program fails `create`, not `start`, with runc's words:
+/// engines read them (Docker exits 127 on "executable file not found" or "no such file or
+/// directory", 126 on "permission denied"). A bare name is looked up only in the PATH of
+/// `process.env`: without one it is not found, as with runc.
 pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
     let process = spec.process().as_ref().ok_or("process: missing")?;
     let args = process.args().as_deref().unwrap_or_default();
@@ -37,14 +38,13 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
         } else {
             Path::new(process.cwd()).join(p)
         };
-        access(&full, AccessFlags::X_OK).map_err(|e| format!("exec: {name:?}: {}", e.desc()))?;
+        check_executable(&full, name).map_err(|e| format!("exec: {name:?}: {e}"))?;
         full
     } else {
-        let search = env
-            .iter()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or(DEFAULT_PATH);
-        find_in_path(name, search)
+        // The last PATH wins, as when runc's init sets the environment one entry at a time.
+        let search = env.iter().rev().find_map(|e| e.strip_prefix("PATH="));
+        search
+            .and_then(|search| find_in_path(name, search))
             .ok_or_else(|| format!("exec: {name:?}: executable file not found in $PATH"))?
     };
     Ok(Program {
@@ -78,11 +78,35 @@ fn default_home(env: &[String], uid: u32) -> Option<String> {
     Some(format!("HOME={}", home.as_deref().unwrap_or("/")))
 }
 
+/// Go's wording for an errno ("no such file or directory"): what engines match on.
+fn go_errno(e: nix::errno::Errno) -> String {
+    let desc = e.desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A regular file with an execute bit that this process may execute, else why not in Go's
+/// words (`stat NAME: no such file or directory`, `permission denied`), naming it `shown`.
+fn check_executable(path: &Path, shown: &str) -> Result<(), String> {
+    let meta = nix::sys::stat::stat(path).map_err(|e| format!("stat {shown}: {}", go_errno(e)))?;
+    let is_dir = meta.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    if is_dir || meta.st_mode & 0o111 == 0 {
+        return Err(go_errno(nix::errno::Errno::EACCES));
+    }
+    access(path, AccessFlags::X_OK).map_err(go_errno)
+}
+
 fn find_in_path(name: &str, search: &str) -> Option<PathBuf> {
+    if search.is_empty() {
+        return None;
+    }
     search
         .split(':')
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(name))
-        .find(|p| p.is_file() && access(p.as_path(), AccessFlags::X_OK).is_ok())
+        .find(|p| check_executable(p, "").is_ok())
 }
 
 /// fds 3..3+n are the caller's `--preserve-fds`: they stay open across exec. Everything
@@ -110,15 +134,25 @@ pub(super) fn limit_fds(preserve: u32) -> Result<(), String> {
 /// chdir into `process.cwd` and check we are really inside the container's root: an fd leaked
 /// from the host would let a cwd like /proc/self/fd/N escape (CVE-2024-21626), and getcwd
 /// reports such a directory as "(unreachable)".
-fn enter_cwd(spec: &Spec) -> Result<(), String> {
+///
+/// Called twice, as runc does: first while still privileged (`retry_later`), so that an image
+/// whose USER cannot enter its WORKDIR still starts there; when that is refused (EACCES, EPERM:
+/// a directory only the user may enter, such as a root-squashed volume) it returns false and
+/// is called again after the privileges are dropped.
+fn enter_cwd(spec: &Spec, retry_later: bool) -> Result<bool, String> {
     let cwd = spec
         .process()
         .as_ref()
         .map(|p| p.cwd().clone())
         .unwrap_or_else(|| "/".into());
-    nix::unistd::chdir(&cwd).map_err(|e| format!("process.cwd {}: {}", cwd.display(), e.desc()))?;
+    match nix::unistd::chdir(&cwd) {
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) if retry_later => {
+            return Ok(false)
+        }
+        r => r.map_err(|e| format!("process.cwd {}: {}", cwd.display(), e.desc()))?,
+    }
     match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(p) if p.is_absolute() => Ok(true),
         Ok(p) => Err(format!(
             "process.cwd {}: outside the container ({})",
             cwd.display(),
@@ -147,7 +181,7 @@ fn reset_signals() -> Result<(), String> {
 
 fn exec_program(p: &Program) -> Result<Infallible, String> {
     nix::unistd::execve(&p.path, &p.argv, &p.envp)
-        .map_err(|e| format!("exec {:?}: {}", p.path, e.desc()))
+        .map_err(|e| format!("exec {}: {}", p.path.to_string_lossy(), go_errno(e)))
 }
 
 fn s(e: impl std::fmt::Display) -> String {
@@ -169,6 +203,7 @@ pub(super) fn finish_and_exec(
         rlimits::apply_rlimits(limits).map_err(s)?;
     }
     attributes::apply_attributes(spec).map_err(s)?;
+    let in_cwd = enter_cwd(spec, true)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let mut listener = None;
     if let (false, Some(prog)) = (nnp, seccomp) {
@@ -180,7 +215,9 @@ pub(super) fn finish_and_exec(
     if let (true, Some(prog)) = (nnp, seccomp) {
         listener = seccomp::install(prog).map_err(s)?;
     }
-    enter_cwd(spec)?;
+    if !in_cwd {
+        enter_cwd(spec, false)?;
+    }
     reset_signals()?;
     if let Some(l) = listener {
         on_listener(l)?;

@@ -45,12 +45,14 @@ struct Prepared {
 /// ones in the parent, then ours), then pivot_root, then what needs the final root.
 fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
     let spec = cfg.spec;
-    // The console socket lives on the host: connect while its path still resolves.
     let console = cfg
         .console_socket
-        .map(tty::connect_console_socket)
+        .map(OwnedFd::try_clone)
         .transpose()
-        .map_err(s)?;
+        .map_err(|e| format!("console socket: dup: {e}"))?;
+    if cfg.ns.has_new(Ns::Network) {
+        crate::namespaces::bring_up_loopback().map_err(s)?;
+    }
     if let Some(id) = cfg.new_keyring {
         super::keyring::join_session_keyring(id)?;
     }
@@ -59,6 +61,7 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         bundle: cfg.bundle.to_path_buf(),
         in_user_ns: cfg.ns.has(Ns::User),
         in_cgroup_ns: cfg.ns.has(Ns::Cgroup),
+        inherited_mount_ns: !cfg.ns.has(Ns::Mount),
     };
     rootfs::prepare_rootfs(spec, &opts).map_err(s)?;
     let hooks_state = if super::has_create_hooks(spec) {
@@ -66,7 +69,11 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
     } else {
         Vec::new()
     };
-    rootfs::pivot_rootfs(cfg.rootfs, cfg.no_pivot).map_err(s)?;
+    if opts.inherited_mount_ns {
+        rootfs::chroot_rootfs(cfg.rootfs).map_err(s)?;
+    } else {
+        rootfs::pivot_rootfs(cfg.rootfs, cfg.no_pivot).map_err(s)?;
+    }
     set_names(spec)?;
     // Before the read-only paths: /proc/sys is usually one of them.
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {

@@ -53,7 +53,8 @@ pub struct LaunchConfig<'a> {
     pub no_pivot: bool,
     /// Join a new session keyring `_ses.<id>` (runc's default; off with `--no-new-keyring`).
     pub new_keyring: Option<&'a str>,
-    pub console_socket: Option<&'a Path>,
+    /// The console socket, connected by the parent (where the host's permissions apply).
+    pub console_socket: Option<&'a OwnedFd>,
     pub preserve_fds: u32,
     pub seccomp: Option<&'a SeccompProgram>,
     pub start_listener: &'a OwnedFd,

@@ -1,6 +1,6 @@
 //! After pivot_root: read-only and masked paths, a shared rootfs propagation, a read-only root.
 
-use super::mounts::{self, Ctx, NONE};
+use super::mounts::{self, is_dev, Ctx, NONE};
 use super::options::{self, MOUNT_ATTR_RDONLY};
 use super::paths;
 use super::{attach, RootfsError};
@@ -34,6 +34,7 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
         let ctx = Ctx::new(format!("linux.maskedPaths[{index}]"), path);
         mask_path(&root, Path::new(path), &mut null, &ctx)?;
     }
+    read_only_dev(&root, spec)?;
     // The container's "/" is the rootfs bind, which inherited its propagation from the
     // rootfs's parent, and shared or unbindable had to wait for pivot_root: set it as asked.
     // Shared is a peer group of its own, as with runc, not also a slave of the host's.
@@ -53,6 +54,31 @@ pub(super) fn finish(spec: &Spec) -> Result<(), RootfsError> {
             .map_err(ctx.fail("make / read-only"))?;
     }
     Ok(())
+}
+
+/// A /dev mount asked to be read-only was mounted writable (see `mounts::mount_entry`) so
+/// that what goes under it could be made: remount it with its flags now, read-only included.
+fn read_only_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
+    let entries = spec.mounts().as_deref().unwrap_or_default();
+    // The last /dev entry is the one mounted on top, the one the container sees.
+    let Some((index, entry)) = entries
+        .iter()
+        .enumerate()
+        .rfind(|(_, m)| is_dev(m.destination()))
+    else {
+        return Ok(());
+    };
+    let ctx = Ctx::new(format!("mounts[{index}]"), "/dev");
+    // Parsed and validated before anything was mounted: it cannot fail here.
+    let Ok(parsed) = options::parse(entry) else {
+        return Ok(());
+    };
+    if !parsed.flags.contains(MsFlags::MS_RDONLY) {
+        return Ok(());
+    }
+    let flags = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let dev = paths::resolve(root, Path::new("/dev")).map_err(ctx.fail("open /dev"))?;
+    attach::remount(&dev, flags).map_err(ctx.fail("remount /dev read-only"))
 }
 
 /// The paths are mounted on through /proc/self/fd: that must be the container's procfs, not

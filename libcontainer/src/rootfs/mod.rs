@@ -16,7 +16,9 @@
 //!    order, default devices and `linux.devices`, /dev symlinks (fd, stdin, stdout, stderr, ptmx).
 //! 3. (createRuntime / createContainer hooks run here, by the caller)
 //! 4. `pivot_rootfs` — pivot_root (or MS_MOVE + chroot with `no_pivot`).
-//! 5. `finish_rootfs` — readonlyPaths, maskedPaths, a shared rootfsPropagation, `root.readonly`.
+//! 5. `finish_rootfs` — readonlyPaths, maskedPaths, a read-only /dev (mounted writable in 2 so
+//!    its submounts and nodes could be made, as runc does), a shared rootfsPropagation,
+//!    `root.readonly`.
 //!
 //! What the caller must have done: `prepare_rootfs` runs after the init is in its cgroup (a
 //! `cgroup` mount without a cgroup namespace binds the init's own cgroup directories) and in
@@ -31,6 +33,7 @@ mod cgroup;
 mod copyup;
 mod devices;
 mod finish;
+mod inherited;
 mod mounts;
 mod options;
 mod paths;
@@ -39,6 +42,7 @@ mod proc_check;
 #[cfg(test)]
 mod tests;
 
+pub use inherited::{bind_rootfs_in_place, check_rootfs, detach_rootfs};
 pub use options::{idmap_supported, supported_mount_options};
 
 use crate::proc_root::ProcRoot;
@@ -57,6 +61,9 @@ pub struct RootfsOptions {
     pub in_user_ns: bool,
     /// The container has its own cgroup namespace (affects how `cgroup` mounts are made).
     pub in_cgroup_ns: bool,
+    /// The container shares the runtime's mount namespace: the parent already bound the
+    /// rootfs (`bind_rootfs_in_place`), and nothing of `/` may change (see `inherited`).
+    pub inherited_mount_ns: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,11 +125,11 @@ impl RootfsError {
     }
 }
 
-/// Checks, without touching anything, what the rootfs setup will use: a mount namespace is
-/// asked for; no `linux.mountLabel` (unsupported); every `mounts` entry has an absolute
-/// destination, a known filesystem type and known options (others go to the filesystem as
-/// data, as with mount(8), except on binds, which take none); `linux.rootfsPropagation` is a
-/// propagation type; `linux.devices` have absolute paths and node types.
+/// Checks, without touching anything, what the rootfs setup will use: no `linux.mountLabel`
+/// (unsupported); every `mounts` entry has an absolute destination, a known filesystem type
+/// and known options (others go to the filesystem as data, as with mount(8));
+/// `linux.rootfsPropagation` is a propagation type; `linux.devices` have absolute paths and
+/// node types.
 pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
     let label = spec
         .linux()
@@ -134,20 +141,6 @@ pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
             reason: "SELinux mount labels are not supported",
         });
     }
-    let namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_deref());
-    let has_mount_ns = namespaces
-        .unwrap_or_default()
-        .iter()
-        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Mount);
-    if !has_mount_ns {
-        return Err(RootfsError::Unsupported {
-            field: "linux.namespaces",
-            reason: "a \"mount\" namespace is required: without one the container's mounts and pivot_root would change the host",
-        });
-    }
     options::validate(spec)?;
     devices::validate(spec)
 }
@@ -155,12 +148,17 @@ pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
 /// Sets up the rootfs in the init's (new) mount namespace, before pivot_root: propagation of
 /// `/`, the rootfs bind-mounted onto itself, every `mounts` entry in order, then /dev.
 pub fn prepare_rootfs(spec: &Spec, opts: &RootfsOptions) -> Result<(), RootfsError> {
-    let propagation = options::rootfs_propagation(spec)?;
     // The mount table and cgroups are read through berth's own procfs (proc_root), not
     // whatever /proc this mount namespace has.
     let proc = ProcRoot::new()
         .map_err(|e| mounts::Ctx::new("root.path", "/proc").fail("open a private procfs")(e))?;
-    let root = mounts::prepare_root(&proc, &opts.rootfs, propagation)?;
+    let root = if opts.inherited_mount_ns {
+        let ctx = mounts::Ctx::new("root.path", &opts.rootfs);
+        paths::open_dir(&opts.rootfs).map_err(ctx.fail("open"))?
+    } else {
+        let propagation = options::rootfs_propagation(spec)?;
+        mounts::prepare_root(&proc, &opts.rootfs, propagation)?
+    };
     let entries = spec.mounts().as_deref().unwrap_or_default();
     for (index, mount) in entries.iter().enumerate() {
         mounts::mount_entry(&proc, &root, index, mount, opts)?;
@@ -179,6 +177,12 @@ pub fn pivot_rootfs(rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
     } else {
         pivot::pivot_root(rootfs)
     }
+}
+
+/// Makes the prepared rootfs the process's `/` in an inherited mount namespace: chroot, as
+/// runc does there (pivot_root would move the root of every process sharing the namespace).
+pub fn chroot_rootfs(rootfs: &Path) -> Result<(), RootfsError> {
+    inherited::chroot_into(rootfs)
 }
 
 /// After pivot: `linux.readonlyPaths`, `linux.maskedPaths`, a shared `rootfsPropagation`,

@@ -101,11 +101,16 @@ pub(super) fn mount_entry(
 ) -> Result<(), RootfsError> {
     let dest = entry.destination();
     let field = format!("mounts[{index}]");
-    let parsed = options::parse(entry).map_err(|reason| RootfsError::InvalidMount {
+    let mut parsed = options::parse(entry).map_err(|reason| RootfsError::InvalidMount {
         index,
         destination: dest.display().to_string(),
         reason,
     })?;
+    if is_dev(dest) {
+        // Its submounts (/dev/pts, /dev/shm), device nodes and symlinks are made in it first:
+        // a read-only /dev is mounted writable and made read-only by `finish`, as with runc.
+        parsed.flags.remove(MsFlags::MS_RDONLY);
+    }
     let ctx = Ctx::new(field, dest);
     let typ = entry.typ().as_deref().unwrap_or("");
     let mnt = if parsed.is_bind() {
@@ -117,6 +122,11 @@ pub(super) fn mount_entry(
         mount_fs(root, entry, typ, &parsed, &ctx)?
     };
     apply_after(&mnt, &parsed, &ctx)
+}
+
+/// The destination is /dev (however it is spelled: `/dev/`, `//dev`).
+pub(super) fn is_dev(dest: &Path) -> bool {
+    dest.components().eq(Path::new("/dev").components())
 }
 
 fn bind_source(entry: &Mount, opts: &RootfsOptions) -> PathBuf {
@@ -158,6 +168,14 @@ pub(super) fn bind(
     let kind = if is_dir { Kind::Dir } else { Kind::File };
     let target =
         paths::resolve_or_create(root, dest, kind).map_err(ctx.fail("create destination"))?;
+    // Data next to `bind` is accepted as runc accepts it; the kernel ignores it on a bind.
+    if !parsed.data.is_empty() {
+        log::debug!(
+            "{}: data {:?} on a bind mount: ignored",
+            ctx.field,
+            parsed.data
+        );
+    }
     proc_check::check_target(ctx, &target)?;
     let recursive = parsed.flags.contains(MsFlags::MS_REC);
     let made = attach::bind(&src, &target, recursive).map_err(ctx.fail("bind mount"))?;

@@ -329,12 +329,9 @@ fn validate_entry(mount: &Mount, filesystems: &[String]) -> Result<(), String> {
                 "option {option:?} is a filesystem flag, which a bind mount cannot change"
             ));
         }
-        // The kernel ignores data on a bind: refuse it rather than silently drop it.
-        if let Some(option) = parsed.data.first() {
-            return Err(format!(
-                "unknown option {option:?} (a bind mount takes no filesystem data)"
-            ));
-        }
+        // Filesystem data next to `bind` (mode=755, size=1k: engines' tmpfs-style options on a
+        // bind) goes to mount(2), which ignores it for a bind, as with runc and crun; the
+        // runtime spec passes every unknown option on as data.
     } else if typ.is_empty() || typ == "none" {
         return Err(format!("type {typ:?} needs a \"bind\" or \"rbind\" option"));
     } else if !filesystems.iter().any(|f| f == typ) && !loadable_filesystem(typ) {

@@ -179,24 +179,40 @@ fn add_i386_multiplexed(rules: &mut Vec<(u32, Rule)>, name: &str, rule: Option<&
     true
 }
 
-/// The architectures to filter: the native one always (as libseccomp does), plus the listed.
+/// The architectures to filter: the native one always (as libseccomp does), plus the listed
+/// ones this host can execute. Engines' multi-arch default profiles also name architectures
+/// no process here can use (SCMP_ARCH_AARCH64 in an x86_64 profile): runc accepts them, and
+/// so does berth, leaving them out of the filter (a syscall of theirs could only arrive
+/// with their audit arch, which gets the bad-arch action anyway) and saying so in a debug log.
 fn architectures(seccomp: &LinuxSeccomp) -> Result<Vec<Abi>, SeccompError> {
     let native = native_abi()?;
     let mut abis = vec![native];
+    let mut foreign = Vec::new();
     for arch in seccomp.architectures().iter().flatten() {
         let abi = match arch {
             Arch::ScmpArchNative => native,
-            other => ARCHS
-                .iter()
-                .find(|(a, _)| a == other)
-                .map(|&(_, abi)| abi)
-                .ok_or_else(|| SeccompError::UnsupportedArch {
-                    arch: other.to_string(),
-                })?,
+            other => match ARCHS.iter().find(|(a, _)| a == other) {
+                Some(&(_, abi)) => abi,
+                None if FOREIGN_ARCHS.contains(other) => {
+                    foreign.push(other.to_string());
+                    continue;
+                }
+                None => {
+                    return Err(SeccompError::UnsupportedArch {
+                        arch: other.to_string(),
+                    })
+                }
+            },
         };
         if !abis.contains(&abi) {
             abis.push(abi);
         }
+    }
+    if !foreign.is_empty() {
+        log::debug!(
+            "linux.seccomp.architectures: not filtering {}: this host cannot execute them",
+            foreign.join(", ")
+        );
     }
     Ok(abis)
 }
@@ -238,6 +254,34 @@ pub(super) const ARCHS: [(Arch, Abi); 3] = [
     (Arch::ScmpArchX86, Abi::I386),
     (Arch::ScmpArchX32, Abi::X32),
 ];
+
+/// Architectures an x86_64 host never executes: accepted in a profile, not filtered (see
+/// `architectures`).
+pub(super) const FOREIGN_ARCHS: [Arch; 20] = {
+    use Arch as A;
+    [
+        A::ScmpArchArm,
+        A::ScmpArchAarch64,
+        A::ScmpArchMips,
+        A::ScmpArchMips64,
+        A::ScmpArchMips64n32,
+        A::ScmpArchMipsel,
+        A::ScmpArchMipsel64,
+        A::ScmpArchMipsel64n32,
+        A::ScmpArchPpc,
+        A::ScmpArchPpc64,
+        A::ScmpArchPpc64le,
+        A::ScmpArchS390,
+        A::ScmpArchS390x,
+        A::ScmpArchParisc,
+        A::ScmpArchParisc64,
+        A::ScmpArchRiscv64,
+        A::ScmpArchLoongarch64,
+        A::ScmpArchM68k,
+        A::ScmpArchSh,
+        A::ScmpArchSheb,
+    ]
+};
 
 /// Every action `action` maps (a test compiles a rule with each).
 pub(super) const ACTIONS: [LinuxSeccompAction; 9] = {

@@ -202,6 +202,8 @@ pub(super) fn assemble(
     let has = |abi| abis.iter().any(|a| a.abi == abi);
     let mut asm = Asm::default();
     let (l64, l32, lx32, lbad) = (asm.label(), asm.label(), asm.label(), asm.label());
+    let lenosys = asm.label();
+    let enosys = enosys_for_newer(default);
     asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH));
     asm.jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, l64);
     if has(Abi::I386) {
@@ -226,15 +228,38 @@ pub(super) fn assemble(
                 asm.raw(stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR));
             }
         }
+        let newest = rules.iter().map(|(nr, _)| *nr).max();
+        if let Some(newest) = newest.filter(|_| enosys) {
+            asm.far_jump(BPF_JGE_K, newest.saturating_add(1), lenosys);
+        }
         asm.search(&abi_blocks(rules, default), default.ret_value());
     }
     asm.mark(lbad);
     asm.raw(ret(bad_arch.ret_value()));
+    if enosys {
+        asm.mark(lenosys);
+        asm.raw(ret(Action::Errno(ENOSYS).ret_value()));
+    }
     let program = asm.finish();
     if program.len() > MAX_INSNS {
         return Err(program.len());
     }
     Ok(program)
+}
+
+const ENOSYS: u16 = libc::ENOSYS as u16;
+
+/// runc's -ENOSYS stub: a syscall numbered above every one the profile names (per ABI) is
+/// newer than the profile, and gets ENOSYS instead of a refusing default action, so programs
+/// fall back to the older call they also know (glibc: clone3 to clone, faccessat2 to
+/// faccessat) instead of failing on EPERM. Not with an allowing default (ALLOW, LOG, and
+/// TRACE, whose tracer handles new calls itself), nor when the default already is ENOSYS.
+fn enosys_for_newer(default: Action) -> bool {
+    match default {
+        Action::Allow | Action::Log | Action::Trace(_) => false,
+        Action::Errno(e) => e != ENOSYS,
+        _ => true,
+    }
 }
 
 type Label = usize;

@@ -4,13 +4,17 @@
 //!
 //! Semantics (libseccomp's, which runc's profiles rely on):
 //! - the native ABI (x86_64) is always filtered; `architectures` may add SCMP_ARCH_X86 (i386,
-//!   own numbers) and SCMP_ARCH_X32; a syscall from any other ABI kills the process;
+//!   own numbers) and SCMP_ARCH_X32; other architectures are accepted but not filtered (this
+//!   host cannot execute them; debug-logged); a syscall from any other ABI kills the process;
 //! - the args of one entry are ANDed; entries for the same syscall are ORed: its conditional
 //!   entries are tried in profile order, then its first unconditional entry, then
 //!   `defaultAction`;
 //! - on i386 and x32 an argument is 32 bits wide: values beyond that decide a condition
 //!   statically (e.g. EQ 2^32 never matches);
 //! - ERRNO and TRACE use `errnoRet` (EPERM when absent), `errnoRet` on other actions is an error;
+//! - runc's ENOSYS stub: with a refusing default action (not ALLOW, LOG, TRACE, or an ERRNO of
+//!   ENOSYS), a syscall numbered above every one the profile names gets ENOSYS, so that
+//!   programs fall back from calls newer than the profile;
 //! - names unknown on every filtered ABI are skipped (`SeccompProgram::skipped_syscalls`).
 //!
 //! Layout: `compile` (OCI profile → per-ABI rules), `flags` (filter flags as the kernel gets
@@ -156,7 +160,9 @@ pub fn features() -> oci_spec::runtime::Seccomp {
     f.set_operators(Some(
         compile::OPERATORS.iter().map(|o| o.to_string()).collect(),
     ));
-    f.set_archs(Some(compile::ARCHS.iter().map(|&(a, _)| a).collect()));
+    // Every architecture a profile may name: the foreign ones are accepted and not filtered.
+    let archs = compile::ARCHS.iter().map(|&(a, _)| a);
+    f.set_archs(Some(archs.chain(compile::FOREIGN_ARCHS).collect()));
     f.set_known_flags(Some(
         compile::FLAGS.iter().map(|(f, _)| f.to_string()).collect(),
     ));

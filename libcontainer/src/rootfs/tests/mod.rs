@@ -158,6 +158,7 @@ impl Bundle {
             bundle: self.dir.0.clone(),
             in_user_ns,
             in_cgroup_ns: false,
+            inherited_mount_ns: false,
         }
     }
 }
