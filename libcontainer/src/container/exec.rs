@@ -29,7 +29,9 @@ pub struct ExecOptions {
     pub user: Option<(u32, Option<u32>)>,
     /// Supplementary groups, replacing the container's.
     pub additional_gids: Vec<u32>,
-    /// Capabilities (`CAP_...`) added to every set of the process.
+    /// Capabilities (`CAP_...`) added to the bounding, effective and permitted sets of the
+    /// process (inheritable and ambient come only from the config, as in runc since
+    /// CVE-2022-29162).
     pub caps: Vec<String>,
     /// Set noNewPrivileges for this process.
     pub no_new_privs: bool,
@@ -215,11 +217,12 @@ fn add_caps(caps: Option<LinuxCapabilities>, names: &[String]) -> Result<LinuxCa
             set.insert(cap);
             Some(set)
         };
+        // Not inheritable or ambient (CVE-2022-29162): those survive execve for a non-root
+        // user, so `--cap` would hand the capability to whatever the process runs. They
+        // come only from the config.
         caps.set_bounding(add(caps.bounding()));
         caps.set_effective(add(caps.effective()));
         caps.set_permitted(add(caps.permitted()));
-        caps.set_inheritable(add(caps.inheritable()));
-        caps.set_ambient(add(caps.ambient()));
     }
     Ok(caps)
 }
