@@ -269,18 +269,13 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
     }
 }
 
-/// runc writes the pid file atomically too: a reader never sees an empty file.
+/// By `state::write_file_atomic`: a reader never sees an empty file, and a symlink planted at
+/// the name (or at a temp name) never redirects the write.
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
-    let err = |e: std::io::Error| Error::Io {
-        what: format!("--pid-file {}", path.display()),
-        reason: e.to_string(),
-    };
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&tmp, pid.to_string()).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    crate::state::write_file_atomic(path, pid.to_string().as_bytes(), 0o644).map_err(|e| {
+        Error::Io {
+            what: format!("--pid-file {}", path.display()),
+            reason: e.to_string(),
+        }
+    })
 }
