@@ -129,19 +129,21 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
     if super::ops::status(&c.root, &state) == Status::Stopped {
         return Err(stopped());
     }
+    let close_in_child = [dir.raw_fd()];
     let cfg = JoinConfig {
         spec: &spec,
         joins: &joins,
         seccomp: program.as_ref(),
         console_socket: opts.console_socket.as_deref(),
         preserve_fds: opts.preserve_fds,
-        close_in_child: &[dir.raw_fd()],
+        close_in_child: &close_in_child,
     };
     let pid = spawn_joined(
         &cfg,
         &mut Events {
             state: &state,
             config: &spec,
+            lock: Some(dir),
         },
     )?;
     Ok(ExecChild { pid })
@@ -150,12 +152,19 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
 struct Events<'a> {
     state: &'a State,
     config: &'a Spec,
+    /// The container's lock, held until the first child is in the container's cgroup (from
+    /// then on `delete --force` finds and kills it there). It is released before anything
+    /// the container controls runs (the join, /etc/passwd, the program's execve): a
+    /// container must not be able to stall its own management by stalling an exec.
+    lock: Option<StateDir>,
 }
 
 impl JoinEvents for Events<'_> {
     fn enter_cgroup(&mut self, pid: i32) -> Result<(), String> {
-        cgroups::join(&self.state.cgroup, nix::unistd::Pid::from_raw(pid))
-            .map_err(|e| e.to_string())
+        let joined = cgroups::join(&self.state.cgroup, nix::unistd::Pid::from_raw(pid))
+            .map_err(|e| e.to_string());
+        self.lock = None;
+        joined
     }
 
     /// As for the init (runc does the same): the agent learns the exec'd process's pid, and

@@ -1,5 +1,7 @@
 //! The public face of a container: build one from a bundle, then start, signal, inspect and
-//! delete it. Every operation takes the container's lock, so concurrent commands on one id are safe.
+//! delete it. Every operation that changes the container takes its lock, so concurrent commands
+//! on one id are safe; reading it and signalling it do not, so they never wait behind a command
+//! that is itself waiting on the container.
 //!
 //! ```no_run
 //! use libcontainer::container::{ContainerBuilder, Container};
@@ -279,8 +281,10 @@ impl Container {
             id: id.into(),
             reason,
         })?;
-        let dir = crate::state::StateDir::open(&root, id)?;
-        let state = dir.load()?;
+        // Without the lock (state.json is replaced by rename, so it is read whole): `state`
+        // and `kill` must not wait behind a command that waits on the container; the
+        // operations that change it take the lock themselves.
+        let state = crate::state::read_unlocked(&root, id)?;
         Ok(Self { root, state })
     }
     pub fn id(&self) -> &str {

@@ -56,26 +56,59 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
         envp: env
             .iter()
             .map(|e| cstring("process.env", e))
-            .chain(default_home(env, process.user().uid()).map(|h| cstring("HOME", &h)))
+            .chain(default_home(env, process.user().uid())?.map(|h| cstring("HOME", &h)))
             .collect::<Result<_, _>>()?,
     })
 }
 
 /// runc's rule: without HOME in the environment, the process gets its user's home from the
-/// container's /etc/passwd, or "/" when the uid has no entry. Read in the container's view
-/// (after pivot_root, or after joining its mount namespace).
-fn default_home(env: &[String], uid: u32) -> Option<String> {
+/// container's /etc/passwd, or "/" when the uid has no entry (or there is no such file). Read
+/// in the container's view (after pivot_root, or after joining its mount namespace).
+fn default_home(env: &[String], uid: u32) -> Result<Option<String>, String> {
     if env.iter().any(|e| e.starts_with("HOME=")) {
-        return None;
+        return Ok(None);
     }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let passwd = read_container_file(Path::new("/etc/passwd"))?.unwrap_or_default();
+    let passwd = String::from_utf8_lossy(&passwd);
     let home = passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
         .map(|f| f[5].to_owned())
         .filter(|h| !h.is_empty());
-    Some(format!("HOME={}", home.as_deref().unwrap_or("/")))
+    Ok(Some(format!("HOME={}", home.as_deref().unwrap_or("/"))))
+}
+
+/// The most berth reads of one file the container provides.
+const CONTAINER_FILE_MAX: u64 = 4 << 20;
+
+/// A file of the container's (the image chose what is there), read so that it cannot stall
+/// berth: opened O_NONBLOCK (a FIFO or a device would otherwise block the open or the read,
+/// with berth's lock held), refused unless fstat says it is a regular file, and read up to
+/// `CONTAINER_FILE_MAX`. `None` when it does not exist.
+fn read_container_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    use nix::fcntl::OFlag;
+    use std::io::Read;
+    let fail = |reason: String| format!("{}: {reason}", path.display());
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let fd = match nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty()) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(fail(e.desc().into())),
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| fail(e.desc().into()))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(fail("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd)
+        .take(CONTAINER_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > CONTAINER_FILE_MAX {
+        return Err(fail(format!("larger than {CONTAINER_FILE_MAX} bytes")));
+    }
+    Ok(Some(bytes))
 }
 
 fn find_in_path(name: &str, search: &str) -> Option<PathBuf> {
