@@ -19,6 +19,8 @@ struct Checked {
 }
 
 pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
+    // Before berth opens anything, so none of its fds lands among the preserved ones.
+    let holes = reserve_holes(b.preserve_fds)?;
     let given = b.config.take();
     let checked = check_config(&b, given)?;
     let dir = StateDir::create(&b.root, &b.id)?;
@@ -27,7 +29,7 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
         cgroup: None,
         init: None,
     };
-    let state = make(&b, &checked, &mut made)?;
+    let state = make(&b, &checked, &holes, &mut made)?;
     made.init = Some(state.pid);
     let dir = made.dir.as_ref().expect("state dir");
     // Config first: whoever can read the state can also read the config.
@@ -140,7 +142,20 @@ fn check_namespace_needs(spec: &Spec, ns: &NamespacePlan) -> Result<(), Error> {
     Ok(())
 }
 
-fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Error> {
+/// `crate::process::reserve_preserved_fds`, as the error `create` and `exec` report.
+pub(super) fn reserve_holes(n: u32) -> Result<Vec<std::os::fd::RawFd>, Error> {
+    crate::process::reserve_preserved_fds(n).map_err(|e| Error::Io {
+        what: format!("--preserve-fds {n}"),
+        reason: e.to_string(),
+    })
+}
+
+fn make(
+    b: &ContainerBuilder,
+    c: &Checked,
+    holes: &[std::os::fd::RawFd],
+    made: &mut Made,
+) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
     let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
         what: format!("{}/start.sock", dir.path().display()),
@@ -164,6 +179,7 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         new_keyring: (!b.no_new_keyring).then_some(b.id.as_str()),
         console_socket: b.console_socket.as_deref(),
         preserve_fds: b.preserve_fds,
+        preserve_holes: holes,
         seccomp: c.seccomp.as_ref(),
         start_listener: &listener,
         close_in_child: &[dir.raw_fd()],

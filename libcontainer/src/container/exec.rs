@@ -81,6 +81,8 @@ fn config_err(field: &'static str, reason: impl Into<String>) -> Error {
 }
 
 pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error> {
+    // Before berth opens anything, so none of its fds lands among the preserved ones.
+    let holes = super::create::reserve_holes(opts.preserve_fds)?;
     let dir = StateDir::open(&c.root, &c.state.id)?;
     let state = dir.load()?;
     let status = super::ops::status(&c.root, &state);
@@ -136,6 +138,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         seccomp: program.as_ref(),
         console_socket: opts.console_socket.as_deref(),
         preserve_fds: opts.preserve_fds,
+        preserve_holes: &holes,
         close_in_child: &close_in_child,
     };
     let pid = spawn_joined(

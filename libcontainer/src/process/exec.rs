@@ -118,28 +118,6 @@ fn find_in_path(name: &str, search: &str) -> Option<PathBuf> {
         .find(|p| p.is_file() && access(p.as_path(), AccessFlags::X_OK).is_ok())
 }
 
-/// fds 3..3+n are the caller's `--preserve-fds`: they stay open across exec. Everything
-/// above closes on exec, so no fd of berth's (or of whoever ran berth) reaches the container.
-pub(super) fn limit_fds(preserve: u32) -> Result<(), String> {
-    for fd in 3..3 + preserve as i32 {
-        // SAFETY: fcntl on an fd number: at worst EBADF for a gap the caller left.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
-    // SAFETY: close_range with CLOEXEC only flags fds; no memory is touched.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3 + preserve,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if r != 0 {
-        return Err(format!("close_range: {}", nix::errno::Errno::last()));
-    }
-    Ok(())
-}
-
 /// chdir into `process.cwd` and check we are really inside the container's root: an fd leaked
 /// from the host would let a cwd like /proc/self/fd/N escape (CVE-2024-21626), and getcwd
 /// reports such a directory as "(unreachable)".
