@@ -184,3 +184,21 @@ fn make_rootless(spec: &mut Spec) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_stay_below_int32_max() {
+        assert!(check_id(0).is_ok());
+        assert!(check_id(2_147_483_647).is_ok());
+        assert!(check_id(2_147_483_648).is_err());
+        assert!(check_id(u32::MAX).is_err());
+        assert!(check_id_range(0, 2_147_483_648).is_ok());
+        assert!(check_id_range(2_147_483_647, 1).is_ok());
+        assert!(check_id_range(2_147_483_647, 2).is_err());
+        assert!(check_id_range(1000, u32::MAX).is_err());
+        assert!(check_id_range(0, 0).is_err());
+    }
+}

@@ -431,4 +431,63 @@ mod tests {
         assert_eq!(format_rfc3339(t, false), "2000-02-29T01:01:01Z");
         assert_eq!(format_rfc3339(t, true), "2000-02-29T01:01:01.000000005Z");
     }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("berth-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn atomic_write_replaces_a_planted_symlink_instead_of_following_it() {
+        let dir = temp_dir("symlink");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "victim").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("pid")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(".pid.tmp")).unwrap();
+        write_file_atomic(&dir.join("pid"), b"42", 0o644).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim");
+        let meta = std::fs::symlink_metadata(dir.join("pid")).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(std::fs::read_to_string(dir.join("pid")).unwrap(), "42");
+        // Only the planted .pid.tmp, the file and the victim: no temp file left behind.
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".pid.tmp", "pid", "victim"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_failure_leaves_no_temp_file() {
+        let dir = temp_dir("fail");
+        // A directory at the name: the rename fails, the temp file must go.
+        std::fs::create_dir(dir.join("state.json")).unwrap();
+        std::fs::write(dir.join("state.json/x"), "").unwrap();
+        let fd =
+            nix::fcntl::open(&dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        let e =
+            write_atomic(fd.as_fd(), &dir, "state.json".as_ref(), b"{}", 0o600, true).unwrap_err();
+        assert!(e.to_string().contains("state.json"), "{e}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_state_root_is_made_0700_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("root");
+        let root = dir.join("a/b/root");
+        // In a child: the umask is the whole test process's.
+        crate::identity::test_fork::in_child(|| {
+            nix::sys::stat::umask(Mode::empty());
+            create_root(&root).map_err(|e| e.to_string())
+        });
+        let mode = std::fs::metadata(&root).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

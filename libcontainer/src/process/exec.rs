@@ -203,3 +203,35 @@ pub(super) fn finish_and_exec(
 fn setgroups_allowed() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_files_cannot_block_and_are_capped() {
+        let dir = std::env::temp_dir().join(format!("berth-cfile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // No writer: a blocking open would never return.
+        let e = read_container_file(&fifo).unwrap_err();
+        assert_eq!(e, format!("{}: not a regular file", fifo.display()));
+        let e = read_container_file(&dir).unwrap_err();
+        assert!(e.ends_with("not a regular file"), "{e}");
+        assert_eq!(read_container_file(&dir.join("missing")).unwrap(), None);
+        let plain = dir.join("plain");
+        std::fs::write(&plain, "root:x:0:0::/root:/bin/sh\n").unwrap();
+        assert_eq!(
+            read_container_file(&plain).unwrap().unwrap(),
+            b"root:x:0:0::/root:/bin/sh\n"
+        );
+        let big = dir.join("big");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(CONTAINER_FILE_MAX + 1).unwrap();
+        let e = read_container_file(&big).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

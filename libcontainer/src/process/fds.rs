@@ -116,3 +116,70 @@ pub(super) fn limit_fds(preserve: u32, holes: &[RawFd]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::test_fork;
+
+    fn cloexec(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD only reads the flags of an fd number.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
+    }
+
+    #[test]
+    fn gaps_are_held_then_closed_and_the_callers_fds_kept() {
+        test_fork::in_child(|| {
+            const N: u32 = 64;
+            let end = 3 + N as RawFd;
+            let free: Vec<RawFd> = (3..end).filter(|&fd| !is_open(fd)).collect();
+            let holes = reserve_preserved_fds(N).map_err(|e| e.to_string())?;
+            if holes != free {
+                return Err(format!("holes {holes:?}, free before {free:?}"));
+            }
+            if let Some(fd) = (3..end).find(|&fd| !is_open(fd)) {
+                return Err(format!("fd {fd} still free after the reservation"));
+            }
+            // What berth opens now lands above the range; a second call changes nothing.
+            let mine = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
+            if mine.as_raw_fd() < end {
+                return Err(format!("berth's fd {} in the range", mine.as_raw_fd()));
+            }
+            if reserve_preserved_fds(N).map_err(|e| e.to_string())? != holes {
+                return Err("a second reservation changed the holes".into());
+            }
+            limit_fds(N, &holes)?;
+            for fd in 3..end {
+                match (holes.contains(&fd), is_open(fd)) {
+                    (true, true) => return Err(format!("placeholder {fd} left open")),
+                    (false, true) if cloexec(fd) => return Err(format!("caller's {fd} cloexec")),
+                    (false, false) => return Err(format!("caller's fd {fd} closed")),
+                    _ => {}
+                }
+            }
+            if !cloexec(mine.as_raw_fd()) {
+                return Err("berth's own fd above the range survives exec".into());
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_huge_count_stops_at_the_fd_limit() {
+        // 3..u32::MAX would be four billion fcntl calls; the open-file limit bounds it.
+        test_fork::in_child(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            // SAFETY: setrlimit reads one rlimit from the pointer.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+                return Err("setrlimit".into());
+            }
+            if range_end(u32::MAX) != 256 {
+                return Err(format!("range_end {}", range_end(u32::MAX)));
+            }
+            limit_fds(u32::MAX, &[])
+        });
+    }
+}
