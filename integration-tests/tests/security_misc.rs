@@ -363,6 +363,45 @@ fn a_fifo_etc_passwd_in_the_image_fails_create_cleanly() {
     host::assert_nothing_left(&env.rt.root, &id, &b.dir);
 }
 
+/// The pid of a process whose parent is `parent` and whose argv is `argv`, if there is one.
+fn child_running(parent: u32, argv: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat[stat.rfind(')')? + 2..].split(' ').nth(1)?;
+            let cmdline = std::fs::read_to_string(e.path().join("cmdline")).ok()?;
+            (ppid == parent.to_string() && cmdline.replace('\0', " ").trim() == argv).then_some(pid)
+        })
+}
+
+#[test]
+fn state_kill_and_ps_never_wait_behind_a_stalled_start() {
+    let env = TestEnv::new("stalled_start_state_kill");
+    // A startContainer hook runs the image's program in the container: it can stall start.
+    let mut b = env.bundle(&["true"]);
+    b.config["hooks"] =
+        json!({"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "300"]}]});
+    let id = env.create(&b);
+    let init = env.rt.state(&id).expect("state")["pid"].as_u64().unwrap() as u32;
+    let start = env.rt.spawn(&["start", &id]);
+    poll(STATE_TIMEOUT, "the startContainer hook to run", || {
+        child_running(init, "sleep 300")
+    });
+    let state = env.rt.run_cmd(&["state", &id]);
+    state.assert_ok("state while start waits on the container");
+    env.rt
+        .run_cmd(&["ps", &id])
+        .assert_ok("ps while start waits on the container");
+    env.rt
+        .run_cmd(&["kill", &id, "KILL"])
+        .assert_ok("kill while start waits on the container");
+    env.wait_status(&id, "stopped");
+    let _ = start.wait();
+}
+
 // Item 9: the smaller ones.
 
 #[test]
