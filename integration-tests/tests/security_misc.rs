@@ -491,6 +491,24 @@ fn preserve_fds_never_hands_over_berths_own_fds() {
     );
 }
 
+#[test]
+fn preserve_fds_beyond_the_open_file_limit_is_refused() {
+    let env = TestEnv::new("preserve_fds_beyond_limit");
+    let b = env.bundle(&["true"]);
+    b.save();
+    let id = env.id();
+    let out = env.rt.run_cmd(&[
+        "run",
+        "--preserve-fds",
+        "4000000000",
+        "-b",
+        b.path_str(),
+        &id,
+    ]);
+    out.assert_fails_naming(&["preserve"]);
+    host::assert_nothing_left(&env.rt.root, &id, &b.dir);
+}
+
 fn hook_bundle(env: &TestEnv, hook: &str) -> Bundle {
     let mut b = env.bundle(&["true"]);
     b.config["hooks"] = json!({"createRuntime": [{"path": hook, "timeout": i64::MAX}]});

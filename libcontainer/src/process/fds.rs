@@ -24,6 +24,13 @@ pub fn reserve_preserved_fds(n: u32) -> std::io::Result<Vec<RawFd>> {
     let mut held = PLACEHOLDERS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let limit = open_max();
+    if 3 + u64::from(n) > limit {
+        return Err(std::io::Error::other(format!(
+            "fds 3..{} cannot exist under the open-file limit (RLIMIT_NOFILE {limit})",
+            3 + u64::from(n)
+        )));
+    }
     let end = range_end(n);
     for target in 3..end {
         if held.iter().any(|p| p.as_raw_fd() == target) || is_open(target) {
@@ -41,18 +48,22 @@ pub fn reserve_preserved_fds(n: u32) -> std::io::Result<Vec<RawFd>> {
 /// One past the last number of 3..3+`n` that can be open at all: no fd at or above the
 /// RLIMIT_NOFILE soft limit exists, so a huge N costs no more than the table's size.
 fn range_end(n: u32) -> RawFd {
+    let end = (3 + u64::from(n)).min(open_max()).min(i32::MAX as u64);
+    end.max(3) as RawFd
+}
+
+/// RLIMIT_NOFILE's soft limit: every fd number is below it.
+fn open_max() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes one rlimit through the pointer (async-signal-safe).
-    let open_max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
         lim.rlim_cur
     } else {
-        libc::rlim_t::from(u32::MAX)
-    };
-    let end = (3 + u64::from(n)).min(open_max).min(i32::MAX as u64);
-    end.max(3) as RawFd
+        u64::from(u32::MAX)
+    }
 }
 
 fn is_open(fd: RawFd) -> bool {
