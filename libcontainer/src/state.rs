@@ -238,13 +238,15 @@ fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T
 
 fn write_json(dir: &StateDir, name: &str, value: &impl Serialize) -> Result<(), StateError> {
     let bytes = serde_json::to_vec(value).map_err(|e| io_err(&dir.path.join(name), e))?;
-    // state.json and config.json must survive a host crash whole: the file and the rename.
+    // state.json and config.json must survive a host crash whole: the file and the rename
+    // (issue 14 item 7), so `list` and `delete` still know the container after a reboot.
     write_atomic(dir.fd(), &dir.path, name.as_ref(), &bytes, 0o600, true)
 }
 
 /// Writes `bytes` to `path` the way [`write_atomic`] does, in `path`'s directory (which may
 /// be reached through symlinks: it is the caller's choice, e.g. `--pid-file`; only the file
-/// itself is never followed). Mode `mode`, fsync'd but the directory not.
+/// itself is never followed). Mode `mode`; not fsync'd: what such files say (a pid) does not
+/// outlive a host crash, and engines read them right away.
 pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateError> {
     let (dir, name) = match (path.parent(), path.file_name()) {
         (Some(d), Some(n)) => (
@@ -268,23 +270,24 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Sta
 
 /// The one way berth creates a file: a new temp file in `dir` (O_CREAT|O_EXCL|O_NOFOLLOW, an
 /// unpredictable name: a planted file or symlink there makes it fail, never redirects the
-/// write), written, fsync'd, then renamed over `name` (rename replaces a symlink planted at
-/// `name` instead of following it). A reader sees the old file or the new one, never half of
-/// one. `sync_dir` also fsyncs the directory, so the rename itself survives a crash.
-/// `dir_path` is only used in errors.
+/// write), written, then renamed over `name` (rename replaces a symlink planted at `name`
+/// instead of following it). A reader sees the old file or the new one, never half of one.
+/// `durable` fsyncs the file before the rename and the directory after, so that after a host
+/// crash the name holds the whole new file or the old one, never an empty one. `dir_path` is
+/// only used in errors.
 pub fn write_atomic(
     dir: BorrowedFd<'_>,
     dir_path: &Path,
     name: &OsStr,
     bytes: &[u8],
     mode: u32,
-    sync_dir: bool,
+    durable: bool,
 ) -> Result<(), StateError> {
     let (tmp, mut file) = create_temp(dir, dir_path, name, mode)?;
     let tmp_path = dir_path.join(&tmp);
     let result = file
         .write_all(bytes)
-        .and_then(|()| file.sync_all())
+        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
         .map_err(|e| io_err(&tmp_path, e))
         .and_then(|()| {
             nix::fcntl::renameat(dir, tmp.as_os_str(), dir, name)
@@ -298,7 +301,7 @@ pub fn write_atomic(
         );
         return Err(e);
     }
-    if sync_dir {
+    if durable {
         nix::unistd::fsync(dir).map_err(|e| io_err(dir_path, e))?;
     }
     Ok(())
