@@ -216,7 +216,8 @@ impl StateDir {
     }
 }
 
-/// The state of container `id` read without its lock, for `list`: a writer replaces
+/// The state of container `id` read without its lock, for the commands that only read or signal
+/// it (`list`, `state`, `kill`, `ps`, `events`): a writer replaces
 /// `state.json` by rename, so this sees the old state or the new one, and a container being
 /// created (no `state.json` yet) or deleted meanwhile is `NotFound` rather than a wait for
 /// whatever hooks its create or delete runs.
