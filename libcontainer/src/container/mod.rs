@@ -266,7 +266,8 @@ impl Created {
 }
 
 /// A container known to the state root. It holds what was recorded at create; every
-/// operation re-reads it under the container's lock, and the status comes from the kernel.
+/// operation re-reads it (under the container's lock when it changes the container), and the
+/// status comes from the kernel.
 #[derive(Debug)]
 pub struct Container {
     pub(crate) root: PathBuf,
