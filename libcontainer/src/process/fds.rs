@@ -33,7 +33,8 @@ pub fn reserve_preserved_fds(n: u32) -> std::io::Result<Vec<RawFd>> {
     }
     let end = range_end(n);
     for target in 3..end {
-        if held.iter().any(|p| p.as_raw_fd() == target) || is_open(target) {
+        // Open: the caller's, or a placeholder of an earlier call.
+        if is_open(target) {
             continue;
         }
         held.push(placeholder_at(target)?);
