@@ -1,8 +1,7 @@
 //! The state store: one directory per container under the state root, holding `state.json`
 //! and `config.json` (each written by [`write_atomic`], berth's one way of creating a file)
-//! and guarded by an flock on
-//! the directory itself, so concurrent commands on one id serialise while different ids never
-//! contend.
+//! and guarded by an flock on the directory itself, so concurrent changes to one id serialise
+//! while different ids never contend (commands that only read or signal take no lock).
 //!
 //! What is stored is what cannot be read back from the kernel: the init's pid *and its start
 //! time* (so a reused pid is never taken for the container), the bundle and the cgroup paths in
