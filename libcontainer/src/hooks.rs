@@ -129,9 +129,12 @@ fn run_hook(hook: &Hook, state: &[u8]) -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("cannot execute: {e}"))?;
     let stdin = child.stdin.take();
-    let deadline = hook
-        .timeout()
-        .map(|t| (t, Instant::now() + Duration::from_secs(t as u64)));
+    // A timeout too far away for an Instant (i64::MAX seconds) is no timeout at all, not a
+    // panic that would abort berth half-way through create.
+    let deadline = hook.timeout().and_then(|t| {
+        let secs = u64::try_from(t).ok()?;
+        Some((t, Instant::now().checked_add(Duration::from_secs(secs))?))
+    });
     let status = match wait_feeding(&mut child, stdin, state, deadline.map(|d| d.1)) {
         Ok(Some(status)) => status,
         Ok(None) => {

@@ -198,3 +198,24 @@ fn validation_names_the_phase_and_index() {
     );
     validate_hooks(None).unwrap();
 }
+
+#[test]
+fn a_huge_timeout_is_no_panic() {
+    // Instant + i64::MAX seconds overflows: the hook must simply run without a deadline.
+    run_hooks(
+        "prestart",
+        &[hook(Path::new("/bin/true"), None, None, Some(i64::MAX))],
+        b"{}",
+    )
+    .unwrap();
+    let e = run_hooks(
+        "prestart",
+        &[hook(Path::new("/bin/false"), None, None, Some(i64::MAX))],
+        b"{}",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "hooks.prestart[0] (/bin/false): exited with status 1"
+    );
+}

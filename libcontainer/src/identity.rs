@@ -29,6 +29,14 @@ pub fn set_identity(user: &User, setgroups_allowed: bool) -> Result<(), Identity
     if mask & !0o777 != 0 {
         return Err(err("umask", format!("{mask:#o} has bits outside 0777")));
     }
+    // Checked at create and exec already; kept here because an id above INT32_MAX is -1 to
+    // the set*id calls, which would leave this process root without an error.
+    for (field, id) in [("uid", user.uid()), ("gid", user.gid())] {
+        crate::spec::check_id(id).map_err(|r| err(field, r))?;
+    }
+    for gid in user.additional_gids().iter().flatten() {
+        crate::spec::check_id(*gid).map_err(|r| err("additionalGids", r))?;
+    }
     let extra: Vec<Gid> = user
         .additional_gids()
         .iter()

@@ -210,6 +210,23 @@ fn check_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<(), NamespaceErro
             "id mappings given without a new user namespace",
         ));
     }
+    check_ranges("linux.uidMappings", u)?;
+    check_ranges("linux.gidMappings", g)
+}
+
+/// Every containerID and hostID range stays inside the ids berth accepts (see
+/// `spec::MAX_ID`): a map reaching 4294967295 would make "unchanged" a valid id.
+fn check_ranges(field: &'static str, maps: &[LinuxIdMapping]) -> Result<(), NamespaceError> {
+    for (i, m) in maps.iter().enumerate() {
+        for (what, start) in [("containerID", m.container_id()), ("hostID", m.host_id())] {
+            crate::spec::check_id_range(start, m.size()).map_err(|reason| {
+                NamespaceError::Config {
+                    field,
+                    reason: format!("[{i}].{what}: {reason}"),
+                }
+            })?;
+        }
+    }
     Ok(())
 }
 

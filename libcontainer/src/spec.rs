@@ -58,6 +58,34 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The largest uid or gid berth accepts anywhere. The kernel's ids are u32, but (uid_t)-1
+/// means "unchanged" to setresuid/setresgid/chown, so 4294967295 would silently keep the
+/// process root; like runc, everything above INT32_MAX is refused.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// `Err(reason)` when `id` is outside 0..=[`MAX_ID`]; the caller names the field.
+pub fn check_id(id: u32) -> Result<(), String> {
+    if id > MAX_ID {
+        return Err(format!("{id} is outside 0..={MAX_ID}"));
+    }
+    Ok(())
+}
+
+/// `Err(reason)` when the ids `start..start+size` do not all lie in 0..=[`MAX_ID`], or the
+/// range is empty.
+pub fn check_id_range(start: u32, size: u32) -> Result<(), String> {
+    if size == 0 {
+        return Err("size must be at least 1".into());
+    }
+    let last = u64::from(start) + u64::from(size) - 1;
+    if last > u64::from(MAX_ID) {
+        return Err(format!(
+            "{start}..{start}+{size} reaches {last}, outside 0..={MAX_ID}"
+        ));
+    }
+    Ok(())
+}
+
 /// `root.path` resolved against the bundle (it may be relative) and canonicalised; an error
 /// names the field when it is missing or not a directory.
 pub fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
@@ -154,5 +182,23 @@ fn make_rootless(spec: &mut Spec) {
         if let Some(options) = mount.options_mut() {
             options.retain(|o| !o.starts_with("gid="));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_stay_below_int32_max() {
+        assert!(check_id(0).is_ok());
+        assert!(check_id(2_147_483_647).is_ok());
+        assert!(check_id(2_147_483_648).is_err());
+        assert!(check_id(u32::MAX).is_err());
+        assert!(check_id_range(0, 2_147_483_648).is_ok());
+        assert!(check_id_range(2_147_483_647, 1).is_ok());
+        assert!(check_id_range(2_147_483_647, 2).is_err());
+        assert!(check_id_range(1000, u32::MAX).is_err());
+        assert!(check_id_range(0, 0).is_err());
     }
 }

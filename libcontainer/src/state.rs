@@ -1,7 +1,7 @@
 //! The state store: one directory per container under the state root, holding `state.json`
-//! and `config.json` (each written atomically: temp file + rename) and guarded by an flock on
-//! the directory itself, so concurrent commands on one id serialise while different ids never
-//! contend.
+//! and `config.json` (each written by [`write_atomic`], berth's one way of creating a file)
+//! and guarded by an flock on the directory itself, so concurrent changes to one id serialise
+//! while different ids never contend (commands that only read or signal take no lock).
 //!
 //! What is stored is what cannot be read back from the kernel: the init's pid *and its start
 //! time* (so a reused pid is never taken for the container), the bundle and the cgroup paths in
@@ -18,9 +18,10 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 const STATE_FILE: &str = "state.json";
@@ -96,6 +97,36 @@ pub fn validate_id(id: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The state root, made 0700 whatever the caller's umask (a umask of 0 would otherwise give
+/// every user a view of the containers' state and their start sockets, as runc's 0700 does
+/// not). A root that exists is the administrator's: its mode is left as it is.
+fn create_root(root: &Path) -> Result<(), StateError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if root.is_dir() {
+        return Ok(());
+    }
+    match std::fs::DirBuilder::new()
+        .recursive(false)
+        .mode(0o700)
+        .create(root)
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Parents missing: made like `mkdir -p -m 0700`, then the root itself.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .map_err(|e| io_err(root, e))?;
+        }
+        Err(e) => return Err(io_err(root, e)),
+    }
+    // The umask may have taken bits away (0o700 & !umask); set exactly 0700.
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| io_err(root, e))
+}
+
 fn lock_dir(path: &Path) -> Result<Flock<File>, StateError> {
     let dir = nix::fcntl::open(
         path,
@@ -118,7 +149,7 @@ fn dir_id(path: &Path) -> String {
 impl StateDir {
     /// Makes the directory of a new container (failing if the id is taken) and locks it.
     pub fn create(root: &Path, id: &str) -> Result<Self, StateError> {
-        std::fs::create_dir_all(root).map_err(|e| io_err(root, e))?;
+        create_root(root)?;
         let path = root.join(id);
         match nix::unistd::mkdir(&path, Mode::from_bits_truncate(0o700)) {
             Ok(()) => {}
@@ -175,11 +206,11 @@ impl StateDir {
     }
 
     pub fn save(&self, state: &State) -> Result<(), StateError> {
-        write_json(&self.path, STATE_FILE, state)
+        write_json(self, STATE_FILE, state)
     }
 
     pub fn save_config(&self, config: &Spec) -> Result<(), StateError> {
-        write_json(&self.path, CONFIG_FILE, config)
+        write_json(self, CONFIG_FILE, config)
     }
 
     /// Removes the directory and everything in it; the lock goes with it.
@@ -188,7 +219,8 @@ impl StateDir {
     }
 }
 
-/// The state of container `id` read without its lock, for `list`: a writer replaces
+/// The state of container `id` read without its lock, for the commands that only read or signal
+/// it (`list`, `state`, `kill`, `ps`, `events`): a writer replaces
 /// `state.json` by rename, so this sees the old state or the new one, and a container being
 /// created (no `state.json` yet) or deleted meanwhile is `NotFound` rather than a wait for
 /// whatever hooks its create or delete runs.
@@ -208,13 +240,121 @@ fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T
     })
 }
 
-/// Temp file + rename: a reader sees the old file or the new one, never half of one.
-fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> Result<(), StateError> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let bytes = serde_json::to_vec(value).map_err(|e| io_err(&tmp, e))?;
-    let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, dir.join(name)).map_err(|e| io_err(&tmp, e))
+fn write_json(dir: &StateDir, name: &str, value: &impl Serialize) -> Result<(), StateError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| io_err(&dir.path.join(name), e))?;
+    // state.json and config.json must survive a host crash whole: the file and the rename
+    // (issue 14 item 7), so `list` and `delete` still know the container after a reboot.
+    write_atomic(dir.fd(), &dir.path, name.as_ref(), &bytes, 0o600, true)
+}
+
+/// Writes `bytes` to `path` the way [`write_atomic`] does, in `path`'s directory (which may
+/// be reached through symlinks: it is the caller's choice, e.g. `--pid-file`; only the file
+/// itself is never followed). Mode `mode`; not fsync'd: what such files say (a pid) does not
+/// outlive a host crash, and engines read them right away.
+pub fn write_file_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateError> {
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            },
+            n,
+        ),
+        _ => return Err(io_err(path, "not a file path")),
+    };
+    let dirfd = nix::fcntl::open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err(dir, e))?;
+    write_atomic(dirfd.as_fd(), dir, name, bytes, mode, false)
+}
+
+/// The one way berth creates a file: a new temp file in `dir` (O_CREAT|O_EXCL|O_NOFOLLOW, an
+/// unpredictable name: a planted file or symlink there makes it fail, never redirects the
+/// write), written, then renamed over `name` (rename replaces a symlink planted at `name`
+/// instead of following it). A reader sees the old file or the new one, never half of one.
+/// `durable` fsyncs the file before the rename and the directory after, so that after a host
+/// crash the name holds the whole new file or the old one, never an empty one. `dir_path` is
+/// only used in errors.
+pub fn write_atomic(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &OsStr,
+    bytes: &[u8],
+    mode: u32,
+    durable: bool,
+) -> Result<(), StateError> {
+    let (tmp, mut file) = create_temp(dir, dir_path, name, mode)?;
+    let tmp_path = dir_path.join(&tmp);
+    let result = file
+        .write_all(bytes)
+        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
+        .map_err(|e| io_err(&tmp_path, e))
+        .and_then(|()| {
+            nix::fcntl::renameat(dir, tmp.as_os_str(), dir, name)
+                .map_err(|e| io_err(&dir_path.join(name), e))
+        });
+    if let Err(e) = result {
+        let _ = nix::unistd::unlinkat(
+            dir,
+            tmp.as_os_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
+        return Err(e);
+    }
+    if durable {
+        nix::unistd::fsync(dir).map_err(|e| io_err(dir_path, e))?;
+    }
+    Ok(())
+}
+
+/// `.<name>.<random>.tmp`, created exclusively in `dir`. A name that is taken (planted or
+/// left by a crash) is skipped for another; a few misses in a row mean someone is guessing.
+fn create_temp(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &OsStr,
+    mode: u32,
+) -> Result<(std::ffi::OsString, File), StateError> {
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
+    let mut last = nix::errno::Errno::EEXIST;
+    for _ in 0..8 {
+        let mut tmp = std::ffi::OsString::from(".");
+        tmp.push(name);
+        tmp.push(format!(".{:016x}.tmp", random_u64()));
+        match nix::fcntl::openat(
+            dir,
+            tmp.as_os_str(),
+            flags | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        ) {
+            Ok(fd) => return Ok((tmp, File::from(fd))),
+            Err(nix::errno::Errno::EEXIST) => last = nix::errno::Errno::EEXIST,
+            Err(e) => return Err(io_err(&dir_path.join(&tmp), e)),
+        }
+    }
+    Err(io_err(
+        &dir_path.join(name),
+        format!("no free temp name: {last}"),
+    ))
+}
+
+/// Unpredictable bits for temp names (getrandom never blocks once the pool is initialised,
+/// and falls back to the clock and pid if it fails).
+fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
+    if n == buf.len() as isize {
+        return u64::from_ne_bytes(buf);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 /// Ids of every container directory under `root`, sorted.
@@ -297,5 +437,64 @@ mod tests {
         let t = std::time::UNIX_EPOCH + std::time::Duration::new(951_782_400 + 3661, 5);
         assert_eq!(format_rfc3339(t, false), "2000-02-29T01:01:01Z");
         assert_eq!(format_rfc3339(t, true), "2000-02-29T01:01:01.000000005Z");
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("berth-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn atomic_write_replaces_a_planted_symlink_instead_of_following_it() {
+        let dir = temp_dir("symlink");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "victim").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("pid")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(".pid.tmp")).unwrap();
+        write_file_atomic(&dir.join("pid"), b"42", 0o644).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim");
+        let meta = std::fs::symlink_metadata(dir.join("pid")).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(std::fs::read_to_string(dir.join("pid")).unwrap(), "42");
+        // Only the planted .pid.tmp, the file and the victim: no temp file left behind.
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".pid.tmp", "pid", "victim"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_failure_leaves_no_temp_file() {
+        let dir = temp_dir("fail");
+        // A directory at the name: the rename fails, the temp file must go.
+        std::fs::create_dir(dir.join("state.json")).unwrap();
+        std::fs::write(dir.join("state.json/x"), "").unwrap();
+        let fd =
+            nix::fcntl::open(&dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        let e =
+            write_atomic(fd.as_fd(), &dir, "state.json".as_ref(), b"{}", 0o600, true).unwrap_err();
+        assert!(e.to_string().contains("state.json"), "{e}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_state_root_is_made_0700_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("root");
+        let root = dir.join("a/b/root");
+        // In a child: the umask is the whole test process's.
+        crate::identity::test_fork::in_child(|| {
+            nix::sys::stat::umask(Mode::empty());
+            create_root(&root).map_err(|e| e.to_string())
+        });
+        let mode = std::fs::metadata(&root).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -62,17 +62,13 @@ pub fn connect_console_socket(path: &Path) -> Result<OwnedFd, TtyError> {
 /// `size` is process.consoleSize (rows, cols) when given.
 pub fn setup_console(socket: OwnedFd, size: Option<(u16, u16)>) -> Result<(), TtyError> {
     let pty = |what: &str, e: nix::Error| TtyError::Pty(format!("{what}: {}", e.desc()));
-    let master = nix::fcntl::open(
-        PTMX,
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| pty(PTMX, e))?;
+    let pts = open_devpts()?;
+    let master = open_ptmx(&pts)?;
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int from the pointer, which outlives the call.
     ioctl_result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })
         .map_err(|e| pty("unlockpt", e))?;
-    let slave = open_slave(&master)?;
+    let slave = open_slave(&master, &pts)?;
     if let Some((rows, cols)) = size {
         let ws = libc::winsize {
             ws_row: rows,
@@ -100,13 +96,66 @@ pub fn setup_console(socket: OwnedFd, size: Option<(u16, u16)>) -> Result<(), Tt
     make_controlling_stdio(slave)
 }
 
+const DEVPTS: &str = "/dev/pts";
+/// The ptmx node: char 5:2.
+const PTMX_RDEV: (u64, u64) = (5, 2);
+
+/// The container's devpts instance, checked by its fd to be one (whatever the image put at
+/// /dev/pts, a symlink included, it must resolve to a devpts mount in the container's view).
+/// /dev/ptmx itself is never opened: the image shapes /dev (a bind-mounted /dev can hold any
+/// file, FIFO or device at that name) and this process still has every capability.
+fn open_devpts() -> Result<OwnedFd, TtyError> {
+    use nix::fcntl::OFlag;
+    let fail = |reason: String| TtyError::Pty(format!("{DEVPTS}: {reason}"));
+    let dir = nix::fcntl::open(
+        DEVPTS,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| fail(e.desc().into()))?;
+    let fs = nix::sys::statfs::fstatfs(&dir).map_err(|e| fail(e.desc().into()))?;
+    if fs.filesystem_type() != nix::sys::statfs::DEVPTS_SUPER_MAGIC {
+        return Err(fail(
+            "not a devpts mount (a terminal needs one at /dev/pts)".into(),
+        ));
+    }
+    Ok(dir)
+}
+
+/// `ptmx` of that devpts, opened below its fd without following a symlink, and checked to be
+/// the ptmx node (devpts holds nothing else of that number, but the check costs one fstat).
+fn open_ptmx(pts: &OwnedFd) -> Result<OwnedFd, TtyError> {
+    use nix::fcntl::OFlag;
+    let fail = |reason: String| TtyError::Pty(format!("{DEVPTS}/ptmx: {reason}"));
+    let master = nix::fcntl::openat(
+        pts,
+        "ptmx",
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| fail(e.desc().into()))?;
+    let st = nix::sys::stat::fstat(&master).map_err(|e| fail(e.desc().into()))?;
+    let rdev = (
+        nix::sys::stat::major(st.st_rdev),
+        nix::sys::stat::minor(st.st_rdev),
+    );
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || rdev != PTMX_RDEV {
+        return Err(fail(format!(
+            "not the pty multiplexer (char 5:2), found {:o} {}:{}",
+            st.st_mode, rdev.0, rdev.1
+        )));
+    }
+    Ok(master)
+}
+
 fn ioctl_result(r: libc::c_int) -> nix::Result<libc::c_int> {
     nix::errno::Errno::result(r)
 }
 
 /// TIOCGPTPEER opens the slave from the master without a path lookup (no race with a
-/// replaced /dev/pts entry); kernels before 4.13 lack it, then the slave is opened by name.
-fn open_slave(master: &OwnedFd) -> Result<OwnedFd, TtyError> {
+/// replaced /dev/pts entry); kernels before 4.13 lack it, then the slave is opened by name
+/// below the devpts fd `pts`.
+fn open_slave(master: &OwnedFd, pts: &OwnedFd) -> Result<OwnedFd, TtyError> {
     let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
     // SAFETY: TIOCGPTPEER takes its flags by value and returns a new fd or -1.
     let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
@@ -122,13 +171,14 @@ fn open_slave(master: &OwnedFd) -> Result<OwnedFd, TtyError> {
     // SAFETY: TIOCGPTN writes one unsigned int through the pointer.
     ioctl_result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) })
         .map_err(|e| TtyError::Pty(format!("ptsname: {}", e.desc())))?;
-    let path = format!("/dev/pts/{n}");
-    nix::fcntl::open(
-        path.as_str(),
-        nix::fcntl::OFlag::from_bits_retain(flags),
+    let name = n.to_string();
+    nix::fcntl::openat(
+        pts,
+        name.as_str(),
+        nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NOFOLLOW,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| TtyError::Pty(format!("{path}: {}", e.desc())))
+    .map_err(|e| TtyError::Pty(format!("{DEVPTS}/{name}: {}", e.desc())))
 }
 
 /// A new session whose controlling terminal is the slave, which becomes fds 0, 1 and 2.

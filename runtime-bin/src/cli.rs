@@ -57,6 +57,18 @@ pub enum Rootless {
     Auto,
 }
 
+impl Cli {
+    /// The command's --preserve-fds (0 for commands without one).
+    pub fn preserve_fds(&self) -> u32 {
+        match &self.command {
+            Some(Command::Create(a)) => a.preserve_fds,
+            Some(Command::Run(a)) => a.create.preserve_fds,
+            Some(Command::Exec(a)) => a.preserve_fds,
+            _ => 0,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container

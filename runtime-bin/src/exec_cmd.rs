@@ -102,6 +102,10 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
     opts.env = a.env.clone();
     opts.cwd = a.cwd.clone();
     opts.user = a.user.as_deref().map(parse_user).transpose()?;
+    for gid in &a.additional_gids {
+        libcontainer::spec::check_id(*gid)
+            .map_err(|r| CliError::Usage(format!("--additional-gids {gid}: {r}")))?;
+    }
     opts.additional_gids = a.additional_gids.clone();
     opts.caps = a.cap.clone();
     opts.no_new_privs = a.no_new_privs;
@@ -117,16 +121,19 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>), CliError> {
     };
     let uid = uid.parse().map_err(|_| bad())?;
     let gid = gid.map(str::parse).transpose().map_err(|_| bad())?;
+    for id in std::iter::once(uid).chain(gid) {
+        libcontainer::spec::check_id(id)
+            .map_err(|r| CliError::Usage(format!("--user {s:?}: {r}")))?;
+    }
     Ok((uid, gid))
 }
 
-/// Written atomically, as `create` does: a reader never sees an empty file.
+/// Written as `create` writes its pid file (libcontainer's one atomic, no-follow writer).
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), CliError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, pid.to_string()).map_err(|e| CliError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
+    libcontainer::state::write_file_atomic(path, pid.to_string().as_bytes(), 0o644).map_err(|e| {
+        CliError::Flag {
+            flag: "--pid-file",
+            reason: e.to_string(),
+        }
+    })
 }

@@ -20,15 +20,19 @@ pub struct Logger {
 }
 
 impl Logger {
-    /// Opens the --log file for appending (created 0644, as runc does). If it cannot be opened
+    /// Opens the --log file for appending (created 0644, as runc does; never through a
+    /// symlink at the name). If it cannot be opened
     /// the error is returned so that `main` reports it on stderr.
     pub fn new(format: LogFormat, path: Option<&Path>, debug: bool) -> std::io::Result<Self> {
         let file = match path {
             Some(p) => Some(
+                // Appended to, as runc does, so not replaced by rename; but a symlink planted
+                // at the name is refused (ELOOP) rather than followed.
                 OpenOptions::new()
                     .create(true)
                     .append(true)
                     .mode(0o644)
+                    .custom_flags(nix::libc::O_NOFOLLOW)
                     .open(p)?,
             ),
             None => None,

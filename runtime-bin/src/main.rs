@@ -32,6 +32,12 @@ fn main() -> ExitCode {
             };
         }
     };
+    // First, before the log file or a console socket takes a number among the fds the
+    // container is to get: see libcontainer::process::reserve_preserved_fds.
+    if let Err(e) = libcontainer::process::reserve_preserved_fds(cli.preserve_fds()) {
+        Logger::stderr().error(&format!("--preserve-fds {}: {e}", cli.preserve_fds()));
+        return ExitCode::FAILURE;
+    }
     let logger = match Logger::new(
         cli.global.log_format,
         cli.global.log.as_deref(),

@@ -19,6 +19,8 @@ struct Checked {
 }
 
 pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
+    // Before berth opens anything, so none of its fds lands among the preserved ones.
+    let holes = reserve_holes(b.preserve_fds)?;
     let given = b.config.take();
     let checked = check_config(&b, given)?;
     let dir = StateDir::create(&b.root, &b.id)?;
@@ -28,7 +30,7 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
         init: None,
         rootfs_bind: None,
     };
-    let state = make(&b, &checked, &mut made)?;
+    let state = make(&b, &checked, &holes, &mut made)?;
     made.init = Some(state.pid);
     let dir = made.dir.as_ref().expect("state dir");
     // Config first: whoever can read the state can also read the config.
@@ -180,7 +182,20 @@ fn check_inherited_mount_ns(spec: &Spec) -> Result<(), Error> {
     }
 }
 
-fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Error> {
+/// `crate::process::reserve_preserved_fds`, as the error `create` and `exec` report.
+pub(super) fn reserve_holes(n: u32) -> Result<Vec<std::os::fd::RawFd>, Error> {
+    crate::process::reserve_preserved_fds(n).map_err(|e| Error::Io {
+        what: format!("--preserve-fds {n}"),
+        reason: e.to_string(),
+    })
+}
+
+fn make(
+    b: &ContainerBuilder,
+    c: &Checked,
+    holes: &[std::os::fd::RawFd],
+    made: &mut Made,
+) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
     let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
         what: format!("{}/start.sock", dir.path().display()),
@@ -214,6 +229,7 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         new_keyring: (!b.no_new_keyring).then_some(b.id.as_str()),
         console_socket: console.as_ref(),
         preserve_fds: b.preserve_fds,
+        preserve_holes: holes,
         seccomp: c.seccomp.as_ref(),
         start_listener: &listener,
         close_in_child: &[dir.raw_fd()],
@@ -321,18 +337,13 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
     }
 }
 
-/// runc writes the pid file atomically too: a reader never sees an empty file.
+/// By `state::write_file_atomic`: a reader never sees an empty file, and a symlink planted at
+/// the name (or at a temp name) never redirects the write.
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
-    let err = |e: std::io::Error| Error::Io {
-        what: format!("--pid-file {}", path.display()),
-        reason: e.to_string(),
-    };
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&tmp, pid.to_string()).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    crate::state::write_file_atomic(path, pid.to_string().as_bytes(), 0o644).map_err(|e| {
+        Error::Io {
+            what: format!("--pid-file {}", path.display()),
+            reason: e.to_string(),
+        }
+    })
 }

@@ -29,7 +29,9 @@ pub struct ExecOptions {
     pub user: Option<(u32, Option<u32>)>,
     /// Supplementary groups, replacing the container's.
     pub additional_gids: Vec<u32>,
-    /// Capabilities (`CAP_...`) added to every set of the process.
+    /// Capabilities (`CAP_...`) added to the bounding, effective and permitted sets of the
+    /// process (inheritable and ambient come only from the config, as in runc since
+    /// CVE-2022-29162).
     pub caps: Vec<String>,
     /// Set noNewPrivileges for this process.
     pub no_new_privs: bool,
@@ -79,6 +81,8 @@ fn config_err(field: &'static str, reason: impl Into<String>) -> Error {
 }
 
 pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error> {
+    // Before berth opens anything, so none of its fds lands among the preserved ones.
+    let holes = super::create::reserve_holes(opts.preserve_fds)?;
     let dir = StateDir::open(&c.root, &c.state.id)?;
     let state = dir.load()?;
     let status = super::ops::status(&c.root, &state);
@@ -127,19 +131,22 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
     if super::ops::status(&c.root, &state) == Status::Stopped {
         return Err(stopped());
     }
+    let close_in_child = [dir.raw_fd()];
     let cfg = JoinConfig {
         spec: &spec,
         joins: &joins,
         seccomp: program.as_ref(),
         console_socket: opts.console_socket.as_deref(),
         preserve_fds: opts.preserve_fds,
-        close_in_child: &[dir.raw_fd()],
+        preserve_holes: &holes,
+        close_in_child: &close_in_child,
     };
     let pid = spawn_joined(
         &cfg,
         &mut Events {
             state: &state,
             config: &spec,
+            lock: Some(dir),
         },
     )?;
     Ok(ExecChild { pid })
@@ -148,12 +155,19 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
 struct Events<'a> {
     state: &'a State,
     config: &'a Spec,
+    /// The container's lock, held until the first child is in the container's cgroup (from
+    /// then on `delete --force` finds and kills it there). It is released before anything
+    /// the container controls runs (the join, /etc/passwd, the program's execve): a
+    /// container must not be able to stall its own management by stalling an exec.
+    lock: Option<StateDir>,
 }
 
 impl JoinEvents for Events<'_> {
     fn enter_cgroup(&mut self, pid: i32) -> Result<(), String> {
-        cgroups::join(&self.state.cgroup, nix::unistd::Pid::from_raw(pid))
-            .map_err(|e| e.to_string())
+        let joined = cgroups::join(&self.state.cgroup, nix::unistd::Pid::from_raw(pid))
+            .map_err(|e| e.to_string());
+        self.lock = None;
+        joined
     }
 
     /// As for the init (runc does the same): the agent learns the exec'd process's pid, and
@@ -215,11 +229,12 @@ fn add_caps(caps: Option<LinuxCapabilities>, names: &[String]) -> Result<LinuxCa
             set.insert(cap);
             Some(set)
         };
+        // Not inheritable or ambient (CVE-2022-29162): those survive execve for a non-root
+        // user, so `--cap` would hand the capability to whatever the process runs. They
+        // come only from the config.
         caps.set_bounding(add(caps.bounding()));
         caps.set_effective(add(caps.effective()));
         caps.set_permitted(add(caps.permitted()));
-        caps.set_inheritable(add(caps.inheritable()));
-        caps.set_ambient(add(caps.ambient()));
     }
     Ok(caps)
 }

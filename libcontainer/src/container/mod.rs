@@ -1,5 +1,7 @@
 //! The public face of a container: build one from a bundle, then start, signal, inspect and
-//! delete it. Every operation takes the container's lock, so concurrent commands on one id are safe.
+//! delete it. Every operation that changes the container takes its lock, so concurrent commands
+//! on one id are safe; reading it and signalling it do not, so they never wait behind a command
+//! that is itself waiting on the container.
 //!
 //! ```no_run
 //! use libcontainer::container::{ContainerBuilder, Container};
@@ -266,7 +268,8 @@ impl Created {
 }
 
 /// A container known to the state root. It holds what was recorded at create; every
-/// operation re-reads it under the container's lock, and the status comes from the kernel.
+/// operation re-reads it (under the container's lock when it changes the container), and the
+/// status comes from the kernel.
 #[derive(Debug)]
 pub struct Container {
     pub(crate) root: PathBuf,
@@ -281,8 +284,10 @@ impl Container {
             id: id.into(),
             reason,
         })?;
-        let dir = crate::state::StateDir::open(&root, id)?;
-        let state = dir.load()?;
+        // Without the lock (state.json is replaced by rename, so it is read whole): `state`
+        // and `kill` must not wait behind a command that waits on the container; the
+        // operations that change it take the lock themselves.
+        let state = crate::state::read_unlocked(&root, id)?;
         Ok(Self { root, state })
     }
     pub fn id(&self) -> &str {

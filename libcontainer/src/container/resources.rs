@@ -1,5 +1,7 @@
 //! Operations on a live container's cgroup: pause, resume, the list of its processes, update.
-//! Each takes the container's lock, like the lifecycle operations in `ops`.
+//! Those that change it take the container's lock, like the lifecycle operations in `ops`;
+//! those that only read it (`ps`, `events`) do not, so they never wait behind a command that is
+//! waiting on the container.
 
 use super::ops::{lock, lock_when, status};
 use super::{Container, Error, Status};
@@ -23,7 +25,8 @@ pub(super) fn resume(c: &mut Container) -> Result<(), Error> {
 
 /// The pids (in berth's pid namespace) of every process in the container's cgroup.
 pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
-    let (_dir, state) = lock_when(c, |s| s != Status::Stopped, "container not running")?;
+    let state = crate::state::read_unlocked(&c.root, &c.state.id)?;
+    running(c, &state)?;
     Ok(cgroups::pids(&state.cgroup)?
         .into_iter()
         .map(|p| p.as_raw())
@@ -32,7 +35,7 @@ pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
 
 /// Usage statistics of the container's cgroup (`events`).
 pub(super) fn stats(c: &Container) -> Result<cgroups::Stats, Error> {
-    let (_dir, state) = lock(c)?;
+    let state = crate::state::read_unlocked(&c.root, &c.state.id)?;
     running(c, &state)?;
     Ok(cgroups::stats(&state.cgroup)?)
 }
@@ -42,7 +45,7 @@ pub(super) fn stats(c: &Container) -> Result<cgroups::Stats, Error> {
 /// Also for a stopped container (its cgroup stays until delete): when the OOM killer took the
 /// init, the container stops at once and `events` must still see that kill.
 pub(super) fn oom_kills(c: &Container) -> Result<u64, Error> {
-    let (_dir, state) = lock(c)?;
+    let state = crate::state::read_unlocked(&c.root, &c.state.id)?;
     Ok(cgroups::oom_kills(&state.cgroup)?)
 }
 

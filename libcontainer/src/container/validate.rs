@@ -50,9 +50,22 @@ pub(super) fn check_process(p: &Process, console_socket: bool) -> Result<(), Err
             "SELinux is not supported",
         ));
     }
+    check_user(p)?;
     capabilities::validate_capabilities(p.capabilities().as_ref())?;
     if let Some(limits) = p.rlimits() {
         rlimits::validate_rlimits(limits)?;
+    }
+    Ok(())
+}
+
+/// uid, gid and additionalGids inside 0..=INT32_MAX: the config's and exec's process alike
+/// (4294967295 would reach setresuid as -1, "unchanged", and leave the process root).
+fn check_user(p: &Process) -> Result<(), Error> {
+    let user = p.user();
+    crate::spec::check_id(user.uid()).map_err(|r| config_err("process.user.uid", r))?;
+    crate::spec::check_id(user.gid()).map_err(|r| config_err("process.user.gid", r))?;
+    for gid in user.additional_gids().iter().flatten() {
+        crate::spec::check_id(*gid).map_err(|r| config_err("process.user.additionalGids", r))?;
     }
     Ok(())
 }

@@ -56,26 +56,59 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
         envp: env
             .iter()
             .map(|e| cstring("process.env", e))
-            .chain(default_home(env, process.user().uid()).map(|h| cstring("HOME", &h)))
+            .chain(default_home(env, process.user().uid())?.map(|h| cstring("HOME", &h)))
             .collect::<Result<_, _>>()?,
     })
 }
 
 /// runc's rule: without HOME in the environment, the process gets its user's home from the
-/// container's /etc/passwd, or "/" when the uid has no entry. Read in the container's view
-/// (after pivot_root, or after joining its mount namespace).
-fn default_home(env: &[String], uid: u32) -> Option<String> {
+/// container's /etc/passwd, or "/" when the uid has no entry (or there is no such file). Read
+/// in the container's view (after pivot_root, or after joining its mount namespace).
+fn default_home(env: &[String], uid: u32) -> Result<Option<String>, String> {
     if env.iter().any(|e| e.starts_with("HOME=")) {
-        return None;
+        return Ok(None);
     }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let passwd = read_container_file(Path::new("/etc/passwd"))?.unwrap_or_default();
+    let passwd = String::from_utf8_lossy(&passwd);
     let home = passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
         .map(|f| f[5].to_owned())
         .filter(|h| !h.is_empty());
-    Some(format!("HOME={}", home.as_deref().unwrap_or("/")))
+    Ok(Some(format!("HOME={}", home.as_deref().unwrap_or("/"))))
+}
+
+/// The most berth reads of one file the container provides.
+const CONTAINER_FILE_MAX: u64 = 4 << 20;
+
+/// A file of the container's (the image chose what is there), read so that it cannot stall
+/// berth: opened O_NONBLOCK (a FIFO or a device would otherwise block the open or the read,
+/// with berth's lock held), refused unless fstat says it is a regular file, and read up to
+/// `CONTAINER_FILE_MAX`. `None` when it does not exist.
+fn read_container_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    use nix::fcntl::OFlag;
+    use std::io::Read;
+    let fail = |reason: String| format!("{}: {reason}", path.display());
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let fd = match nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty()) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(fail(e.desc().into())),
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| fail(e.desc().into()))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(fail("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd)
+        .take(CONTAINER_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > CONTAINER_FILE_MAX {
+        return Err(fail(format!("larger than {CONTAINER_FILE_MAX} bytes")));
+    }
+    Ok(Some(bytes))
 }
 
 /// Go's wording for an errno ("no such file or directory"): what engines match on.
@@ -107,28 +140,6 @@ fn find_in_path(name: &str, search: &str) -> Option<PathBuf> {
         .split(':')
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(name))
         .find(|p| check_executable(p, "").is_ok())
-}
-
-/// fds 3..3+n are the caller's `--preserve-fds`: they stay open across exec. Everything
-/// above closes on exec, so no fd of berth's (or of whoever ran berth) reaches the container.
-pub(super) fn limit_fds(preserve: u32) -> Result<(), String> {
-    for fd in 3..3 + preserve as i32 {
-        // SAFETY: fcntl on an fd number: at worst EBADF for a gap the caller left.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
-    // SAFETY: close_range with CLOEXEC only flags fds; no memory is touched.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3 + preserve,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if r != 0 {
-        return Err(format!("close_range: {}", nix::errno::Errno::last()));
-    }
-    Ok(())
 }
 
 /// chdir into `process.cwd` and check we are really inside the container's root: an fd leaked
@@ -234,4 +245,36 @@ fn setgroups_allowed() -> bool {
     text.ok()
         .and_then(|(p, f)| p.read(&f).ok())
         .is_none_or(|s| s.trim() != "deny")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_files_cannot_block_and_are_capped() {
+        let dir = std::env::temp_dir().join(format!("berth-cfile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // No writer: a blocking open would never return.
+        let e = read_container_file(&fifo).unwrap_err();
+        assert_eq!(e, format!("{}: not a regular file", fifo.display()));
+        let e = read_container_file(&dir).unwrap_err();
+        assert!(e.ends_with("not a regular file"), "{e}");
+        assert_eq!(read_container_file(&dir.join("missing")).unwrap(), None);
+        let plain = dir.join("plain");
+        std::fs::write(&plain, "root:x:0:0::/root:/bin/sh\n").unwrap();
+        assert_eq!(
+            read_container_file(&plain).unwrap().unwrap(),
+            b"root:x:0:0::/root:/bin/sh\n"
+        );
+        let big = dir.join("big");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(CONTAINER_FILE_MAX + 1).unwrap();
+        let e = read_container_file(&big).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

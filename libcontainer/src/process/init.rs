@@ -2,7 +2,7 @@
 //! Until `Ready` it reports errors over the channel (so `create` fails and cleans up); after
 //! `start`'s `S` over the start connection (so `start` fails with the reason).
 
-use super::exec::{finish_and_exec, limit_fds, resolve_program, Program};
+use super::exec::{finish_and_exec, resolve_program, Program};
 use super::start::{reply_error, reply_listener, wait_for_start};
 use super::LaunchConfig;
 use crate::channel::{Channel, Msg};
@@ -86,7 +86,7 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         tty::setup_console(socket, size).map_err(s)?;
     }
     let program = resolve_program(spec)?;
-    limit_fds(cfg.preserve_fds)?;
+    super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes)?;
     Ok(Prepared {
         program,
         hooks_state,

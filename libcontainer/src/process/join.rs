@@ -16,7 +16,7 @@
 //! ```
 
 use super::clone::{clone_into, Cloned};
-use super::exec::{finish_and_exec, limit_fds, resolve_program};
+use super::exec::{finish_and_exec, resolve_program};
 use super::ProcessError;
 use crate::channel::{channel_pair, Channel, ChannelError, Msg};
 use crate::namespaces::{join_namespaces, Join};
@@ -37,6 +37,8 @@ pub struct JoinConfig<'a> {
     pub seccomp: Option<&'a SeccompProgram>,
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: u32,
+    /// The placeholders in 3..3+preserve_fds (see `fds`), closed before execve.
+    pub preserve_holes: &'a [RawFd],
     /// fds of the parent the children must close at once (the state dir lock).
     pub close_in_child: &'a [RawFd],
 }
@@ -165,7 +167,7 @@ fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), String> {
         crate::tty::setup_console(socket, size).map_err(|e| e.to_string())?;
     }
     let program = resolve_program(cfg.spec)?;
-    limit_fds(cfg.preserve_fds)?;
+    super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes)?;
     // The listener goes to the parent, which forwards it to the container's listenerPath.
     let mut send_listener = |l: OwnedFd| {
         chan.send_fd(&Msg::SeccompListener, l.as_fd())

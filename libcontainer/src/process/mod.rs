@@ -6,6 +6,7 @@
 
 mod clone;
 mod exec;
+mod fds;
 mod init;
 mod join;
 mod keyring;
@@ -14,6 +15,7 @@ mod stage;
 pub mod start;
 mod wait;
 
+pub use fds::reserve_preserved_fds;
 pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use relay::relay_terminal;
 pub use wait::wait_forwarding_signals;
@@ -56,6 +58,8 @@ pub struct LaunchConfig<'a> {
     /// The console socket, connected by the parent (where the host's permissions apply).
     pub console_socket: Option<&'a OwnedFd>,
     pub preserve_fds: u32,
+    /// The placeholders in 3..3+preserve_fds (see `fds`), closed before execve.
+    pub preserve_holes: &'a [RawFd],
     pub seccomp: Option<&'a SeccompProgram>,
     pub start_listener: &'a OwnedFd,
     /// fds of the parent the children must close at once (the state dir lock: `start` must
