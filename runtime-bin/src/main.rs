@@ -32,6 +32,14 @@ fn main() -> ExitCode {
             };
         }
     };
+    // CVE-2019-5736: the commands that start processes in a container first re-exec (once)
+    // from a sealed view of this executable, before anything is opened. The error is
+    // reported once the logger exists.
+    let sealed = if starts_container_processes(&cli) {
+        libcontainer::ensure_sealed_exe()
+    } else {
+        Ok(())
+    };
     let logger = match Logger::new(
         cli.global.log_format,
         cli.global.log.as_deref(),
@@ -44,6 +52,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = sealed {
+        logger.error(&e.to_string());
+        return ExitCode::FAILURE;
+    }
     match execute(&cli, logger) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         Err(e) => {
@@ -88,6 +100,15 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         Command::Events(a) => events_cmd::events(root, a),
         Command::Features => features(),
     }
+}
+
+/// `create`, `run` and `exec` clone this process into a container (`--version` runs nothing).
+fn starts_container_processes(cli: &Cli) -> bool {
+    !cli.global.version
+        && matches!(
+            cli.command,
+            Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
+        )
 }
 
 /// Refused rather than ignored: an engine asking for systemd cgroups or rootless mode would
