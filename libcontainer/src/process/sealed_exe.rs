@@ -24,11 +24,15 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+
 const SELF_EXE: &str = "/proc/self/exe";
 
 /// The seals a memfd copy must carry: no write, no resize, and no way to lift them.
-const MEMFD_SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+const MEMFD_SEALS: SealFlag = SealFlag::F_SEAL_SEAL
+    .union(SealFlag::F_SEAL_SHRINK)
+    .union(SealFlag::F_SEAL_GROW)
+    .union(SealFlag::F_SEAL_WRITE);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
@@ -67,6 +71,10 @@ fn seal(step: &'static str) -> impl FnOnce(io::Error) -> SealError {
 /// starts a thread: on success it either returns at once (already sealed) or never returns
 /// (the program starts again, sealed). [`ContainerBuilder::create`](crate::ContainerBuilder)
 /// and [`Container::exec`](crate::Container::exec) refuse to run without it.
+///
+/// A program that finds itself exec'd from an fd (AT_EXECFN `/dev/fd/N`) and still not sealed
+/// fails with [`SealError::StillWritable`] instead of re-exec'ing: that is what keeps this
+/// from looping, so a launcher that `fexecve`s berth must hand it a sealed file.
 pub fn ensure_sealed_exe() -> Result<(), SealError> {
     let exe = File::open(SELF_EXE).map_err(inspect("open"))?;
     if is_sealed(exe.as_fd())? {
@@ -109,10 +117,11 @@ pub fn check_sealed_exe() -> Result<(), SealError> {
 /// A memfd carrying every write seal, or a file on a read-only mount that no path reaches.
 /// The kernel names the root of a detached mount "/", which no attached regular file can be.
 fn is_sealed(file: BorrowedFd) -> Result<bool, SealError> {
-    // SAFETY: F_GET_SEALS only reads the fd's seals; EINVAL for anything but a memfd.
-    let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
-    if seals >= 0 && seals & MEMFD_SEALS == MEMFD_SEALS {
-        return Ok(true);
+    // EINVAL for anything but a memfd.
+    if let Ok(seals) = fcntl(file, FcntlArg::F_GET_SEALS) {
+        if SealFlag::from_bits_truncate(seals).contains(MEMFD_SEALS) {
+            return Ok(true);
+        }
     }
     let vfs = nix::sys::statvfs::fstatvfs(file).map_err(|e| inspect("fstatvfs")(e.into()))?;
     if !vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
@@ -136,8 +145,8 @@ fn reexeced_from_fd() -> bool {
             .starts_with(b"/dev/fd/")
 }
 
-/// Kernels before 6.14 name a process exec'd from an fd after the fd's number ("3"); give it
-/// back the name it had, so `ps` and `pgrep berth` still find it.
+/// Older kernels name a process exec'd from an fd after the fd's number ("3"; 6.18 uses the
+/// file's name); give it back the name it had, so `ps` and `pgrep berth` still find it.
 fn restore_comm() {
     if let Some(arg0) = std::env::args_os().next() {
         let base = std::path::Path::new(&arg0)
@@ -173,10 +182,7 @@ fn memfd_copy() -> Result<OwnedFd, SealError> {
     let mut exe = File::open(SELF_EXE).map_err(inspect("open"))?;
     // std's copy is copy_file_range/sendfile between two files: no bytes through user space.
     io::copy(&mut exe, &mut copy).map_err(seal("copy into memfd"))?;
-    // SAFETY: F_ADD_SEALS on our own memfd; no memory is passed.
-    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, MEMFD_SEALS) } != 0 {
-        return Err(seal("F_ADD_SEALS")(io::Error::last_os_error()));
-    }
+    fcntl(&copy, FcntlArg::F_ADD_SEALS(MEMFD_SEALS)).map_err(|e| seal("F_ADD_SEALS")(e.into()))?;
     if !is_sealed(copy.as_fd())? {
         return Err(SealError::ViewNotSealed("memfd copy"));
     }
@@ -322,10 +328,9 @@ mod tests {
         crate::identity::test_fork::in_child(|| {
             crate::identity::test_fork::refuse_with_enosys(libc::SYS_open_tree)?;
             let view = sealed_view().map_err(|e| e.to_string())?;
-            // SAFETY: F_GET_SEALS only reads the fd's seals.
-            let seals = unsafe { libc::fcntl(view.as_raw_fd(), libc::F_GET_SEALS) };
-            if seals & MEMFD_SEALS != MEMFD_SEALS {
-                return Err(format!("not a sealed memfd: seals {seals}"));
+            let seals = fcntl(&view, FcntlArg::F_GET_SEALS).map_err(|e| e.to_string())?;
+            if !SealFlag::from_bits_truncate(seals).contains(MEMFD_SEALS) {
+                return Err(format!("not a sealed memfd: seals {seals:#x}"));
             }
             Ok(())
         });
