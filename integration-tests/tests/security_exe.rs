@@ -25,13 +25,15 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-/// Finds the process whose argv[0] is the attack program, opens its exe, tries to write it
+/// Finds the process running the attack program by its whole argv (runc's own `runc init`
+/// is `/proc/self/exe init`, and must not be taken for it), opens its exe, tries to write it
 /// while it runs, then (after `/go`) once it is gone.
 const ATTACKER: &str = r#"
 lookup() {
   for d in /proc/[0-9]*; do
-    a0=$(tr '\0' '\n' < $d/cmdline 2>/dev/null | head -n 1)
-    if [ "$a0" = /evil ] || [ "$a0" = /proc/self/exe ]; then echo ${d#/proc/}; return 0; fi
+    case "$(tr '\0' ' ' < $d/cmdline 2>/dev/null)" in
+      "/evil --version "|"/proc/self/exe --help /evil ") echo ${d#/proc/}; return 0;;
+    esac
   done
   return 1
 }
