@@ -30,6 +30,7 @@ pub use container::{
     list, parse_signal, Container, ContainerBuilder, Created, Error, ExecChild, ExecOptions,
     Signal, Status,
 };
+pub use process::sealed_exe::{check_sealed_exe, ensure_sealed_exe, SealError};
 
 /// The state root used when none is given, as runc uses /run/runc.
 pub const DEFAULT_ROOT: &str = "/run/berth";

@@ -19,6 +19,17 @@ use logging::Logger;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // CVE-2019-5736: the commands that start processes in a container first re-exec (once)
+    // from a sealed view of this executable (libcontainer::ensure_sealed_exe), before anything
+    // is opened, and before clap builds its parser: that is 60 % of a start's instructions,
+    // which the process that re-execs would spend for nothing. The error is reported once the
+    // logger exists.
+    let early = command_name(std::env::args_os()).is_some_and(|c| starts_processes(&c));
+    let mut sealed = if early {
+        libcontainer::ensure_sealed_exe()
+    } else {
+        Ok(())
+    };
     let args = cli::normalize_args(std::env::args());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -32,7 +43,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    // First, before the log file or a console socket takes a number among the fds the
+    // The scan above only saves time; what clap parsed decides.
+    if !early && starts_container_processes(&cli) {
+        sealed = libcontainer::ensure_sealed_exe();
+    }
+    // Before the log file or a console socket takes a number among the fds the
     // container is to get: see libcontainer::process::reserve_preserved_fds.
     if let Err(e) = libcontainer::process::reserve_preserved_fds(cli.preserve_fds()) {
         Logger::stderr().error(&format!("--preserve-fds {}: {e}", cli.preserve_fds()));
@@ -50,6 +65,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = sealed {
+        logger.error(&e.to_string());
+        return ExitCode::FAILURE;
+    }
     match execute(&cli, logger) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         Err(e) => {
@@ -96,6 +115,36 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
     }
 }
 
+/// `create`, `run` and `exec` clone this process into a container (`--version` runs nothing).
+fn starts_container_processes(cli: &Cli) -> bool {
+    !cli.global.version
+        && matches!(
+            cli.command,
+            Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
+        )
+}
+
+fn starts_processes(command: &std::ffi::OsStr) -> bool {
+    ["create", "run", "exec"].iter().any(|c| command == *c)
+}
+
+/// The command word, found without clap: the first argument that is neither a flag nor the
+/// value of a global flag that takes one (`--root DIR`, `-log FILE`, ...).
+fn command_name(args: impl Iterator<Item = std::ffi::OsString>) -> Option<std::ffi::OsString> {
+    const VALUED: [&str; 4] = ["root", "log", "log-format", "rootless"];
+    let mut args = args.skip(1);
+    while let Some(arg) = args.next() {
+        let Some(flag) = arg.to_str().and_then(|a| a.strip_prefix('-')) else {
+            return Some(arg);
+        };
+        let flag = flag.trim_start_matches('-');
+        if VALUED.contains(&flag) {
+            args.next();
+        }
+    }
+    None
+}
+
 /// Refused rather than ignored: an engine asking for systemd cgroups or rootless mode would
 /// otherwise get a container that silently is not what it asked for.
 fn check_unsupported(g: &GlobalOpts) -> Result<(), CliError> {
@@ -126,4 +175,39 @@ fn features() -> Result<i32, CliError> {
 
 fn version() -> String {
     format!("berth version {}\n", env!("CARGO_PKG_VERSION"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The early scan and clap agree on whether a command line starts container processes
+    /// (where they did not, the check after parsing would still seal, only later).
+    #[test]
+    fn the_early_scan_agrees_with_clap() {
+        let lines = [
+            "berth --root /r run -b /b id",
+            "berth --root=/r --log /l --log-format json exec -t id sh",
+            "berth -root /r -log run create --bundle /b id",
+            "berth --debug create id",
+            "berth --rootless false create id",
+            "berth --log create state id",
+            "berth --root /run state run",
+            "berth --version run -b /b id",
+            "berth list",
+            "berth",
+        ];
+        for line in lines {
+            let argv: Vec<String> = line.split(' ').map(str::to_owned).collect();
+            let cli = Cli::try_parse_from(cli::normalize_args(argv.clone())).unwrap();
+            let early = command_name(argv.into_iter().map(Into::into))
+                .is_some_and(|c| starts_processes(&c));
+            let version = cli.global.version;
+            assert_eq!(
+                early && !version,
+                starts_container_processes(&cli),
+                "{line}"
+            );
+        }
+    }
 }

@@ -6,7 +6,9 @@
 //! ```no_run
 //! use libcontainer::container::{ContainerBuilder, Container};
 //! use libcontainer::Signal;
-//! # fn main() -> Result<(), libcontainer::container::Error> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // First thing in main: re-exec from a sealed view of our executable (CVE-2019-5736).
+//! libcontainer::ensure_sealed_exe()?;
 //! let root = "/run/berth";
 //! let created = ContainerBuilder::new("demo")?.root(root).bundle("/tmp/bundle").create()?;
 //! println!("init pid {}", created.container().pid());
@@ -78,6 +80,9 @@ pub enum Error {
     Process(#[from] crate::process::ProcessError),
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),
+    /// The caller did not run [`crate::ensure_sealed_exe`] first (CVE-2019-5736).
+    #[error(transparent)]
+    Exe(#[from] crate::process::sealed_exe::SealError),
     #[error("start: {0}")]
     Start(String),
     #[error("{what}: {reason}")]
@@ -212,7 +217,9 @@ impl ContainerBuilder {
     }
     /// Creates the container: namespaces, cgroup, rootfs, createRuntime/createContainer hooks;
     /// returns once the init waits for `start`. On any error nothing is left behind.
+    /// Refused with [`Error::Exe`] unless the program ran [`crate::ensure_sealed_exe`] first.
     pub fn create(self) -> Result<Created, Error> {
+        crate::check_sealed_exe()?;
         create::create(self)
     }
 }
@@ -323,8 +330,10 @@ impl Container {
     /// the cgroup of the init, gets the container's seccomp filter and the process's rlimits,
     /// capabilities and identity. Returns once its execve succeeded (a missing program is an
     /// error here); the process is the caller's child. A stopped container, or a paused one
-    /// without `ignore_paused`, is refused.
+    /// without `ignore_paused`, is refused, and so is a program that did not run
+    /// [`crate::ensure_sealed_exe`] first ([`Error::Exe`]).
     pub fn exec(&self, opts: ExecOptions) -> Result<ExecChild, Error> {
+        crate::check_sealed_exe()?;
         exec::exec(self, opts)
     }
     /// Sends `signal` to the init, or with `all` to every process of the container.
@@ -364,5 +373,29 @@ impl Container {
         resources: &oci_spec::runtime::LinuxResources,
     ) -> Result<Vec<String>, Error> {
         resources::update(self, resources)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An embedder that forgot `ensure_sealed_exe` (as this unit-test binary does) gets a
+    /// typed refusal before anything is made.
+    #[test]
+    fn create_refuses_an_unsealed_executable() {
+        let root = std::env::temp_dir().join(format!("berth-unsealed-{}", std::process::id()));
+        let result = ContainerBuilder::new("unsealed")
+            .unwrap()
+            .root(&root)
+            .create();
+        assert!(
+            matches!(
+                result,
+                Err(Error::Exe(crate::process::sealed_exe::SealError::NotSealed))
+            ),
+            "{result:?}"
+        );
+        assert!(!root.exists(), "create made {}", root.display());
     }
 }

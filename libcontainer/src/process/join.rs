@@ -118,7 +118,7 @@ fn serve(
 }
 
 fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
-    // CVE-2019-5736: see stage.rs; the same holds for a process joining a container.
+    // Non-dumpable until execve, as in stage.rs; the exe is the sealed view (sealed_exe.rs).
     let _ = nix::sys::prctl::set_dumpable(false);
     for &fd in cfg.close_in_child {
         // SAFETY: these fds belong to the parent's lock; this copy must not keep them.

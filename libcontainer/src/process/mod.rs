@@ -11,6 +11,7 @@ mod init;
 mod join;
 mod keyring;
 mod relay;
+pub mod sealed_exe;
 mod stage;
 pub mod start;
 mod wait;

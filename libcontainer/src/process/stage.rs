@@ -11,11 +11,11 @@ use nix::unistd::{setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
 
 pub(super) fn child_main(cfg: &LaunchConfig, chan: Channel, direct: bool) -> ! {
-    // CVE-2019-5736: until execve replaces it, /proc/<pid>/exe of this process is the host's
-    // berth binary, reachable from a shared pid namespace. A non-dumpable process's exe link
-    // cannot be opened by anyone else, so the binary is sealed without copying it. (A user
-    // namespace turns this back on below: its root maps to an unprivileged host uid, which
-    // cannot write the root-owned binary, and it needs its own /proc/self files.)
+    // Until execve replaces it, this process's /proc/<pid>/{exe,mem,fd,environ} are berth's,
+    // reachable from a shared pid namespace: non-dumpable keeps them from container processes
+    // without CAP_SYS_PTRACE. The exe itself is already a sealed, read-only view
+    // (sealed_exe.rs: CVE-2019-5736), which holds with CAP_SYS_PTRACE too. (A user namespace
+    // turns dumpable back on below: it needs its own /proc/self files.)
     let _ = nix::sys::prctl::set_dumpable(false);
     for &fd in cfg.close_in_child {
         // SAFETY: these fds belong to the parent's lock; this copy must not keep them.
