@@ -25,8 +25,8 @@ pub mod sysctl;
 pub mod tty;
 
 pub use container::{
-    list, parse_signal, Container, ContainerBuilder, Created, Error, ExecChild, ExecOptions,
-    Signal, Status,
+    list, parse_kill_signal, parse_signal, Container, ContainerBuilder, Created, Error, ExecChild,
+    ExecOptions, Signal, Status,
 };
 
 /// The state root used when none is given, as runc uses /run/runc.

@@ -148,6 +148,7 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
     })?;
     let linux = c.spec.linux().as_ref();
     let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
+    cgroups::check_not_frozen(&cgroup)?;
     let mut events = Events {
         b,
         c,

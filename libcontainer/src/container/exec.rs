@@ -53,6 +53,11 @@ impl ExecChild {
     pub fn pid(&self) -> i32 {
         self.pid
     }
+    /// Kills it and reaps it: for a caller whose own step after `exec` failed (runc's
+    /// `--pid-file` it could not write), so no process runs that nobody knows of.
+    pub fn kill(self) {
+        crate::process::kill_and_reap(self.pid);
+    }
     /// Waits for it, forwarding the signals this process receives; returns its exit code, or
     /// 128+N if signal N killed it.
     pub fn wait_forwarding_signals(&self) -> Result<i32, Error> {
@@ -94,7 +99,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
             return Err(Error::WrongStatus {
                 id: state.id,
                 status,
-                reason: "cannot exec in a paused container (use --ignore-paused)",
+                reason: "cannot exec in a paused container (use --ignore-paused to override)",
             })
         }
         _ => {}
@@ -127,13 +132,18 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
     if super::ops::status(&c.root, &state) == Status::Stopped {
         return Err(stopped());
     }
+    // The lock is not held while the process is made: it may join a frozen cgroup
+    // (`--ignore-paused`) and wait there until `resume`, which needs the lock, as do `state`
+    // and `delete --force`. From here on only fds and the paths read under the lock are used;
+    // a container deleted meanwhile fails the cgroup join or kills the new process.
+    drop(dir);
     let cfg = JoinConfig {
         spec: &spec,
         joins: &joins,
         seccomp: program.as_ref(),
         console_socket: opts.console_socket.as_deref(),
         preserve_fds: opts.preserve_fds,
-        close_in_child: &[dir.raw_fd()],
+        close_in_child: &[],
     };
     let pid = spawn_joined(
         &cfg,

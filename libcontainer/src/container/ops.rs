@@ -137,9 +137,19 @@ pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Erro
             &loaded
         }
     };
-    let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
-    if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
-        send_seccomp_listener(&state, config, fd, state.pid)?;
+    // A frozen init would never answer, and `start` would wait holding the lock.
+    cgroups::check_not_frozen(&state.cgroup)?;
+    let mut forwarded = Ok(());
+    let mut on_listener = |fd| {
+        forwarded = send_seccomp_listener(&state, config, fd, state.pid);
+        forwarded.as_ref().map_err(|e| e.to_string()).copied()
+    };
+    if let Err(e) = crate::process::start::request_start(dir.fd(), state.pid, &mut on_listener) {
+        if forwarded.is_err() {
+            // The init waits for the agent that will never come: it cannot go on.
+            let _ = signal_init(&state, Some(Signal::SIGKILL));
+        }
+        return Err(forwarded.err().unwrap_or(Error::Start(e)));
     }
     let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
     if let Some(list) = config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
@@ -206,8 +216,10 @@ fn init_handle(state: &State) -> InitHandle {
     }
 }
 
-/// Signals the init; false when it is already gone.
-fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
+/// Signals the init (`None`: kill(2)'s null signal, which only checks it can be signalled);
+/// false when it is already gone.
+fn signal_init(state: &State, sig: Option<Signal>) -> Result<bool, Error> {
+    let signo = sig.map_or(0, |s| s as i32);
     let r = match init_handle(state) {
         InitHandle::Gone => return Ok(false),
         // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
@@ -215,34 +227,58 @@ fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
                 fd.as_raw_fd(),
-                sig as i32,
+                signo,
                 0usize,
                 0,
             )
         },
         // SAFETY: kill(2) takes a pid and a signal number.
-        InitHandle::Pid => unsafe { libc::kill(state.pid, sig as i32) as libc::c_long },
+        InitHandle::Pid => unsafe { libc::kill(state.pid, signo) as libc::c_long },
     };
     match r {
         0 => Ok(true),
         _ if nix::errno::Errno::last() == nix::errno::Errno::ESRCH => Ok(false),
         _ => Err(Error::Io {
-            what: format!("kill {} {sig}", state.id),
+            what: format!("kill {} {signo}", state.id),
             reason: nix::errno::Errno::last().to_string(),
         }),
     }
 }
 
-pub(super) fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), Error> {
-    let (_dir, state) = lock_when(c, |s| s != Status::Stopped, "container not running")?;
+/// As runc: `all` signals whatever is left in the cgroup even of a stopped container (a
+/// cgroup already gone is nothing to signal); without it the init must be alive. SIGKILL
+/// thaws a paused container, or (on cgroup v1) the signal would wait for `resume`.
+pub(super) fn kill(c: &Container, sig: Option<Signal>, all: bool) -> Result<(), Error> {
+    let (_dir, state) = lock(c)?;
+    let status = status(&c.root, &state);
+    if status == Status::Stopped {
+        if !all {
+            return Err(Error::WrongStatus {
+                id: state.id,
+                status,
+                reason: "container not running",
+            });
+        }
+        if let Some(sig) = sig {
+            if let Ok(pids) = cgroups::pids(&state.cgroup) {
+                pids.into_iter().for_each(|p| {
+                    let _ = nix::sys::signal::kill(p, sig);
+                });
+            }
+        }
+        return Ok(());
+    }
     if all {
         signal_all(&state, sig)?;
     }
     signal_init(&state, sig)?;
+    if status == Status::Paused && sig == Some(Signal::SIGKILL) {
+        cgroups::thaw(&state.cgroup)?;
+    }
     Ok(())
 }
 
-fn signal_all(state: &State, sig: Signal) -> Result<(), Error> {
+fn signal_all(state: &State, sig: Option<Signal>) -> Result<(), Error> {
     for pid in cgroups::pids(&state.cgroup)? {
         let _ = nix::sys::signal::kill(pid, sig);
     }
@@ -264,8 +300,8 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
         if status == Status::Paused {
             cgroups::thaw(&state.cgroup)?;
         }
-        signal_all(&state, Signal::SIGKILL)?;
-        signal_init(&state, Signal::SIGKILL)?;
+        signal_all(&state, Some(Signal::SIGKILL))?;
+        signal_init(&state, Some(Signal::SIGKILL))?;
         wait_gone(&state)?;
     }
     // Read before the directory goes. A container whose config cannot be read is still
@@ -338,9 +374,18 @@ pub(super) fn wait_child(pid: i32) -> Result<i32, Error> {
 
 /// Parses a signal as runc does: `KILL`, `SIGKILL` or `9`.
 pub fn parse_signal(s: &str) -> Result<Signal, Error> {
+    parse_kill_signal(s)?.ok_or_else(|| Error::UnknownSignal(s.to_string()))
+}
+
+/// Like `parse_signal`, also taking `0`, the null signal (`None`): runc's `kill <id> 0`
+/// checks that the container's init can be signalled.
+pub fn parse_kill_signal(s: &str) -> Result<Option<Signal>, Error> {
     let unknown = || Error::UnknownSignal(s.to_string());
     if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| unknown());
+        if n == 0 {
+            return Ok(None);
+        }
+        return Signal::try_from(n).map(Some).map_err(|_| unknown());
     }
     let upper = s.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -348,7 +393,7 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
     } else {
         format!("SIG{upper}")
     };
-    name.parse::<Signal>().map_err(|_| unknown())
+    name.parse::<Signal>().map(Some).map_err(|_| unknown())
 }
 
 /// Every container in the state root, in id order. Read without the containers' locks (as
@@ -428,7 +473,7 @@ mod tests {
         let state = state_of(child.as_raw());
         test_fork::in_child(move || {
             test_fork::refuse_with_enosys(libc::SYS_pidfd_open)?;
-            match signal_init(&state, Signal::SIGTERM) {
+            match signal_init(&state, Some(Signal::SIGTERM)) {
                 Ok(true) => Ok(()),
                 other => Err(format!("signal_init: {other:?}")),
             }

@@ -157,7 +157,10 @@ fn s(e: impl std::fmt::Display) -> String {
 /// The process's own settings, dropping privileges last, then execve: shared by the init
 /// (after `start`) and by `berth exec`. Without noNewPrivileges the seccomp filter must go in
 /// while CAP_SYS_ADMIN is still held (before the uid and capability changes); with it, as the
-/// very last step before exec. A SCMP_ACT_NOTIFY listener is handed to `on_listener`.
+/// very last step before exec. Everything berth itself needs (the cwd and its check, signal
+/// dispositions, /proc reads) is done before the filter, so a profile denying getcwd or
+/// rt_sigaction does not stop berth, only the program. A SCMP_ACT_NOTIFY listener is handed
+/// to `on_listener` as soon as the filter is in, which returns once the agent has it.
 pub(super) fn finish_and_exec(
     spec: &Spec,
     seccomp: Option<&SeccompProgram>,
@@ -170,20 +173,23 @@ pub(super) fn finish_and_exec(
     }
     attributes::apply_attributes(spec).map_err(s)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
-    let mut listener = None;
+    let setgroups = setgroups_allowed();
+    enter_cwd(spec)?;
+    reset_signals()?;
+    let mut filter = |prog: &SeccompProgram| -> Result<(), String> {
+        if let Some(l) = seccomp::install(prog).map_err(s)? {
+            on_listener(l)?;
+        }
+        Ok(())
+    };
     if let (false, Some(prog)) = (nnp, seccomp) {
-        listener = seccomp::install(prog).map_err(s)?;
+        filter(prog)?;
     }
-    identity::set_identity(process.user(), setgroups_allowed()).map_err(s)?;
+    identity::set_identity(process.user(), setgroups).map_err(s)?;
     capabilities::apply_capabilities(process.capabilities().as_ref()).map_err(s)?;
     attributes::apply_no_new_privileges(spec).map_err(s)?;
     if let (true, Some(prog)) = (nnp, seccomp) {
-        listener = seccomp::install(prog).map_err(s)?;
-    }
-    enter_cwd(spec)?;
-    reset_signals()?;
-    if let Some(l) = listener {
-        on_listener(l)?;
+        filter(prog)?;
     }
     exec_program(program)
 }

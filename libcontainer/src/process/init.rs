@@ -135,7 +135,7 @@ fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Inf
         hooks::run_hooks("startContainer", list, &created_state(&p.hooks_state)).map_err(s)?;
     }
     finish_and_exec(spec, cfg.seccomp, &p.program, &mut |l| {
-        reply_listener(conn, &l).map_err(|e| format!("seccomp listener to start: {e}"))
+        reply_listener(conn, &l)
     })
 }
 
