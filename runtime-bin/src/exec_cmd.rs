@@ -33,7 +33,11 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32, CliError> {
     let container = Container::load(root, &args.id)?;
     let child = container.exec(opts)?;
     if let Some(path) = &args.pid_file {
-        write_pid_file(path, child.pid())?;
+        if let Err(e) = write_pid_file(path, child.pid()) {
+            // As runc: the caller learns of no pid, so the process must not run on.
+            child.kill();
+            return Err(e);
+        }
     }
     if args.detach {
         return Ok(0);

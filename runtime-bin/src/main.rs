@@ -48,8 +48,17 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         Err(e) => {
             logger.error(&e.to_string());
-            ExitCode::FAILURE
+            ExitCode::from(failure_code(cli.command.as_ref()))
         }
+    }
+}
+
+/// runc's exit status for its own failures: 255 for `exec`, whose caller must tell them from
+/// the process's own exit status (which `exec` passes on), 1 for every other command.
+fn failure_code(command: Option<&Command>) -> u8 {
+    match command {
+        Some(Command::Exec(_)) => 255,
+        _ => 1,
     }
 }
 
