@@ -96,6 +96,11 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         Command::Update(a) => update_cmd::update(root, a),
         Command::Events(a) => events_cmd::events(root, a),
         Command::Features => features(),
+        // Refused before anything is looked at: nothing is checkpointed, stopped or created.
+        Command::Checkpoint(_) => Err(CliError::NotSupported {
+            command: "checkpoint",
+        }),
+        Command::Restore(_) => Err(CliError::NotSupported { command: "restore" }),
     }
 }
 
