@@ -491,3 +491,36 @@ fn checkpoint_and_restore_are_refused_clearly() {
     out.assert_fails_naming(&["restore is not supported"]);
     assert!(env.rt.state(&restored).is_none());
 }
+
+/// The startContainer hook runs as runc runs it: right before the program, under the same
+/// user, capabilities, noNewPrivileges and seccomp filter.
+#[test]
+fn start_container_hook_runs_under_the_process_restrictions() {
+    let env = TestEnv::new("start_hook_restrictions");
+    const STATUS: &str =
+        "grep -E '^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' \
+                          /proc/self/status";
+    let mut b = env.bundle(&["sh", "-c", &format!("{STATUS}; echo ---; cat /tmp/hook")]);
+    b.add_mount(
+        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=1777"]}),
+    );
+    // runc 1.1 gives a tmpfs the mode of the directory it covers, whatever mode= says.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(b.rootfs().join("tmp"), PermissionsExt::from_mode(0o1777)).unwrap();
+    b.process()["user"] = json!({"uid": 1000, "gid": 1000});
+    b.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    b.config["hooks"] = json!({"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", format!("{STATUS} > /tmp/hook")]}
+    ]});
+    let out = env.run(&b);
+    out.assert_ok("run");
+    let (program, hook) = out.stdout.split_once("---\n").expect("both outputs");
+    assert_contains(program, "Uid:\t1000");
+    assert_contains(program, "NoNewPrivs:\t1");
+    assert_contains(program, "Seccomp:\t2");
+    assert_eq!(hook, program, "the hook ran under other restrictions");
+}

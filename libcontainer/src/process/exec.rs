@@ -161,11 +161,13 @@ fn s(e: impl std::fmt::Display) -> String {
 /// dispositions, /proc reads) is done before the filter, so a profile denying getcwd or
 /// rt_sigaction does not stop berth, only the program. A SCMP_ACT_NOTIFY listener is handed
 /// to `on_listener` as soon as the filter is in, which returns once the agent has it.
+/// `before_exec` runs last, under every restriction (the init's startContainer hooks).
 pub(super) fn finish_and_exec(
     spec: &Spec,
     seccomp: Option<&SeccompProgram>,
     program: &Program,
     on_listener: &mut dyn FnMut(OwnedFd) -> Result<(), String>,
+    before_exec: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<Infallible, String> {
     let process = spec.process().as_ref().ok_or("process: missing")?;
     if let Some(limits) = process.rlimits() {
@@ -191,6 +193,7 @@ pub(super) fn finish_and_exec(
     if let (true, Some(prog)) = (nnp, seccomp) {
         filter(prog)?;
     }
+    before_exec()?;
     exec_program(program)
 }
 

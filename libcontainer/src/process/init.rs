@@ -124,19 +124,27 @@ fn set_names(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-/// After `start`: startContainer hooks, then the process's own settings and exec.
+/// After `start`: the process's own settings, then the startContainer hooks under them (as
+/// runc runs them: same user, capabilities, noNewPrivileges and seccomp filter as the
+/// program), then exec.
 fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Infallible, String> {
     let spec = cfg.spec;
-    if let Some(list) = spec
+    let hooks = spec
         .hooks()
         .as_ref()
-        .and_then(|h| h.start_container().as_ref())
-    {
-        hooks::run_hooks("startContainer", list, &created_state(&p.hooks_state)).map_err(s)?;
-    }
-    finish_and_exec(spec, cfg.seccomp, &p.program, &mut |l| {
-        reply_listener(conn, &l)
-    })
+        .and_then(|h| h.start_container().as_ref());
+    let state = hooks.map(|_| created_state(&p.hooks_state));
+    let mut start_hooks = || match (hooks, &state) {
+        (Some(list), Some(state)) => hooks::run_hooks("startContainer", list, state).map_err(s),
+        _ => Ok(()),
+    };
+    finish_and_exec(
+        spec,
+        cfg.seccomp,
+        &p.program,
+        &mut |l| reply_listener(conn, &l),
+        &mut start_hooks,
+    )
 }
 
 /// The state the parent gave us says "creating"; by `start` the container is "created".

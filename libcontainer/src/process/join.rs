@@ -178,5 +178,11 @@ fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), String> {
         chan.expect(&Msg::SeccompListenerSent)
             .map_err(|e| format!("berth exec did not hand on the seccomp listener: {e}"))
     };
-    match finish_and_exec(cfg.spec, cfg.seccomp, &program, &mut send_listener)? {}
+    match finish_and_exec(
+        cfg.spec,
+        cfg.seccomp,
+        &program,
+        &mut send_listener,
+        &mut || Ok(()),
+    )? {}
 }
