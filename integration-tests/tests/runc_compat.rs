@@ -3,7 +3,7 @@
 //! checks runc's behaviour and berth's; where runc itself is wrong it says so and is skipped.
 
 use integration_tests::notify_agent::{self, Answer};
-use integration_tests::{assert_contains, host, skip_for_runc, Bundle, TestEnv};
+use integration_tests::{assert_contains, host, is_runc, skip_for_runc, Bundle, TestEnv};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -523,4 +523,29 @@ fn start_container_hook_runs_under_the_process_restrictions() {
     assert_contains(program, "NoNewPrivs:\t1");
     assert_contains(program, "Seccomp:\t2");
     assert_eq!(hook, program, "the hook ran under other restrictions");
+}
+
+/// runtime-spec requires `process` only at start: berth creates the container and `start`
+/// fails naming the field. runc 1.1 refuses at create ("process property must not be
+/// empty"); docs/compatibility.md records the difference.
+#[test]
+fn create_without_process_is_accepted_and_start_fails_clearly() {
+    let env = TestEnv::new("create_no_process");
+    let mut b = env.bundle(&["true"]);
+    b.config.as_object_mut().unwrap().remove("process");
+    b.save();
+    let id = env.id();
+    let out = env.rt.run_cmd(&["create", "--bundle", b.path_str(), &id]);
+    if is_runc() {
+        out.assert_fails_naming(&["process property must not be empty"]);
+        host::assert_nothing_left(&env.rt.root, &id, &b.dir);
+        return;
+    }
+    out.assert_ok("create without process");
+    env.wait_status(&id, "created");
+    let out = env.rt.run_cmd(&["start", &id]);
+    out.assert_fails_naming(&["process: the config has none"]);
+    env.wait_status(&id, "stopped");
+    env.rt.run_cmd(&["delete", &id]).assert_ok("delete");
+    host::assert_nothing_left(&env.rt.root, &id, &b.dir);
 }

@@ -36,7 +36,8 @@ pub(super) fn init_main(cfg: &LaunchConfig, chan: Channel) -> i32 {
 }
 
 struct Prepared {
-    program: Program,
+    /// None for a config without `process`: created, but `start` fails.
+    program: Option<Program>,
     /// The state JSON our own hooks (createContainer, startContainer) get on stdin.
     hooks_state: Vec<u8>,
 }
@@ -78,7 +79,11 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         let size = size.map(|b| (b.height() as u16, b.width() as u16));
         tty::setup_console(socket, size).map_err(s)?;
     }
-    let program = resolve_program(spec)?;
+    let program = spec
+        .process()
+        .is_some()
+        .then(|| resolve_program(spec))
+        .transpose()?;
     limit_fds(cfg.preserve_fds)?;
     Ok(Prepared {
         program,
@@ -129,6 +134,9 @@ fn set_names(spec: &Spec) -> Result<(), String> {
 /// program), then exec.
 fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Infallible, String> {
     let spec = cfg.spec;
+    let program = p.program.as_ref().ok_or(
+        "process: the config has none, and runtime-spec requires one to start the container",
+    )?;
     let hooks = spec
         .hooks()
         .as_ref()
@@ -141,7 +149,7 @@ fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Inf
     finish_and_exec(
         spec,
         cfg.seccomp,
-        &p.program,
+        program,
         &mut |l| reply_listener(conn, &l),
         &mut start_hooks,
     )
