@@ -549,3 +549,81 @@ fn create_without_process_is_accepted_and_start_fails_clearly() {
     env.rt.run_cmd(&["delete", &id]).assert_ok("delete");
     host::assert_nothing_left(&env.rt.root, &id, &b.dir);
 }
+
+/// Sub-cgroups made for `exec --cgroup`, removed before the container is deleted (a runtime
+/// only removes the cgroup it made, which must be empty by then).
+struct SubCgroups(Vec<PathBuf>);
+
+impl Drop for SubCgroups {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// The cgroup of each hierarchy line of /proc/self/cgroup printed by a process.
+fn cgroup_lines(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            Some((ctrls.to_owned(), path.to_owned()))
+        })
+        .collect()
+}
+
+/// runc 1.1's `exec --cgroup`: PATH for every hierarchy, CONTROLLER:PATH for some (v1); the
+/// sub-cgroup must exist and be under the container's.
+#[test]
+fn exec_cgroup_joins_an_existing_sub_cgroup() {
+    let env = TestEnv::new("exec_sub_cgroup");
+    let (id, _) = sleeping(&env);
+    let init = env.rt.state(&id).expect("state")["pid"].as_i64().unwrap();
+    let subs = SubCgroups(
+        integration_tests::cgroup::dirs(init)
+            .into_iter()
+            .map(|(_, d)| d.join("sub"))
+            .collect(),
+    );
+    for d in &subs.0 {
+        std::fs::create_dir(d).expect("making a sub-cgroup");
+        // A v1 cpuset cgroup takes no task until it has cpus and mems.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            match std::fs::read_to_string(d.parent().unwrap().join(f)) {
+                Ok(v) if !v.trim().is_empty() => {
+                    std::fs::write(d.join(f), v.trim()).expect("filling the cpuset")
+                }
+                _ => {}
+            }
+        }
+    }
+    let out = env
+        .rt
+        .run_cmd(&["exec", "--cgroup", "sub", &id, "cat", "/proc/self/cgroup"]);
+    out.assert_ok("exec --cgroup sub");
+    for (ctrls, path) in cgroup_lines(&out.stdout) {
+        assert!(path.ends_with("/sub"), "{ctrls}: {path}\n{}", out.stdout);
+    }
+    if !integration_tests::cgroup::is_pure_v2() {
+        let out = env.rt.run_cmd(&[
+            "exec",
+            "--cgroup",
+            "pids:/sub",
+            &id,
+            "cat",
+            "/proc/self/cgroup",
+        ]);
+        out.assert_ok("exec --cgroup pids:/sub");
+        for (ctrls, path) in cgroup_lines(&out.stdout) {
+            let want_sub = ctrls.split(',').any(|c| c == "pids");
+            assert_eq!(path.ends_with("/sub"), want_sub, "{ctrls}: {path}");
+        }
+    }
+    for bad in ["nosuch", "../..", "sub/../../.."] {
+        let out = env.rt.run_cmd(&["exec", "--cgroup", bad, &id, "true"]);
+        assert_eq!(out.code(), Some(RUNTIME_FAILURE), "{out:#?}");
+    }
+    assert_eq!(container_pids(&env, &id), [init]);
+    drop(subs);
+}

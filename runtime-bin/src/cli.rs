@@ -371,6 +371,10 @@ pub struct ExecArgs {
     /// Allow exec in a paused container
     #[arg(long)]
     pub ignore_paused: bool,
+    /// Run the process in an existing sub-cgroup of the container's: PATH, or
+    /// CONTROLLER[,CONTROLLER...]:PATH on cgroup v1 (repeatable)
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
     /// AppArmor profile for the process (not supported: only an empty value is accepted)
     #[arg(long, value_name = "PROFILE")]
     pub apparmor: Option<String>,
@@ -533,6 +537,7 @@ mod tests {
             "berth exec -d --pid-file /p --process /f id",
             "berth exec -t --console-socket /s -e A=1 -e B=2 -u 1:2 -g 3 -g 4 -c CAP_KILL --cwd /tmp --no-new-privs --preserve-fds 1 id sh -c true",
             "berth exec id ls -l",
+            "berth exec --cgroup pids:sub --cgroup cpu,cpuacct:/other id true",
             "berth pause id",
             "berth resume id",
             "berth ps -f json id",

@@ -65,6 +65,7 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        sub_cgroups: a.cgroup.clone(),
         ..Default::default()
     };
     if let Some(file) = &a.process {
