@@ -627,3 +627,88 @@ fn exec_cgroup_joins_an_existing_sub_cgroup() {
     assert_eq!(container_pids(&env, &id), [init]);
     drop(subs);
 }
+
+// ---- item 13: output scripts read -------------------------------------------------------------
+
+/// Asserts the keys appear in `text` in this order (scripts and diffs read runc's order).
+#[track_caller]
+fn assert_key_order(text: &str, keys: &[&str]) {
+    let at: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            text.find(&format!("\"{k}\""))
+                .unwrap_or_else(|| panic!("{k} missing from {text}"))
+        })
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "{keys:?} out of order in {text}"
+    );
+}
+
+const STATE_ORDER: &[&str] = &[
+    "ociVersion",
+    "id",
+    "pid",
+    "status",
+    "bundle",
+    "rootfs",
+    "created",
+    "owner",
+];
+
+#[test]
+fn state_list_and_events_print_keys_in_runcs_order() {
+    let env = TestEnv::new("key_order");
+    let (id, _) = sleeping(&env);
+    let out = env.rt.run_cmd(&["state", &id]);
+    out.assert_ok("state");
+    assert_key_order(&out.stdout, STATE_ORDER);
+    let out = env.rt.run_cmd(&["list", "--format", "json"]);
+    out.assert_ok("list --format json");
+    assert_key_order(&out.stdout, STATE_ORDER);
+    let out = env.rt.run_cmd(&["events", "--stats", &id]);
+    out.assert_ok("events --stats");
+    assert!(
+        out.stdout
+            .starts_with(&format!("{{\"type\":\"stats\",\"id\":\"{id}\",\"data\":")),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn version_prints_version_commit_and_spec() {
+    let env = TestEnv::new("version");
+    let out = env.rt.run_cmd(&["--version"]);
+    out.assert_ok("--version");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.len() >= 3, "{out:#?}");
+    assert!(lines[0].contains(" version "), "{out:#?}");
+    assert!(lines[1].starts_with("commit: "), "{out:#?}");
+    assert!(lines[2].starts_with("spec: 1."), "{out:#?}");
+}
+
+/// Tools grep runc's help for `NAME:` and `USAGE:`; `help` of an unknown command says so.
+#[test]
+fn help_has_runcs_sections_and_unknown_commands_say_so() {
+    let env = TestEnv::new("help");
+    for args in [
+        &["--help"][..],
+        &["help"],
+        &["help", "exec"],
+        &["exec", "--help"],
+    ] {
+        let out = env.rt.run_cmd(args);
+        out.assert_ok(&format!("{args:?}"));
+        assert_contains(&out.stdout, "NAME:");
+        assert_contains(&out.stdout, "USAGE:");
+    }
+    let out = env.rt.run_cmd(&["help", "exec"]);
+    assert_contains(&out.stdout, "exec - ");
+    for args in [&["help", "no-such-command"][..], &["no-such-command"]] {
+        let out = env.rt.run_cmd(args);
+        assert_eq!(out.code(), Some(3), "{out:#?}");
+        assert_contains(&out.stderr, "No help topic for 'no-such-command'");
+    }
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "berth",
-    about = "berth: an OCI container runtime (runc's command line)",
+    about = "Open Container Initiative runtime (runc's command line)",
     disable_version_flag = true
 )]
 pub struct Cli {
@@ -434,6 +434,52 @@ pub struct SpecArgs {
     /// Generate a configuration for a rootless container
     #[arg(long)]
     pub rootless: bool,
+}
+
+/// runc's help layout (urfave/cli): `NAME:`, `USAGE:` and upper-case sections, which tools
+/// and people grep for.
+const TOP_HELP: &str = "\
+NAME:
+   {name} - {about}
+
+USAGE:
+   {usage}
+
+COMMANDS:
+{subcommands}
+
+GLOBAL OPTIONS:
+{options}
+";
+
+/// `{about}` and `{usage}` are clap's; the name is the command's own (clap's `{name}` would
+/// read `berth-exec`).
+const COMMAND_HELP: &str = "\
+NAME:
+   berth NAME - {about}
+
+USAGE:
+   {usage}
+";
+
+/// The command line as parsed and as its help is shown: every command's help in runc's layout.
+pub fn command() -> clap::Command {
+    Cli::command().help_template(TOP_HELP).mut_subcommands(|c| {
+        let mut template = COMMAND_HELP.replacen("NAME -", &format!("{} -", c.get_name()), 1);
+        if c.get_positionals().next().is_some() {
+            template.push_str("\nARGUMENTS:\n{positionals}\n");
+        }
+        template.push_str("\nOPTIONS:\n{options}\n");
+        c.help_template(template)
+    })
+}
+
+/// Parses `args` (after `normalize_args`).
+pub fn parse(args: Vec<String>) -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
 /// runc (urfave/cli) also takes long flags with one dash (`-root`, `-bundle=x`); clap does not,

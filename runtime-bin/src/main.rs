@@ -9,10 +9,10 @@ mod exec_cmd;
 mod inspect;
 mod lifecycle;
 mod logging;
+mod ordered;
 mod spec_cmd;
 mod update_cmd;
 
-use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, GlobalOpts, Rootless};
 use error::CliError;
 use logging::Logger;
@@ -20,17 +20,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::normalize_args(std::env::args());
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match cli::parse(args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            // runc exits 1 on usage errors too; help goes to stdout and is not an error.
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return usage_error(&e),
     };
     let logger = match Logger::new(
         cli.global.log_format,
@@ -53,6 +45,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// runc exits 1 on usage errors; help goes to stdout and is not an error. An unknown command
+/// (or `help` of one) is runc's "No help topic", exit 3.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::InvalidSubcommand {
+        if let Some(ContextValue::String(name)) = e.get(ContextKind::InvalidSubcommand) {
+            Logger::stderr().error(&format!(
+                "No help topic for '{name}': berth has no such command (berth help lists them)"
+            ));
+            return ExitCode::from(3);
+        }
+    }
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// runc's exit status for its own failures: 255 for `exec`, whose caller must tell them from
 /// the process's own exit status (which `exec` passes on), 1 for every other command.
 fn failure_code(command: Option<&Command>) -> u8 {
@@ -70,7 +82,7 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
     }
     check_unsupported(g)?;
     let Some(command) = &cli.command else {
-        let _ = Cli::command().print_help();
+        let _ = cli::command().print_help();
         return Ok(0);
     };
     let argv: Vec<String> = std::env::args().collect();
@@ -132,6 +144,12 @@ fn features() -> Result<i32, CliError> {
     Ok(0)
 }
 
+/// runc's three lines: version, commit, the newest runtime-spec version understood.
 fn version() -> String {
-    format!("berth version {}\n", env!("CARGO_PKG_VERSION"))
+    format!(
+        "berth version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("BERTH_COMMIT"),
+        libcontainer::features::OCI_VERSION_MAX
+    )
 }
