@@ -2,6 +2,7 @@
 //! operation is a libcontainer call.
 
 mod cgroup_cmds;
+mod checkpoint_cmd;
 mod cli;
 mod error;
 mod events_cmd;
@@ -109,10 +110,8 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         Command::Events(a) => events_cmd::events(root, a),
         Command::Features => features(),
         // Refused before anything is looked at: nothing is checkpointed, stopped or created.
-        Command::Checkpoint(_) => Err(CliError::NotSupported {
-            command: "checkpoint",
-        }),
-        Command::Restore(_) => Err(CliError::NotSupported { command: "restore" }),
+        Command::Checkpoint(a) => checkpoint_cmd::checkpoint(a),
+        Command::Restore(a) => checkpoint_cmd::restore(a),
     }
 }
 
