@@ -374,3 +374,34 @@ fn a_profile_denying_the_runtimes_own_syscalls_does_not_stop_start() {
         assert_eq!(out.stdout.trim(), "exec'd");
     }
 }
+
+/// Commands refused for the container's status fail with 1 (exec with 255), as runc's do.
+#[test]
+fn commands_refused_for_the_status_fail_with_1() {
+    let env = TestEnv::new("status_exit_codes");
+    let (id, _) = sleeping(&env);
+    for args in [&["delete", &id][..], &["start", &id], &["resume", &id]] {
+        let out = env.rt.run_cmd(args);
+        assert_eq!(out.code(), Some(1), "{out:#?}");
+    }
+    env.rt.run_cmd(&["kill", &id, "KILL"]).assert_ok("kill");
+    env.wait_status(&id, "stopped");
+    let cases: [&[&str]; 7] = [
+        &["pause", &id],
+        &["resume", &id],
+        &["start", &id],
+        &["update", "--pids-limit", "10", &id],
+        &["events", "--stats", &id],
+        &["kill", &id],
+        &["kill", &id, "NO-SUCH-SIGNAL"],
+    ];
+    for args in cases {
+        let out = env.rt.run_cmd(args);
+        assert_eq!(out.code(), Some(1), "{out:#?}");
+    }
+    let out = env.rt.run_cmd(&["exec", &id, "true"]);
+    assert_eq!(out.code(), Some(RUNTIME_FAILURE), "{out:#?}");
+    env.rt
+        .run_cmd(&["delete", &id])
+        .assert_ok("delete of a stopped container");
+}
