@@ -255,6 +255,14 @@ fn exec_under_a_notify_profile_reaches_the_agent_first() {
     out.assert_ok("exec");
     assert_eq!(out.stdout.trim(), "exec'd");
     assert!(exec_agent.state()["pid"].as_i64().is_some_and(|p| p > 0));
+    // No agent any more: exec fails clearly and leaves no process behind.
+    drop(exec_agent);
+    let _ = std::fs::remove_file(&sock);
+    let out = env.rt.run_cmd(&["exec", &id, "echo", "never"]);
+    assert_eq!(out.code(), Some(RUNTIME_FAILURE), "{out:#?}");
+    out.assert_fails_naming(&["failed to connect with seccomp agent"]);
+    let init = env.rt.state(&id).expect("state")["pid"].as_i64().unwrap();
+    assert_eq!(container_pids(&env, &id), [init]);
 }
 
 // ---- item 10: exit codes ---------------------------------------------------------------------
