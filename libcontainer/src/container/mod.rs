@@ -320,7 +320,8 @@ impl Container {
     pub fn exec(&self, opts: ExecOptions) -> Result<ExecChild, Error> {
         exec::exec(self, opts)
     }
-    /// Sends `signal` to the init, or with `all` to every process of the container.
+    /// Sends `signal` to the init, or with `all` to every process of the container (also of a
+    /// stopped one: what is left in its cgroup). SIGKILL thaws a paused container.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), Error> {
         ops::kill(self, Some(signal), all)
     }
