@@ -413,3 +413,49 @@ fn commands_refused_for_the_status_fail_with_1() {
         .run_cmd(&["delete", &id])
         .assert_ok("delete of a stopped container");
 }
+
+/// Without a pid namespace of its own, a container's exec'd processes outlive its init;
+/// `delete` of the stopped container kills them (as runc does) instead of failing on a busy
+/// cgroup.
+#[test]
+fn delete_of_a_stopped_container_kills_what_exec_left_behind() {
+    let env = TestEnv::new("delete_leftovers");
+    let mut b = env.bundle(&["sleep", "1000"]);
+    b.remove_namespace("pid");
+    b.save();
+    let id = env.id();
+    env.rt
+        .run_cmd(&["run", "--detach", "--bundle", b.path_str(), &id])
+        .assert_ok("run --detach");
+    let pid_file = env.dir.join("leftover.pid");
+    env.rt
+        .run_cmd(&[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "1000",
+        ])
+        .assert_ok("exec --detach");
+    let leftover: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.rt.run_cmd(&["kill", &id, "KILL"]).assert_ok("kill");
+    env.wait_status(&id, "stopped");
+    assert!(running(leftover), "the exec'd process died with the init");
+    env.rt.run_cmd(&["delete", &id]).assert_ok("delete");
+    assert!(!running(leftover), "delete left the exec'd process running");
+    host::assert_nothing_left(&env.rt.root, &id, &b.dir);
+}
+
+/// Alive and not a zombie (an orphan's zombie waits for the host's init to reap it).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+        .unwrap_or(false)
+}

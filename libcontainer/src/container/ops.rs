@@ -303,6 +303,8 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
         signal_all(&state, Some(Signal::SIGKILL))?;
         signal_init(&state, Some(Signal::SIGKILL))?;
         wait_gone(&state)?;
+    } else {
+        kill_leftovers(&state);
     }
     // Read before the directory goes. A container whose config cannot be read is still
     // deleted (it is of no use anyway); only its poststop hooks cannot run, and we say so.
@@ -327,6 +329,17 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
         }
     }
     Ok(())
+}
+
+/// As runc: processes an `exec` left in a stopped container's cgroup (without a pid namespace
+/// of its own, the init's exit does not take them along) would keep the cgroup busy, and
+/// `delete` failing, for ever. Thawed first, or a frozen one would never die. A cgroup that is
+/// gone already holds nothing.
+fn kill_leftovers(state: &State) {
+    if cgroups::is_frozen(&state.cgroup) {
+        let _ = cgroups::thaw(&state.cgroup);
+    }
+    let _ = signal_all(state, Some(Signal::SIGKILL));
 }
 
 /// The init was SIGKILLed; the kernel needs a moment to tear it down (and its reaper to reap it).
