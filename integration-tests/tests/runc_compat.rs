@@ -143,8 +143,37 @@ fn create_into_a_frozen_cgroup_is_refused() {
             "{cmd} left its state dir behind"
         );
     }
+    // Only the frozen cgroup this test made is there: the runtime made none of its own.
+    let cgroups = host::cgroups_matching(&|n| n.contains(id.as_str()));
+    assert_eq!(cgroups, [cg.dir.clone()], "cgroups left behind");
     drop(cg);
     host::assert_nothing_left(&env.rt.root, &id, &b.dir);
+}
+
+/// A created container whose cgroup was frozen by hand is paused, as runc reports it: `start`
+/// refuses at once (the init could never answer) instead of waiting with the container's
+/// lock held; `resume` makes it created again, and it starts.
+#[test]
+fn start_of_a_container_whose_cgroup_was_frozen_is_refused() {
+    let env = TestEnv::new("start_frozen");
+    let id = env.create(&env.bundle(&["true"]));
+    let pid = env.rt.state(&id).expect("state")["pid"].as_i64().unwrap();
+    let (file, frozen) = if integration_tests::cgroup::is_pure_v2() {
+        let f = integration_tests::cgroup::file(pid, "", "", "cgroup.freeze");
+        (f, "1")
+    } else {
+        let f = integration_tests::cgroup::file(pid, "freezer", "freezer.state", "");
+        (f, "FROZEN")
+    };
+    std::fs::write(&file, frozen).expect("freezing the container's cgroup");
+    env.wait_status(&id, "paused");
+    let out = env.rt.run_cmd(&["start", &id]);
+    out.assert_fails_naming(&["paused"]);
+    env.rt.run_cmd(&["resume", &id]).assert_ok("resume");
+    env.wait_status(&id, "created");
+    env.rt
+        .run_cmd(&["start", &id])
+        .assert_ok("start once resumed");
 }
 
 // ---- item 2: seccomp notify on the runtime's own last syscalls ------------------------------

@@ -64,10 +64,12 @@ pub(super) fn status(root: &Path, state: &State) -> Status {
     };
     // SAFETY: borrowing an fd that `dir` owns for the duration of the call.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(dir.as_raw_fd()) };
-    if crate::process::start::init_is_waiting(fd) {
-        Status::Created
-    } else if cgroups::is_frozen(&state.cgroup) {
+    // Frozen first, as runc: a created container whose cgroup was frozen is paused (its init
+    // could not answer `start`), and `resume` makes it created again.
+    if cgroups::is_frozen(&state.cgroup) {
         Status::Paused
+    } else if crate::process::start::init_is_waiting(fd) {
+        Status::Created
     } else {
         Status::Running
     }
@@ -137,8 +139,6 @@ pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Erro
             &loaded
         }
     };
-    // A frozen init would never answer, and `start` would wait holding the lock.
-    cgroups::check_not_frozen(&state.cgroup)?;
     let mut forwarded = Ok(());
     let mut on_listener = |fd| {
         forwarded = send_seccomp_listener(&state, config, fd, state.pid);
