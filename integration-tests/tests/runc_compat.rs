@@ -145,7 +145,11 @@ fn create_into_a_frozen_cgroup_is_refused() {
     }
     // Only the frozen cgroup this test made is there: the runtime made none of its own.
     let cgroups = host::cgroups_matching(&|n| n.contains(id.as_str()));
-    assert_eq!(cgroups, [cg.dir.clone()], "cgroups left behind");
+    assert_eq!(
+        cgroups,
+        std::slice::from_ref(&cg.dir),
+        "cgroups left behind"
+    );
     drop(cg);
     host::assert_nothing_left(&env.rt.root, &id, &b.dir);
 }
