@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod cgroup;
+pub mod compat;
 pub mod console;
 pub mod engines;
 pub mod host;

@@ -7,7 +7,7 @@ use nix::sys::socket::{
     MsgFlags, SockFlag, SockType,
 };
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Every message of the create protocol, in the order they are normally exchanged
 /// (docs/process-model.md has the picture).
@@ -31,8 +31,11 @@ pub enum Msg {
     Ready,
     /// child → parent: setup failed; the text names the step and field.
     Error(String),
-    /// exec'd process → parent: its SCMP_ACT_NOTIFY listener, the fd attached (`send_fd`).
-    SeccompListener,
+    /// exec'd process → parent: its SCMP_ACT_NOTIFY listener is this fd number in the process
+    /// (the parent takes it with pidfd_getfd). Sent with `write_seccomp_listener`.
+    SeccompListener(i32),
+    /// parent → exec'd process: the agent at listenerPath holds the listener; go on.
+    SeccompListenerSent,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +62,8 @@ impl Msg {
             Msg::HooksDone(json) => (6, json),
             Msg::Ready => (7, &[]),
             Msg::Error(text) => (8, text.as_bytes()),
-            Msg::SeccompListener => (9, &[]),
+            Msg::SeccompListener(fd) => return [&[9u8][..], &fd.to_le_bytes()].concat(),
+            Msg::SeccompListenerSent => (10, &[]),
         };
         [&[tag][..], payload].concat()
     }
@@ -82,7 +86,13 @@ impl Msg {
             6 => Msg::HooksDone(payload.to_vec()),
             7 => Msg::Ready,
             8 => Msg::Error(String::from_utf8_lossy(payload).into_owned()),
-            9 => Msg::SeccompListener,
+            9 => {
+                let bytes: [u8; 4] = payload
+                    .try_into()
+                    .map_err(|_| ChannelError::Malformed(tag))?;
+                Msg::SeccompListener(i32::from_le_bytes(bytes))
+            }
+            10 => Msg::SeccompListenerSent,
             t => return Err(ChannelError::Malformed(t)),
         })
     }
@@ -112,6 +122,23 @@ impl Channel {
         let bytes = msg.encode();
         loop {
             match send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EPIPE) => return Err(ChannelError::Closed),
+                Err(e) => return Err(ChannelError::Io(e)),
+            }
+        }
+    }
+
+    /// `Msg::SeccompListener(fd)` with one write(2) of a stack buffer: the filter is already
+    /// in place and its agent does not have the listener yet, so nothing but that write may
+    /// run (no allocation that could mmap). runc refuses SCMP_ACT_NOTIFY on write for the same
+    /// reason, and so does berth.
+    pub fn write_seccomp_listener(&self, fd: RawFd) -> Result<(), ChannelError> {
+        let n = fd.to_le_bytes();
+        let packet = [9u8, n[0], n[1], n[2], n[3]];
+        loop {
+            match nix::unistd::write(&self.fd, &packet) {
                 Ok(_) => return Ok(()),
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(nix::errno::Errno::EPIPE) => return Err(ChannelError::Closed),
@@ -211,16 +238,19 @@ mod tests {
             Msg::HooksDone(b"{\"id\":\"x\"}".to_vec()),
             Msg::Ready,
             Msg::Error("mounts[3] (/x): bad".into()),
-            Msg::SeccompListener,
+            Msg::SeccompListener(5),
+            Msg::SeccompListenerSent,
         ];
         for m in &msgs {
             a.send(m).unwrap();
             assert_eq!(&b.recv().unwrap(), m);
         }
+        a.write_seccomp_listener(42).unwrap();
+        assert_eq!(b.recv().unwrap(), Msg::SeccompListener(42));
         let file = std::fs::File::open("/proc/self/stat").unwrap();
-        a.send_fd(&Msg::SeccompListener, file.as_fd()).unwrap();
+        a.send_fd(&Msg::Ready, file.as_fd()).unwrap();
         let (msg, fd) = b.recv_fd().unwrap();
-        assert_eq!(msg, Msg::SeccompListener);
+        assert_eq!(msg, Msg::Ready);
         let fd = fd.expect("the fd came along");
         let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
         assert!(link.ends_with("stat"), "{link:?}");

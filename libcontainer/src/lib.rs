@@ -27,8 +27,8 @@ pub mod sysctl;
 pub mod tty;
 
 pub use container::{
-    list, parse_signal, Container, ContainerBuilder, Created, Error, ExecChild, ExecOptions,
-    Signal, Status,
+    list, parse_kill_signal, parse_signal, Container, ContainerBuilder, Created, Error, ExecChild,
+    ExecOptions, Signal, Status,
 };
 pub use process::sealed_exe::{check_sealed_exe, ensure_sealed_exe, SealError};
 

@@ -1,13 +1,14 @@
 //! The command line, with runc's command names, flags and short flags, so engines that drive
 //! runc (containerd, podman via conmon, Docker via containerd) drive berth unchanged.
 
+pub use crate::checkpoint_cmd::{CheckpointArgs, RestoreArgs};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "berth",
-    about = "berth: an OCI container runtime (runc's command line)",
+    about = "Open Container Initiative runtime (runc's command line)",
     disable_version_flag = true
 )]
 pub struct Cli {
@@ -101,6 +102,10 @@ pub enum Command {
     Events(EventsArgs),
     /// Show the enabled features (runtime-spec features.md, JSON)
     Features,
+    /// Checkpoint a running container (not supported: berth has no CRIU support)
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a previous checkpoint (not supported: berth has no CRIU support)
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +272,10 @@ pub struct ExecArgs {
     /// Allow exec in a paused container
     #[arg(long)]
     pub ignore_paused: bool,
+    /// Run the process in an existing sub-cgroup of the container's: PATH, or
+    /// CONTROLLER[,CONTROLLER...]:PATH on cgroup v1 (repeatable)
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
     /// AppArmor profile for the process (not supported: only an empty value is accepted)
     #[arg(long, value_name = "PROFILE")]
     pub apparmor: Option<String>,
@@ -326,6 +335,52 @@ pub struct SpecArgs {
     /// Generate a configuration for a rootless container
     #[arg(long)]
     pub rootless: bool,
+}
+
+/// runc's help layout (urfave/cli): `NAME:`, `USAGE:` and upper-case sections, which tools
+/// and people grep for.
+const TOP_HELP: &str = "\
+NAME:
+   {name} - {about}
+
+USAGE:
+   {usage}
+
+COMMANDS:
+{subcommands}
+
+GLOBAL OPTIONS:
+{options}
+";
+
+/// `{about}` and `{usage}` are clap's; the name is the command's own (clap's `{name}` would
+/// read `berth-exec`).
+const COMMAND_HELP: &str = "\
+NAME:
+   berth NAME - {about}
+
+USAGE:
+   {usage}
+";
+
+/// The command line as parsed and as its help is shown: every command's help in runc's layout.
+pub fn command() -> clap::Command {
+    Cli::command().help_template(TOP_HELP).mut_subcommands(|c| {
+        let mut template = COMMAND_HELP.replacen("NAME -", &format!("{} -", c.get_name()), 1);
+        if c.get_positionals().next().is_some() {
+            template.push_str("\nARGUMENTS:\n{positionals}\n");
+        }
+        template.push_str("\nOPTIONS:\n{options}\n");
+        c.help_template(template)
+    })
+}
+
+/// Parses `args` (after `normalize_args`).
+pub fn parse(args: Vec<String>) -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
 /// runc (urfave/cli) also takes long flags with one dash (`-root`, `-bundle=x`); clap does not,
@@ -429,6 +484,7 @@ mod tests {
             "berth exec -d --pid-file /p --process /f id",
             "berth exec -t --console-socket /s -e A=1 -e B=2 -u 1:2 -g 3 -g 4 -c CAP_KILL --cwd /tmp --no-new-privs --preserve-fds 1 id sh -c true",
             "berth exec id ls -l",
+            "berth exec --cgroup pids:sub --cgroup cpu,cpuacct:/other id true",
             "berth pause id",
             "berth resume id",
             "berth ps -f json id",
@@ -437,6 +493,8 @@ mod tests {
             "berth update -r - id",
             "berth events --stats id",
             "berth events --interval 1s id",
+            "berth checkpoint --image-path /i --work-path /w --leave-running --tcp-established --ext-unix-sk --shell-job --file-locks --manage-cgroups-mode soft --empty-ns network --auto-dedup id",
+            "berth restore -d -b /b --image-path /i --pid-file /p --no-subreaper --no-pivot --console-socket /s id",
         ];
         for line in ok {
             let args = normalize_args(line.split(' ').map(str::to_owned));

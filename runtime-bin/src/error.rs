@@ -15,6 +15,8 @@ pub enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{command} is not supported by berth: it has no checkpoint/restore (CRIU) support")]
+    NotSupported { command: &'static str },
     #[error("{0}")]
     Usage(String),
     #[error("{flag}: {reason}")]

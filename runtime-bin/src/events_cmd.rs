@@ -53,9 +53,13 @@ fn stats_event(c: &Container) -> Result<serde_json::Value, CliError> {
 
 fn emit(event: &serde_json::Value) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{event}")
-        .and_then(|_| out.flush())
-        .map_err(|e| CliError::io("stdout", e))
+    writeln!(
+        out,
+        "{}",
+        crate::ordered::line(event, crate::ordered::EVENT_KEYS)
+    )
+    .and_then(|_| out.flush())
+    .map_err(|e| CliError::io("stdout", e))
 }
 
 /// A duration as runc (Go) writes one: a number with a unit ns, us, ms, s, m or h.

@@ -33,7 +33,11 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32, CliError> {
     let container = Container::load(root, &args.id)?;
     let child = container.exec(opts)?;
     if let Some(path) = &args.pid_file {
-        write_pid_file(path, child.pid())?;
+        if let Err(e) = write_pid_file(path, child.pid()) {
+            // As runc: the caller learns of no pid, so the process must not run on.
+            child.kill();
+            return Err(e);
+        }
     }
     if args.detach {
         return Ok(0);
@@ -61,6 +65,7 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        sub_cgroups: a.cgroup.clone(),
         ..Default::default()
     };
     if let Some(file) = &a.process {
@@ -80,8 +85,7 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
             )));
         }
         let text = std::fs::read(file).map_err(|e| CliError::io(file, e))?;
-        let process: Process = libcontainer::spec::parse_json(&text, file)
-            .map_err(|e| CliError::Usage(format!("--process {e}")))?;
+        let process = parse_process(&text, file)?;
         // conmon (podman's `exec -t`) passes --tty beside a file asking for a terminal too:
         // accepted when the two agree, refused rather than ignored when they do not.
         if a.tty && process.terminal() != Some(true) {
@@ -111,6 +115,21 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
     opts.no_new_privs = a.no_new_privs;
     opts.tty = a.tty;
     Ok(opts)
+}
+
+/// runc reads the file into Go's zero values: a process without `user` runs as 0:0. Any
+/// other missing field the spec requires is still an error naming it.
+fn parse_process(text: &[u8], file: &Path) -> Result<Process, CliError> {
+    let bad = |e: String| CliError::Usage(format!("--process {}: {e}", file.display()));
+    let mut value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| bad(e.to_string()))?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    let text = serde_json::to_vec(&value).map_err(|e| bad(e.to_string()))?;
+    libcontainer::spec::parse_json(&text, file)
+        .map_err(|e| CliError::Usage(format!("--process {e}")))
 }
 
 fn parse_user(s: &str) -> Result<(u32, Option<u32>), CliError> {

@@ -2,6 +2,7 @@
 
 use crate::cli::{IdArg, ListArgs, ListFormat};
 use crate::error::CliError;
+use crate::ordered;
 use libcontainer::Container;
 use serde_json::Value;
 use std::io::Write;
@@ -9,7 +10,7 @@ use std::path::Path;
 
 pub fn state(root: &Path, args: &IdArg) -> Result<i32, CliError> {
     let doc = Container::load(root, &args.id)?.state_json();
-    print_out(&pretty(&doc))?;
+    print_out(&format!("{}\n", ordered::pretty(&doc, ordered::STATE_KEYS)))?;
     Ok(0)
 }
 
@@ -30,7 +31,13 @@ pub fn list(root: &Path, args: &ListArgs) -> Result<i32, CliError> {
         match args.format {
             // runc marshals its nil slice: `null`, not `[]`, when there is no container.
             ListFormat::Json if docs.is_empty() => "null\n".to_owned(),
-            ListFormat::Json => format!("{}\n", Value::Array(docs)),
+            ListFormat::Json => {
+                let docs: Vec<String> = docs
+                    .iter()
+                    .map(|d| ordered::line(d, ordered::STATE_KEYS))
+                    .collect();
+                format!("[{}]\n", docs.join(","))
+            }
             ListFormat::Table => table(&docs),
         }
     };
@@ -65,14 +72,6 @@ fn user_name(passwd: &str, uid: u32) -> Option<String> {
         let name = f.next()?;
         (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
     })
-}
-
-fn pretty(doc: &Value) -> String {
-    // Serialising a Value cannot fail: its map keys are strings.
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(doc).unwrap_or_default()
-    )
 }
 
 /// stdout closed early (`berth list | head -1`) is not worth a panic; report it as an error.

@@ -100,8 +100,8 @@ fn start_or_delete(root: &Path, created: &mut Created) -> Result<(), CliError> {
 }
 
 pub fn kill(root: &Path, args: &KillArgs) -> Result<i32, CliError> {
-    let signal = libcontainer::parse_signal(&args.signal)?;
-    Container::load(root, &args.id)?.kill(signal, args.all)?;
+    let signal = libcontainer::parse_kill_signal(&args.signal)?;
+    Container::load(root, &args.id)?.send_signal(signal, args.all)?;
     Ok(0)
 }
 

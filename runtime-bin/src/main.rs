@@ -2,6 +2,7 @@
 //! operation is a libcontainer call.
 
 mod cgroup_cmds;
+mod checkpoint_cmd;
 mod cli;
 mod error;
 mod events_cmd;
@@ -9,10 +10,10 @@ mod exec_cmd;
 mod inspect;
 mod lifecycle;
 mod logging;
+mod ordered;
 mod spec_cmd;
 mod update_cmd;
 
-use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, GlobalOpts, Rootless};
 use error::CliError;
 use logging::Logger;
@@ -31,17 +32,9 @@ fn main() -> ExitCode {
         Ok(())
     };
     let args = cli::normalize_args(std::env::args());
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match cli::parse(args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            // runc exits 1 on usage errors too; help goes to stdout and is not an error.
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return usage_error(&e),
     };
     // The scan above only saves time; what clap parsed decides.
     if !early && starts_container_processes(&cli) {
@@ -73,8 +66,37 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         Err(e) => {
             logger.error(&e.to_string());
-            ExitCode::FAILURE
+            ExitCode::from(failure_code(cli.command.as_ref()))
         }
+    }
+}
+
+/// runc exits 1 on usage errors; help goes to stdout and is not an error. An unknown command
+/// (or `help` of one) is runc's "No help topic", exit 3.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::InvalidSubcommand {
+        if let Some(ContextValue::String(name)) = e.get(ContextKind::InvalidSubcommand) {
+            Logger::stderr().error(&format!(
+                "No help topic for '{name}': berth has no such command (berth help lists them)"
+            ));
+            return ExitCode::from(3);
+        }
+    }
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// runc's exit status for its own failures: 255 for `exec`, whose caller must tell them from
+/// the process's own exit status (which `exec` passes on), 1 for every other command.
+fn failure_code(command: Option<&Command>) -> u8 {
+    match command {
+        Some(Command::Exec(_)) => 255,
+        _ => 1,
     }
 }
 
@@ -86,7 +108,7 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
     }
     check_unsupported(g)?;
     let Some(command) = &cli.command else {
-        let _ = Cli::command().print_help();
+        let _ = cli::command().print_help();
         return Ok(0);
     };
     let argv: Vec<String> = std::env::args().collect();
@@ -112,6 +134,9 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         Command::Update(a) => update_cmd::update(root, a),
         Command::Events(a) => events_cmd::events(root, a),
         Command::Features => features(),
+        // Refused before anything is looked at: nothing is checkpointed, stopped or created.
+        Command::Checkpoint(a) => checkpoint_cmd::checkpoint(a),
+        Command::Restore(a) => checkpoint_cmd::restore(a),
     }
 }
 
@@ -173,8 +198,14 @@ fn features() -> Result<i32, CliError> {
     Ok(0)
 }
 
+/// runc's three lines: version, commit, the newest runtime-spec version understood.
 fn version() -> String {
-    format!("berth version {}\n", env!("CARGO_PKG_VERSION"))
+    format!(
+        "berth version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("BERTH_COMMIT"),
+        libcontainer::features::OCI_VERSION_MAX
+    )
 }
 
 #[cfg(test)]
@@ -199,7 +230,7 @@ mod tests {
         ];
         for line in lines {
             let argv: Vec<String> = line.split(' ').map(str::to_owned).collect();
-            let cli = Cli::try_parse_from(cli::normalize_args(argv.clone())).unwrap();
+            let cli = cli::parse(cli::normalize_args(argv.clone())).unwrap();
             let early = command_name(argv.into_iter().map(Into::into))
                 .is_some_and(|c| starts_processes(&c));
             let version = cli.global.version;

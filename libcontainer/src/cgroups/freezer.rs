@@ -33,9 +33,38 @@ fn frozen_now(dir: &Path, v2: bool) -> Result<bool, CgroupError> {
     Ok(matches!(state, FreezerState::Frozen))
 }
 
-/// Is the container's cgroup frozen (`pause`)?
+/// Is the container's cgroup frozen (`pause`), or on its way there? A process joining a
+/// frozen cgroup (`exec --ignore-paused`) turns v1's state to FREEZING and v2's `frozen` to 0
+/// until it has stopped too; the container is paused all the same.
 pub fn is_frozen(paths: &CgroupPaths) -> bool {
-    target(paths).is_some_and(|(dir, v2)| frozen_now(dir, v2).unwrap_or(false))
+    target(paths).is_some_and(|(dir, v2)| freeze_asked(dir, v2).unwrap_or(false))
+}
+
+fn freeze_asked(dir: &Path, v2: bool) -> Result<bool, CgroupError> {
+    if v2 {
+        return Ok(fs::read_trimmed(&dir.join("cgroup.freeze"))? == "1" || frozen_now(dir, v2)?);
+    }
+    let state = FreezerController::new(dir.into(), false)
+        .state()
+        .map_err(|e| freezer_error(dir, e))?;
+    Ok(matches!(
+        state,
+        FreezerState::Frozen | FreezerState::Freezing
+    ))
+}
+
+/// A new container's cgroup must not be frozen already (an existing one named by
+/// `linux.cgroupsPath`): its first process would stop at once, and `create` with it, holding
+/// the container's lock. runc refuses it too.
+pub fn check_not_frozen(paths: &CgroupPaths) -> Result<(), CgroupError> {
+    match target(paths) {
+        Some((dir, v2)) if freeze_asked(dir, v2).unwrap_or(false) => {
+            Err(CgroupError::UnexpectedlyFrozen {
+                path: dir.to_path_buf(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Freezes every process of the container (`pause`) and returns once the kernel reports the

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub use devices::allow_creating;
-pub use freezer::{freeze, is_frozen, thaw};
+pub use freezer::{check_not_frozen, freeze, is_frozen, thaw};
 pub use stats::{oom_kills, stats, Stats};
 pub use unset::without_unset_zeros;
 pub use validate::validate;
@@ -125,6 +125,8 @@ pub enum CgroupError {
         path: PathBuf,
         source: cgroups_rs::error::Error,
     },
+    #[error("{path}: container's cgroup unexpectedly frozen (thaw it or choose another linux.cgroupsPath)")]
+    UnexpectedlyFrozen { path: PathBuf },
     #[error("the processes in {path} did not freeze within 5 s (left thawed)")]
     FreezeTimeout { path: PathBuf },
     #[error("removing cgroup {path}: {source}")]

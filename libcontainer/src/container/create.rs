@@ -100,11 +100,18 @@ fn check_config(b: &ContainerBuilder, given: Option<Spec>) -> Result<Checked, Er
         None => spec::load_spec(&bundle)?,
     };
     let rootfs = spec::resolve_rootfs(&spec, &bundle)?;
-    let process = spec.process().as_ref().ok_or(Error::Config {
-        field: "process",
-        reason: "missing".into(),
-    })?;
-    super::validate::check_process(process, b.console_socket.is_some())?;
+    // runtime-spec requires `process` only at start: a container without one is created (its
+    // namespaces, mounts and hooks exist for whoever joins them) and `start` fails naming it.
+    match spec.process() {
+        Some(process) => super::validate::check_process(process, b.console_socket.is_some())?,
+        None if b.console_socket.is_some() => {
+            return Err(Error::Config {
+                field: "process",
+                reason: "--console-socket given but there is no process to have a terminal".into(),
+            })
+        }
+        None => {}
+    }
     super::validate::check_unsupported(&spec)?;
     let ns = plan_namespaces(&spec)?;
     check_namespace_needs(&spec, &ns)?;
@@ -213,6 +220,7 @@ fn make(
     }
     let linux = c.spec.linux().as_ref();
     let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
+    cgroups::check_not_frozen(&cgroup)?;
     let mut events = Events {
         b,
         c,

@@ -42,6 +42,10 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Also exec into a paused container.
     pub ignore_paused: bool,
+    /// runc's `--cgroup`: join an existing sub-cgroup of the container's instead of its
+    /// cgroup. Each `PATH` (every hierarchy; only when given alone) or
+    /// `CONTROLLER[,CONTROLLER...]:PATH` (those v1 controllers' hierarchies).
+    pub sub_cgroups: Vec<String>,
 }
 
 /// A process `exec` started: it is the caller's child.
@@ -54,6 +58,11 @@ impl ExecChild {
     /// Its pid in the caller's pid namespace.
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+    /// Kills it and reaps it: for a caller whose own step after `exec` failed (runc's
+    /// `--pid-file` it could not write), so no process runs that nobody knows of.
+    pub fn kill(self) {
+        crate::process::kill_and_reap(self.pid);
     }
     /// Waits for it, forwarding the signals this process receives; returns its exit code, or
     /// 128+N if signal N killed it.
@@ -98,11 +107,12 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
             return Err(Error::WrongStatus {
                 id: state.id,
                 status,
-                reason: "cannot exec in a paused container (use --ignore-paused)",
+                reason: "cannot exec in a paused container (use --ignore-paused to override)",
             })
         }
         _ => {}
     }
+    let cgroup = sub_cgroups(&state.cgroup, &opts.sub_cgroups)?;
     let mut spec = dir.load_config()?;
     let process = exec_process(&spec, opts.clone())?;
     super::validate::check_process(&process, opts.console_socket.is_some())?;
@@ -147,6 +157,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
             state: &state,
             config: &spec,
             lock: Some(dir),
+            cgroup: &cgroup,
         },
     )?;
     Ok(ExecChild { pid })
@@ -160,12 +171,14 @@ struct Events<'a> {
     /// the container controls runs (the join, /etc/passwd, the program's execve): a
     /// container must not be able to stall its own management by stalling an exec.
     lock: Option<StateDir>,
+    /// The container's cgroup, or the sub-cgroups `--cgroup` chose.
+    cgroup: &'a cgroups::CgroupPaths,
 }
 
 impl JoinEvents for Events<'_> {
     fn enter_cgroup(&mut self, pid: i32) -> Result<(), String> {
-        let joined = cgroups::join(&self.state.cgroup, nix::unistd::Pid::from_raw(pid))
-            .map_err(|e| e.to_string());
+        let joined =
+            cgroups::join(self.cgroup, nix::unistd::Pid::from_raw(pid)).map_err(|e| e.to_string());
         self.lock = None;
         joined
     }
@@ -176,6 +189,69 @@ impl JoinEvents for Events<'_> {
         super::ops::send_seccomp_listener(self.state, self.config, listener, pid)
             .map_err(|e| e.to_string())
     }
+}
+
+/// The container's cgroup with each hierarchy's path moved to the sub-cgroup `args` name for
+/// it (runc 1.1's `--cgroup` rules). A sub-cgroup must stay under the container's (no `..`);
+/// it must exist, which joining it checks.
+fn sub_cgroups(
+    base: &cgroups::CgroupPaths,
+    args: &[String],
+) -> Result<cgroups::CgroupPaths, Error> {
+    let bad = |arg: &str, why: &str| config_err("--cgroup", format!("{arg:?}: {why}"));
+    let mut plain = None;
+    let mut by_controller = Vec::new();
+    for arg in args {
+        let (controllers, path) = match arg.split(':').collect::<Vec<_>>()[..] {
+            [path] if args.len() == 1 => (None, path),
+            [_] => {
+                return Err(bad(
+                    arg,
+                    "missing the CONTROLLER: prefix (several --cgroup)",
+                ))
+            }
+            [controllers, path] => (Some(controllers), path),
+            _ => return Err(bad(arg, "expected [CONTROLLER[,CONTROLLER...]:]PATH")),
+        };
+        let mut sub = PathBuf::new();
+        for c in std::path::Path::new(path).components() {
+            match c {
+                std::path::Component::Normal(n) => sub.push(n),
+                std::path::Component::RootDir | std::path::Component::CurDir => {}
+                _ => return Err(bad(arg, "not a sub-cgroup of the container's cgroup")),
+            }
+        }
+        match controllers {
+            None => plain = Some(sub),
+            Some(list) => {
+                for c in list.split(',') {
+                    if !base
+                        .hierarchies
+                        .iter()
+                        .any(|h| h.controllers.iter().any(|x| x == c))
+                    {
+                        return Err(bad(
+                            arg,
+                            &format!("no cgroup v1 hierarchy has controller {c}"),
+                        ));
+                    }
+                    by_controller.push((c.to_owned(), sub.clone()));
+                }
+            }
+        }
+    }
+    let mut out = base.clone();
+    for h in &mut out.hierarchies {
+        let sub = by_controller
+            .iter()
+            .find(|(c, _)| h.controllers.contains(c))
+            .map(|(_, p)| p)
+            .or(plain.as_ref());
+        if let Some(sub) = sub {
+            h.path.push(sub);
+        }
+    }
+    Ok(out)
 }
 
 /// The process to run: the one given, or the container's changed by the options.

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 pub use exec::{ExecChild, ExecOptions};
 pub use nix::sys::signal::Signal;
-pub use ops::{list, parse_signal};
+pub use ops::{list, parse_kill_signal, parse_signal};
 
 /// Errors of the public API. Each wraps the failing step's own error, which names the field,
 /// path or argument at fault.
@@ -336,8 +336,15 @@ impl Container {
         crate::check_sealed_exe()?;
         exec::exec(self, opts)
     }
-    /// Sends `signal` to the init, or with `all` to every process of the container.
+    /// Sends `signal` to the init, or with `all` to every process of the container (also of a
+    /// stopped one: what is left in its cgroup). SIGKILL thaws a paused container.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), Error> {
+        ops::kill(self, Some(signal), all)
+    }
+    /// Like `kill`; `None` is the null signal, which sends nothing and only fails if the
+    /// container's init cannot be signalled (`berth kill <id> 0`, as runc). With `all`, a
+    /// stopped container is accepted (its cgroup's remaining processes are signalled).
+    pub fn send_signal(&self, signal: Option<Signal>, all: bool) -> Result<(), Error> {
         ops::kill(self, signal, all)
     }
     /// Deletes a stopped (or, with `force`, any) container: kills what remains, removes the

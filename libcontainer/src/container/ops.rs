@@ -64,10 +64,12 @@ pub(super) fn status(root: &Path, state: &State) -> Status {
     };
     // SAFETY: borrowing an fd that `dir` owns for the duration of the call.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(dir.as_raw_fd()) };
-    if crate::process::start::init_is_waiting(fd) {
-        Status::Created
-    } else if cgroups::is_frozen(&state.cgroup) {
+    // Frozen first, as runc: a created container whose cgroup was frozen is paused (its init
+    // could not answer `start`), and `resume` makes it created again.
+    if cgroups::is_frozen(&state.cgroup) {
         Status::Paused
+    } else if crate::process::start::init_is_waiting(fd) {
+        Status::Created
     } else {
         Status::Running
     }
@@ -137,9 +139,17 @@ pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Erro
             &loaded
         }
     };
-    let reply = crate::process::start::request_start(dir.fd()).map_err(Error::Start)?;
-    if let crate::process::start::StartReply::ExecutedWithListener(fd) = reply {
-        send_seccomp_listener(&state, config, fd, state.pid)?;
+    let mut forwarded = Ok(());
+    let mut on_listener = |fd| {
+        forwarded = send_seccomp_listener(&state, config, fd, state.pid);
+        forwarded.as_ref().map_err(|e| e.to_string()).copied()
+    };
+    if let Err(e) = crate::process::start::request_start(dir.fd(), state.pid, &mut on_listener) {
+        if forwarded.is_err() {
+            // The init waits for the agent that will never come: it cannot go on.
+            let _ = signal_init(&state, Some(Signal::SIGKILL));
+        }
+        return Err(forwarded.err().unwrap_or(Error::Start(e)));
     }
     let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
     if let Some(list) = config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
@@ -206,8 +216,10 @@ fn init_handle(state: &State) -> InitHandle {
     }
 }
 
-/// Signals the init; false when it is already gone.
-fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
+/// Signals the init (`None`: kill(2)'s null signal, which only checks it can be signalled);
+/// false when it is already gone.
+fn signal_init(state: &State, sig: Option<Signal>) -> Result<bool, Error> {
+    let signo = sig.map_or(0, |s| s as i32);
     let r = match init_handle(state) {
         InitHandle::Gone => return Ok(false),
         // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
@@ -215,19 +227,19 @@ fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
                 fd.as_raw_fd(),
-                sig as i32,
+                signo,
                 0usize,
                 0,
             )
         },
         // SAFETY: kill(2) takes a pid and a signal number.
-        InitHandle::Pid => unsafe { libc::kill(state.pid, sig as i32) as libc::c_long },
+        InitHandle::Pid => unsafe { libc::kill(state.pid, signo) as libc::c_long },
     };
     match r {
         0 => Ok(true),
         _ if nix::errno::Errno::last() == nix::errno::Errno::ESRCH => Ok(false),
         _ => Err(Error::Io {
-            what: format!("kill {} {sig}", state.id),
+            what: format!("kill {} {signo}", state.id),
             reason: nix::errno::Errno::last().to_string(),
         }),
     }
@@ -236,24 +248,41 @@ fn signal_init(state: &State, sig: Signal) -> Result<bool, Error> {
 /// Without the lock: the init is named by a pidfd checked against its start time, so no lock
 /// is needed to signal the right process, and a command wedged on the container (holding the
 /// lock) must never keep it from being killed.
-pub(super) fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), Error> {
+///
+/// As runc: `all` signals whatever is left in the cgroup even of a stopped container (a
+/// cgroup already gone is nothing to signal); without it the init must be alive. SIGKILL
+/// thaws a paused container, or (on cgroup v1) the signal would wait for `resume`.
+pub(super) fn kill(c: &Container, sig: Option<Signal>, all: bool) -> Result<(), Error> {
     let state = crate::state::read_unlocked(&c.root, &c.state.id)?;
     let status = status(&c.root, &state);
     if status == Status::Stopped {
-        return Err(Error::WrongStatus {
-            id: state.id,
-            status,
-            reason: "container not running",
-        });
+        if !all {
+            return Err(Error::WrongStatus {
+                id: state.id,
+                status,
+                reason: "container not running",
+            });
+        }
+        if let Some(sig) = sig {
+            if let Ok(pids) = cgroups::pids(&state.cgroup) {
+                pids.into_iter().for_each(|p| {
+                    let _ = nix::sys::signal::kill(p, sig);
+                });
+            }
+        }
+        return Ok(());
     }
     if all {
         signal_all(&state, sig)?;
     }
     signal_init(&state, sig)?;
+    if status == Status::Paused && sig == Some(Signal::SIGKILL) {
+        cgroups::thaw(&state.cgroup)?;
+    }
     Ok(())
 }
 
-fn signal_all(state: &State, sig: Signal) -> Result<(), Error> {
+fn signal_all(state: &State, sig: Option<Signal>) -> Result<(), Error> {
     for pid in cgroups::pids(&state.cgroup)? {
         let _ = nix::sys::signal::kill(pid, sig);
     }
@@ -275,9 +304,11 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
         if status == Status::Paused {
             cgroups::thaw(&state.cgroup)?;
         }
-        signal_all(&state, Signal::SIGKILL)?;
-        signal_init(&state, Signal::SIGKILL)?;
+        signal_all(&state, Some(Signal::SIGKILL))?;
+        signal_init(&state, Some(Signal::SIGKILL))?;
         wait_gone(&state)?;
+    } else {
+        kill_leftovers(&state);
     }
     // Read before the directory goes. A container whose config cannot be read is still
     // deleted (it is of no use anyway); only its poststop hooks cannot run, and we say so.
@@ -305,6 +336,17 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
         }
     }
     Ok(())
+}
+
+/// As runc: processes an `exec` left in a stopped container's cgroup (without a pid namespace
+/// of its own, the init's exit does not take them along) would keep the cgroup busy, and
+/// `delete` failing, for ever. Thawed first, or a frozen one would never die. A cgroup that is
+/// gone already holds nothing.
+fn kill_leftovers(state: &State) {
+    if cgroups::is_frozen(&state.cgroup) {
+        let _ = cgroups::thaw(&state.cgroup);
+    }
+    let _ = signal_all(state, Some(Signal::SIGKILL));
 }
 
 /// The init was SIGKILLed; the kernel needs a moment to tear it down (and its reaper to reap it).
@@ -352,9 +394,18 @@ pub(super) fn wait_child(pid: i32) -> Result<i32, Error> {
 
 /// Parses a signal as runc does: `KILL`, `SIGKILL` or `9`.
 pub fn parse_signal(s: &str) -> Result<Signal, Error> {
+    parse_kill_signal(s)?.ok_or_else(|| Error::UnknownSignal(s.to_string()))
+}
+
+/// Like `parse_signal`, also taking `0`, the null signal (`None`): runc's `kill <id> 0`
+/// checks that the container's init can be signalled.
+pub fn parse_kill_signal(s: &str) -> Result<Option<Signal>, Error> {
     let unknown = || Error::UnknownSignal(s.to_string());
     if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| unknown());
+        if n == 0 {
+            return Ok(None);
+        }
+        return Signal::try_from(n).map(Some).map_err(|_| unknown());
     }
     let upper = s.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -362,7 +413,7 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
     } else {
         format!("SIG{upper}")
     };
-    name.parse::<Signal>().map_err(|_| unknown())
+    name.parse::<Signal>().map(Some).map_err(|_| unknown())
 }
 
 /// Every container in the state root, in id order. Read without the containers' locks (as
@@ -443,7 +494,7 @@ mod tests {
         let state = state_of(child.as_raw());
         test_fork::in_child(move || {
             test_fork::refuse_with_enosys(libc::SYS_pidfd_open)?;
-            match signal_init(&state, Signal::SIGTERM) {
+            match signal_init(&state, Some(Signal::SIGTERM)) {
                 Ok(true) => Ok(()),
                 other => Err(format!("signal_init: {other:?}")),
             }

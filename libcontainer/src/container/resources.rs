@@ -23,14 +23,17 @@ pub(super) fn resume(c: &mut Container) -> Result<(), Error> {
     Ok(())
 }
 
-/// The pids (in berth's pid namespace) of every process in the container's cgroup.
+/// The pids (in berth's pid namespace) of every process in the container's cgroup. A stopped
+/// container has none, or those an exec left behind (as runc: `ps` lists them too).
 pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
     let state = crate::state::read_unlocked(&c.root, &c.state.id)?;
-    running(c, &state)?;
-    Ok(cgroups::pids(&state.cgroup)?
-        .into_iter()
-        .map(|p| p.as_raw())
-        .collect())
+    let pids = match cgroups::pids(&state.cgroup) {
+        Ok(pids) => pids,
+        // A stopped container's cgroup may be gone already: nothing runs in it.
+        Err(_) if status(&c.root, &state) == Status::Stopped => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(pids.into_iter().map(|p| p.as_raw()).collect())
 }
 
 /// Usage statistics of the container's cgroup (`events`).

@@ -202,12 +202,17 @@ fn s(e: impl std::fmt::Display) -> String {
 /// The process's own settings, dropping privileges last, then execve: shared by the init
 /// (after `start`) and by `berth exec`. Without noNewPrivileges the seccomp filter must go in
 /// while CAP_SYS_ADMIN is still held (before the uid and capability changes); with it, as the
-/// very last step before exec. A SCMP_ACT_NOTIFY listener is handed to `on_listener`.
+/// very last step before exec. Everything berth itself needs (the cwd and its check, signal
+/// dispositions, /proc reads) is done before the filter, so a profile denying getcwd or
+/// rt_sigaction does not stop berth, only the program. A SCMP_ACT_NOTIFY listener is handed
+/// to `on_listener` as soon as the filter is in, which returns once the agent has it.
+/// `before_exec` runs last, under every restriction (the init's startContainer hooks).
 pub(super) fn finish_and_exec(
     spec: &Spec,
     seccomp: Option<&SeccompProgram>,
     program: &Program,
     on_listener: &mut dyn FnMut(OwnedFd) -> Result<(), String>,
+    before_exec: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<Infallible, String> {
     let process = spec.process().as_ref().ok_or("process: missing")?;
     if let Some(limits) = process.rlimits() {
@@ -216,23 +221,29 @@ pub(super) fn finish_and_exec(
     attributes::apply_attributes(spec).map_err(s)?;
     let in_cwd = enter_cwd(spec, true)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
-    let mut listener = None;
+    let setgroups = setgroups_allowed();
+    reset_signals()?;
+    let mut filter = |prog: &SeccompProgram| -> Result<(), String> {
+        if let Some(l) = seccomp::install(prog).map_err(s)? {
+            on_listener(l)?;
+        }
+        Ok(())
+    };
     if let (false, Some(prog)) = (nnp, seccomp) {
-        listener = seccomp::install(prog).map_err(s)?;
+        filter(prog)?;
     }
-    identity::set_identity(process.user(), setgroups_allowed()).map_err(s)?;
+    identity::set_identity(process.user(), setgroups).map_err(s)?;
     capabilities::apply_capabilities(process.capabilities().as_ref()).map_err(s)?;
     attributes::apply_no_new_privileges(spec).map_err(s)?;
-    if let (true, Some(prog)) = (nnp, seccomp) {
-        listener = seccomp::install(prog).map_err(s)?;
-    }
     if !in_cwd {
+        // Only the user may enter it (a root-squashed volume): the one step of berth's own
+        // that can follow a filter installed without noNewPrivileges.
         enter_cwd(spec, false)?;
     }
-    reset_signals()?;
-    if let Some(l) = listener {
-        on_listener(l)?;
+    if let (true, Some(prog)) = (nnp, seccomp) {
+        filter(prog)?;
     }
+    before_exec()?;
     exec_program(program)
 }
 

@@ -36,7 +36,8 @@ pub(super) fn init_main(cfg: &LaunchConfig, chan: Channel) -> i32 {
 }
 
 struct Prepared {
-    program: Program,
+    /// None for a config without `process`: created, but `start` fails.
+    program: Option<Program>,
     /// The state JSON our own hooks (createContainer, startContainer) get on stdin.
     hooks_state: Vec<u8>,
 }
@@ -85,7 +86,11 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         let size = size.map(|b| (b.height() as u16, b.width() as u16));
         tty::setup_console(socket, size).map_err(s)?;
     }
-    let program = resolve_program(spec)?;
+    let program = spec
+        .process()
+        .is_some()
+        .then(|| resolve_program(spec))
+        .transpose()?;
     super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes)?;
     Ok(Prepared {
         program,
@@ -131,19 +136,30 @@ fn set_names(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-/// After `start`: startContainer hooks, then the process's own settings and exec.
+/// After `start`: the process's own settings, then the startContainer hooks under them (as
+/// runc runs them: same user, capabilities, noNewPrivileges and seccomp filter as the
+/// program), then exec.
 fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Infallible, String> {
     let spec = cfg.spec;
-    if let Some(list) = spec
+    let program = p.program.as_ref().ok_or(
+        "process: the config has none, and runtime-spec requires one to start the container",
+    )?;
+    let hooks = spec
         .hooks()
         .as_ref()
-        .and_then(|h| h.start_container().as_ref())
-    {
-        hooks::run_hooks("startContainer", list, &created_state(&p.hooks_state)).map_err(s)?;
-    }
-    finish_and_exec(spec, cfg.seccomp, &p.program, &mut |l| {
-        reply_listener(conn, &l).map_err(|e| format!("seccomp listener to start: {e}"))
-    })
+        .and_then(|h| h.start_container().as_ref());
+    let state = hooks.map(|_| created_state(&p.hooks_state));
+    let mut start_hooks = || match (hooks, &state) {
+        (Some(list), Some(state)) => hooks::run_hooks("startContainer", list, state).map_err(s),
+        _ => Ok(()),
+    };
+    finish_and_exec(
+        spec,
+        cfg.seccomp,
+        program,
+        &mut |l| reply_listener(conn, &l),
+        &mut start_hooks,
+    )
 }
 
 /// The state the parent gave us says "creating"; by `start` the container is "created".

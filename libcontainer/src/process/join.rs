@@ -9,11 +9,13 @@
 //! join the container's cgroups    close the state-dir lock
 //! ── Go ─────────────────────────► setns (user first, mnt last)
 //!                                 clone(CLONE_PARENT) ────────► resolve args[0], fds, rlimits,
-//! ◄─ InitPid(pid) ──────────────── exit                         seccomp, identity, caps, NNP,
-//! ◄─ SeccompListener + fd (SCMP_ACT_NOTIFY only) ──────────────  cwd
+//! ◄─ InitPid(pid) ──────────────── exit                         cwd, signals, seccomp filter
+//! ◄─ SeccompListener(fd number) (SCMP_ACT_NOTIFY only) ─────────  write(2), then wait
+//! pidfd_getfd, forward the listener (with the process's pid) to listenerPath
+//! ── SeccompListenerSent ────────────────────────────────────────► identity, caps, NNP
 //! ◄─ EOF (channel closed by execve) or Error(text) ─────────────  execve
-//! forward the listener (with the process's pid) to listenerPath
 //! ```
+//! (with noNewPrivileges the filter, and so the listener, comes after identity, caps, NNP)
 
 use super::clone::{clone_into, Cloned};
 use super::exec::{finish_and_exec, resolve_program};
@@ -25,7 +27,7 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// What the exec'd process needs; the children read it from memory.
@@ -88,33 +90,36 @@ fn serve(
     chan.send(&Msg::Go)?;
     let mut listener = None;
     loop {
-        match chan.recv_fd().map(|(msg, fd)| (msg, fd.is_some(), fd)) {
-            Ok((Msg::InitPid(pid), false, _)) => {
+        match chan.recv() {
+            Ok(Msg::InitPid(pid)) => {
                 *process = Some(if pid == 0 { first } else { Pid::from_raw(pid) });
             }
-            Ok((Msg::SeccompListener, true, fd)) => listener = fd,
-            Ok((Msg::Error(text), false, _)) => return Err(ProcessError::Child(text)),
+            Ok(Msg::SeccompListener(fd)) => listener = Some(fd),
+            Ok(Msg::Error(text)) => return Err(ProcessError::Child(text)),
             // Every copy of the child's end is gone: the process's execve closed it.
             Err(ChannelError::Closed) => break,
-            Ok((other, _, _)) => {
+            Ok(other) => {
                 return Err(ProcessError::Child(format!(
                     "protocol: unexpected {other:?}"
                 )))
             }
             Err(e) => return Err(e.into()),
         }
+        // The two messages come from different processes, in no guaranteed order: the
+        // listener is taken and forwarded once both are in. The process waits for our answer
+        // before any syscall its filter might notify.
+        if let (Some(fd), Some(pid)) = (listener, *process) {
+            listener = None;
+            let l = super::take_fd(pid.as_raw(), fd).map_err(ProcessError::Parent)?;
+            events
+                .seccomp_listener(l, pid.as_raw())
+                .map_err(ProcessError::Parent)?;
+            chan.send(&Msg::SeccompListenerSent)?;
+        }
     }
-    let pid = process
+    process
         .map(Pid::as_raw)
-        .ok_or_else(|| ProcessError::Child("the exec'd process exited before reporting".into()))?;
-    // Forwarded once the pid is known (the two messages come from different processes, in
-    // no guaranteed order). A notified syscall meanwhile just waits for the agent.
-    if let Some(fd) = listener {
-        events
-            .seccomp_listener(fd, pid)
-            .map_err(ProcessError::Parent)?;
-    }
-    Ok(pid)
+        .ok_or_else(|| ProcessError::Child("the exec'd process exited before reporting".into()))
 }
 
 fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
@@ -168,10 +173,18 @@ fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), String> {
     }
     let program = resolve_program(cfg.spec)?;
     super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes)?;
-    // The listener goes to the parent, which forwards it to the container's listenerPath.
+    // The parent takes the listener, forwards it to the container's listenerPath and answers.
     let mut send_listener = |l: OwnedFd| {
-        chan.send_fd(&Msg::SeccompListener, l.as_fd())
-            .map_err(|e| format!("seccomp listener to berth exec: {e}"))
+        chan.write_seccomp_listener(l.as_raw_fd())
+            .map_err(|e| format!("seccomp listener to berth exec: {e}"))?;
+        chan.expect(&Msg::SeccompListenerSent)
+            .map_err(|e| format!("berth exec did not hand on the seccomp listener: {e}"))
     };
-    match finish_and_exec(cfg.spec, cfg.seccomp, &program, &mut send_listener)? {}
+    match finish_and_exec(
+        cfg.spec,
+        cfg.seccomp,
+        &program,
+        &mut send_listener,
+        &mut || Ok(()),
+    )? {}
 }

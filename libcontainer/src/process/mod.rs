@@ -191,6 +191,33 @@ fn serve_child(
         .ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))
 }
 
+/// A copy of fd `fd` of process `pid` (pidfd_getfd, Linux 5.6, as seccomp notify agents
+/// need anyway): how a seccomp notify listener leaves a process whose filter may notify any
+/// syscall but write(2). The copy is close-on-exec.
+pub(crate) fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, String> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let err = |what: &str| {
+        format!(
+            "seccomp listener: {what} of pid {pid}: {}",
+            nix::errno::Errno::last().desc()
+        )
+    };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return Err(err("pidfd_open"));
+    }
+    // SAFETY: the fd was just created for us.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd takes a pidfd, an fd number and flags; returns a new fd or -1.
+    let got = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if got < 0 {
+        return Err(err("pidfd_getfd"));
+    }
+    // SAFETY: pidfd_getfd returned a new fd (close-on-exec) that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(got as i32) })
+}
+
 /// Kills a process of ours and reaps it (undoing a create whose last steps failed).
 pub fn kill_and_reap(pid: i32) {
     let pid = Pid::from_raw(pid);

@@ -3,22 +3,24 @@
 //! sends `S`. The socket closes on exec, which gives three kernel facts for free:
 //! - a successful connect means the init is still waiting: the container is `created`;
 //! - ECONNREFUSED means the init has exec'd (or died): it is no longer `created`;
-//! - EOF after `S` means execve succeeded; an `E` packet carries the init's error instead.
+//! - EOF after `S` means execve succeeded; an `E` packet carries the init's error instead;
+//! - an `L` packet names the init's seccomp notify listener fd: `start` takes it, hands it to
+//!   the agent and answers `A`, and only then does the init go on (to its notified syscalls).
 //!
 //! The socket is addressed through /proc/self/fd/<dir fd>/start.sock, so a long state root
 //! never exceeds the 108-byte limit of a unix socket address.
 
 use nix::sys::socket::{
-    accept4, bind, connect, listen, recv, recvmsg, send, sendmsg, socket, AddressFamily, Backlog,
-    ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
+    accept4, bind, connect, listen, recv, send, socket, AddressFamily, Backlog, MsgFlags, SockFlag,
+    SockType, UnixAddr,
 };
-use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const SOCK_NAME: &str = "start.sock";
 const START: &[u8] = b"S";
 const ERROR_TAG: u8 = b'E';
 const LISTENER_TAG: u8 = b'L';
+const ACK_TAG: u8 = b'A';
 
 fn addr(dir: BorrowedFd<'_>) -> nix::Result<UnixAddr> {
     UnixAddr::new(format!("/proc/self/fd/{}/{SOCK_NAME}", dir.as_raw_fd()).as_str())
@@ -47,16 +49,15 @@ pub fn init_is_waiting(dir: BorrowedFd<'_>) -> bool {
     addr(dir).and_then(|a| connect(fd.as_raw_fd(), &a)).is_ok()
 }
 
-/// What the init answered to `S`.
-pub enum StartReply {
-    /// execve succeeded (the socket closed on exec).
-    Executed,
-    /// The init sent the seccomp notify listener first; execve followed.
-    ExecutedWithListener(OwnedFd),
-}
-
-/// `berth start`'s side: release the init and wait for the outcome of its execve.
-pub fn request_start(dir: BorrowedFd<'_>) -> Result<StartReply, String> {
+/// `berth start`'s side: release the init and wait for the outcome of its execve. `pid` is
+/// the init's. A SCMP_ACT_NOTIFY filter's listener is taken from the init (pidfd_getfd) and
+/// given to `on_listener` while the init waits; the init goes on once `on_listener` returned
+/// Ok. On its error the init is left waiting: the caller kills it.
+pub fn request_start(
+    dir: BorrowedFd<'_>,
+    pid: i32,
+    on_listener: &mut dyn FnMut(OwnedFd) -> Result<(), String>,
+) -> Result<(), String> {
     let fd = seqpacket().map_err(|e| e.to_string())?;
     connect(fd.as_raw_fd(), &addr(dir).map_err(|e| e.to_string())?).map_err(|e| {
         format!(
@@ -65,47 +66,35 @@ pub fn request_start(dir: BorrowedFd<'_>) -> Result<StartReply, String> {
         )
     })?;
     send(fd.as_raw_fd(), START, MsgFlags::MSG_NOSIGNAL).map_err(|e| e.to_string())?;
-    let mut listener = None;
     loop {
-        let (bytes, fdrecv) = recv_with_fd(&fd).map_err(|e| e.to_string())?;
-        match bytes.first() {
-            None => break,
-            Some(&ERROR_TAG) => return Err(String::from_utf8_lossy(&bytes[1..]).into_owned()),
-            Some(&LISTENER_TAG) => listener = fdrecv,
-            Some(t) => return Err(format!("start: unexpected reply tag {t}")),
+        let bytes = recv_packet(&fd).map_err(|e| e.to_string())?;
+        match bytes.split_first() {
+            None => return Ok(()),
+            Some((&ERROR_TAG, text)) => return Err(String::from_utf8_lossy(text).into_owned()),
+            Some((&LISTENER_TAG, n)) => {
+                let n: [u8; 4] = n
+                    .try_into()
+                    .map_err(|_| "start: malformed listener reply")?;
+                on_listener(super::take_fd(pid, i32::from_le_bytes(n))?)?;
+                send(fd.as_raw_fd(), &[ACK_TAG], MsgFlags::MSG_NOSIGNAL).map_err(|e| {
+                    format!("start: telling the init the agent has the listener: {e}")
+                })?;
+            }
+            Some((t, _)) => return Err(format!("start: unexpected reply tag {t}")),
         }
     }
-    Ok(match listener {
-        Some(l) => StartReply::ExecutedWithListener(l),
-        None => StartReply::Executed,
-    })
 }
 
-fn recv_with_fd(fd: &OwnedFd) -> nix::Result<(Vec<u8>, Option<OwnedFd>)> {
+fn recv_packet(fd: &OwnedFd) -> nix::Result<Vec<u8>> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = loop {
-        match recvmsg::<()>(
-            fd.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
+    let n = loop {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
             Err(nix::errno::Errno::EINTR) => continue,
             r => break r?,
         }
     };
-    let mut got = None;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel just installed these fds in our table; we own them now.
-            got = fds.first().map(|&f| unsafe { OwnedFd::from_raw_fd(f) });
-        }
-    }
-    let n = msg.bytes;
     buf.truncate(n);
-    Ok((buf, got))
+    Ok(buf)
 }
 
 /// The init's side: accept until a connection says `S` (connections that only probe the
@@ -133,10 +122,21 @@ pub fn reply_error(conn: &OwnedFd, text: &str) {
     let _ = send(conn.as_raw_fd(), &msg, MsgFlags::MSG_NOSIGNAL);
 }
 
-/// The init's side: hand the seccomp notify listener to `start`, which forwards it to the agent.
-pub fn reply_listener(conn: &OwnedFd, listener: &OwnedFd) -> nix::Result<()> {
-    let fds = [listener.as_raw_fd()];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    let iov = [std::io::IoSlice::new(&[LISTENER_TAG])];
-    sendmsg::<()>(conn.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map(|_| ())
+/// The init's side: tell `start` which fd is the seccomp notify listener, and wait until
+/// `start` has handed it to the agent. The filter is already in place, so the only syscall
+/// before the agent can answer is this write(2) of a stack buffer (runc refuses
+/// SCMP_ACT_NOTIFY on write for the same reason, and so does berth).
+pub fn reply_listener(conn: &OwnedFd, listener: &OwnedFd) -> Result<(), String> {
+    let n = listener.as_raw_fd().to_le_bytes();
+    let packet = [LISTENER_TAG, n[0], n[1], n[2], n[3]];
+    nix::unistd::write(conn, &packet)
+        .map_err(|e| format!("seccomp listener to start: {}", e.desc()))?;
+    let mut ack = [0u8; 1];
+    match nix::unistd::read(conn, &mut ack) {
+        Ok(1) if ack[0] == ACK_TAG => Ok(()),
+        Ok(_) => Err("start did not hand the seccomp listener to the agent".into()),
+        Err(e) => Err(format!(
+            "waiting for start to hand on the seccomp listener: {e}"
+        )),
+    }
 }

@@ -42,6 +42,14 @@ pub(super) fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompE
     for (index, entry) in seccomp.syscalls().iter().flatten().enumerate() {
         let err = |reason| SeccompError::InvalidRule { index, reason };
         let act = action(entry.action(), entry.errno_ret(), "errnoRet").map_err(err)?;
+        if act == Action::Notify && entry.names().iter().any(|n| n == "write") {
+            // The process hands its listener over with write(2) once the filter is in.
+            return Err(err(
+                "SCMP_ACT_NOTIFY cannot be used for the write syscall (the listener is \
+                 handed to the agent with it)"
+                    .into(),
+            ));
+        }
         let args = entry.args().as_deref().unwrap_or_default();
         check_args(args).map_err(err)?;
         let known = add_entry(&mut abis, entry, act, args);

@@ -90,7 +90,9 @@ pub enum SeccompError {
     },
     #[error("linux.seccomp.flags: this kernel does not support {names}")]
     FlagsRefused { names: String },
-    #[error("linux.seccomp.listenerPath {path}: {op}: {source}")]
+    #[error(
+        "linux.seccomp.listenerPath {path}: failed to connect with seccomp agent: {op}: {source}"
+    )]
     Listener {
         path: std::path::PathBuf,
         op: &'static str,
