@@ -1,6 +1,5 @@
-//! OCI bundles for tests: a busybox-static rootfs (as scripts/mkbundle.sh makes) and a config
-//! in `runc spec`'s shape, kept as a serde_json::Value so each test edits exactly the fields
-//! it is about.
+//! OCI bundles for tests: a busybox-static rootfs (as scripts/mkbundle.sh makes) and `runc
+//! spec`'s config, kept as a serde_json::Value so each test edits exactly the fields it is about.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -111,43 +110,14 @@ impl Bundle {
     }
 }
 
-/// `runc spec`'s default with `terminal: false` (tests read the container's stdio) and the
-/// hostname tests check for.
-pub fn default_config(args: &[&str]) -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    json!({
-        "ociVersion": "1.0.2-dev",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": args,
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs", "readonly": true},
-        "hostname": "berth-test",
-        "mounts": default_mounts(),
-        "linux": {
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-        }
-    })
-}
+/// `runc spec`'s own output (runc 1.1.5), the one config every test bundle starts from: this
+/// suite's, oci-conformance's, libcontainer's rootfs tests' and scripts/mkbundle.sh's.
+pub const RUNC_SPEC: &str = include_str!("../fixtures/runc-1.1.5-spec.json");
 
-fn default_mounts() -> Value {
-    json!([
-        {"destination": "/proc", "type": "proc", "source": "proc"},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-    ])
+/// [`RUNC_SPEC`] running `args`, with `terminal: false`: tests read the container's stdio.
+pub fn default_config(args: &[&str]) -> Value {
+    let mut config: Value = serde_json::from_str(RUNC_SPEC).expect("the runc spec fixture is JSON");
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!(args);
+    config
 }
