@@ -120,40 +120,16 @@ pub fn host_bounding_set() -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// The config every case starts from: the shape of `runc spec`, made non-interactive.
-pub fn base_config() -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": [CHECKER],
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs", "readonly": true},
-        "hostname": "conformance",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-        ],
-        "linux": {
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-        }
-    })
+/// The config every case starts from: `runc spec`'s own output (runc 1.1.5), shared with
+/// integration-tests, libcontainer's rootfs tests and scripts/mkbundle.sh.
+const RUNC_SPEC: &str = include_str!("../../integration-tests/fixtures/runc-1.1.5-spec.json");
+
+/// [`RUNC_SPEC`] running the checker, with `terminal: false`: the runner reads its stdout.
+pub fn base_config() -> serde_json::Result<Value> {
+    let mut config: Value = serde_json::from_str(RUNC_SPEC)?;
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!([CHECKER]);
+    Ok(config)
 }
 
 /// One container's bundle, state root and output. Dropping it force-deletes the container.
@@ -179,7 +155,7 @@ impl<'s> Bundle<'s> {
         Ok(Bundle {
             suite,
             id,
-            config: base_config(),
+            config: base_config()?,
             expect,
             tmp,
         })
@@ -321,7 +297,7 @@ pub fn verdict(checks: &[&str], out: &Invocation) -> CaseResult {
 
 #[cfg(test)]
 mod tests {
-    use super::verdict;
+    use super::{base_config, verdict, CHECKER, RUNC_SPEC};
     use crate::outcome::Outcome;
     use crate::runtime::Invocation;
 
@@ -350,5 +326,16 @@ mod tests {
     #[test]
     fn a_failing_exit_fails_even_with_ok_lines() {
         assert!(verdict(&["env"], &out(1, "ok env\n")).is_err());
+    }
+
+    #[test]
+    fn base_config_is_runc_spec_running_the_checker() {
+        let mut base = base_config().unwrap();
+        assert_eq!(base["process"]["args"], serde_json::json!([CHECKER]));
+        assert_eq!(base["process"]["terminal"], false);
+        let runc: serde_json::Value = serde_json::from_str(RUNC_SPEC).unwrap();
+        base["process"]["args"] = runc["process"]["args"].clone();
+        base["process"]["terminal"] = runc["process"]["terminal"].clone();
+        assert_eq!(base, runc, "only args and terminal differ from `runc spec`");
     }
 }
