@@ -273,25 +273,10 @@ fn cgroup_namespace_mounts_hierarchies_fresh() {
     assert_nothing_mounted_under(&b.dir.0);
 }
 
-/// The mounts and paths of `runc spec` (as scripts/mkbundle.sh writes them), with new pid,
-/// network, ipc, uts and cgroup namespaces as a real container has them.
-const RUNC_SPEC: &str = r#"{"ociVersion": "1.2.0",
- "root": {"path": "rootfs", "readonly": true},
- "mounts": [
-  {"destination": "/proc", "type": "proc", "source": "proc"},
-  {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-  {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-  {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-  {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-  {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-  {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
- ],
- "linux": {
-  "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-   "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-  "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
- }}"#;
+/// `runc spec`'s own output, the config every test bundle starts from (see integration-tests).
+const RUNC_SPEC: &str = include_str!("../../../../integration-tests/fixtures/runc-1.1.5-spec.json");
 
+/// Its mounts and paths, in new pid, network, ipc, uts and cgroup namespaces.
 #[test]
 fn runc_spec_config_in_new_namespaces() {
     use nix::sched::{unshare, CloneFlags};
