@@ -10,9 +10,6 @@ import json
 import os
 import resource
 
-# crun 1.8 rejects "1.2.0" ("unknown version specified"); every runtime here accepts 1.0.2.
-OCI_VERSION = "1.0.2"
-
 # What podman 4 (rootful, cgroupfs manager, cgroup v1 so cgroupns=host) writes for
 # `podman run busybox CMD`. Sources under userdata/ are made in the bundle dir instead.
 PODMAN_CAPS = [
@@ -110,7 +107,6 @@ def make_bundles(base_config_path, rootfs, seccomp_path, out_dir, runtimes, tag)
     """Writes out_dir/<runtime>/<variant>/config.json; returns {(runtime, variant): dir}."""
     with open(base_config_path) as f:
         base = json.load(f)
-    base["ociVersion"] = OCI_VERSION
     base["root"]["path"] = os.path.abspath(rootfs)
     # Lets cleanup find and kill our container processes whatever a failing runtime left.
     base["process"]["env"].append(f"BENCH_TAG={tag}")
