@@ -29,6 +29,9 @@ pub enum Msg {
     HooksDone(Vec<u8>),
     /// init → parent: set up, waiting for `start`.
     Ready,
+    /// parent → init: the container is recorded in state.json; the init may now outlive
+    /// `create`. Until then it dies with its creator (PR_SET_PDEATHSIG, or this channel's EOF).
+    Committed,
     /// child → parent: setup failed; the text names the step and field.
     Error(String),
     /// exec'd process → parent: its SCMP_ACT_NOTIFY listener, the fd attached (`send_fd`).
@@ -60,6 +63,7 @@ impl Msg {
             Msg::Ready => (7, &[]),
             Msg::Error(text) => (8, text.as_bytes()),
             Msg::SeccompListener => (9, &[]),
+            Msg::Committed => (10, &[]),
         };
         [&[tag][..], payload].concat()
     }
@@ -83,6 +87,7 @@ impl Msg {
             7 => Msg::Ready,
             8 => Msg::Error(String::from_utf8_lossy(payload).into_owned()),
             9 => Msg::SeccompListener,
+            10 => Msg::Committed,
             t => return Err(ChannelError::Malformed(t)),
         })
     }
@@ -210,6 +215,7 @@ mod tests {
             Msg::CreateRuntime,
             Msg::HooksDone(b"{\"id\":\"x\"}".to_vec()),
             Msg::Ready,
+            Msg::Committed,
             Msg::Error("mounts[3] (/x): bad".into()),
             Msg::SeccompListener,
         ];

@@ -15,6 +15,7 @@ pub mod features;
 pub mod hooks;
 pub mod identity;
 pub mod namespaces;
+pub mod pause_point;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
@@ -25,8 +26,8 @@ pub mod sysctl;
 pub mod tty;
 
 pub use container::{
-    list, parse_signal, Container, ContainerBuilder, Created, Error, ExecChild, ExecOptions,
-    Signal, Status,
+    delete_broken, kill_broken, list, parse_signal, Container, ContainerBuilder, Created, Error,
+    ExecChild, ExecOptions, Listed, Signal, Status,
 };
 
 /// The state root used when none is given, as runc uses /run/runc.

@@ -19,7 +19,7 @@ use logging::Logger;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::normalize_args(std::env::args());
+    let args = cli::normalize_args(std::env::args_os());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -64,12 +64,16 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         let _ = Cli::command().print_help();
         return Ok(0);
     };
-    let argv: Vec<String> = std::env::args().collect();
-    logger.debug(&format!(
-        "{} (state root {})",
-        argv.join(" "),
-        g.root.display()
-    ));
+    if g.debug {
+        let argv: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        logger.debug(&format!(
+            "{} (state root {})",
+            argv.join(" "),
+            g.root.display()
+        ));
+    }
     let root = g.root.as_path();
     match command {
         Command::Create(a) => lifecycle::create(root, a),

@@ -59,6 +59,25 @@ pub(crate) fn create(h: &mut Hierarchy) -> Result<(), CgroupError> {
     })
 }
 
+/// The directories `create` would make for `h.path` now, parents first.
+pub(crate) fn missing_dirs(h: &Hierarchy) -> Vec<PathBuf> {
+    let mut missing: Vec<PathBuf> = h
+        .path
+        .ancestors()
+        .take_while(|d| d.starts_with(&h.mount_point) && *d != h.mount_point && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    missing.reverse();
+    missing
+}
+
+/// Does the cgroup at `dir`, or one below it, hold a process?
+pub(crate) fn has_procs(dir: &Path) -> Result<bool, CgroupError> {
+    let mut out = Vec::new();
+    procs_recursive(dir, &mut out)?;
+    Ok(!out.is_empty())
+}
+
 /// A new v1 cpuset cgroup starts with empty cpus and mems, and adding a task to it fails
 /// (ENOSPC) until they are set: like runc, give every directory on the way to the container's
 /// cgroup that has none its parent's values (a pre-existing one too, or the task cannot join).

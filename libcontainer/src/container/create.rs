@@ -21,21 +21,23 @@ struct Checked {
 pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let given = b.config.take();
     let checked = check_config(&b, given)?;
+    let linux = checked.spec.linux().as_ref();
+    let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
     let dir = StateDir::create(&b.root, &b.id)?;
     let mut made = Made {
         dir: Some(dir),
         cgroup: None,
         init: None,
     };
-    let state = make(&b, &checked, &mut made)?;
-    made.init = Some(state.pid);
     let dir = made.dir.as_ref().expect("state dir");
+    // Recorded before anything else exists, so that whenever this process dies from here on,
+    // `delete --force` knows the cgroups to empty and remove (and `list` shows the container).
     // Config first: whoever can read the state can also read the config.
     dir.save_config(&checked.spec)?;
-    dir.save(&state)?;
-    if let Some(pid_file) = &b.pid_file {
-        write_pid_file(pid_file, state.pid)?;
-    }
+    dir.save(&new_state(&b, &checked, 0, 0, cgroups::planned(&cgroup)))?;
+    crate::pause_point::pause_at("create:recorded");
+    let state = make(&b, &checked, cgroup, &mut made)?;
+    made.init = Some(state.pid);
     made.keep();
     Ok(Created {
         container: Container {
@@ -140,17 +142,21 @@ fn check_namespace_needs(spec: &Spec, ns: &NamespacePlan) -> Result<(), Error> {
     Ok(())
 }
 
-fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Error> {
+fn make(
+    b: &ContainerBuilder,
+    c: &Checked,
+    cgroup: CgroupPaths,
+    made: &mut Made,
+) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
     let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
         what: format!("{}/start.sock", dir.path().display()),
         reason: e.to_string(),
     })?;
-    let linux = c.spec.linux().as_ref();
-    let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
     let mut events = Events {
         b,
         c,
+        dir,
         cgroup: Some(cgroup),
         state: None,
         made_cgroup: &mut made.cgroup,
@@ -169,18 +175,17 @@ fn make(b: &ContainerBuilder, c: &Checked, made: &mut Made) -> Result<State, Err
         close_in_child: &[dir.raw_fd()],
     };
     launch(&cfg, &mut events)?;
-    let mut state = events
+    events
         .state
         .take()
-        .ok_or_else(|| Error::Start("init never reported".into()))?;
-    state.cgroup = made.cgroup.clone().unwrap_or_default();
-    Ok(state)
+        .ok_or_else(|| Error::Start("init never reported".into()))
 }
 
 /// Serves `launch`: the container layer's part of the create sequence.
 struct Events<'a> {
     b: &'a ContainerBuilder,
     c: &'a Checked,
+    dir: &'a StateDir,
     cgroup: Option<CgroupPaths>,
     state: Option<State>,
     made_cgroup: &'a mut Option<CgroupPaths>,
@@ -209,7 +214,20 @@ impl LaunchEvents for Events<'_> {
     fn init_created(&mut self, pid: i32) -> Result<(), String> {
         let start =
             super::ops::own_child_start_time(pid).ok_or_else(|| format!("init {pid} vanished"))?;
-        self.state = Some(new_state(self.b, self.c, pid, start));
+        let cgroup = self.made_cgroup.clone().unwrap_or_default();
+        self.state = Some(new_state(self.b, self.c, pid, start, cgroup));
+        Ok(())
+    }
+
+    fn ready(&mut self, pid: i32) -> Result<(), String> {
+        let state = self
+            .state
+            .as_ref()
+            .ok_or("protocol: ready before init pid")?;
+        self.dir.save(state).map_err(|e| e.to_string())?;
+        if let Some(pid_file) = &self.b.pid_file {
+            write_pid_file(pid_file, pid).map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 
@@ -218,8 +236,8 @@ impl LaunchEvents for Events<'_> {
             .state
             .as_ref()
             .ok_or("protocol: hooks before init pid")?;
-        let json =
-            super::ops::oci_state(state, super::Status::Creating, &self.c.rootfs).to_string();
+        let annotations = self.c.spec.annotations().as_ref();
+        let json = super::ops::oci_state(state, super::Status::Creating, annotations).to_string();
         let h = self.c.spec.hooks().as_ref();
         #[allow(deprecated)]
         let lists = [
@@ -235,7 +253,14 @@ impl LaunchEvents for Events<'_> {
     }
 }
 
-fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
+/// The record of the container; `pid` 0 while there is no init yet.
+fn new_state(
+    b: &ContainerBuilder,
+    c: &Checked,
+    pid: i32,
+    start: u64,
+    cgroup: CgroupPaths,
+) -> State {
     let namespace_paths = crate::namespaces::ALL_KINDS
         .iter()
         .filter(|k| c.ns.has(**k))
@@ -257,14 +282,7 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
         bundle: c.bundle.clone(),
         rootfs: c.rootfs.clone(),
         created: now_rfc3339(),
-        annotations: c
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: CgroupPaths::default(),
+        cgroup,
         namespace_paths,
     }
 }

@@ -71,6 +71,9 @@ pub trait LaunchEvents {
     /// Mounts are made: run prestart and createRuntime hooks; return the state JSON the init
     /// gives its own hooks (createContainer, startContainer).
     fn create_runtime(&mut self) -> Result<Vec<u8>, String>;
+    /// The init (pid) is waiting for `start`: record the container. Only once this returned
+    /// is the init told it may outlive `create` (`Committed`); until then it dies with us.
+    fn ready(&mut self, pid: i32) -> Result<(), String>;
 }
 
 /// Does the config ask for hooks that interrupt setup? If not, the round trip is skipped.
@@ -153,6 +156,7 @@ fn serve_child(
     events
         .child_created(first.as_raw())
         .map_err(ProcessError::Parent)?;
+    crate::pause_point::pause_at("create:cgroup");
     chan.send(&Msg::Go)?;
     loop {
         match chan.recv()? {
@@ -167,6 +171,7 @@ fn serve_child(
                 events
                     .init_created(pid.as_raw())
                     .map_err(ProcessError::Parent)?;
+                crate::pause_point::pause_at("create:init");
             }
             Msg::CreateRuntime => {
                 let json = events.create_runtime().map_err(ProcessError::Parent)?;
@@ -181,8 +186,23 @@ fn serve_child(
             }
         }
     }
-    init.map(Pid::as_raw)
-        .ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))
+    let pid = init
+        .map(Pid::as_raw)
+        .ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))?;
+    crate::pause_point::pause_at("create:ready");
+    events.ready(pid).map_err(ProcessError::Parent)?;
+    crate::pause_point::pause_at("create:saved");
+    chan.send(&Msg::Committed)?;
+    Ok(pid)
+}
+
+/// Makes this child of `berth create` die with it (SIGKILL when the thread that cloned it
+/// exits): until the container is recorded, nobody else would ever find or stop it. If the
+/// creator died before this call, the channel tells: its end is closed, and the child's next
+/// send or receive on it fails.
+pub(super) fn die_with_creator() -> Result<(), String> {
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))
+        .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))
 }
 
 /// Kills a process of ours and reaps it (undoing a create whose last steps failed).
