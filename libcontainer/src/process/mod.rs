@@ -193,7 +193,15 @@ fn serve_child(
     events.ready(pid).map_err(ProcessError::Parent)?;
     crate::pause_point::pause_at("create:saved");
     chan.send(&Msg::Committed)?;
-    Ok(pid)
+    // The init closes its end once its parent-death signal is off: leaving before that would
+    // take it with us.
+    match chan.recv() {
+        Err(crate::channel::ChannelError::Closed) => Ok(pid),
+        Ok(other) => Err(ProcessError::Child(format!(
+            "protocol: unexpected {other:?} after Committed"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Makes this child of `berth create` die with it (SIGKILL when the thread that cloned it
