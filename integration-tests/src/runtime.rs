@@ -68,6 +68,11 @@ impl Running {
         self.child.stdin.take()
     }
 
+    /// The command's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the command has printed so far, for a dialogue with an interactive command.
     pub fn stdout_so_far(&self) -> String {
         String::from_utf8_lossy(&std::fs::read(&self.stdout).unwrap_or_default()).into_owned()
