@@ -54,7 +54,10 @@ fn wait_stopped(running: &Running, step: &str, args: &[&str]) {
             );
             return;
         }
-        assert!(Instant::now() < deadline, "berth {args:?} never reached {step}");
+        assert!(
+            Instant::now() < deadline,
+            "berth {args:?} never reached {step}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -82,7 +85,10 @@ fn assert_visible_and_no_orphan(env: &TestEnv, id: &str, bundle: &Bundle) {
             row.is_some_and(|r| r.contains("stopped")),
             "{id} not listed as stopped: {list:#?}"
         );
-        let state = env.rt.state(id).expect("state of a container whose create died");
+        let state = env
+            .rt
+            .state(id)
+            .expect("state of a container whose create died");
         assert_eq!(state["status"], "stopped", "{state}");
     }
     let rootfs = bundle.rootfs();
