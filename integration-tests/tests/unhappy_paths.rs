@@ -253,6 +253,19 @@ fn arguments_that_are_not_utf8_are_refused_or_passed_through_never_a_panic() {
         .stdin(Stdio::null());
     let out = env.rt.spawn_with(&mut cmd, &["list"]).wait();
     out.assert_ok("list in a non-UTF-8 --root");
+    // A bundle path is bytes; berth's state (JSON text) cannot record one that is not UTF-8,
+    // so it refuses it before making anything.
+    let moved = env.bundle(&["true"]);
+    moved.save();
+    let mut odd = env.dir.as_os_str().to_owned();
+    odd.push(OsStr::from_bytes(b"/bundle\xe9"));
+    std::fs::rename(&moved.dir, &odd).expect("renaming the bundle");
+    let odd_id = env.id();
+    let out = run_bytes(&env, &[s("run"), s("-b"), &odd, s(&odd_id)]);
+    if !is_runc() {
+        out.assert_fails_naming(&["UTF-8"]);
+        host::assert_nothing_left(&env.rt.root, &odd_id, std::path::Path::new(&odd));
+    }
     // An environment value must be text in the OCI process: refused (berth) or passed.
     let env_arg = OsStr::from_bytes(b"A=\xe9");
     run_bytes(&env, &[s("exec"), s("-e"), env_arg, s(&id), s("true")]);

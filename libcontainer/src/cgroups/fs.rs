@@ -259,3 +259,28 @@ fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_dirs_are_the_ones_below_the_deepest_existing() {
+        let tmp = std::env::temp_dir().join(format!("berth-missing-{}", std::process::id()));
+        std::fs::create_dir_all(tmp.join("a")).unwrap();
+        let h = Hierarchy {
+            controllers: Vec::new(),
+            unified: true,
+            mount_point: tmp.clone(),
+            path: tmp.join("a/b/c"),
+            created: Vec::new(),
+        };
+        assert_eq!(missing_dirs(&h), [tmp.join("a/b"), tmp.join("a/b/c")]);
+        let existing = Hierarchy {
+            path: tmp.join("a"),
+            ..h
+        };
+        assert!(missing_dirs(&existing).is_empty());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+}

@@ -78,10 +78,18 @@ impl Drop for Made {
 }
 
 fn bundle_path(b: &ContainerBuilder) -> Result<PathBuf, Error> {
-    b.bundle.canonicalize().map_err(|e| Error::Bundle {
+    let bundle = b.bundle.canonicalize().map_err(|e| Error::Bundle {
         path: b.bundle.clone(),
         reason: e.to_string(),
-    })
+    })?;
+    // Refused before anything exists: state.json (JSON text) could not record it.
+    if bundle.to_str().is_none() {
+        return Err(Error::Bundle {
+            path: bundle,
+            reason: "the path is not valid UTF-8, which the state (JSON) cannot record".into(),
+        });
+    }
+    Ok(bundle)
 }
 
 /// `given`: a config the caller passed instead of the bundle's config.json.

@@ -138,3 +138,64 @@ pub fn kill_broken(root: impl AsRef<Path>, id: &str, signal: Signal) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::Hierarchy;
+    use std::path::PathBuf;
+
+    fn state(id: &str, cgroup: &str) -> State {
+        State {
+            oci_version: "1.2.0".into(),
+            id: id.into(),
+            pid: 0,
+            init_start_time: 0,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: String::new(),
+            cgroup: CgroupPaths {
+                hierarchies: vec![Hierarchy {
+                    controllers: vec!["memory".into()],
+                    unified: false,
+                    mount_point: "/sys/fs/cgroup/memory".into(),
+                    path: PathBuf::from(cgroup),
+                    created: vec![PathBuf::from(cgroup)],
+                }],
+                warnings: Vec::new(),
+            },
+            namespace_paths: Default::default(),
+        }
+    }
+
+    fn reason(r: Result<State, Error>) -> String {
+        match r {
+            Err(Error::Broken { reason, .. }) => reason,
+            other => panic!("not broken: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_record_is_the_containers_own_or_broken() {
+        let ok = check_record("a", Ok(state("a", "/sys/fs/cgroup/memory/berth-a")));
+        assert!(ok.is_ok());
+        let other = check_record("a", Ok(state("b", "/sys/fs/cgroup/memory/berth-b")));
+        assert!(reason(other).contains("\"b\""));
+        // A record pointing at a whole hierarchy (or out of it) would reach every process.
+        for stray in [
+            "/sys/fs/cgroup/memory",
+            "/sys/fs/cgroup/memory/../cpu",
+            "/",
+        ] {
+            let r = check_record("a", Ok(state("a", stray)));
+            assert!(reason(r).contains("not a cgroup below"), "{stray}");
+        }
+        let missing = check_record("a", Err(StateError::NotFound("a".into())));
+        assert!(reason(missing).contains("no state.json"));
+        let torn = StateError::Corrupt {
+            path: "/r/a/state.json".into(),
+            reason: "EOF while parsing".into(),
+        };
+        assert!(reason(check_record("a", Err(torn))).contains("EOF"));
+    }
+}
