@@ -123,7 +123,10 @@ fn create_killed_at_every_step(command: &[&str], signals: &[Signal]) {
             };
             let list = env.rt.run_cmd(&["list"]);
             let row = list.stdout.lines().find(|l| l.starts_with(id.as_str()));
-            assert!(row.is_some_and(|r| r.contains(want)), "at {step}: {list:#?}");
+            assert!(
+                row.is_some_and(|r| r.contains(want)),
+                "at {step}: {list:#?}"
+            );
             kill_paused(running, sig);
             assert_visible_and_no_orphan(&env, &id, &b);
             assert_force_delete_cleans(&env, &id, &b);

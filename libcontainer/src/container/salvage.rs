@@ -182,11 +182,7 @@ mod tests {
         let other = check_record("a", Ok(state("b", "/sys/fs/cgroup/memory/berth-b")));
         assert!(reason(other).contains("\"b\""));
         // A record pointing at a whole hierarchy (or out of it) would reach every process.
-        for stray in [
-            "/sys/fs/cgroup/memory",
-            "/sys/fs/cgroup/memory/../cpu",
-            "/",
-        ] {
+        for stray in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/../cpu", "/"] {
             let r = check_record("a", Ok(state("a", stray)));
             assert!(reason(r).contains("not a cgroup below"), "{stray}");
         }

@@ -189,6 +189,15 @@ fn serve_child(
     let pid = init
         .map(Pid::as_raw)
         .ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))?;
+    commit(chan, events, pid)
+}
+
+/// The init is Ready: the container layer records it, then the init is let go.
+fn commit(
+    chan: &crate::channel::Channel,
+    events: &mut dyn LaunchEvents,
+    pid: i32,
+) -> Result<i32, ProcessError> {
     crate::pause_point::pause_at("create:ready");
     events.ready(pid).map_err(ProcessError::Parent)?;
     crate::pause_point::pause_at("create:saved");
