@@ -59,6 +59,9 @@ pub struct State {
     pub rootfs: PathBuf,
     /// RFC 3339, UTC.
     pub created: String,
+    /// Whether the config has annotations: `state` reads them from config.json only then.
+    #[serde(default)]
+    pub has_annotations: bool,
     /// Where the cgroup directories are; for a record written before the init exists
     /// (`pid` 0), the ones `create` is about to make.
     pub cgroup: CgroupPaths,

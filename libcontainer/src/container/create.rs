@@ -290,6 +290,7 @@ fn new_state(
         bundle: c.bundle.clone(),
         rootfs: c.rootfs.clone(),
         created: now_rfc3339(),
+        has_annotations: c.spec.annotations().as_ref().is_some_and(|a| !a.is_empty()),
         cgroup,
         namespace_paths,
     }

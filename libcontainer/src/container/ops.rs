@@ -118,7 +118,8 @@ fn with_annotations(
     })
 }
 
-/// `with_annotations`: read from the stored config (the only place they are kept). A config
+/// `with_annotations`: read from the stored config (the only place they are kept), when the
+/// record says it has any. A config
 /// that cannot be read shows none, with a warning: the rest of the state is still worth
 /// showing.
 pub(super) fn state_json(
@@ -126,7 +127,7 @@ pub(super) fn state_json(
     status: Status,
     with_annotations: bool,
 ) -> serde_json::Value {
-    let annotations = if with_annotations {
+    let annotations = if with_annotations && c.state.has_annotations {
         match crate::state::read_annotations(&c.root, &c.state.id) {
             Ok(a) => json!(a),
             Err(e) => {
@@ -461,6 +462,7 @@ mod tests {
             bundle: "/".into(),
             rootfs: "/".into(),
             created: String::new(),
+            has_annotations: false,
             cgroup: Default::default(),
             namespace_paths: Default::default(),
         }

@@ -154,6 +154,7 @@ mod tests {
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
             created: String::new(),
+            has_annotations: false,
             cgroup: CgroupPaths {
                 hierarchies: vec![Hierarchy {
                     controllers: vec!["memory".into()],
