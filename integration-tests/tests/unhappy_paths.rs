@@ -357,3 +357,55 @@ fn the_panic_check_sees_an_abort_and_a_message() {
     )));
     assert!(!caught(out(1 << 8, "error: container x does not exist")));
 }
+
+/// The cgroup of a broken container is found by its stored config; one whose name does not
+/// hold the id may be shared (`/system.slice`), so delete --force leaves it and its
+/// processes, saying so, rather than killing whatever lives there.
+#[test]
+fn delete_force_of_a_broken_container_spares_a_cgroup_not_named_after_it() {
+    if skip_for_runc("runc cannot delete a container with a corrupt state") {
+        return;
+    }
+    let env = TestEnv::new("broken_shared_cgroup");
+    let mut b = env.bundle(&["sleep", "1000"]);
+    let shared = format!("{}{}-shared", integration_tests::ID_PREFIX, env.name);
+    b.linux()["cgroupsPath"] = json!(format!("/{shared}"));
+    let id = running(&env, &b);
+    corrupt(&env, &id, &Some(b"garbage".to_vec()));
+    let out = env.rt.run_cmd(&["delete", "--force", &id]);
+    out.assert_ok("delete --force");
+    assert_contains(&out.stderr, &shared);
+    assert!(!env.rt.root.join(&id).exists());
+    let dirs = host::cgroups_matching(&|n| n == shared);
+    let alive = !gone(&b.rootfs());
+    // Cleaned up by hand: berth rightly would not.
+    for dir in &dirs {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs
+            .lines()
+            .filter_map(|l| l.parse::<i32>().ok())
+            .filter(|&p| p > 0)
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    poll(STATE_TIMEOUT, "the spared process to die", || {
+        gone(&b.rootfs()).then_some(())
+    });
+    for dir in &dirs {
+        poll(STATE_TIMEOUT, "the spared cgroup to go", || {
+            std::fs::remove_dir(dir).is_ok().then_some(())
+        });
+    }
+    assert!(
+        alive,
+        "the process of a cgroup not named after the container was killed"
+    );
+    assert!(
+        !dirs.is_empty(),
+        "the cgroup not named after the container was removed"
+    );
+}

@@ -316,15 +316,31 @@ pub fn planned(paths: &CgroupPaths) -> CgroupPaths {
 }
 
 /// The cgroup of a container whose record is lost: its `linux.cgroupsPath` (or the default
-/// path of `id`) on every hierarchy, taken as the container's own where it exists, as runc
-/// takes the paths of any container it destroys.
+/// path of `id`) on every hierarchy. It is taken as the container's own (to empty and remove)
+/// where it exists and its name holds the id, as the default `/berth-<id>` and the paths
+/// engines give (`/docker/<id>`, `libpod-<id>`, `/<namespace>/<id>`) do: a config naming a
+/// shared cgroup (`/system.slice`) must not get every process in it killed. Others are left,
+/// with a warning in `warnings`.
 pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
     let mut paths = resolve(cgroups_path, id)?;
+    let mut warnings = Vec::new();
     for h in &mut paths.hierarchies {
-        if h.path.is_dir() {
+        if !h.path.is_dir() {
+            continue;
+        }
+        if h.path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains(id))
+        {
             h.created = vec![h.path.clone()];
+        } else {
+            warnings.push(format!(
+                "cgroup {} left as it is: its name does not hold the container's id",
+                h.path.display()
+            ));
         }
     }
+    paths.warnings = warnings;
     Ok(paths)
 }
 

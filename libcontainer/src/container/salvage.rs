@@ -58,7 +58,11 @@ fn find_cgroup(dir: &StateDir, id: &str) -> Result<CgroupPaths, Error> {
             None
         }
     };
-    Ok(cgroups::salvage(cgroups_path.as_deref(), id)?)
+    let paths = cgroups::salvage(cgroups_path.as_deref(), id)?;
+    for w in &paths.warnings {
+        log::warn!("{id}: {w}");
+    }
+    Ok(paths)
 }
 
 /// `delete --force` of a broken container: kills every process in its cgroup, removes the
