@@ -118,16 +118,15 @@ fn with_annotations(
     })
 }
 
-/// `with_annotations`: read from the stored config (the only place they are kept), when the
-/// record says it has any. A config
-/// that cannot be read shows none, with a warning: the rest of the state is still worth
-/// showing.
+/// `annotations_too`: read from the stored config (the only place they are kept), when the
+/// record says it has any. A config that cannot be read shows none, with a warning: the rest
+/// of the state is still worth showing.
 pub(super) fn state_json(
     c: &Container,
     status: Status,
-    with_annotations: bool,
+    annotations_too: bool,
 ) -> serde_json::Value {
-    let annotations = if with_annotations && c.state.has_annotations {
+    let annotations = if annotations_too && c.state.has_annotations {
         match crate::state::read_annotations(&c.root, &c.state.id) {
             Ok(a) => json!(a),
             Err(e) => {
@@ -138,7 +137,7 @@ pub(super) fn state_json(
     } else {
         json!({})
     };
-    self::with_annotations(&c.state, status, annotations)
+    with_annotations(&c.state, status, annotations)
 }
 
 pub(super) fn lock(c: &Container) -> Result<(StateDir, State), Error> {
