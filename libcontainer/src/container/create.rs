@@ -27,7 +27,6 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let mut made = Made {
         dir: Some(dir),
         cgroup: None,
-        init: None,
     };
     let dir = made.dir.as_ref().expect("state dir");
     // Recorded before anything else exists, so that whenever this process dies from here on,
@@ -36,8 +35,8 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     dir.save_config(&checked.spec)?;
     dir.save(&new_state(&b, &checked, 0, 0, cgroups::planned(&cgroup)))?;
     crate::pause_point::pause_at("create:recorded");
+    // `launch` kills and reaps every process it made when it fails.
     let state = make(&b, &checked, cgroup, &mut made)?;
-    made.init = Some(state.pid);
     made.keep();
     Ok(Created {
         container: Container {
@@ -52,22 +51,17 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
 struct Made {
     dir: Option<StateDir>,
     cgroup: Option<CgroupPaths>,
-    init: Option<i32>,
 }
 
 impl Made {
     fn keep(mut self) {
         self.dir = None;
         self.cgroup = None;
-        self.init = None;
     }
 }
 
 impl Drop for Made {
     fn drop(&mut self) {
-        if let Some(pid) = self.init.take() {
-            crate::process::kill_and_reap(pid);
-        }
         if let Some(cg) = self.cgroup.take() {
             let _ = cgroups::destroy(&cg);
         }
