@@ -71,13 +71,6 @@ pub(crate) fn missing_dirs(h: &Hierarchy) -> Vec<PathBuf> {
     missing
 }
 
-/// Does the cgroup at `dir`, or one below it, hold a process?
-pub(crate) fn has_procs(dir: &Path) -> Result<bool, CgroupError> {
-    let mut out = Vec::new();
-    procs_recursive(dir, &mut out)?;
-    Ok(!out.is_empty())
-}
-
 /// A new v1 cpuset cgroup starts with empty cpus and mems, and adding a task to it fails
 /// (ENOSPC) until they are set: like runc, give every directory on the way to the container's
 /// cgroup that has none its parent's values (a pre-existing one too, or the task cannot join).

@@ -364,12 +364,9 @@ pub fn kill_all(paths: &CgroupPaths) -> Result<(), CgroupError> {
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
+        // Every process of the container is in its cgroup on every hierarchy: one suffices.
         let left = pids(&owned)?;
-        let in_unified = owned
-            .unified()
-            .map(|h| fs::has_procs(&h.path))
-            .transpose()?;
-        if left.is_empty() && in_unified != Some(true) {
+        if left.is_empty() {
             return Ok(());
         }
         if std::time::Instant::now() > deadline {
