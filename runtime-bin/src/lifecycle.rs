@@ -83,7 +83,10 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
         Some(m) => created.relay_terminal(m)?,
         None => created.wait_forwarding_signals()?,
     };
-    report_oom_kills(created.container());
+    // 137: SIGKILL, which is how the OOM killer ends a process; other exits cost no lookup.
+    if code == 128 + libcontainer::Signal::SIGKILL as i32 {
+        report_oom_kills(created.container());
+    }
     if !args.keep {
         created.delete(true)?;
     }
