@@ -23,7 +23,7 @@ impl TypedValueParser for IdParser {
         let name = arg.map_or("ID".to_owned(), |a| a.get_id().to_string().to_uppercase());
         let text = value.to_str().ok_or_else(|| {
             clap::Error::raw(
-                clap::error::ErrorKind::InvalidUtf8,
+                clap::error::ErrorKind::ValueValidation,
                 format!("container {name} {value:?}: not valid UTF-8 (ids are letters, digits and _ + - .)\n"),
             )
             .with_cmd(cmd)
@@ -378,6 +378,17 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
             }
         })
         .collect()
+}
+
+/// clap's own message for a text argument that is not UTF-8 names none; this one names it.
+pub fn non_utf8_text(args: &[OsString]) -> String {
+    match args.iter().enumerate().find(|(_, a)| a.to_str().is_none()) {
+        Some((i, a)) => format!(
+            "argument {i} ({a:?}) is not valid UTF-8: only paths and the arguments of a \
+             container's process may be bytes"
+        ),
+        None => "an argument is not valid UTF-8".into(),
+    }
 }
 
 fn long_flag_names() -> Vec<String> {

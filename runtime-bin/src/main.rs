@@ -20,8 +20,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::normalize_args(std::env::args_os());
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            Logger::stderr().error(&cli::non_utf8_text(&args));
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             let _ = e.print();
             // runc exits 1 on usage errors too; help goes to stdout and is not an error.
