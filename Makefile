@@ -4,7 +4,7 @@ BERTH := $(CURDIR)/target/release/berth
 RUNC = $(shell command -v runc)
 
 .PHONY: build deps demo test lint unit integration engines engines-runc cgroup-v2 conformance-runc conformance-berth \
-	bench profile hot-symbols conformance clean
+	bench profile hot-symbols conformance soak clean
 
 build:
 	CARGO=$(CARGO) scripts/build-berth.sh
@@ -50,6 +50,13 @@ conformance-runc:
 
 conformance-berth: build
 	$(CARGO) run -q -p oci-conformance -- --runtime $(BERTH) --expect-failures oci-conformance/KNOWN-FAILURES.md
+
+# N lifecycles of each kind (foreground run; run -d/kill/delete; create/start/exec/kill/delete;
+# a create SIGKILLed at a random step; a torn state.json), with leak snapshots before and
+# after; prints `N passed, N failed`. Minutes long, so not part of `make test`.
+SOAK_N ?= 100
+soak: build
+	N=$(SOAK_N) BERTH=$(BERTH) scripts/soak.sh
 
 # Side by side with runc and crun; `make bench BENCH_ARGS=--quick` for a smoke run. bench/run.sh
 # builds berth itself and measures runc and crun even if that build fails.

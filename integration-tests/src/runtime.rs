@@ -68,16 +68,26 @@ impl Running {
         self.child.stdin.take()
     }
 
+    /// The command's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the command has printed so far, for a dialogue with an interactive command.
     pub fn stdout_so_far(&self) -> String {
         String::from_utf8_lossy(&std::fs::read(&self.stdout).unwrap_or_default()).into_owned()
     }
 
-    /// Waits (bounded) for the command to finish; panics naming it if it does not.
+    /// Waits (bounded) for the command to finish; panics naming it if it does not, or if the
+    /// runtime panicked: no input may panic it (a release build aborts, leaving its state
+    /// behind), so every command the suite runs checks that.
     pub fn wait(self) -> Out {
         let what = format!("runtime {:?} to exit within {COMMAND_TIMEOUT:?}", self.args);
-        self.try_wait()
-            .unwrap_or_else(|| panic!("timed out waiting for {what}"))
+        let out = self
+            .try_wait()
+            .unwrap_or_else(|| panic!("timed out waiting for {what}"));
+        assert_no_panic(&out);
+        out
     }
 
     /// Like `wait`, but None (and the command killed, on drop) when it does not finish: for
@@ -162,6 +172,17 @@ impl Runtime {
                 .unwrap_or_else(|e| panic!("state JSON: {e}: {out:#?}")),
         )
     }
+}
+
+/// A panic shows as Rust's message on stderr, and in a release build (panic=abort) as death
+/// by SIGABRT.
+#[track_caller]
+pub fn assert_no_panic(out: &Out) {
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        out.status.signal() != Some(libc::SIGABRT) && !out.stderr.contains("panicked at"),
+        "the runtime panicked: {out:#?}"
+    );
 }
 
 fn collect(args: Vec<String>, status: ExitStatus, stdout: &Path, stderr: &Path) -> Out {

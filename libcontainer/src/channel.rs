@@ -29,6 +29,9 @@ pub enum Msg {
     HooksDone(Vec<u8>),
     /// init → parent: set up, waiting for `start`.
     Ready,
+    /// parent → init: the container is recorded in state.json; the init may now outlive
+    /// `create`. Until then it dies with its creator (PR_SET_PDEATHSIG, or this channel's EOF).
+    Committed,
     /// child → parent: setup failed; the text names the step and field.
     Error(String),
     /// exec'd process → parent: its SCMP_ACT_NOTIFY listener is this fd number in the process
@@ -64,6 +67,7 @@ impl Msg {
             Msg::Error(text) => (8, text.as_bytes()),
             Msg::SeccompListener(fd) => return [&[9u8][..], &fd.to_le_bytes()].concat(),
             Msg::SeccompListenerSent => (10, &[]),
+            Msg::Committed => (11, &[]),
         };
         [&[tag][..], payload].concat()
     }
@@ -93,6 +97,7 @@ impl Msg {
                 Msg::SeccompListener(i32::from_le_bytes(bytes))
             }
             10 => Msg::SeccompListenerSent,
+            11 => Msg::Committed,
             t => return Err(ChannelError::Malformed(t)),
         })
     }
@@ -237,6 +242,7 @@ mod tests {
             Msg::CreateRuntime,
             Msg::HooksDone(b"{\"id\":\"x\"}".to_vec()),
             Msg::Ready,
+            Msg::Committed,
             Msg::Error("mounts[3] (/x): bad".into()),
             Msg::SeccompListener(5),
             Msg::SeccompListenerSent,

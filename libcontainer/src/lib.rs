@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod identity;
 pub mod mount_api;
 pub mod namespaces;
+pub mod pause_point;
 pub mod proc_root;
 pub mod process;
 pub mod rlimits;
@@ -27,8 +28,8 @@ pub mod sysctl;
 pub mod tty;
 
 pub use container::{
-    list, parse_kill_signal, parse_signal, Container, ContainerBuilder, Created, Error, ExecChild,
-    ExecOptions, Signal, Status,
+    delete_broken, kill_broken, list, parse_kill_signal, parse_signal, Container, ContainerBuilder,
+    Created, Error, ExecChild, ExecOptions, Listed, Signal, Status,
 };
 pub use process::sealed_exe::{check_sealed_exe, ensure_sealed_exe, SealError};
 

@@ -60,7 +60,11 @@ pub struct State {
     pub rootfs: PathBuf,
     /// RFC 3339, UTC.
     pub created: String,
-    pub annotations: BTreeMap<String, String>,
+    /// Whether the config has annotations: `state` reads them from config.json only then.
+    #[serde(default)]
+    pub has_annotations: bool,
+    /// Where the cgroup directories are; for a record written before the init exists
+    /// (`pid` 0), the ones `create` is about to make.
     pub cgroup: CgroupPaths,
     /// /proc/<pid>/ns/* of the namespaces the container has, by OCI type name.
     pub namespace_paths: BTreeMap<String, PathBuf>,
@@ -138,6 +142,19 @@ fn lock_dir(path: &Path) -> Result<Flock<File>, StateError> {
         e => io_err(path, e),
     })?;
     Flock::lock(File::from(dir), FlockArg::LockExclusive).map_err(|(_, e)| io_err(path, e))
+}
+
+/// Does a command hold the lock of the container directory `path` right now? (Asked without
+/// waiting: `list` and `state` must not wait behind a create.)
+pub fn is_locked(path: &Path) -> bool {
+    let Ok(dir) = nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    Flock::lock(File::from(dir), FlockArg::LockSharedNonblock).is_err()
 }
 
 fn dir_id(path: &Path) -> String {
@@ -238,6 +255,19 @@ fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T
         path,
         reason: e.to_string(),
     })
+}
+
+/// The config's `annotations` of container `id`, read without its lock and without building
+/// the rest of the config (`state` prints them; state.json does not repeat them, so it stays
+/// small whatever the config's size).
+pub fn read_annotations(root: &Path, id: &str) -> Result<BTreeMap<String, String>, StateError> {
+    #[derive(Deserialize)]
+    struct Annotations {
+        #[serde(default)]
+        annotations: Option<BTreeMap<String, String>>,
+    }
+    let a: Annotations = read_json(&root.join(id), CONFIG_FILE)?;
+    Ok(a.annotations.unwrap_or_default())
 }
 
 fn write_json(dir: &StateDir, name: &str, value: &impl Serialize) -> Result<(), StateError> {

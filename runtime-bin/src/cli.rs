@@ -2,8 +2,36 @@
 //! runc (containerd, podman via conmon, Docker via containerd) drive berth unchanged.
 
 pub use crate::checkpoint_cmd::{CheckpointArgs, RestoreArgs};
+use clap::builder::TypedValueParser;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
+
+/// A container id: text, by runc's rules (letters, digits and `_ + - .`). Arguments are bytes;
+/// an id that is not UTF-8 is refused here, naming the argument, rather than reaching a panic.
+#[derive(Clone, Copy, Debug)]
+pub struct IdParser;
+
+impl TypedValueParser for IdParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        let name = arg.map_or("ID".to_owned(), |a| a.get_id().to_string().to_uppercase());
+        let text = value.to_str().ok_or_else(|| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("container {name} {value:?}: not valid UTF-8 (ids are letters, digits and _ + - .)\n"),
+            )
+            .with_cmd(cmd)
+        })?;
+        Ok(text.to_owned())
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -116,6 +144,7 @@ pub struct EventsArgs {
     /// Display the container's stats then exit
     #[arg(long)]
     pub stats: bool,
+    #[arg(value_parser = IdParser)]
     pub id: String,
 }
 
@@ -171,6 +200,7 @@ pub struct UpdateArgs {
     /// Intel RDT memory bandwidth schema (refused: berth does not manage resctrl)
     #[arg(long)]
     pub mem_bw_schema: Option<String>,
+    #[arg(value_parser = IdParser)]
     pub id: String,
 }
 
@@ -179,6 +209,7 @@ pub struct PsArgs {
     /// Output format
     #[arg(short = 'f', long, value_enum, default_value_t = PsFormat::Table)]
     pub format: PsFormat,
+    #[arg(value_parser = IdParser)]
     pub id: String,
     /// Arguments for the host's ps (default -ef)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -193,6 +224,7 @@ pub enum PsFormat {
 
 #[derive(Debug, Args)]
 pub struct IdArg {
+    #[arg(value_parser = IdParser)]
     pub id: String,
 }
 
@@ -216,6 +248,7 @@ pub struct CreateArgs {
     /// Pass N additional file descriptors (3..3+N) to the container
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    #[arg(value_parser = IdParser)]
     pub id: String,
 }
 
@@ -282,14 +315,16 @@ pub struct ExecArgs {
     /// SELinux label for the process (not supported: only an empty value is accepted)
     #[arg(long, value_name = "LABEL")]
     pub process_label: Option<String>,
+    #[arg(value_parser = IdParser)]
     pub id: String,
-    /// The command and its arguments (not with --process)
+    /// The command and its arguments (not with --process); bytes, passed to the process as given
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        value_name = "COMMAND"
+        value_name = "COMMAND",
+        value_parser = clap::value_parser!(OsString)
     )]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +332,7 @@ pub struct KillArgs {
     /// Send the signal to all processes in the container
     #[arg(short = 'a', long)]
     pub all: bool,
+    #[arg(value_parser = IdParser)]
     pub id: String,
     /// KILL, SIGKILL or 9
     #[arg(default_value = "SIGTERM")]
@@ -308,6 +344,7 @@ pub struct DeleteArgs {
     /// Kill the container if it is still running; a missing container is not an error
     #[arg(short = 'f', long)]
     pub force: bool,
+    #[arg(value_parser = IdParser)]
     pub id: String,
 }
 
@@ -376,7 +413,7 @@ pub fn command() -> clap::Command {
 }
 
 /// Parses `args` (after `normalize_args`).
-pub fn parse(args: Vec<String>) -> Result<Cli, clap::Error> {
+pub fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
     use clap::FromArgMatches;
     let mut cmd = command();
     let matches = cmd.try_get_matches_from_mut(args)?;
@@ -386,25 +423,39 @@ pub fn parse(args: Vec<String>) -> Result<Cli, clap::Error> {
 /// runc (urfave/cli) also takes long flags with one dash (`-root`, `-bundle=x`); clap does not,
 /// so such arguments are rewritten to two dashes. Only exact long names berth knows are
 /// rewritten, and nothing after `--`, so values and positionals are left alone.
-pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+/// Arguments are bytes (`std::env::args_os`): one that is not UTF-8 is never a flag name and
+/// is passed on as it is, for clap to take as a path or argv, or refuse as text.
+pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let longs = long_flag_names();
     let mut end_of_flags = false;
     args.into_iter()
-        .map(|arg| {
+        .map(|raw| {
+            let Some(arg) = raw.to_str() else { return raw };
             if arg == "--" {
                 end_of_flags = true;
             }
             if end_of_flags || !arg.starts_with('-') || arg.starts_with("--") {
-                return arg;
+                return raw;
             }
             let name = arg[1..].split('=').next().unwrap_or_default();
             if name.len() > 1 && longs.iter().any(|l| l == name) {
-                format!("-{arg}")
+                format!("-{arg}").into()
             } else {
-                arg
+                raw
             }
         })
         .collect()
+}
+
+/// clap's own message for a text argument that is not UTF-8 names none; this one names it.
+pub fn non_utf8_text(args: &[OsString]) -> String {
+    match args.iter().enumerate().find(|(_, a)| a.to_str().is_none()) {
+        Some((i, a)) => format!(
+            "argument {i} ({a:?}) is not valid UTF-8: only paths and the arguments of a \
+             container's process may be bytes"
+        ),
+        None => "an argument is not valid UTF-8".into(),
+    }
 }
 
 fn long_flag_names() -> Vec<String> {
@@ -427,8 +478,8 @@ fn long_flag_names() -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn norm(args: &[&str]) -> Vec<String> {
-        normalize_args(args.iter().map(|s| s.to_string()))
+    fn norm(args: &[&str]) -> Vec<OsString> {
+        normalize_args(args.iter().map(OsString::from))
     }
 
     #[test]
@@ -497,10 +548,10 @@ mod tests {
             "berth restore -d -b /b --image-path /i --pid-file /p --no-subreaper --no-pivot --console-socket /s id",
         ];
         for line in ok {
-            let args = normalize_args(line.split(' ').map(str::to_owned));
+            let args = normalize_args(line.split(' ').map(OsString::from));
             assert!(Cli::try_parse_from(args).is_ok(), "{line}");
         }
-        let line = normalize_args("berth exec id ls -l".split(' ').map(str::to_owned));
+        let line = normalize_args("berth exec id ls -l".split(' ').map(OsString::from));
         let Some(Command::Exec(a)) = Cli::try_parse_from(line).unwrap().command else {
             panic!("not exec")
         };

@@ -3,7 +3,7 @@
 use crate::cli::{IdArg, ListArgs, ListFormat};
 use crate::error::CliError;
 use crate::ordered;
-use libcontainer::Container;
+use libcontainer::{Container, Listed};
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -15,16 +15,26 @@ pub fn state(root: &Path, args: &IdArg) -> Result<i32, CliError> {
 }
 
 pub fn list(root: &Path, args: &ListArgs) -> Result<i32, CliError> {
-    let containers = libcontainer::list(root)?;
+    let listed = libcontainer::list(root)?;
+    let id_of = |l: &Listed| match l {
+        Listed::Container(c) => c.id().to_owned(),
+        Listed::Broken { id, .. } => id.clone(),
+    };
     let out = if args.quiet {
-        containers.iter().map(|c| format!("{}\n", c.id())).collect()
+        listed.iter().map(|l| format!("{}\n", id_of(l))).collect()
     } else {
         let mut owners = Owners::default();
-        let docs: Vec<Value> = containers
+        let json = args.format == ListFormat::Json;
+        let docs: Vec<Value> = listed
             .iter()
-            .map(|c| {
-                let mut doc = c.state_json();
-                doc["owner"] = Value::String(owners.of(&root.join(c.id())));
+            .map(|l| {
+                let mut doc = match l {
+                    // The table shows no annotations: the stored configs are not read for it.
+                    Listed::Container(c) if json => c.state_json(),
+                    Listed::Container(c) => c.state_json_brief(),
+                    Listed::Broken { id, reason } => broken_doc(id, reason),
+                };
+                doc["owner"] = Value::String(owners.of(&root.join(id_of(l))));
                 doc
             })
             .collect();
@@ -43,6 +53,13 @@ pub fn list(root: &Path, args: &ListArgs) -> Result<i32, CliError> {
     };
     print_out(&out)?;
     Ok(0)
+}
+
+/// A container whose record cannot be read: listed (the others are still shown) with the
+/// status `broken`, and the reason on stderr.
+fn broken_doc(id: &str, reason: &str) -> Value {
+    log::warn!("container {id} is broken: {reason} (delete --force removes what is left of it)");
+    serde_json::json!({"id": id, "pid": 0, "status": "broken", "bundle": "", "created": ""})
 }
 
 /// runc's `list` owner: the user name of the uid owning the container's state directory, from

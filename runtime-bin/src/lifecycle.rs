@@ -83,10 +83,28 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
         Some(m) => created.relay_terminal(m)?,
         None => created.wait_forwarding_signals()?,
     };
+    // 137: SIGKILL, which is how the OOM killer ends a process; other exits cost no lookup.
+    if code == 128 + libcontainer::Signal::SIGKILL as i32 {
+        report_oom_kills(created.container());
+    }
     if !args.keep {
         created.delete(true)?;
     }
     Ok(code)
+}
+
+/// A foreground `run` stands in for the container at the terminal: an exit by the OOM killer
+/// (137, like any SIGKILL) is said so, from the cgroup's counter, before delete removes it.
+fn report_oom_kills(c: &Container) {
+    match c.oom_kills() {
+        Ok(0) => {}
+        Ok(n) => log::warn!(
+            "container {} was OOM-killed: the kernel's OOM killer killed {n} of its processes \
+             (memory limit reached)",
+            c.id()
+        ),
+        Err(e) => log::debug!("OOM kills of {}: {e}", c.id()),
+    }
 }
 
 fn start_or_delete(root: &Path, created: &mut Created) -> Result<(), CliError> {
@@ -101,7 +119,21 @@ fn start_or_delete(root: &Path, created: &mut Created) -> Result<(), CliError> {
 
 pub fn kill(root: &Path, args: &KillArgs) -> Result<i32, CliError> {
     let signal = libcontainer::parse_kill_signal(&args.signal)?;
-    Container::load(root, &args.id)?.send_signal(signal, args.all)?;
+    match Container::load(root, &args.id) {
+        Ok(c) => c.send_signal(signal, args.all)?,
+        // Its init is not known: every process left in its cgroup gets the signal.
+        // Signal 0 only asks whether the init exists, and a broken record names none.
+        Err(Error::Broken { .. }) => match signal {
+            Some(signal) => libcontainer::kill_broken(root, &args.id, signal)?,
+            None => {
+                return Err(CliError::from(Error::Broken {
+                    id: args.id.clone(),
+                    reason: "its init is not known".into(),
+                }))
+            }
+        },
+        Err(e) => return Err(e.into()),
+    }
     Ok(0)
 }
 
@@ -111,6 +143,7 @@ pub fn delete(root: &Path, args: &DeleteArgs) -> Result<i32, CliError> {
         // runc: `delete --force` of a container that is already gone succeeds, so engines can
         // clean up idempotently.
         Err(Error::NotFound(_)) if args.force => {}
+        Err(Error::Broken { .. }) if args.force => libcontainer::delete_broken(root, &args.id)?,
         Err(e) => return Err(e.into()),
     }
     Ok(0)

@@ -31,9 +31,13 @@ fn main() -> ExitCode {
     } else {
         Ok(())
     };
-    let args = cli::normalize_args(std::env::args());
-    let cli = match cli::parse(args) {
+    let args = cli::normalize_args(std::env::args_os());
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            Logger::stderr().error(&cli::non_utf8_text(&args));
+            return ExitCode::FAILURE;
+        }
         Err(e) => return usage_error(&e),
     };
     // The scan above only saves time; what clap parsed decides.
@@ -111,12 +115,16 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         let _ = cli::command().print_help();
         return Ok(0);
     };
-    let argv: Vec<String> = std::env::args().collect();
-    logger.debug(&format!(
-        "{} (state root {})",
-        argv.join(" "),
-        g.root.display()
-    ));
+    if g.debug {
+        let argv: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        logger.debug(&format!(
+            "{} (state root {})",
+            argv.join(" "),
+            g.root.display()
+        ));
+    }
     let root = g.root.as_path();
     match command {
         Command::Create(a) => lifecycle::create(root, a),
@@ -229,10 +237,9 @@ mod tests {
             "berth",
         ];
         for line in lines {
-            let argv: Vec<String> = line.split(' ').map(str::to_owned).collect();
-            let cli = cli::parse(cli::normalize_args(argv.clone())).unwrap();
-            let early = command_name(argv.into_iter().map(Into::into))
-                .is_some_and(|c| starts_processes(&c));
+            let argv: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
+            let cli = cli::parse(&cli::normalize_args(argv.clone())).unwrap();
+            let early = command_name(argv.into_iter()).is_some_and(|c| starts_processes(&c));
             let version = cli.global.version;
             assert_eq!(
                 early && !version,

@@ -59,6 +59,18 @@ pub(crate) fn create(h: &mut Hierarchy) -> Result<(), CgroupError> {
     })
 }
 
+/// The directories `create` would make for `h.path` now, parents first.
+pub(crate) fn missing_dirs(h: &Hierarchy) -> Vec<PathBuf> {
+    let mut missing: Vec<PathBuf> = h
+        .path
+        .ancestors()
+        .take_while(|d| d.starts_with(&h.mount_point) && *d != h.mount_point && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    missing.reverse();
+    missing
+}
+
 /// A new v1 cpuset cgroup starts with empty cpus and mems, and adding a task to it fails
 /// (ENOSPC) until they are set: like runc, give every directory on the way to the container's
 /// cgroup that has none its parent's values (a pre-existing one too, or the task cannot join).
@@ -239,4 +251,29 @@ fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_dirs_are_the_ones_below_the_deepest_existing() {
+        let tmp = std::env::temp_dir().join(format!("berth-missing-{}", std::process::id()));
+        std::fs::create_dir_all(tmp.join("a")).unwrap();
+        let h = Hierarchy {
+            controllers: Vec::new(),
+            unified: true,
+            mount_point: tmp.clone(),
+            path: tmp.join("a/b/c"),
+            created: Vec::new(),
+        };
+        assert_eq!(missing_dirs(&h), [tmp.join("a/b"), tmp.join("a/b/c")]);
+        let existing = Hierarchy {
+            path: tmp.join("a"),
+            ..h
+        };
+        assert!(missing_dirs(&existing).is_empty());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 }

@@ -129,6 +129,8 @@ pub enum CgroupError {
     UnexpectedlyFrozen { path: PathBuf },
     #[error("the processes in {path} did not freeze within 5 s (left thawed)")]
     FreezeTimeout { path: PathBuf },
+    #[error("{left} processes in {path} still alive 10 s after SIGKILL")]
+    KillTimeout { path: PathBuf, left: usize },
     #[error("removing cgroup {path}: {source}")]
     Remove {
         path: PathBuf,
@@ -305,6 +307,93 @@ pub fn pids(paths: &CgroupPaths) -> Result<Vec<Pid>, CgroupError> {
 /// Removes the directories berth created (the caller has killed every process first).
 pub fn destroy(paths: &CgroupPaths) -> Result<(), CgroupError> {
     fs::remove_created(paths)
+}
+
+/// `paths` as `create_and_enter` will leave them if nobody else makes a directory meanwhile:
+/// with the directories that do not exist yet as `created`. Recorded before they are made,
+/// so a `delete --force` after a create that died part-way removes exactly those.
+pub fn planned(paths: &CgroupPaths) -> CgroupPaths {
+    let mut out = paths.clone();
+    for h in &mut out.hierarchies {
+        h.created = fs::missing_dirs(h);
+    }
+    out
+}
+
+/// The cgroup of a container whose record is lost: its `linux.cgroupsPath` (or the default
+/// path of `id`) on every hierarchy. It is taken as the container's own (to empty and remove)
+/// where it exists and its name holds the id, as the default `/berth-<id>` and the paths
+/// engines give (`/docker/<id>`, `libpod-<id>`, `/<namespace>/<id>`) do: a config naming a
+/// shared cgroup (`/system.slice`) must not get every process in it killed. Others are left,
+/// with a warning in `warnings`.
+pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
+    let mut paths = resolve(cgroups_path, id)?;
+    let mut warnings = Vec::new();
+    for h in &mut paths.hierarchies {
+        if !h.path.is_dir() {
+            continue;
+        }
+        if h.path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains(id))
+        {
+            h.created = vec![h.path.clone()];
+        } else {
+            warnings.push(format!(
+                "cgroup {} left as it is: its name does not hold the container's id",
+                h.path.display()
+            ));
+        }
+    }
+    paths.warnings = warnings;
+    Ok(paths)
+}
+
+/// Kills every process in the container's cgroup (and its sub-cgroups) and waits until they
+/// are gone: `cgroup.kill` where the kernel has it (5.14+, on the cgroup2 hierarchy, which a
+/// hybrid host also puts every container process in); else freeze, SIGKILL each, thaw, so
+/// nothing forks in between. Only for a cgroup berth created: a pre-existing one may hold
+/// processes that are not the container's.
+pub fn kill_all(paths: &CgroupPaths) -> Result<(), CgroupError> {
+    let owned = CgroupPaths {
+        hierarchies: paths
+            .hierarchies
+            .iter()
+            .filter(|h| h.created.last() == Some(&h.path))
+            .cloned()
+            .collect(),
+        warnings: Vec::new(),
+    };
+    if owned.hierarchies.is_empty() {
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // Every process of the container is in its cgroup on every hierarchy: one suffices.
+        let left = pids(&owned)?;
+        if left.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(CgroupError::KillTimeout {
+                path: owned.hierarchies[0].path.clone(),
+                left: left.len(),
+            });
+        }
+        let killed = owned
+            .unified()
+            .is_some_and(|h| std::fs::write(h.path.join("cgroup.kill"), "1").is_ok());
+        if !killed {
+            let frozen = freeze(&owned).is_ok();
+            for pid in pids(&owned)? {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            if frozen {
+                thaw(&owned)?;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
 
 fn read(path: &str) -> Result<String, CgroupError> {

@@ -23,22 +23,31 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let holes = reserve_holes(b.preserve_fds)?;
     let given = b.config.take();
     let checked = check_config(&b, given)?;
+    let linux = checked.spec.linux().as_ref();
+    let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
+    cgroups::check_not_frozen(&cgroup)?;
     let dir = StateDir::create(&b.root, &b.id)?;
     let mut made = Made {
         dir: Some(dir),
         cgroup: None,
-        init: None,
         rootfs_bind: None,
     };
-    let state = make(&b, &checked, &holes, &mut made)?;
-    made.init = Some(state.pid);
+    if !checked.ns.has(Ns::Mount) {
+        let id = rootfs::bind_rootfs_in_place(&checked.rootfs)?;
+        made.rootfs_bind = Some((checked.rootfs.clone(), id));
+    }
+    let rootfs_bind = made.rootfs_bind.as_ref().map(|(_, id)| *id);
     let dir = made.dir.as_ref().expect("state dir");
+    // Recorded before anything else exists, so that whenever this process dies from here on,
+    // `delete --force` knows the cgroups to empty and remove (and `list` shows the container).
     // Config first: whoever can read the state can also read the config.
     dir.save_config(&checked.spec)?;
-    dir.save(&state)?;
-    if let Some(pid_file) = &b.pid_file {
-        write_pid_file(pid_file, state.pid)?;
-    }
+    let mut early = new_state(&b, &checked, 0, 0, cgroups::planned(&cgroup));
+    early.rootfs_bind = rootfs_bind;
+    dir.save(&early)?;
+    crate::pause_point::pause_at("create:recorded");
+    // `launch` kills and reaps every process it made when it fails.
+    let state = make(&b, &checked, (cgroup, rootfs_bind), &holes, &mut made)?;
     made.keep();
     Ok(Created {
         container: Container {
@@ -53,7 +62,6 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
 struct Made {
     dir: Option<StateDir>,
     cgroup: Option<CgroupPaths>,
-    init: Option<i32>,
     /// The rootfs and the mount id of its bind, for a container in the runtime's mount
     /// namespace.
     rootfs_bind: Option<(PathBuf, u64)>,
@@ -63,16 +71,12 @@ impl Made {
     fn keep(mut self) {
         self.dir = None;
         self.cgroup = None;
-        self.init = None;
         self.rootfs_bind = None;
     }
 }
 
 impl Drop for Made {
     fn drop(&mut self) {
-        if let Some(pid) = self.init.take() {
-            crate::process::kill_and_reap(pid);
-        }
         if let Some((rootfs, id)) = self.rootfs_bind.take() {
             let _ = rootfs::detach_rootfs(&rootfs, id);
         }
@@ -86,10 +90,18 @@ impl Drop for Made {
 }
 
 fn bundle_path(b: &ContainerBuilder) -> Result<PathBuf, Error> {
-    b.bundle.canonicalize().map_err(|e| Error::Bundle {
+    let bundle = b.bundle.canonicalize().map_err(|e| Error::Bundle {
         path: b.bundle.clone(),
         reason: e.to_string(),
-    })
+    })?;
+    // Refused before anything exists: state.json (JSON text) could not record it.
+    if bundle.to_str().is_none() {
+        return Err(Error::Bundle {
+            path: bundle,
+            reason: "the path is not valid UTF-8, which the state (JSON) cannot record".into(),
+        });
+    }
+    Ok(bundle)
 }
 
 /// `given`: a config the caller passed instead of the bundle's config.json.
@@ -200,6 +212,7 @@ pub(super) fn reserve_holes(n: u32) -> Result<Vec<std::os::fd::RawFd>, Error> {
 fn make(
     b: &ContainerBuilder,
     c: &Checked,
+    (cgroup, rootfs_bind): (CgroupPaths, Option<u64>),
     holes: &[std::os::fd::RawFd],
     made: &mut Made,
 ) -> Result<State, Error> {
@@ -215,16 +228,12 @@ fn make(
         .as_deref()
         .map(crate::tty::connect_console_socket)
         .transpose()?;
-    if !c.ns.has(Ns::Mount) {
-        made.rootfs_bind = Some((c.rootfs.clone(), rootfs::bind_rootfs_in_place(&c.rootfs)?));
-    }
-    let linux = c.spec.linux().as_ref();
-    let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
-    cgroups::check_not_frozen(&cgroup)?;
     let mut events = Events {
         b,
         c,
+        dir,
         cgroup: Some(cgroup),
+        rootfs_bind,
         state: None,
         made_cgroup: &mut made.cgroup,
     };
@@ -243,20 +252,20 @@ fn make(
         close_in_child: &[dir.raw_fd()],
     };
     launch(&cfg, &mut events)?;
-    let mut state = events
+    events
         .state
         .take()
-        .ok_or_else(|| Error::Start("init never reported".into()))?;
-    state.cgroup = made.cgroup.clone().unwrap_or_default();
-    state.rootfs_bind = made.rootfs_bind.as_ref().map(|(_, id)| *id);
-    Ok(state)
+        .ok_or_else(|| Error::Start("init never reported".into()))
 }
 
 /// Serves `launch`: the container layer's part of the create sequence.
 struct Events<'a> {
     b: &'a ContainerBuilder,
     c: &'a Checked,
+    dir: &'a StateDir,
     cgroup: Option<CgroupPaths>,
+    /// The mount id of the rootfs bind, without a mount namespace of the container's own.
+    rootfs_bind: Option<u64>,
     state: Option<State>,
     made_cgroup: &'a mut Option<CgroupPaths>,
 }
@@ -284,7 +293,22 @@ impl LaunchEvents for Events<'_> {
     fn init_created(&mut self, pid: i32) -> Result<(), String> {
         let start =
             super::ops::own_child_start_time(pid).ok_or_else(|| format!("init {pid} vanished"))?;
-        self.state = Some(new_state(self.b, self.c, pid, start));
+        let cgroup = self.made_cgroup.clone().unwrap_or_default();
+        let mut state = new_state(self.b, self.c, pid, start, cgroup);
+        state.rootfs_bind = self.rootfs_bind;
+        self.state = Some(state);
+        Ok(())
+    }
+
+    fn ready(&mut self, pid: i32) -> Result<(), String> {
+        let state = self
+            .state
+            .as_ref()
+            .ok_or("protocol: ready before init pid")?;
+        self.dir.save(state).map_err(|e| e.to_string())?;
+        if let Some(pid_file) = &self.b.pid_file {
+            write_pid_file(pid_file, pid).map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 
@@ -293,8 +317,8 @@ impl LaunchEvents for Events<'_> {
             .state
             .as_ref()
             .ok_or("protocol: hooks before init pid")?;
-        let json =
-            super::ops::oci_state(state, super::Status::Creating, &self.c.rootfs).to_string();
+        let annotations = self.c.spec.annotations().as_ref();
+        let json = super::ops::oci_state(state, super::Status::Creating, annotations).to_string();
         let h = self.c.spec.hooks().as_ref();
         #[allow(deprecated)]
         let lists = [
@@ -310,7 +334,14 @@ impl LaunchEvents for Events<'_> {
     }
 }
 
-fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
+/// The record of the container; `pid` 0 while there is no init yet.
+fn new_state(
+    b: &ContainerBuilder,
+    c: &Checked,
+    pid: i32,
+    start: u64,
+    cgroup: CgroupPaths,
+) -> State {
     let namespace_paths = crate::namespaces::ALL_KINDS
         .iter()
         .filter(|k| c.ns.has(**k))
@@ -332,14 +363,8 @@ fn new_state(b: &ContainerBuilder, c: &Checked, pid: i32, start: u64) -> State {
         bundle: c.bundle.clone(),
         rootfs: c.rootfs.clone(),
         created: now_rfc3339(),
-        annotations: c
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: CgroupPaths::default(),
+        has_annotations: c.spec.annotations().as_ref().is_some_and(|a| !a.is_empty()),
+        cgroup,
         namespace_paths,
         rootfs_bind: None,
     }

@@ -10,7 +10,9 @@ use crate::{cgroups, seccomp};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType as Ns, Process, Spec};
+use std::ffi::{CString, OsString};
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 /// What to run in the container and how (`berth exec`'s flags).
@@ -19,8 +21,10 @@ pub struct ExecOptions {
     /// The whole process (`--process FILE`). When set, it is used as given and the fields
     /// that change the container's process (`args` to `caps`) must be left empty.
     pub process: Option<Process>,
-    /// The command and its arguments, replacing the container's `process.args`.
-    pub args: Vec<String>,
+    /// The command and its arguments, replacing the container's `process.args`. Bytes, as
+    /// argv is: arguments that are not UTF-8 reach the process unchanged (the program's name
+    /// must be text, as it is looked up in `PATH`).
+    pub args: Vec<OsString>,
     /// `NAME=VALUE` entries added to the container's environment (replacing the same name).
     pub env: Vec<String>,
     /// Working directory instead of the container's `process.cwd`.
@@ -114,6 +118,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
     }
     let cgroup = sub_cgroups(&state.cgroup, &opts.sub_cgroups)?;
     let mut spec = dir.load_config()?;
+    let argv = raw_argv(&opts.args)?;
     let process = exec_process(&spec, opts.clone())?;
     super::validate::check_process(&process, opts.console_socket.is_some())?;
     spec.set_process(Some(process));
@@ -150,6 +155,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         preserve_fds: opts.preserve_fds,
         preserve_holes: &holes,
         close_in_child: &close_in_child,
+        argv: argv.as_deref(),
     };
     let pid = spawn_joined(
         &cfg,
@@ -180,7 +186,9 @@ impl JoinEvents for Events<'_> {
         let joined =
             cgroups::join(self.cgroup, nix::unistd::Pid::from_raw(pid)).map_err(|e| e.to_string());
         self.lock = None;
-        joined
+        joined?;
+        crate::pause_point::pause_at("exec:cgroup");
+        Ok(())
     }
 
     /// As for the init (runc does the same): the agent learns the exec'd process's pid, and
@@ -263,7 +271,13 @@ fn exec_process(config: &Spec, opts: ExecOptions) -> Result<Process, Error> {
     if opts.args.is_empty() {
         return Err(config_err("args", "exec needs a command"));
     }
-    p.set_args(Some(opts.args));
+    // The text the process's record and hooks see; execve gets the bytes (`raw_argv`).
+    p.set_args(Some(
+        opts.args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+    ));
     let mut env = p.env().clone().unwrap_or_default();
     for e in opts.env {
         let name = e.split('=').next().unwrap_or_default().to_owned();
@@ -293,6 +307,26 @@ fn exec_process(config: &Spec, opts: ExecOptions) -> Result<Process, Error> {
     }
     p.set_terminal(Some(opts.tty));
     Ok(p)
+}
+
+/// The arguments as bytes for execve when one is not UTF-8 (None: the text args are exact).
+fn raw_argv(args: &[OsString]) -> Result<Option<Vec<CString>>, Error> {
+    if args.iter().all(|a| a.to_str().is_some()) {
+        return Ok(None);
+    }
+    if args.first().is_some_and(|a| a.to_str().is_none()) {
+        return Err(config_err(
+            "COMMAND",
+            format!("{:?}: the program's name must be UTF-8", args[0]),
+        ));
+    }
+    args.iter()
+        .map(|a| {
+            CString::new(a.as_bytes())
+                .map_err(|_| config_err("COMMAND", format!("{a:?}: contains a NUL byte")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 fn add_caps(caps: Option<LinuxCapabilities>, names: &[String]) -> Result<LinuxCapabilities, Error> {

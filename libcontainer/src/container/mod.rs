@@ -24,13 +24,15 @@ mod create;
 mod exec;
 mod ops;
 mod resources;
+mod salvage;
 mod validate;
 
 use std::path::PathBuf;
 
 pub use exec::{ExecChild, ExecOptions};
 pub use nix::sys::signal::Signal;
-pub use ops::{list, parse_kill_signal, parse_signal};
+pub use ops::{list, parse_kill_signal, parse_signal, Listed};
+pub use salvage::{delete_broken, kill_broken};
 
 /// Errors of the public API. Each wraps the failing step's own error, which names the field,
 /// path or argument at fault.
@@ -40,6 +42,14 @@ pub enum Error {
     InvalidId { id: String, reason: &'static str },
     #[error("container {0} does not exist")]
     NotFound(String),
+    /// Its directory exists but its record cannot be read (missing, empty, torn or corrupt
+    /// state.json): only `delete --force` and `kill` act on it, from what is left.
+    #[error("container {id} is broken: {reason} (delete --force removes what is left of it)")]
+    Broken { id: String, reason: String },
+    /// `delete --force` of a broken container removed what it could; these are what it could
+    /// not.
+    #[error("container {id}: could not clean up: {}", failures.join("; "))]
+    Cleanup { id: String, failures: Vec<String> },
     #[error("container {0} already exists")]
     AlreadyExists(String),
     #[error("container {id} is {status}: {reason}")]
@@ -294,7 +304,7 @@ impl Container {
         // Without the lock (state.json is replaced by rename, so it is read whole): `state`
         // and `kill` must not wait behind a command that waits on the container; the
         // operations that change it take the lock themselves.
-        let state = crate::state::read_unlocked(&root, id)?;
+        let state = salvage::check_record(id, crate::state::read_unlocked(&root, id))?;
         Ok(Self { root, state })
     }
     pub fn id(&self) -> &str {
@@ -315,11 +325,16 @@ impl Container {
         &self.state.created
     }
     pub fn status(&self) -> Status {
-        ops::status(&self.root, &self.state)
+        ops::status_unlocked(&self.root, &self.state)
     }
-    /// The OCI state document (`runc state`'s JSON shape).
+    /// The OCI state document (`runc state`'s JSON shape), with the config's annotations.
     pub fn state_json(&self) -> serde_json::Value {
-        ops::state_json(self, self.status())
+        ops::state_json(self, self.status(), true)
+    }
+    /// Like `state_json` with `annotations` left empty: they live in the stored config, which
+    /// is not read for it (`list`'s table does not show them).
+    pub fn state_json_brief(&self) -> serde_json::Value {
+        ops::state_json(self, self.status(), false)
     }
     /// Releases the init: startContainer hooks, then exec of the user's program; returns once
     /// it has been executed (or with the exec error), then runs poststart hooks.

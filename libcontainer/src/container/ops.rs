@@ -7,6 +7,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -55,6 +56,16 @@ fn init_alive(state: &State) -> bool {
     state.pid > 0 && start_time(state.pid) == Some(state.init_start_time)
 }
 
+/// The status seen without the container's lock (`state`, `list`): a record without an init
+/// is still being created while a `create` holds the lock, and stopped if that `create` died.
+pub(super) fn status_unlocked(root: &Path, state: &State) -> Status {
+    if state.pid == 0 && crate::state::is_locked(&root.join(&state.id)) {
+        return Status::Creating;
+    }
+    status(root, state)
+}
+
+/// The status seen by a command holding the container's lock.
 pub(super) fn status(root: &Path, state: &State) -> Status {
     if !init_alive(state) {
         return Status::Stopped;
@@ -75,8 +86,22 @@ pub(super) fn status(root: &Path, state: &State) -> Status {
     }
 }
 
-/// runtime-spec's state object, plus runc's `rootfs`, `created` and `owner`.
-pub(crate) fn oci_state(state: &State, status: Status, rootfs: &Path) -> serde_json::Value {
+/// runtime-spec's state object, plus runc's `rootfs`, `created` and `owner`; the annotations
+/// are the config's.
+pub(crate) fn oci_state(
+    state: &State,
+    status: Status,
+    annotations: Option<&HashMap<String, String>>,
+) -> serde_json::Value {
+    let annotations: BTreeMap<&String, &String> = annotations.into_iter().flatten().collect();
+    with_annotations(state, status, json!(annotations))
+}
+
+fn with_annotations(
+    state: &State,
+    status: Status,
+    annotations: serde_json::Value,
+) -> serde_json::Value {
     let pid = if status == Status::Stopped {
         0
     } else {
@@ -88,15 +113,33 @@ pub(crate) fn oci_state(state: &State, status: Status, rootfs: &Path) -> serde_j
         "pid": pid,
         "status": status.as_str(),
         "bundle": state.bundle,
-        "rootfs": rootfs,
+        "rootfs": state.rootfs,
         "created": state.created,
         "owner": "",
-        "annotations": state.annotations,
+        "annotations": annotations,
     })
 }
 
-pub(super) fn state_json(c: &Container, status: Status) -> serde_json::Value {
-    oci_state(&c.state, status, &c.state.rootfs)
+/// `annotations_too`: read from the stored config (the only place they are kept), when the
+/// record says it has any. A config that cannot be read shows none, with a warning: the rest
+/// of the state is still worth showing.
+pub(super) fn state_json(
+    c: &Container,
+    status: Status,
+    annotations_too: bool,
+) -> serde_json::Value {
+    let annotations = if annotations_too && c.state.has_annotations {
+        match crate::state::read_annotations(&c.root, &c.state.id) {
+            Ok(a) => json!(a),
+            Err(e) => {
+                log::warn!("annotations of {}: {e}", c.state.id);
+                json!({})
+            }
+        }
+    } else {
+        json!({})
+    };
+    with_annotations(&c.state, status, annotations)
 }
 
 pub(super) fn lock(c: &Container) -> Result<(StateDir, State), Error> {
@@ -139,6 +182,7 @@ pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Erro
             &loaded
         }
     };
+    crate::pause_point::pause_at("start:locked");
     let mut forwarded = Ok(());
     let mut on_listener = |fd| {
         forwarded = send_seccomp_listener(&state, config, fd, state.pid);
@@ -151,7 +195,7 @@ pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Erro
         }
         return Err(forwarded.err().unwrap_or(Error::Start(e)));
     }
-    let json = oci_state(&state, Status::Running, &state.rootfs).to_string();
+    let json = oci_state(&state, Status::Running, config.annotations().as_ref()).to_string();
     if let Some(list) = config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
         // runtime-spec: a failing poststart hook is only logged.
         for e in hooks::run_all_hooks("poststart", list, json.as_bytes()) {
@@ -182,7 +226,7 @@ pub(super) fn send_seccomp_listener(
         "fds": ["seccompFd"],
         "pid": pid,
         "metadata": sc.and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
-        "state": oci_state(state, Status::Running, &state.rootfs),
+        "state": oci_state(state, Status::Running, config.annotations().as_ref()),
     });
     seccomp::send_listener(path, fd, msg.to_string().as_bytes()).map_err(Error::from)
 }
@@ -307,46 +351,38 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
         signal_all(&state, Some(Signal::SIGKILL))?;
         signal_init(&state, Some(Signal::SIGKILL))?;
         wait_gone(&state)?;
-    } else {
-        kill_leftovers(&state);
     }
+    // What outlives the init: its children when it shared the host's pid namespace (as runc
+    // does on delete), the processes of a create that died part-way.
+    cgroups::kill_all(&state.cgroup)?;
+    crate::pause_point::pause_at("delete:killed");
     // Read before the directory goes. A container whose config cannot be read is still
     // deleted (it is of no use anyway); only its poststop hooks cannot run, and we say so.
-    let poststop_of = |c: &Spec| c.hooks().as_ref().and_then(|h| h.poststop().clone());
-    let poststop = match config {
-        Some(c) => Ok(poststop_of(c)),
-        None => dir.load_config().map(|c| poststop_of(&c)),
+    let loaded = match config {
+        Some(_) => None,
+        None => match dir.load_config() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                log::warn!("poststop hooks of {} not run: {e}", state.id);
+                None
+            }
+        },
     };
-    let poststop = match poststop {
-        Ok(list) => list,
-        Err(e) => {
-            log::warn!("poststop hooks of {} not run: {e}", state.id);
-            None
-        }
-    };
-    destroy_cgroup(&state)?;
+    let config = config.or(loaded.as_ref());
+    let poststop = config.and_then(|c| c.hooks().as_ref().and_then(|h| h.poststop().clone()));
+    destroy_cgroup(&state.cgroup)?;
+    crate::pause_point::pause_at("delete:cgroups");
     if let Some(id) = state.rootfs_bind {
         crate::rootfs::detach_rootfs(&state.rootfs, id)?;
     }
     dir.remove()?;
-    let json = oci_state(&state, Status::Stopped, &state.rootfs).to_string();
-    if let Some(list) = &poststop {
+    if let (Some(list), Some(config)) = (&poststop, config) {
+        let json = oci_state(&state, Status::Stopped, config.annotations().as_ref()).to_string();
         for e in hooks::run_all_hooks("poststop", list, json.as_bytes()) {
             log::warn!("{e}");
         }
     }
     Ok(())
-}
-
-/// As runc: processes an `exec` left in a stopped container's cgroup (without a pid namespace
-/// of its own, the init's exit does not take them along) would keep the cgroup busy, and
-/// `delete` failing, for ever. Thawed first, or a frozen one would never die. A cgroup that is
-/// gone already holds nothing.
-fn kill_leftovers(state: &State) {
-    if cgroups::is_frozen(&state.cgroup) {
-        let _ = cgroups::thaw(&state.cgroup);
-    }
-    let _ = signal_all(state, Some(Signal::SIGKILL));
 }
 
 /// The init was SIGKILLed; the kernel needs a moment to tear it down (and its reaper to reap it).
@@ -365,10 +401,10 @@ fn wait_gone(state: &State) -> Result<(), Error> {
 }
 
 /// rmdir of a cgroup fails with EBUSY until its last task has fully exited: retry briefly.
-fn destroy_cgroup(state: &State) -> Result<(), Error> {
+pub(super) fn destroy_cgroup(paths: &cgroups::CgroupPaths) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        match cgroups::destroy(&state.cgroup) {
+        match cgroups::destroy(paths) {
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() > deadline => return Err(e.into()),
             Err(_) => std::thread::sleep(Duration::from_millis(2)),
@@ -416,20 +452,35 @@ pub fn parse_kill_signal(s: &str) -> Result<Option<Signal>, Error> {
     name.parse::<Signal>().map(Some).map_err(|_| unknown())
 }
 
+/// One entry of `list`.
+#[derive(Debug)]
+pub enum Listed {
+    Container(Container),
+    /// A directory whose record cannot be read; `delete --force` removes what is left.
+    Broken {
+        id: String,
+        reason: String,
+    },
+}
+
 /// Every container in the state root, in id order. Read without the containers' locks (as
-/// runc does), so a list never waits for a create or delete in progress: a container that
-/// is not fully created yet, or vanishes meanwhile, is skipped.
-pub fn list(root: impl Into<PathBuf>) -> Result<Vec<Container>, Error> {
+/// runc does), so a list never waits for a create or delete in progress. A directory whose
+/// record cannot be read is listed as broken, unless a command holds its lock (a create
+/// or delete in progress) or it vanished meanwhile.
+pub fn list(root: impl Into<PathBuf>) -> Result<Vec<Listed>, Error> {
     let root = root.into();
     let mut out = Vec::new();
     for id in crate::state::list_ids(&root)? {
-        match crate::state::read_unlocked(&root, &id) {
-            Ok(state) => out.push(Container {
+        let read = crate::state::read_unlocked(&root, &id);
+        match super::salvage::check_record(&id, read) {
+            Ok(state) => out.push(Listed::Container(Container {
                 root: root.clone(),
                 state,
-            }),
-            Err(crate::state::StateError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
+            })),
+            Err(Error::Broken { .. })
+                if !root.join(&id).exists() || crate::state::is_locked(&root.join(&id)) => {}
+            Err(Error::Broken { id, reason }) => out.push(Listed::Broken { id, reason }),
+            Err(e) => return Err(e),
         }
     }
     Ok(out)
@@ -462,7 +513,7 @@ mod tests {
             bundle: "/".into(),
             rootfs: "/".into(),
             created: String::new(),
-            annotations: Default::default(),
+            has_annotations: false,
             cgroup: Default::default(),
             namespace_paths: Default::default(),
             rootfs_bind: None,

@@ -17,6 +17,17 @@ pub(super) struct Program {
     envp: Vec<CString>,
 }
 
+impl Program {
+    /// The same program with `argv` as given, bytes and all (`berth exec`'s arguments are
+    /// bytes: the OCI process's text `args` cannot carry them).
+    pub(super) fn with_argv(self, argv: &[CString]) -> Self {
+        Self {
+            argv: argv.to_vec(),
+            ..self
+        }
+    }
+}
+
 fn cstring(field: &str, s: &str) -> Result<CString, String> {
     CString::new(s).map_err(|_| format!("{field}: contains a NUL byte: {s:?}"))
 }

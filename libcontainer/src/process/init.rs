@@ -22,6 +22,13 @@ pub(super) fn init_main(cfg: &LaunchConfig, chan: Channel) -> i32 {
     if chan.send(&Msg::Ready).is_err() {
         return 1;
     }
+    // Outlive `create` only once it recorded us: a creator that dies first (EOF here, or
+    // the parent-death signal) leaves nothing that waits forever for a `start`.
+    if chan.expect(&Msg::Committed).is_err()
+        || nix::sys::prctl::set_pdeathsig(None::<nix::sys::signal::Signal>).is_err()
+    {
+        return 1;
+    }
     drop(chan);
     let Ok(conn) = wait_for_start(cfg.start_listener) else {
         return 1;

@@ -43,6 +43,8 @@ pub struct JoinConfig<'a> {
     pub preserve_holes: &'a [RawFd],
     /// fds of the parent the children must close at once (the state dir lock).
     pub close_in_child: &'a [RawFd],
+    /// The process's argv as bytes, when it is not the text of `spec.process.args`.
+    pub argv: Option<&'a [std::ffi::CString]>,
 }
 
 /// What the container layer does for `spawn_joined`.
@@ -171,7 +173,10 @@ fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), String> {
         let size = size.map(|b| (b.height() as u16, b.width() as u16));
         crate::tty::setup_console(socket, size).map_err(|e| e.to_string())?;
     }
-    let program = resolve_program(cfg.spec)?;
+    let mut program = resolve_program(cfg.spec)?;
+    if let Some(argv) = cfg.argv {
+        program = program.with_argv(argv);
+    }
     super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes)?;
     // The parent takes the listener, forwards it to the container's listenerPath and answers.
     let mut send_listener = |l: OwnedFd| {

@@ -77,6 +77,9 @@ pub trait LaunchEvents {
     /// Mounts are made: run prestart and createRuntime hooks; return the state JSON the init
     /// gives its own hooks (createContainer, startContainer).
     fn create_runtime(&mut self) -> Result<Vec<u8>, String>;
+    /// The init (pid) is waiting for `start`: record the container. Only once this returned
+    /// is the init told it may outlive `create` (`Committed`); until then it dies with us.
+    fn ready(&mut self, pid: i32) -> Result<(), String>;
 }
 
 /// Does the config ask for hooks that interrupt setup? If not, the round trip is skipped.
@@ -159,6 +162,7 @@ fn serve_child(
     events
         .child_created(first.as_raw())
         .map_err(ProcessError::Parent)?;
+    crate::pause_point::pause_at("create:cgroup");
     chan.send(&Msg::Go)?;
     loop {
         match chan.recv()? {
@@ -173,6 +177,7 @@ fn serve_child(
                 events
                     .init_created(pid.as_raw())
                     .map_err(ProcessError::Parent)?;
+                crate::pause_point::pause_at("create:init");
             }
             Msg::CreateRuntime => {
                 let json = events.create_runtime().map_err(ProcessError::Parent)?;
@@ -187,8 +192,40 @@ fn serve_child(
             }
         }
     }
-    init.map(Pid::as_raw)
-        .ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))
+    let pid = init
+        .map(Pid::as_raw)
+        .ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))?;
+    commit(chan, events, pid)
+}
+
+/// The init is Ready: the container layer records it, then the init is let go.
+fn commit(
+    chan: &crate::channel::Channel,
+    events: &mut dyn LaunchEvents,
+    pid: i32,
+) -> Result<i32, ProcessError> {
+    crate::pause_point::pause_at("create:ready");
+    events.ready(pid).map_err(ProcessError::Parent)?;
+    crate::pause_point::pause_at("create:saved");
+    chan.send(&Msg::Committed)?;
+    // The init closes its end once its parent-death signal is off: leaving before that would
+    // take it with us.
+    match chan.recv() {
+        Err(crate::channel::ChannelError::Closed) => Ok(pid),
+        Ok(other) => Err(ProcessError::Child(format!(
+            "protocol: unexpected {other:?} after Committed"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes this child of `berth create` die with it (SIGKILL when the thread that cloned it
+/// exits): until the container is recorded, nobody else would ever find or stop it. If the
+/// creator died before this call, the channel tells: its end is closed, and the child's next
+/// send or receive on it fails.
+pub(super) fn die_with_creator() -> Result<(), String> {
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))
+        .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))
 }
 
 /// A copy of fd `fd` of process `pid` (pidfd_getfd, Linux 5.6, as seccomp notify agents

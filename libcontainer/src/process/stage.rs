@@ -17,11 +17,13 @@ pub(super) fn child_main(cfg: &LaunchConfig, chan: Channel, direct: bool) -> ! {
     // (sealed_exe.rs: CVE-2019-5736), which holds with CAP_SYS_PTRACE too. (A user namespace
     // turns dumpable back on below: it needs its own /proc/self files.)
     let _ = nix::sys::prctl::set_dumpable(false);
+    // Before Ready, a creator that dies takes its children with it.
+    let died = super::die_with_creator();
     for &fd in cfg.close_in_child {
         // SAFETY: these fds belong to the parent's lock; this copy must not keep them.
         unsafe { libc::close(fd) };
     }
-    let code = match enter_namespaces(cfg, &chan, direct) {
+    let code = match died.and_then(|()| enter_namespaces(cfg, &chan, direct)) {
         Ok(Role::Init) => super::init::init_main(cfg, chan),
         Ok(Role::Forked) => 0,
         Err(text) => {
@@ -67,6 +69,8 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
         // The uid change cleared "dumpable", which hands our /proc/self files to the host's
         // root; the namespace's root must still write timens_offsets and the like.
         nix::sys::prctl::set_dumpable(true).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+        // A change of credentials clears the parent-death signal.
+        super::die_with_creator()?;
     }
     if ns.has_new(Ns::Cgroup) {
         unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -84,7 +88,8 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
         return Ok(Role::Init);
     }
     match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| format!("fork init: {e}"))? {
-        Cloned::Child => Ok(Role::Init),
+        // A fork does not inherit the parent-death signal; our parent is `create` too.
+        Cloned::Child => super::die_with_creator().map(|()| Role::Init),
         Cloned::Parent(pid) => {
             chan.send(&Msg::InitPid(pid.as_raw()))
                 .map_err(|e| e.to_string())?;
