@@ -304,7 +304,13 @@ impl Container {
         // Without the lock (state.json is replaced by rename, so it is read whole): `state`
         // and `kill` must not wait behind a command that waits on the container; the
         // operations that change it take the lock themselves.
-        let state = salvage::check_record(id, crate::state::read_unlocked(&root, id))?;
+        let read = crate::state::read_unlocked(&root, id);
+        // No directory at all is a container that does not exist (delete --force of it
+        // succeeds); a directory without a readable record is a broken one.
+        if read.is_err() && std::fs::symlink_metadata(root.join(id)).is_err() {
+            return Err(crate::state::StateError::NotFound(id.into()).into());
+        }
+        let state = salvage::check_record(id, read)?;
         Ok(Self { root, state })
     }
     pub fn id(&self) -> &str {
