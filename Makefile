@@ -4,7 +4,7 @@ BERTH := $(CURDIR)/target/release/berth
 RUNC = $(shell command -v runc)
 
 .PHONY: build deps demo test lint unit integration engines engines-runc cgroup-v2 conformance-runc conformance-berth \
-	bench profile hot-symbols conformance soak clean
+	bench profile hot-symbols conformance soak fuzz clean
 
 build:
 	CARGO=$(CARGO) scripts/build-berth.sh
@@ -21,7 +21,7 @@ demo: deps build
 # dockerd driving berth, and the same suites on runc; and the conformance
 # suite against runc (proving the suite) and berth. Failures listed in
 # oci-conformance/KNOWN-FAILURES.md are expected, anything else fails the run.
-test: deps build lint unit cgroup-v2 integration engines engines-runc conformance-runc conformance-berth
+test: deps build lint unit cgroup-v2 integration engines engines-runc conformance-runc conformance-berth fuzz
 
 lint:
 	$(CARGO) fmt --all --check
@@ -55,6 +55,11 @@ conformance-berth: build
 # a create SIGKILLed at a random step; a torn state.json), with leak snapshots before and
 # after; prints `N passed, N failed`. Minutes long, so not part of `make test`.
 SOAK_N ?= 100
+# Every cargo-fuzz target for FUZZ_SECONDS (20) from its seed corpus (fuzz/corpus): a panic on
+# any input from outside berth fails the run. Installs cargo-fuzz from crates.io if missing.
+fuzz:
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),20) scripts/fuzz.sh
+
 soak: build
 	N=$(SOAK_N) BERTH=$(BERTH) scripts/soak.sh
 
