@@ -324,8 +324,10 @@ pub fn planned(paths: &CgroupPaths) -> CgroupPaths {
 /// path of `id`) on every hierarchy. It is taken as the container's own (to empty and remove)
 /// where it exists and its name holds the id, as the default `/berth-<id>` and the paths
 /// engines give (`/docker/<id>`, `libpod-<id>`, `/<namespace>/<id>`) do: a config naming a
-/// shared cgroup (`/system.slice`) must not get every process in it killed. Others are left,
-/// with a warning in `warnings`.
+/// shared cgroup (`/system.slice`) must not get every process in it killed. A name is weak
+/// proof (a config naming `dbus.service` for container `db`), so a cgroup holding a process
+/// of berth's own pid namespace, a host process no container with a pid namespace of its
+/// own has, is not taken either. Others are left, with a warning in `warnings`.
 pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
     let mut paths = resolve(cgroups_path, id)?;
     let mut warnings = Vec::new();
@@ -333,20 +335,46 @@ pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, Cgr
         if !h.path.is_dir() {
             continue;
         }
-        if h.path
+        let named = h
+            .path
             .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains(id))
-        {
-            h.created = vec![h.path.clone()];
-        } else {
-            warnings.push(format!(
-                "cgroup {} left as it is: its name does not hold the container's id",
-                h.path.display()
-            ));
-        }
+            .is_some_and(|n| n.to_string_lossy().contains(id));
+        let why = match named {
+            false => "its name does not hold the container's id".to_string(),
+            true => match host_process_in(&h.path)? {
+                Some(pid) => format!(
+                    "process {pid} in it shares the runtime's pid namespace, \
+                     so it is not (only) the container's"
+                ),
+                None => {
+                    h.created = vec![h.path.clone()];
+                    continue;
+                }
+            },
+        };
+        warnings.push(format!("cgroup {} left as it is: {why}", h.path.display()));
     }
     paths.warnings = warnings;
     Ok(paths)
+}
+
+/// A process in `dir` (or below) in this process's pid namespace, if there is one. One that
+/// exits meanwhile is no host process; one whose namespace cannot be read counts as one.
+fn host_process_in(dir: &Path) -> Result<Option<Pid>, CgroupError> {
+    let ns = |pid: &str| {
+        nix::sys::stat::stat(format!("/proc/{pid}/ns/pid").as_str()).map(|s| (s.st_dev, s.st_ino))
+    };
+    let own = ns("self").map_err(|e| CgroupError::Io {
+        path: PathBuf::from("/proc/self/ns/pid"),
+        source: e.into(),
+    })?;
+    let mut procs = Vec::new();
+    fs::procs_recursive(dir, &mut procs)?;
+    Ok(procs.into_iter().find(|pid| match ns(&pid.to_string()) {
+        Ok(theirs) => theirs == own,
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => false,
+        Err(_) => true,
+    }))
 }
 
 /// Kills every process in the container's cgroup (and its sub-cgroups) and waits until they

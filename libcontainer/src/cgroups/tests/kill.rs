@@ -60,3 +60,35 @@ fn kill_all_leaves_a_cgroup_berth_did_not_create() {
     kill_all(&g.paths).unwrap();
     assert_eq!(pids(&g.paths).unwrap(), vec![a.pid]);
 }
+
+/// A broken container's cgroup is taken by its name only when no process in it shares our
+/// pid namespace: a config naming a host service's cgroup (`dbus.service` for id `db`) must
+/// not get the service killed by `delete --force`. An empty one is taken.
+#[test]
+fn salvage_leaves_a_named_cgroup_holding_a_host_process() {
+    let top = unique_path();
+    let id = top.file_name().unwrap().to_str().unwrap().to_owned();
+    let mut g = Guard::new(&top);
+    for h in &g.paths.hierarchies {
+        std::fs::create_dir(&h.path).unwrap();
+        g.own_dirs.push(h.path.clone());
+    }
+    let taken = salvage(Some(&top), &id).unwrap();
+    assert!(taken
+        .hierarchies
+        .iter()
+        .all(|h| h.created == [h.path.clone()]));
+    let mut a = spawn(pause_forever);
+    g.children.push(a.pid);
+    create_and_enter(&mut g.paths, a.pid, None).unwrap();
+    a.go();
+    let left = salvage(Some(&top), &id).unwrap();
+    assert!(left.hierarchies.iter().all(|h| h.created.is_empty()));
+    assert!(
+        left.warnings.iter().any(|w| w.contains("pid namespace")),
+        "{:?}",
+        left.warnings
+    );
+    kill_all(&left).unwrap();
+    assert_eq!(pids(&g.paths).unwrap(), vec![a.pid]);
+}
