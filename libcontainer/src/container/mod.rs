@@ -207,13 +207,25 @@ impl ContainerBuilder {
     /// relative to the bundle): for a caller that has already parsed it, as `berth run` does
     /// to see whether it wants a terminal, or one that builds its config in memory.
     ///
+    /// Runs `echo hello` from `/tmp/bundle/rootfs` with this program's stdio (as root; not
+    /// run by `cargo test`):
+    ///
     /// ```no_run
     /// use libcontainer::ContainerBuilder;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // First thing in main: create refuses to run from a writable executable.
+    /// libcontainer::ensure_sealed_exe()?;
     /// let mut config = libcontainer::spec::default_spec(false);
     /// config.set_hostname(Some("in-memory".into()));
+    /// if let Some(process) = config.process_mut() {
+    ///     // `berth spec`'s default asks for a terminal, which needs a console socket to send
+    ///     // the pty to; without one the process shares this program's stdio.
+    ///     process.set_terminal(Some(false));
+    ///     process.set_args(Some(vec!["echo".into(), "hello".into()]));
+    /// }
     /// let mut created = ContainerBuilder::new("demo")?
-    ///     .bundle("/tmp/bundle") // holds the rootfs only
+    ///     .root("/run/berth")
+    ///     .bundle("/tmp/bundle") // holds only the rootfs, at config.root.path ("rootfs")
     ///     .config(config)
     ///     .create()?;
     /// created.start()?;

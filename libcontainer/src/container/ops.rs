@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Field 22 of /proc/<pid>/stat (start time in clock ticks), unless the process is gone or a
+/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks), unless the process is gone or a
 /// zombie (a zombie init has stopped: only its exit status is left).
 pub(crate) fn start_time(pid: i32) -> Option<u64> {
     let (state, start) = stat_fields(pid)?;
