@@ -23,6 +23,7 @@
 mod create;
 mod exec;
 mod ops;
+mod pidfd;
 mod resources;
 mod salvage;
 mod validate;
@@ -271,6 +272,31 @@ impl Created {
     }
     pub fn container_mut(&mut self) -> &mut Container {
         &mut self.container
+    }
+    /// A pidfd (Linux 5.3) for the container's init, owned by the caller: it names that
+    /// process for as long as it is open, `pidfd_send_signal(2)` reaches it, and it becomes
+    /// readable when the init exits. A new fd on every call. Fails once the init was reaped
+    /// (by [`Created::wait`]), or where the kernel has no pidfd_open.
+    ///
+    /// The init is this process's child, but not always cloned here: where it must be forked
+    /// into a new pid namespace, the setup child clones it with CLONE_PARENT, and a
+    /// CLONE_PIDFD there would land in the wrong process. So the pidfd is opened by pid and
+    /// then checked against the start time recorded at create: it can never name another
+    /// process that reused the pid.
+    ///
+    /// From tokio (not a dependency of this crate), await the exit without blocking a thread
+    /// or touching the signal mask, then reap it, which no longer blocks:
+    ///
+    /// ```ignore
+    /// let exited = tokio::io::unix::AsyncFd::with_interest(
+    ///     created.pidfd()?,
+    ///     tokio::io::Interest::READABLE,
+    /// )?;
+    /// let _ready = exited.readable().await?;
+    /// let code = created.wait()?;
+    /// ```
+    pub fn pidfd(&self) -> Result<std::os::fd::OwnedFd, Error> {
+        pidfd::of_init(&self.container.state)
     }
     /// Waits for the init to exit; returns its exit code, or 128+N if signal N killed it.
     pub fn wait(&self) -> Result<i32, Error> {

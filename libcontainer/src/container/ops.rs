@@ -25,7 +25,7 @@ pub(crate) fn own_child_start_time(pid: i32) -> Option<u64> {
     stat_fields(pid).map(|(_, start)| start)
 }
 
-fn stat_fields(pid: i32) -> Option<(String, u64)> {
+pub(super) fn stat_fields(pid: i32) -> Option<(String, u64)> {
     let mut buf = [0u8; 2048];
     let stat = read_proc_line(&format!("/proc/{pid}/stat"), &mut buf)?;
     // comm may contain spaces and parentheses: the fields start after the last ')'.
