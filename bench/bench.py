@@ -552,8 +552,8 @@ class Bench:
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="few runs, for smoke testing")
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
-    p.add_argument("--berth", default=os.path.join(target, "release", "berth"))
+    # Where scripts/build-berth.sh puts it, whatever CARGO_TARGET_DIR says.
+    p.add_argument("--berth", default=os.path.join(REPO, "target", "release", "berth"))
     p.add_argument("--runtimes", default="berth,runc,crun")
     p.add_argument("--seccomp", default=next(
         (c for c in (os.path.join(os.path.dirname(REPO), "shared", "data", SECCOMP),

@@ -8,7 +8,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 cd "$top"
 cargo build --release -q -p oci-conformance || exit 2
-runner="$top/target/release/oci-conformance"
+# Wherever cargo builds (CARGO_TARGET_DIR or build.target-dir may point outside the workspace).
+built=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+runner="${built:-$top/target}/release/oci-conformance"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 status=0

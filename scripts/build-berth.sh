@@ -2,6 +2,10 @@
 # Builds the release berth as a static glibc binary and puts it at target/release/berth, where
 # every test, the demo and the benchmark look for it.
 #
+# Why ask cargo where it builds: many developers set CARGO_TARGET_DIR (or build.target-dir)
+# globally, and cargo then builds there; only the stripped result comes back to this workspace's
+# target/release/berth, the one path every script and test knows.
+#
 # Why static: a dynamic berth spends about a third of a `state` call in the loader (some 10,000
 # relocations against libc and friends), and libc's pages add over 1 MiB to peak RSS. berth
 # uses nothing from glibc that needs NSS or dlopen (it reads /etc/passwd itself), so a static
@@ -33,7 +37,13 @@ else
 fi
 RUSTFLAGS="${RUSTFLAGS:-} $flags" \
   $CARGO build ${CARGO_QUIET:-} --release --bin berth --target "$host"
+built=$($CARGO metadata --format-version 1 --no-deps |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+if [ -z "$built" ]; then
+  echo "build-berth: cargo metadata did not say where cargo builds" >&2
+  exit 1
+fi
 mkdir -p target/release
 # Replaced by rename, so a berth that is running (a test's container) is never written into.
-strip -o target/release/berth.new "target/$host/release/berth"
+strip -o target/release/berth.new "$built/$host/release/berth"
 mv target/release/berth.new target/release/berth

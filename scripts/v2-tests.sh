@@ -9,7 +9,7 @@ CARGO=${CARGO:-cargo}
 executables() {
 	grep -o '"executable":"[^"]*"' | cut -d'"' -f4
 }
-bin=$($CARGO test -p libcontainer --no-run --message-format=json 2>/dev/null |
+bin=$($CARGO test -p berth-container --no-run --message-format=json 2>/dev/null |
 	executables | grep '/libcontainer-' | tail -1)
 [ -x "$bin" ] || { echo "v2-tests: no libcontainer test binary built" >&2; exit 1; }
 CARGO_QUIET=-q scripts/build-berth.sh

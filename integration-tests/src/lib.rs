@@ -44,7 +44,9 @@ pub fn unique_name(test: &str) -> String {
     format!("{}-{n}-{clean}", std::process::id())
 }
 
-/// The runtime under test: $BERTH_BIN, else the workspace's release build, else its debug one.
+/// The runtime under test: $BERTH_BIN, else the release build scripts/build-berth.sh leaves in
+/// the workspace's target/release, else the berth cargo built next to this test binary (its
+/// `deps/` dir's parent, so a CARGO_TARGET_DIR outside the workspace is honoured).
 pub fn runtime_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("BERTH_BIN") {
         return PathBuf::from(bin);
@@ -52,10 +54,12 @@ pub fn runtime_bin() -> PathBuf {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     let release = target.join("release/berth");
     if release.exists() {
-        release
-    } else {
-        target.join("debug/berth")
+        return release;
     }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("berth")))
+        .unwrap_or_else(|| target.join("debug/berth"))
 }
 
 /// True when validating the tests against runc rather than testing berth.

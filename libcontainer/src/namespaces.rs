@@ -61,7 +61,7 @@ pub fn clone_flag(kind: LinuxNamespaceType) -> CloneFlags {
     CloneFlags::from_bits_retain(kind as i32)
 }
 
-/// The name /proc/<pid>/ns/ uses for a type.
+/// The name `/proc/<pid>/ns/` uses for a type.
 pub fn proc_name(kind: LinuxNamespaceType) -> &'static str {
     match kind {
         LinuxNamespaceType::Mount => "mnt",

@@ -152,7 +152,7 @@ impl ProcRoot {
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 
-    /// This process's cgroup memberships (/proc/<pid>/cgroup).
+    /// This process's cgroup memberships (`/proc/<pid>/cgroup`).
     pub fn cgroups(&self) -> std::io::Result<Vec<procfs::ProcessCGroup>> {
         use procfs::FromRead;
         let file = self.open_own("cgroup")?;

@@ -54,7 +54,7 @@ pub struct State {
     pub id: String,
     /// The init's pid in berth's pid namespace.
     pub pid: i32,
-    /// Field 22 of /proc/<pid>/stat when the init was created: pid + start time name one process.
+    /// Field 22 of `/proc/<pid>/stat` when the init was created: pid + start time name one process.
     pub init_start_time: u64,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
@@ -66,7 +66,7 @@ pub struct State {
     /// Where the cgroup directories are; for a record written before the init exists
     /// (`pid` 0), the ones `create` is about to make.
     pub cgroup: CgroupPaths,
-    /// /proc/<pid>/ns/* of the namespaces the container has, by OCI type name.
+    /// `/proc/<pid>/ns/*` of the namespaces the container has, by OCI type name.
     pub namespace_paths: BTreeMap<String, PathBuf>,
     /// Mount id of the rootfs bind `create` made in the runtime's own mount namespace for a
     /// container that inherits it; detached at delete (see `rootfs::bind_rootfs_in_place`).

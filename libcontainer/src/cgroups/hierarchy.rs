@@ -178,7 +178,7 @@ fn dir_of(mount: &Mount, cgroup: &Path) -> PathBuf {
 /// Where the container's cgroup goes on every hierarchy. Like runc: an absolute path is taken
 /// from each hierarchy's root; a relative one from the caller's own cgroup on that hierarchy (on
 /// a pure v2 host from its parent, since the caller's own cgroup holds processes and so cannot
-/// enable controllers for a child); an empty one becomes /berth-<id>, flat, so nothing shared is
+/// enable controllers for a child); an empty one becomes `/berth-<id>`, flat, so nothing shared is
 /// made and removed with every container.
 pub(crate) fn resolve(
     layout: &Layout,

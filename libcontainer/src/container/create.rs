@@ -119,7 +119,8 @@ fn check_config(b: &ContainerBuilder, given: Option<Spec>) -> Result<Checked, Er
         None if b.console_socket.is_some() => {
             return Err(Error::Config {
                 field: "process",
-                reason: "--console-socket given but there is no process to have a terminal".into(),
+                reason: "a console socket was given but there is no process to have a terminal"
+                    .into(),
             })
         }
         None => {}

@@ -56,12 +56,40 @@ pub struct ExecOptions {
 #[derive(Debug)]
 pub struct ExecChild {
     pid: i32,
+    /// Opened right after the clone, while the process is our unreaped child and its pid
+    /// cannot have been reused.
+    pidfd: nix::Result<OwnedFd>,
 }
 
 impl ExecChild {
     /// Its pid in the caller's pid namespace.
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+    /// A pidfd (Linux 5.3) for the process, owned by the caller (a new fd on every call): it
+    /// names that process even after it was reaped, `pidfd_send_signal(2)` reaches it while it
+    /// runs, and it becomes readable when it exits. Fails where the kernel has no pidfd_open.
+    ///
+    /// The process is this process's child, either the helper that joined the container's
+    /// namespaces or that helper's CLONE_PARENT fork (so CLONE_PIDFD would land in the wrong
+    /// process): `exec` opens the pidfd by pid before returning, while nothing can have
+    /// reaped it. That holds unless this program
+    /// reaps children it did not wait for (SIGCHLD ignored, or a `waitpid(-1)` reaper).
+    ///
+    /// From tokio, await the exit through `AsyncFd` and then reap it (see
+    /// [`Created::pidfd`](super::Created::pidfd) for the code).
+    pub fn pidfd(&self) -> Result<OwnedFd, Error> {
+        let what = || format!("pidfd of exec'd process {}", self.pid);
+        match &self.pidfd {
+            Ok(fd) => fd.try_clone().map_err(|e| Error::Io {
+                what: what(),
+                reason: e.to_string(),
+            }),
+            Err(e) => Err(Error::Io {
+                what: what(),
+                reason: format!("pidfd_open: {e}"),
+            }),
+        }
     }
     /// Kills it and reaps it: for a caller whose own step after `exec` failed (runc's
     /// `--pid-file` it could not write), so no process runs that nobody knows of.
@@ -166,7 +194,10 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
             cgroup: &cgroup,
         },
     )?;
-    Ok(ExecChild { pid })
+    Ok(ExecChild {
+        pid,
+        pidfd: crate::process::pidfd_open(pid),
+    })
 }
 
 struct Events<'a> {

@@ -23,6 +23,7 @@
 mod create;
 mod exec;
 mod ops;
+mod pidfd;
 mod resources;
 mod salvage;
 mod validate;
@@ -207,13 +208,25 @@ impl ContainerBuilder {
     /// relative to the bundle): for a caller that has already parsed it, as `berth run` does
     /// to see whether it wants a terminal, or one that builds its config in memory.
     ///
+    /// Runs `echo hello` from `/tmp/bundle/rootfs` with this program's stdio (as root; not
+    /// run by `cargo test`):
+    ///
     /// ```no_run
     /// use libcontainer::ContainerBuilder;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // First thing in main: create refuses to run from a writable executable.
+    /// libcontainer::ensure_sealed_exe()?;
     /// let mut config = libcontainer::spec::default_spec(false);
     /// config.set_hostname(Some("in-memory".into()));
+    /// if let Some(process) = config.process_mut() {
+    ///     // `berth spec`'s default asks for a terminal, which needs a console socket to send
+    ///     // the pty to; without one the process shares this program's stdio.
+    ///     process.set_terminal(Some(false));
+    ///     process.set_args(Some(vec!["echo".into(), "hello".into()]));
+    /// }
     /// let mut created = ContainerBuilder::new("demo")?
-    ///     .bundle("/tmp/bundle") // holds the rootfs only
+    ///     .root("/run/berth")
+    ///     .bundle("/tmp/bundle") // holds only the rootfs, at config.root.path ("rootfs")
     ///     .config(config)
     ///     .create()?;
     /// created.start()?;
@@ -259,6 +272,31 @@ impl Created {
     }
     pub fn container_mut(&mut self) -> &mut Container {
         &mut self.container
+    }
+    /// A pidfd (Linux 5.3) for the container's init, owned by the caller: it names that
+    /// process for as long as it is open, `pidfd_send_signal(2)` reaches it, and it becomes
+    /// readable when the init exits. A new fd on every call. Fails once the init was reaped
+    /// (by [`Created::wait`]), or where the kernel has no pidfd_open.
+    ///
+    /// The init is this process's child, but not always cloned here: where it must be forked
+    /// into a new pid namespace, the setup child clones it with CLONE_PARENT, and a
+    /// CLONE_PIDFD there would land in the wrong process. So the pidfd is opened by pid and
+    /// then checked against the start time recorded at create: it can never name another
+    /// process that reused the pid.
+    ///
+    /// From tokio (not a dependency of this crate), await the exit without blocking a thread
+    /// or touching the signal mask, then reap it, which no longer blocks:
+    ///
+    /// ```ignore
+    /// let exited = tokio::io::unix::AsyncFd::with_interest(
+    ///     created.pidfd()?,
+    ///     tokio::io::Interest::READABLE,
+    /// )?;
+    /// let _ready = exited.readable().await?;
+    /// let code = created.wait()?;
+    /// ```
+    pub fn pidfd(&self) -> Result<std::os::fd::OwnedFd, Error> {
+        pidfd::of_init(&self.container.state)
     }
     /// Waits for the init to exit; returns its exit code, or 128+N if signal N killed it.
     pub fn wait(&self) -> Result<i32, Error> {

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Field 22 of /proc/<pid>/stat (start time in clock ticks), unless the process is gone or a
+/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks), unless the process is gone or a
 /// zombie (a zombie init has stopped: only its exit status is left).
 pub(crate) fn start_time(pid: i32) -> Option<u64> {
     let (state, start) = stat_fields(pid)?;
@@ -25,7 +25,7 @@ pub(crate) fn own_child_start_time(pid: i32) -> Option<u64> {
     stat_fields(pid).map(|(_, start)| start)
 }
 
-fn stat_fields(pid: i32) -> Option<(String, u64)> {
+pub(super) fn stat_fields(pid: i32) -> Option<(String, u64)> {
     let mut buf = [0u8; 2048];
     let stat = read_proc_line(&format!("/proc/{pid}/stat"), &mut buf)?;
     // comm may contain spaces and parentheses: the fields start after the last ')'.

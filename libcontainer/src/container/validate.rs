@@ -27,13 +27,16 @@ pub(super) fn check_process(p: &Process, console_socket: bool) -> Result<(), Err
         (true, false) => {
             return Err(config_err(
                 "process.terminal",
-                "true needs --console-socket",
+                "true needs a console socket to send the terminal's master to \
+                 (ContainerBuilder::console_socket, ExecOptions::console_socket); \
+                 set it to false for the process to use the caller's stdio",
             ))
         }
         (false, true) => {
             return Err(config_err(
                 "process.terminal",
-                "--console-socket given but no terminal asked for",
+                "a console socket was given but no terminal is asked for: \
+                 set process.terminal to true, or give no console socket",
             ))
         }
         _ => {}

@@ -255,6 +255,19 @@ pub(crate) fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, String> {
     Ok(unsafe { OwnedFd::from_raw_fd(got as i32) })
 }
 
+/// pidfd_open(2) (Linux 5.3): a close-on-exec fd that names process `pid` for as long as it is
+/// open, even after the pid is reused; it becomes readable when the process exits.
+pub(crate) fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(nix::errno::Errno::last());
+    }
+    // SAFETY: the fd was just created for us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// Kills a process of ours and reaps it (undoing a create whose last steps failed).
 pub fn kill_and_reap(pid: i32) {
     let pid = Pid::from_raw(pid);

@@ -7,7 +7,7 @@
 //! - an `L` packet names the init's seccomp notify listener fd: `start` takes it, hands it to
 //!   the agent and answers `A`, and only then does the init go on (to its notified syscalls).
 //!
-//! The socket is addressed through /proc/self/fd/<dir fd>/start.sock, so a long state root
+//! The socket is addressed through `/proc/self/fd/<dir fd>/start.sock`, so a long state root
 //! never exceeds the 108-byte limit of a unix socket address.
 
 use nix::sys::socket::{

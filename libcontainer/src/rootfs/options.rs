@@ -268,7 +268,7 @@ fn known_filesystems() -> Result<Vec<String>, RootfsError> {
         .collect())
 }
 
-/// A filesystem not registered yet may be a module mount(2) loads on demand ("fs-<type>").
+/// A filesystem not registered yet may be a module mount(2) loads on demand (`fs-<type>`).
 fn loadable_filesystem(typ: &str) -> bool {
     let Ok(release) = nix::sys::utsname::uname() else {
         return false;
