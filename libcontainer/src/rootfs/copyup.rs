@@ -37,12 +37,19 @@ fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &CStr) -> nix::Result<()> {
             copy_dir(&open_dir_at(from, name)?, &open_dir_at(to, name)?)?;
         }
         SFlag::S_IFREG => {
+            // The directory may be a volume a running container also writes: the entry can be
+            // swapped for a FIFO after the fstatat. Non-blocking, and checked again on the fd,
+            // so that cannot stall `create`.
             let src = openat(
                 from,
                 name,
-                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )?;
+            let opened = nix::sys::stat::fstat(&src)?;
+            if SFlag::from_bits_truncate(opened.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+                return Err(Errno::EINVAL);
+            }
             let create = OFlag::O_WRONLY
                 | OFlag::O_CREAT
                 | OFlag::O_EXCL
