@@ -3,101 +3,145 @@
 //! on one id are safe; reading it and signalling it do not, so they never wait behind a command
 //! that is itself waiting on the container.
 //!
-//! ```no_run
-//! use libcontainer::container::{ContainerBuilder, Container};
-//! use libcontainer::Signal;
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // First thing in main: re-exec from a sealed view of our executable (CVE-2019-5736).
-//! libcontainer::ensure_sealed_exe()?;
-//! let root = "/run/berth";
-//! let created = ContainerBuilder::new("demo")?.root(root).bundle("/tmp/bundle").create()?;
-//! println!("init pid {}", created.container().pid());
-//! let mut c = Container::load(root, "demo")?;
-//! c.start()?;
-//! c.kill(Signal::SIGKILL, false)?;
-//! // ... once it has stopped:
-//! c.delete(false)?;
-//! # Ok(()) }
-//! ```
+//! The crate documentation walks through a whole lifecycle.
 
 mod create;
 mod exec;
+mod exec_options;
 mod ops;
 mod pidfd;
 mod resources;
 mod salvage;
+mod stdio;
 mod validate;
 
 use std::path::PathBuf;
 
-pub use exec::{ExecChild, ExecOptions};
+pub use exec::ExecChild;
+pub use exec_options::{ExecOptions, ExecProcess, Overrides};
 pub use nix::sys::signal::Signal;
 pub use ops::{list, parse_kill_signal, parse_signal, Listed};
 pub use salvage::{delete_broken, kill_broken};
+pub use stdio::Stdio;
 
 /// Errors of the public API. Each wraps the failing step's own error, which names the field,
 /// path or argument at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The container id is not acceptable.
     #[error("container id {id:?}: {reason}")]
-    InvalidId { id: String, reason: &'static str },
+    InvalidId {
+        /// The container's id.
+        id: String,
+        /// What is wrong, in words.
+        reason: &'static str,
+    },
+    /// No container of this id exists in the state root.
     #[error("container {0} does not exist")]
     NotFound(String),
     /// Its directory exists but its record cannot be read (missing, empty, torn or corrupt
     /// state.json): only `delete --force` and `kill` act on it, from what is left.
     #[error("container {id} is broken: {reason} (delete --force removes what is left of it)")]
-    Broken { id: String, reason: String },
+    Broken {
+        /// The container's id.
+        id: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// `delete --force` of a broken container removed what it could; these are what it could
     /// not.
     #[error("container {id}: could not clean up: {}", failures.join("; "))]
-    Cleanup { id: String, failures: Vec<String> },
+    Cleanup {
+        /// The container's id.
+        id: String,
+        /// Each cleanup step that failed, with its error.
+        failures: Vec<String>,
+    },
+    /// A container of this id exists already.
     #[error("container {0} already exists")]
     AlreadyExists(String),
+    /// The operation is not possible in the container's current status.
     #[error("container {id} is {status}: {reason}")]
     WrongStatus {
+        /// The container's id.
         id: String,
+        /// Its status.
         status: Status,
+        /// What is wrong, in words.
         reason: &'static str,
     },
+    /// The bundle directory cannot be used.
     #[error("bundle {path}: {reason}")]
-    Bundle { path: PathBuf, reason: String },
+    Bundle {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A config field (or a library option) is invalid or not supported.
     #[error("{field}: {reason}")]
-    Config { field: &'static str, reason: String },
+    Config {
+        /// The config field at fault (JSON path).
+        field: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A signal name or number that is not a signal.
     #[error("unknown signal {0:?}")]
     UnknownSignal(String),
+    /// config.json could not be read or parsed.
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
+    /// The state root or the container's record failed.
     #[error(transparent)]
     State(crate::state::StateError),
+    /// Namespaces: see [`errors::NamespaceError`](crate::errors::NamespaceError).
     #[error(transparent)]
     Namespace(#[from] crate::namespaces::NamespaceError),
+    /// Rootfs and mounts: see [`errors::RootfsError`](crate::errors::RootfsError).
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
+    /// Cgroups: see [`errors::CgroupError`](crate::errors::CgroupError).
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// Capabilities: see [`errors::CapsError`](crate::errors::CapsError).
     #[error(transparent)]
     Capabilities(#[from] crate::capabilities::CapsError),
+    /// Resource limits: see [`errors::RlimitError`](crate::errors::RlimitError).
     #[error(transparent)]
     Rlimit(#[from] crate::rlimits::RlimitError),
+    /// Sysctls: see [`errors::SysctlError`](crate::errors::SysctlError).
     #[error(transparent)]
     Sysctl(#[from] crate::sysctl::SysctlError),
+    /// Process attributes: see [`errors::AttributeError`](crate::errors::AttributeError).
     #[error(transparent)]
     Attribute(#[from] crate::attributes::AttributeError),
+    /// Seccomp: see [`errors::SeccompError`](crate::errors::SeccompError).
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    /// Hooks: see [`errors::HookError`](crate::errors::HookError).
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// The container's processes: see [`errors::ProcessError`](crate::errors::ProcessError).
     #[error(transparent)]
     Process(#[from] crate::process::ProcessError),
+    /// The terminal: see [`errors::TtyError`](crate::errors::TtyError).
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),
     /// The caller did not run [`crate::ensure_sealed_exe`] first (CVE-2019-5736).
     #[error(transparent)]
     Exe(#[from] crate::process::sealed_exe::SealError),
+    /// `start` failed: the init reported this, or never answered.
     #[error("start: {0}")]
     Start(String),
+    /// A system call of the runtime itself failed.
     #[error("{what}: {reason}")]
-    Io { what: String, reason: String },
+    Io {
+        /// What was being done, to what.
+        what: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
 }
 
 impl From<crate::state::StateError> for Error {
@@ -114,10 +158,15 @@ impl From<crate::state::StateError> for Error {
 /// The OCI status, derived from kernel facts each time it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// `create` is still setting it up.
     Creating,
+    /// Set up; its init waits for `start`.
     Created,
+    /// The user's program runs.
     Running,
+    /// Frozen by `pause`.
     Paused,
+    /// Its init has exited (or was never there).
     Stopped,
 }
 
@@ -141,7 +190,7 @@ impl std::fmt::Display for Status {
 }
 
 /// Builds a new container (typestate: only `create` turns a builder into a container).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ContainerBuilder {
     pub(crate) id: String,
     pub(crate) root: PathBuf,
@@ -152,6 +201,7 @@ pub struct ContainerBuilder {
     pub(crate) no_new_keyring: bool,
     pub(crate) preserve_fds: u32,
     pub(crate) config: Option<oci_spec::runtime::Spec>,
+    pub(crate) stdio: Stdio,
 }
 
 impl ContainerBuilder {
@@ -171,6 +221,7 @@ impl ContainerBuilder {
             no_new_keyring: false,
             preserve_fds: 0,
             config: None,
+            stdio: Stdio::default(),
         })
     }
     /// State root; default `/run/berth`.
@@ -183,18 +234,26 @@ impl ContainerBuilder {
         self.bundle = bundle.into();
         self
     }
+    /// A unix socket the container's pty master is sent to (SCM_RIGHTS, as runc does), for
+    /// a config with `process.terminal`; the receiver relays the terminal. Default: none.
     pub fn console_socket(mut self, path: impl Into<PathBuf>) -> Self {
         self.console_socket = Some(path.into());
         self
     }
+    /// Writes the init's pid (in the caller's pid namespace) to `path` once it is created,
+    /// atomically and never through a symlink.
     pub fn pid_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.pid_file = Some(path.into());
         self
     }
+    /// Uses `MS_MOVE` + `chroot` instead of `pivot_root(2)` (for a rootfs on a ramfs, where
+    /// pivot_root is impossible; weaker: see runc's `--no-pivot`). Default false.
     pub fn no_pivot(mut self, yes: bool) -> Self {
         self.no_pivot = yes;
         self
     }
+    /// Keeps the caller's session keyring instead of giving the container a new one
+    /// (`_ses.<id>`). Default false.
     pub fn no_new_keyring(mut self, yes: bool) -> Self {
         self.no_new_keyring = yes;
         self
@@ -202,6 +261,12 @@ impl ContainerBuilder {
     /// Pass fds 3..3+n of the caller to the container process.
     pub fn preserve_fds(mut self, n: u32) -> Self {
         self.preserve_fds = n;
+        self
+    }
+    /// The init's stdin, stdout and stderr (pipes, files, ...) instead of this program's own
+    /// 0, 1 and 2; see [`Stdio`]. Refused with a config that asks for a terminal.
+    pub fn stdio(mut self, stdio: Stdio) -> Self {
+        self.stdio = stdio;
         self
     }
     /// Uses `config` instead of reading the bundle's config.json (the rootfs is still taken
@@ -267,9 +332,11 @@ impl Created {
     pub fn delete(self, force: bool) -> Result<(), Error> {
         ops::delete(self.container, force, Some(&self.config))
     }
+    /// The container as it was recorded at create.
     pub fn container(&self) -> &Container {
         &self.container
     }
+    /// The same, mutable (for [`Container::pause`], [`Container::update`], ...).
     pub fn container_mut(&mut self) -> &mut Container {
         &mut self.container
     }
@@ -351,6 +418,7 @@ impl Container {
         let state = salvage::check_record(id, read)?;
         Ok(Self { root, state })
     }
+    /// Its id, unique in its state root.
     pub fn id(&self) -> &str {
         &self.state.id
     }
@@ -361,6 +429,7 @@ impl Container {
             _ => self.state.pid,
         }
     }
+    /// The bundle directory it was created from (absolute).
     pub fn bundle(&self) -> &std::path::Path {
         &self.state.bundle
     }
@@ -368,6 +437,7 @@ impl Container {
     pub fn created(&self) -> &str {
         &self.state.created
     }
+    /// Its OCI status, read from the kernel now (not from the record).
     pub fn status(&self) -> Status {
         ops::status_unlocked(&self.root, &self.state)
     }

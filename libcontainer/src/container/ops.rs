@@ -455,10 +455,13 @@ pub fn parse_kill_signal(s: &str) -> Result<Option<Signal>, Error> {
 /// One entry of `list`.
 #[derive(Debug)]
 pub enum Listed {
+    /// A container whose record was read.
     Container(Container),
     /// A directory whose record cannot be read; `delete --force` removes what is left.
     Broken {
+        /// The container's id.
         id: String,
+        /// What is wrong, in words.
         reason: String,
     },
 }

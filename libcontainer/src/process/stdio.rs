@@ -1,0 +1,52 @@
+//! The caller's stdio fds for the container's process (`Stdio` of the container layer): each is
+//! duplicated in the parent, before the clone, to a close-on-exec number above 0..2 and the
+//! `--preserve-fds` range, so the child side only `dup2`s them onto 0, 1 and 2 (async-signal-
+//! safe: no allocation, no lock). The copies themselves close at the execve.
+//!
+//! Kept apart from `fds` on purpose: the only hook into the child is `install_stdio`, called
+//! where the console would be installed (the two exclude each other).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The duplicates, in fd order (0, 1, 2); `None` leaves that fd as inherited.
+#[derive(Debug, Default)]
+pub struct PreparedStdio([Option<OwnedFd>; 3]);
+
+/// Duplicates each given fd to a close-on-exec number at or above `3 + preserve_fds` (after
+/// `reserve_preserved_fds`, the range below is full, so the duplicate lands above it).
+pub fn prepare_stdio(
+    fds: [Option<&OwnedFd>; 3],
+    preserve_fds: u32,
+) -> std::io::Result<PreparedStdio> {
+    let above = RawFd::try_from(3 + u64::from(preserve_fds)).unwrap_or(RawFd::MAX);
+    let mut out: [Option<OwnedFd>; 3] = Default::default();
+    for (slot, fd) in out.iter_mut().zip(fds) {
+        let Some(fd) = fd else { continue };
+        // SAFETY: F_DUPFD_CLOEXEC makes a new fd at the lowest free number >= `above`.
+        let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above) };
+        if dup < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh fd nothing else owns.
+        *slot = Some(unsafe { OwnedFd::from_raw_fd(dup) });
+    }
+    Ok(PreparedStdio(out))
+}
+
+impl PreparedStdio {
+    /// The container's side: `dup2` each onto its number (which clears close-on-exec there).
+    /// The sources are all above 2, so no dup2 overwrites another's source.
+    pub(super) fn install(&self) -> Result<(), String> {
+        for (target, fd) in (0..).zip(&self.0) {
+            let Some(fd) = fd else { continue };
+            // SAFETY: dup2 of an fd this process holds onto 0..2; async-signal-safe.
+            if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
+                return Err(format!(
+                    "stdio: dup2 onto fd {target}: {}",
+                    nix::errno::Errno::last()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
