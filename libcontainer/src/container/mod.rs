@@ -352,16 +352,9 @@ impl Created {
     /// process that reused the pid.
     ///
     /// From tokio (not a dependency of this crate), await the exit without blocking a thread
-    /// or touching the signal mask, then reap it, which no longer blocks:
-    ///
-    /// ```ignore
-    /// let exited = tokio::io::unix::AsyncFd::with_interest(
-    ///     created.pidfd()?,
-    ///     tokio::io::Interest::READABLE,
-    /// )?;
-    /// let _ready = exited.readable().await?;
-    /// let code = created.wait()?;
-    /// ```
+    /// or touching the signal mask by registering the pidfd with `AsyncFd` for
+    /// `Interest::READABLE`, then reap it with [`Created::wait`], which no longer blocks: see
+    /// `examples/tokio_run.rs`.
     pub fn pidfd(&self) -> Result<std::os::fd::OwnedFd, Error> {
         pidfd::of_init(&self.container.state)
     }
