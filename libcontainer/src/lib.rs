@@ -1,9 +1,11 @@
 //! libcontainer: an OCI runtime (runtime-spec v1.2) as a library.
 //!
-//! The module graph flows one way, lower layers first:
-//! `spec` → (`namespaces`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `identity`,
-//! `sysctl`, `hooks`, `tty`, `channel`) → `state` → `process` → `container` → this crate's root.
-//! A lower module never imports a higher one (`tests/layering.rs` checks it). See
+//! The module graph flows one way, lower layers first: `spec` → the helpers the setup steps
+//! share (`identity`, `mount_api`, `pause_point`, then `proc_root`) → one module per concept
+//! (`namespaces`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`,
+//! `hooks`, `tty`, `channel`, `attributes`) → `state` → `process` → `container` (and
+//! `features`) → this crate's root. A lower module never imports a higher one;
+//! `tests/layering.rs` holds the same list and fails on an import against it. See
 //! docs/process-model.md for which process does what, in which order, over which channel.
 #![doc = include_str!("guide.md")]
 #![warn(missing_docs)]
@@ -32,6 +34,7 @@ mod tty;
 pub use container::{
     delete_broken, kill_broken, list, parse_kill_signal, parse_signal, Container, ContainerBuilder,
     Created, Error, ExecChild, ExecOptions, ExecProcess, Listed, Overrides, Status, Stdio,
+    DEFAULT_ROOT,
 };
 pub use features::{features_json, OCI_VERSION_MAX, OCI_VERSION_MIN};
 /// Signals are nix's type, re-exported so that an embedder need not depend on nix (or on the
@@ -41,9 +44,6 @@ pub use process::reserve_preserved_fds;
 pub use process::sealed_exe::{check_sealed_exe, ensure_sealed_exe};
 pub use state::format_rfc3339;
 pub use tty::ConsoleSocket;
-
-/// The state root used when none is given, as runc uses /run/runc.
-pub const DEFAULT_ROOT: &str = "/run/berth";
 
 /// The error types [`Error`] wraps, one per step of the runtime, for an embedder that matches
 /// on the step that failed. Each names the field, path or argument at fault and keeps the

@@ -24,6 +24,9 @@ pub use ops::{list, parse_kill_signal, parse_signal, Listed};
 pub use salvage::{delete_broken, kill_broken};
 pub use stdio::Stdio;
 
+/// The state root used when none is given, as runc uses /run/runc.
+pub const DEFAULT_ROOT: &str = "/run/berth";
+
 /// Errors of the public API. Each wraps the failing step's own error, which names the field,
 /// path or argument at fault.
 #[derive(Debug, thiserror::Error)]
@@ -213,7 +216,7 @@ impl ContainerBuilder {
         })?;
         Ok(Self {
             id: id.into(),
-            root: crate::DEFAULT_ROOT.into(),
+            root: DEFAULT_ROOT.into(),
             bundle: ".".into(),
             console_socket: None,
             pid_file: None,
@@ -307,7 +310,7 @@ impl ContainerBuilder {
     /// returns once the init waits for `start`. On any error nothing is left behind.
     /// Refused with [`Error::Exe`] unless the program ran [`crate::ensure_sealed_exe`] first.
     pub fn create(self) -> Result<Created, Error> {
-        crate::check_sealed_exe()?;
+        crate::process::sealed_exe::check_sealed_exe()?;
         create::create(self)
     }
 }
@@ -455,7 +458,7 @@ impl Container {
     /// without `ignore_paused`, is refused, and so is a program that did not run
     /// [`crate::ensure_sealed_exe`] first ([`Error::Exe`]).
     pub fn exec(&self, opts: ExecOptions) -> Result<ExecChild, Error> {
-        crate::check_sealed_exe()?;
+        crate::process::sealed_exe::check_sealed_exe()?;
         exec::exec(self, opts)
     }
     /// Sends `signal` to the init, or with `all` to every process of the container (also of a
