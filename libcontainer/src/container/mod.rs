@@ -272,9 +272,12 @@ impl ContainerBuilder {
         self.stdio = stdio;
         self
     }
-    /// Uses `config` instead of reading the bundle's config.json (the rootfs is still taken
-    /// relative to the bundle): for a caller that has already parsed it, as `berth run` does
-    /// to see whether it wants a terminal, or one that builds its config in memory.
+    /// Uses `config` instead of reading the bundle's config.json: for a caller that has already
+    /// parsed it, as `berth run` does to see whether it wants a terminal, or one that builds
+    /// its config in memory ([`crate::spec`] re-exports oci-spec's builders). A relative
+    /// `root.path` (and relative mount sources) are still taken relative to the bundle; with
+    /// an absolute `root.path` no bundle directory is needed (the bundle, recorded in the
+    /// state and given to hooks, is then the current directory unless set).
     ///
     /// Runs `echo hello` from `/tmp/bundle/rootfs` with this program's stdio (as root; not
     /// run by `cargo test`):
@@ -309,6 +312,20 @@ impl ContainerBuilder {
     /// Creates the container: namespaces, cgroup, rootfs, createRuntime/createContainer hooks;
     /// returns once the init waits for `start`. On any error nothing is left behind.
     /// Refused with [`Error::Exe`] unless the program ran [`crate::ensure_sealed_exe`] first.
+    ///
+    /// From a bundle directory (config.json and its rootfs), as `berth create` does:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), libcontainer::Error> {
+    /// libcontainer::ensure_sealed_exe()?;
+    /// let created = libcontainer::ContainerBuilder::new("web")?
+    ///     .root("/run/my-engine")
+    ///     .bundle("/srv/bundles/web")
+    ///     .pid_file("/run/my-engine/web.pid")
+    ///     .create()?;
+    /// println!("init {} waits for start", created.container().pid());
+    /// # Ok(()) }
+    /// ```
     pub fn create(self) -> Result<Created, Error> {
         crate::process::sealed_exe::check_sealed_exe()?;
         create::create(self)
@@ -327,6 +344,18 @@ pub struct Created {
 
 impl Created {
     /// Starts the container (see [`Container::start`]).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), libcontainer::Error> {
+    /// # libcontainer::ensure_sealed_exe()?;
+    /// let mut created = libcontainer::ContainerBuilder::new("web")?
+    ///     .bundle("/srv/bundles/web")
+    ///     .create()?;
+    /// created.start()?;
+    /// let code = created.wait()?; // the init is our child
+    /// created.delete(false)?;
+    /// # let _ = code; Ok(()) }
+    /// ```
     pub fn start(&mut self) -> Result<(), Error> {
         ops::start(&mut self.container, Some(&self.config))
     }
@@ -396,6 +425,18 @@ pub struct Container {
 
 impl Container {
     /// Loads the container `id` from the state root `root`.
+    ///
+    /// ```no_run
+    /// use libcontainer::{Container, Error, Status};
+    /// # fn main() -> Result<(), Error> {
+    /// match Container::load("/run/my-engine", "web") {
+    ///     Ok(c) if c.status() == Status::Running => println!("{} runs as {}", c.id(), c.pid()),
+    ///     Ok(c) => println!("{} is {}", c.id(), c.status()),
+    ///     Err(Error::NotFound(id)) => println!("no container {id}"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn load(root: impl Into<PathBuf>, id: &str) -> Result<Self, Error> {
         let root = root.into();
         crate::state::validate_id(id).map_err(|reason| Error::InvalidId {
@@ -457,12 +498,38 @@ impl Container {
     /// error here); the process is the caller's child. A stopped container, or a paused one
     /// without `ignore_paused`, is refused, and so is a program that did not run
     /// [`crate::ensure_sealed_exe`] first ([`Error::Exe`]).
+    ///
+    /// Runs `ls /` in a running container with its output in a pipe:
+    ///
+    /// ```no_run
+    /// use libcontainer::{Container, ExecOptions, ExecProcess, Overrides, Stdio};
+    /// use std::io::Read;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// libcontainer::ensure_sealed_exe()?;
+    /// let (mut out, out_w) = std::io::pipe()?;
+    /// let mut opts = ExecOptions::new(ExecProcess::Overrides(Overrides::command(["ls", "/"])));
+    /// opts.stdio = Stdio::default().stdout(out_w);
+    /// let c = Container::load("/run/my-engine", "web")?;
+    /// let child = c.exec(opts)?;
+    /// let mut listing = String::new();
+    /// out.read_to_string(&mut listing)?;
+    /// let code = child.wait_forwarding_signals()?;
+    /// # let _ = code; Ok(()) }
+    /// ```
     pub fn exec(&self, opts: ExecOptions) -> Result<ExecChild, Error> {
         crate::process::sealed_exe::check_sealed_exe()?;
         exec::exec(self, opts)
     }
     /// Sends `signal` to the init, or with `all` to every process of the container (also of a
     /// stopped one: what is left in its cgroup). SIGKILL thaws a paused container.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), libcontainer::Error> {
+    /// let c = libcontainer::Container::load("/run/my-engine", "web")?;
+    /// c.kill(libcontainer::Signal::SIGTERM, false)?; // the init only
+    /// c.kill(libcontainer::Signal::SIGKILL, true)?; // every process in its cgroup
+    /// # Ok(()) }
+    /// ```
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), Error> {
         ops::kill(self, Some(signal), all)
     }
@@ -474,6 +541,15 @@ impl Container {
     }
     /// Deletes a stopped (or, with `force`, any) container: kills what remains, removes the
     /// cgroup and state, runs poststop hooks.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), libcontainer::Error> {
+    /// let c = libcontainer::Container::load("/run/my-engine", "web")?;
+    /// // Stopped: delete; otherwise `true` kills what runs first (`berth delete --force`).
+    /// let force = c.status() != libcontainer::Status::Stopped;
+    /// c.delete(force)?;
+    /// # Ok(()) }
+    /// ```
     pub fn delete(self, force: bool) -> Result<(), Error> {
         ops::delete(self, force, None)
     }

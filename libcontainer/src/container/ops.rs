@@ -470,6 +470,18 @@ pub enum Listed {
 /// runc does), so a list never waits for a create or delete in progress. A directory whose
 /// record cannot be read is listed as broken, unless a command holds its lock (a create
 /// or delete in progress) or it vanished meanwhile.
+///
+/// ```no_run
+/// use libcontainer::Listed;
+/// # fn main() -> Result<(), libcontainer::Error> {
+/// for entry in libcontainer::list("/run/my-engine")? {
+///     match entry {
+///         Listed::Container(c) => println!("{}\t{}\t{}", c.id(), c.status(), c.pid()),
+///         Listed::Broken { id, reason } => println!("{id}\tbroken: {reason}"),
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 pub fn list(root: impl Into<PathBuf>) -> Result<Vec<Listed>, Error> {
     let root = root.into();
     let mut out = Vec::new();
