@@ -128,9 +128,7 @@ fn exec_stdio_through_pipes(rootfs: &Path, root: &Path) {
     drop(in_w);
     assert_eq!(read_all(out_r), b"bytes \x01\xff through\n");
     assert_eq!(read_all(err_r), b"exec-err\n");
-    let pid = nix::unistd::Pid::from_raw(child.pid());
-    let status = nix::sys::wait::waitpid(pid, None).unwrap();
-    assert_eq!(status, nix::sys::wait::WaitStatus::Exited(pid, 0));
+    assert_eq!(child.wait().expect("wait for the exec'd process"), 0);
     created
         .container()
         .kill(libcontainer::Signal::SIGKILL, false)

@@ -54,6 +54,12 @@ impl ExecChild {
             }),
         }
     }
+    /// Waits for it to exit and reaps it; returns its exit code, or 128+N if signal N killed
+    /// it. Blocks the calling thread without touching its signal mask; to wait without
+    /// blocking, await [`ExecChild::pidfd`] becoming readable first.
+    pub fn wait(&self) -> Result<i32, Error> {
+        super::ops::wait_child(self.pid)
+    }
     /// Kills it and reaps it: for a caller whose own step after `exec` failed (runc's
     /// `--pid-file` it could not write), so no process runs that nobody knows of.
     pub fn kill(self) {

@@ -513,7 +513,7 @@ impl Container {
     /// let child = c.exec(opts)?;
     /// let mut listing = String::new();
     /// out.read_to_string(&mut listing)?;
-    /// let code = child.wait_forwarding_signals()?;
+    /// let code = child.wait()?;
     /// # let _ = code; Ok(()) }
     /// ```
     pub fn exec(&self, opts: ExecOptions) -> Result<ExecChild, Error> {

@@ -420,7 +420,7 @@ pub(super) fn wait_child(pid: i32) -> Result<i32, Error> {
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
                 return Err(Error::Io {
-                    what: format!("wait for init {pid}"),
+                    what: format!("wait for process {pid}"),
                     reason: e.to_string(),
                 })
             }
