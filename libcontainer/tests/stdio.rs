@@ -12,12 +12,15 @@ use libcontainer::{ContainerBuilder, Error, ExecOptions, ExecProcess, Overrides,
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// A test: the rootfs and the state root.
+type Test = fn(&Path, &Path);
+
 fn main() {
     libcontainer::ensure_sealed_exe().expect("sealing the test binary");
     let dir = std::env::temp_dir().join(format!("berth-stdio-test-{}", std::process::id()));
     let rootfs = make_rootfs(&dir.join("rootfs"));
     let root = dir.join("state");
-    let tests: [(&str, fn(&Path, &Path)); 3] = [
+    let tests: [(&str, Test); 3] = [
         ("init_stdio_through_pipes", init_stdio_through_pipes),
         ("exec_stdio_through_pipes", exec_stdio_through_pipes),
         (
