@@ -29,7 +29,11 @@ pub const DEFAULT_ROOT: &str = "/run/berth";
 
 /// Errors of the public API. Each wraps the failing step's own error, which names the field,
 /// path or argument at fault.
+///
+/// Non-exhaustive: a later version may tell more failures apart (a typed error from the
+/// container's setup, say) without breaking a caller's `match`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The container id is not acceptable.
     #[error("container id {id:?}: {reason}")]
