@@ -25,7 +25,16 @@ pub fn prepare_stdio(
         // SAFETY: F_DUPFD_CLOEXEC makes a new fd at the lowest free number >= `above`.
         let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above) };
         if dup < 0 {
-            return Err(std::io::Error::last_os_error());
+            let e = std::io::Error::last_os_error();
+            // EINVAL: `above` is at or over RLIMIT_NOFILE, so every number this fd could take
+            // is in the preserved range, which the container gets: refuse rather than leak it.
+            return Err(match e.raw_os_error() {
+                Some(libc::EINVAL) => std::io::Error::other(format!(
+                    "no fd number above the preserved range (3..{above}) is under the open-file \
+                     limit"
+                )),
+                _ => e,
+            });
         }
         // SAFETY: a fresh fd nothing else owns.
         *slot = Some(unsafe { OwnedFd::from_raw_fd(dup) });
