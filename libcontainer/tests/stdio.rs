@@ -45,7 +45,7 @@ fn make_rootfs(rootfs: &Path) -> PathBuf {
         .find(|p| Path::new(p).exists())
         .expect("busybox-static (apt-get install busybox-static)");
     std::fs::copy(bb, rootfs.join("bin/busybox")).unwrap();
-    for applet in ["sh", "cat", "sleep", "true"] {
+    for applet in ["sh", "cat", "sleep", "true", "ls"] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
     }
     rootfs.to_path_buf()
@@ -87,7 +87,9 @@ fn init_stdio_through_pipes(rootfs: &Path, root: &Path) {
     let (in_r, mut in_w) = std::io::pipe().unwrap();
     let (out_r, out_w) = std::io::pipe().unwrap();
     let (err_r, err_w) = std::io::pipe().unwrap();
-    let script = "read line; echo \"out:$line\"; echo err:stderr >&2; exit 3";
+    // `ls` lists its own fds: 0-2 and its directory fd 3; a copy of a pipe left open by
+    // berth would be one more (and would keep the reads below from seeing EOF).
+    let script = "read line; echo \"out:$line\"; ls /proc/self/fd; echo err:stderr >&2; exit 3";
     let _cleanup = Cleanup(root, id("init"));
     let mut created = ContainerBuilder::new(&id("init"))
         .unwrap()
@@ -100,7 +102,10 @@ fn init_stdio_through_pipes(rootfs: &Path, root: &Path) {
     drop(in_w);
     created.start().expect("start");
     // EOF on both: this program holds no write end any more, only the container did.
-    assert_eq!(read_all(out_r), b"out:ping\n");
+    assert_eq!(
+        String::from_utf8_lossy(&read_all(out_r)),
+        "out:ping\n0\n1\n2\n3\n"
+    );
     assert_eq!(read_all(err_r), b"err:stderr\n");
     assert_eq!(created.wait().expect("wait"), 3);
     created.delete(false).expect("delete");
