@@ -17,7 +17,8 @@ pub enum ExecProcess {
 }
 
 /// Changes to the container's `process` for one exec. Every field left at its default keeps
-/// the container's value; only `args` is required.
+/// the container's value, except `tty` (a terminal is asked for per exec, as with runc); only
+/// `args` is required.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     /// The command and its arguments, replacing the container's `process.args`; must not be
