@@ -59,3 +59,44 @@ impl PreparedStdio {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::test_fork;
+
+    fn cloexec(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD only reads the flags of an fd number.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
+    }
+
+    #[test]
+    fn copies_land_above_the_range_and_only_0_1_2_inherit_them() {
+        test_fork::in_child(|| {
+            let (r, w) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+            let prepared = prepare_stdio([None, Some(&w), None], 16).map_err(|e| e.to_string())?;
+            let copy = prepared.0[1]
+                .as_ref()
+                .ok_or("no copy of stdout")?
+                .as_raw_fd();
+            if copy < 19 || !cloexec(copy) || prepared.0[0].is_some() || prepared.0[2].is_some() {
+                return Err(format!("copy {copy} (cloexec {})", cloexec(copy)));
+            }
+            prepared.install()?;
+            if cloexec(1) {
+                return Err("fd 1 would close at exec".into());
+            }
+            nix::unistd::write(std::io::stdout(), b"through").map_err(|e| e.to_string())?;
+            drop((prepared, w));
+            // SAFETY: closes this child's fd 1 (the last write end), so the read sees EOF.
+            unsafe { libc::close(1) };
+            let mut got = String::new();
+            std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut got)
+                .map_err(|e| e.to_string())?;
+            if got != "through" {
+                return Err(format!("read {got:?}"));
+            }
+            Ok(())
+        });
+    }
+}
