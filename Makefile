@@ -3,7 +3,7 @@ CARGO ?= cargo
 BERTH := $(CURDIR)/target/release/berth
 RUNC = $(shell command -v runc)
 
-.PHONY: build deps demo test lint unit integration engines engines-runc cgroup-v2 conformance-runc conformance-berth \
+.PHONY: build deps demo test lint unit example integration engines engines-runc cgroup-v2 conformance-runc conformance-berth \
 	bench profile hot-symbols conformance soak fuzz clean
 
 build:
@@ -21,7 +21,7 @@ demo: deps build
 # dockerd driving berth, and the same suites on runc; and the conformance
 # suite against runc (proving the suite) and berth. Failures listed in
 # oci-conformance/KNOWN-FAILURES.md are expected, anything else fails the run.
-test: deps build lint unit cgroup-v2 integration engines engines-runc conformance-runc conformance-berth fuzz
+test: deps build lint unit example cgroup-v2 integration engines engines-runc conformance-runc conformance-berth fuzz
 
 lint:
 	$(CARGO) fmt --all --check
@@ -29,6 +29,11 @@ lint:
 
 unit:
 	$(CARGO) test --workspace --exclude integration-tests
+
+# The library's embedder example (a tokio program: in-memory config, stdout through a pipe,
+# exit awaited on the pidfd), run on a busybox rootfs and its output checked.
+example:
+	CARGO=$(CARGO) scripts/example.sh
 
 cgroup-v2:
 	scripts/v2-tests.sh

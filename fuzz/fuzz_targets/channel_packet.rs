@@ -1,7 +1,8 @@
 //! A packet on the create channel comes from a process that runs inside the container's
 //! namespaces: decoding must never panic, and what decodes must re-encode identically.
 #![no_main]
-use libcontainer::channel::Msg;
+// Msg is crate-internal: reached through the fuzz-only `__fuzz` re-exports.
+use libcontainer::__fuzz::Msg;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,6 +8,6 @@ use std::path::Path;
 fuzz_target!(|data: &[u8]| {
     let parsed = libcontainer::spec::parse_json::<LinuxResources>(data, Path::new("resources"));
     if let Ok(resources) = parsed {
-        let _ = libcontainer::cgroups::validate(Some(&resources));
+        let _ = libcontainer::__fuzz::validate_resources(Some(&resources));
     }
 });

@@ -7,10 +7,17 @@ use oci_spec::runtime::{
     LinuxSchedulerPolicy, Scheduler, Spec,
 };
 
+/// A `linux.personality`, `linux.intelRdt` or scheduling/IO-priority attribute of the config that is invalid or cannot be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum AttributeError {
+    /// The field is invalid or cannot be applied on this host.
     #[error("{field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    Invalid {
+        /// The config field at fault (JSON path).
+        field: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> AttributeError {

@@ -3,12 +3,17 @@
 use caps::{CapSet, Capability as Cap, CapsHashSet};
 use oci_spec::runtime::{Capabilities, Capability as OciCap, LinuxCapabilities};
 
+/// `process.capabilities` could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum CapsError {
+    /// A capability of one of the five sets could not be set.
     #[error("process.capabilities.{set}: {cap}: {reason}")]
     Apply {
+        /// The capability set (`bounding`, `effective`, ...).
         set: &'static str,
+        /// The capability.
         cap: String,
+        /// What is wrong, in words.
         reason: String,
     },
 }

@@ -41,12 +41,16 @@ pub enum Msg {
     SeccompListenerSent,
 }
 
+/// The socket between berth and the container's setup processes failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
+    /// A send or receive failed with this errno.
     #[error("channel: {0}")]
     Io(nix::Error),
+    /// The process at the other end exited (EOF).
     #[error("channel: the other process exited before answering")]
     Closed,
+    /// A message with this tag could not be decoded.
     #[error("channel: malformed message (tag {0})")]
     Malformed(u8),
 }
@@ -152,7 +156,9 @@ impl Channel {
         }
     }
 
-    /// Sends `msg` with `fd` attached (SCM_RIGHTS: the receiver gets its own copy).
+    /// Sends `msg` with `fd` attached (SCM_RIGHTS: the receiver gets its own copy). Only the
+    /// tests send an fd this way today (the seccomp listener has its own writer).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn send_fd(&self, msg: &Msg, fd: BorrowedFd<'_>) -> Result<(), ChannelError> {
         let bytes = msg.encode();
         let fds = [fd.as_raw_fd()];

@@ -17,13 +17,19 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// A hook of the config failed, timed out or could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
+    /// One hook failed: non-zero exit, timeout, or it could not be run.
     #[error("hooks.{phase}[{index}] ({path}): {reason}")]
     Failed {
+        /// The hook phase (`prestart`, `poststop`, ...).
         phase: &'static str,
+        /// Its position in the config's list.
         index: usize,
+        /// The path at fault.
         path: String,
+        /// What is wrong, in words.
         reason: String,
     },
 }

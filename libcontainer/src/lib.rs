@@ -1,37 +1,90 @@
 //! libcontainer: an OCI runtime (runtime-spec v1.2) as a library.
 //!
-//! The module graph flows one way, lower layers first:
-//! `spec` → (`namespaces`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `identity`,
-//! `sysctl`, `hooks`, `tty`, `channel`) → `state` → `process` → `container` → this crate's root.
-//! A lower module never imports a higher one. See docs/process-model.md for which process does
-//! what, in which order, over which channel.
+//! The module graph flows one way, lower layers first: `spec` → the helpers the setup steps
+//! share (`identity`, `mount_api`, `pause_point`, then `proc_root`) → one module per concept
+//! (`namespaces`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`,
+//! `hooks`, `tty`, `channel`, `attributes`) → `state` → `process` → `container` (and
+//! `features`) → this crate's root. A lower module never imports a higher one;
+//! `tests/layering.rs` holds the same list and fails on an import against it. See
+//! docs/process-model.md for which process does what, in which order, over which channel.
+#![doc = include_str!("guide.md")]
+#![warn(missing_docs)]
 
-pub mod attributes;
-pub mod capabilities;
-pub mod cgroups;
-pub mod channel;
-pub mod container;
-pub mod features;
-pub mod hooks;
-pub mod identity;
-pub mod mount_api;
-pub mod namespaces;
-pub mod pause_point;
-pub mod proc_root;
-pub mod process;
-pub mod rlimits;
-pub mod rootfs;
-pub mod seccomp;
+mod attributes;
+mod capabilities;
+mod cgroups;
+mod channel;
+mod container;
+mod features;
+mod hooks;
+mod identity;
+mod mount_api;
+mod namespaces;
+mod pause_point;
+mod proc_root;
+mod process;
+mod rlimits;
+mod rootfs;
+mod seccomp;
 pub mod spec;
-pub mod state;
-pub mod sysctl;
-pub mod tty;
+mod state;
+mod sysctl;
+mod tty;
 
 pub use container::{
     delete_broken, kill_broken, list, parse_kill_signal, parse_signal, Container, ContainerBuilder,
-    Created, Error, ExecChild, ExecOptions, Listed, Signal, Status,
+    Created, Error, ExecChild, ExecOptions, ExecProcess, Listed, Overrides, Status, Stdio,
+    DEFAULT_ROOT,
 };
-pub use process::sealed_exe::{check_sealed_exe, ensure_sealed_exe, SealError};
+pub use features::{features_json, OCI_VERSION_MAX, OCI_VERSION_MIN};
+/// Signals are nix's type, re-exported so that an embedder need not depend on nix (or on the
+/// same version of it) to name one: `libcontainer::Signal::SIGTERM`.
+pub use nix::sys::signal::Signal;
+pub use process::reserve_preserved_fds;
+pub use process::sealed_exe::{check_sealed_exe, ensure_sealed_exe};
+pub use state::format_rfc3339;
+pub use tty::ConsoleSocket;
 
-/// The state root used when none is given, as runc uses /run/runc.
-pub const DEFAULT_ROOT: &str = "/run/berth";
+/// The error types [`Error`] wraps, one per step of the runtime, for an embedder that matches
+/// on the step that failed. Each names the field, path or argument at fault and keeps the
+/// underlying error as its `source()` where there is one.
+pub mod errors {
+    pub use crate::attributes::AttributeError;
+    pub use crate::capabilities::CapsError;
+    pub use crate::cgroups::CgroupError;
+    pub use crate::channel::ChannelError;
+    pub use crate::hooks::HookError;
+    pub use crate::namespaces::NamespaceError;
+    pub use crate::process::sealed_exe::SealError;
+    pub use crate::process::ProcessError;
+    pub use crate::rlimits::RlimitError;
+    pub use crate::rootfs::RootfsError;
+    pub use crate::seccomp::SeccompError;
+    pub use crate::spec::SpecError;
+    pub use crate::state::StateError;
+    pub use crate::sysctl::SysctlError;
+    pub use crate::tty::TtyError;
+    /// nix's errno type, re-exported because several errors carry the errno a system call
+    /// failed with (it is a plain `#[repr(i32)]` enum of the kernel's numbers).
+    pub use nix::errno::Errno;
+}
+
+/// Usage statistics of a container's cgroup, as [`Container::stats`] returns them (runc's
+/// `events --stats` shape).
+pub mod stats {
+    pub use crate::cgroups::stats::{
+        Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
+    };
+}
+
+/// Internals the fuzz targets (fuzz/, its own workspace) drive directly: the parsers and
+/// checks that take input from outside berth, below the public API's level. Not part of the
+/// API: no stability, no docs; everything else of the crate stays private.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::cgroups::validate as validate_resources;
+    pub use crate::channel::Msg;
+    pub use crate::namespaces::plan_namespaces;
+    pub use crate::rootfs::validate_mounts;
+    pub use crate::seccomp::compile as compile_seccomp;
+}

@@ -9,22 +9,51 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
+/// `linux.namespaces` is invalid, or joining or configuring a namespace failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
+    /// An entry of `linux.namespaces` is invalid.
     #[error("linux.namespaces[{index}]: {reason}")]
-    Invalid { index: usize, reason: String },
-    #[error("linux.namespaces[{index}].path {path}: {reason}")]
-    Path {
+    Invalid {
+        /// Its position in the config's list.
         index: usize,
-        path: PathBuf,
+        /// What is wrong, in words.
         reason: String,
     },
+    /// An entry's `path` cannot be joined (missing, or not a namespace of that type).
+    #[error("linux.namespaces[{index}].path {path}: {reason}")]
+    Path {
+        /// Its position in the config's list.
+        index: usize,
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A field that needs a namespace the config does not give.
     #[error("{field}: {reason}")]
-    Config { field: &'static str, reason: String },
+    Config {
+        /// The config field at fault (JSON path).
+        field: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// setns(2) into a namespace failed.
     #[error("joining {kind} namespace: {reason}")]
-    Join { kind: &'static str, reason: String },
+    Join {
+        /// The namespace type.
+        kind: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// Writing an id map or a time-namespace offset failed.
     #[error("{what}: {reason}")]
-    Write { what: String, reason: String },
+    Write {
+        /// What was being done, to what.
+        what: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
 }
 
 /// A namespace to join: its type and an fd of the path (opened in the parent, where the path

@@ -3,13 +3,19 @@
 use nix::sys::resource::{setrlimit, Resource};
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 
+/// A `process.rlimits` entry could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum RlimitError {
+    /// setrlimit(2) refused the limit.
     #[error("process.rlimits: {name} (soft {soft}, hard {hard}): {reason}")]
     Apply {
+        /// The resource (`RLIMIT_NOFILE`, ...).
         name: String,
+        /// The soft limit asked for.
         soft: u64,
+        /// The hard limit asked for.
         hard: u64,
+        /// What is wrong, in words.
         reason: String,
     },
 }

@@ -1,19 +1,49 @@
-//! config.json: loading with errors that name the field, and the default spec (`berth spec`).
+//! The config (config.json, runtime-spec's `Spec`): loading it with errors that name the
+//! field, berth's default config (`berth spec`), and every type of the config language
+//! re-exported from oci-spec, builders included, so that an embedder builds a config in
+//! memory without depending on oci-spec itself (and on a matching version of it).
+//!
+//! ```
+//! use libcontainer::spec::{ProcessBuilder, RootBuilder, SpecBuilder};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = libcontainer::spec::default_spec(false);
+//! config.set_root(Some(RootBuilder::default().path("/srv/rootfs").readonly(true).build()?));
+//! config.set_process(Some(
+//!     ProcessBuilder::default()
+//!         .args(vec!["echo".to_string(), "hello".to_string()])
+//!         .cwd("/")
+//!         .build()?,
+//! ));
+//! # let _ = SpecBuilder::default(); Ok(()) }
+//! ```
 
-use oci_spec::runtime::{
-    LinuxDeviceCgroupBuilder, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxResourcesBuilder, Spec,
-};
+/// The whole config language (`oci_spec::runtime`): `Spec`, `Process`, `Linux`, `Mount`, ...
+/// and their `...Builder`s.
+pub use oci_spec::runtime::*;
+/// The error of oci-spec's builders (`build()`).
+pub use oci_spec::OciSpecError;
+
 use std::path::{Path, PathBuf};
 
+/// config.json (or a document shaped like a part of it) could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
+    /// The file could not be read.
     #[error("{path}: {reason}")]
-    Read { path: PathBuf, reason: String },
+    Read {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// The JSON does not match the runtime spec.
     #[error("{path}: {field}: {reason}")]
     Invalid {
+        /// The path at fault.
         path: PathBuf,
+        /// The config field at fault (JSON path).
         field: String,
+        /// What is wrong, in words.
         reason: String,
     },
 }
@@ -29,7 +59,7 @@ pub fn load_spec(bundle: &Path) -> Result<Spec, SpecError> {
 }
 
 /// Parses config.json's bytes; `path` is only used in errors.
-pub fn parse_spec(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
+pub(crate) fn parse_spec(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
     parse_json(bytes, path)
 }
 
@@ -73,7 +103,7 @@ pub fn check_id(id: u32) -> Result<(), String> {
 
 /// `Err(reason)` when the ids `start..start+size` do not all lie in 0..=[`MAX_ID`], or the
 /// range is empty.
-pub fn check_id_range(start: u32, size: u32) -> Result<(), String> {
+pub(crate) fn check_id_range(start: u32, size: u32) -> Result<(), String> {
     if size == 0 {
         return Err("size must be at least 1".into());
     }
@@ -88,7 +118,7 @@ pub fn check_id_range(start: u32, size: u32) -> Result<(), String> {
 
 /// `root.path` resolved against the bundle (it may be relative) and canonicalised; an error
 /// names the field when it is missing or not a directory.
-pub fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
+pub(crate) fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
     let root = spec.root().as_ref().ok_or_else(|| SpecError::Invalid {
         path: bundle.join("config.json"),
         field: "root".into(),

@@ -27,16 +27,31 @@ use std::path::{Path, PathBuf};
 const STATE_FILE: &str = "state.json";
 const CONFIG_FILE: &str = "config.json";
 
+/// The container's record in the state root could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// No container of this id exists.
     #[error("container {0} does not exist")]
     NotFound(String),
+    /// A container of this id exists already.
     #[error("container {0} already exists")]
     AlreadyExists(String),
+    /// A file or directory of the state root could not be read or written.
     #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    Io {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// state.json holds something that is not a container record.
     #[error("{path}: corrupt state: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> StateError {

@@ -5,10 +5,18 @@ use oci_spec::runtime::LinuxNamespaceType;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// A `linux.sysctl` entry is invalid or could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum SysctlError {
+    /// A key or value that is not allowed (or not namespaced).
     #[error("linux.sysctl.{key}: {reason}")]
-    Invalid { key: String, reason: String },
+    Invalid {
+        /// The sysctl key.
+        key: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// The private procfs to write through could not be mounted.
     #[error("linux.sysctl: opening a private procfs: {0}")]
     Proc(nix::errno::Errno),
 }

@@ -7,10 +7,18 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+/// The console socket or the container's terminal failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TtyError {
+    /// Connecting to or receiving from the console socket failed.
     #[error("console socket {path}: {reason}")]
-    Socket { path: String, reason: String },
+    Socket {
+        /// The path at fault.
+        path: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// Making or installing the pseudo-terminal failed.
     #[error("terminal: {0}")]
     Pty(String),
 }
@@ -213,6 +221,8 @@ pub struct ConsoleSocket {
 }
 
 impl ConsoleSocket {
+    /// Makes the directory and binds the socket in it; the container's process connects
+    /// to [`ConsoleSocket::path`] when given it as a console socket.
     pub fn bind() -> Result<Self, TtyError> {
         use std::os::unix::fs::DirBuilderExt;
         let nanos = std::time::SystemTime::now()
@@ -243,6 +253,7 @@ impl ConsoleSocket {
         })
     }
 
+    /// The socket's path, to pass as the console socket.
     pub fn path(&self) -> &Path {
         &self.path
     }

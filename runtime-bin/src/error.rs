@@ -7,7 +7,7 @@ pub enum CliError {
     #[error(transparent)]
     Container(#[from] libcontainer::Error),
     #[error(transparent)]
-    Tty(#[from] libcontainer::tty::TtyError),
+    Tty(#[from] libcontainer::errors::TtyError),
     #[error("{flag} is not supported by berth")]
     Unsupported { flag: &'static str },
     #[error("{path}: {source}")]

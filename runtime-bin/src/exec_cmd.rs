@@ -2,8 +2,8 @@
 
 use crate::cli::ExecArgs;
 use crate::error::CliError;
-use libcontainer::tty::ConsoleSocket;
-use libcontainer::{Container, ExecOptions};
+use libcontainer::ConsoleSocket;
+use libcontainer::{Container, ExecOptions, ExecProcess, Overrides};
 use oci_spec::runtime::Process;
 use std::path::Path;
 
@@ -13,10 +13,10 @@ use std::path::Path;
 /// as runc does.
 pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32, CliError> {
     let mut opts = options(args)?;
-    let terminal = opts
-        .process
-        .as_ref()
-        .map_or(opts.tty, |p| p.terminal().unwrap_or(false));
+    let terminal = match &opts.process {
+        ExecProcess::Process(p) => p.terminal().unwrap_or(false),
+        ExecProcess::Overrides(o) => o.tty,
+    };
     let relay = if terminal && opts.console_socket.is_none() {
         if args.detach {
             return Err(CliError::Usage(
@@ -32,13 +32,6 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32, CliError> {
     };
     let container = Container::load(root, &args.id)?;
     let child = container.exec(opts)?;
-    if let Some(path) = &args.pid_file {
-        if let Err(e) = write_pid_file(path, child.pid()) {
-            // As runc: the caller learns of no pid, so the process must not run on.
-            child.kill();
-            return Err(e);
-        }
-    }
     if args.detach {
         return Ok(0);
     }
@@ -61,13 +54,19 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
             flag: "--process-label",
         });
     }
-    let mut opts = ExecOptions {
-        console_socket: a.console_socket.clone(),
-        preserve_fds: a.preserve_fds,
-        ignore_paused: a.ignore_paused,
-        sub_cgroups: a.cgroup.clone(),
-        ..Default::default()
-    };
+    let process = process(a)?;
+    let mut opts = ExecOptions::new(process);
+    opts.console_socket = a.console_socket.clone();
+    opts.preserve_fds = a.preserve_fds;
+    opts.ignore_paused = a.ignore_paused;
+    opts.sub_cgroups = a.cgroup.clone();
+    opts.pid_file = a.pid_file.clone();
+    Ok(opts)
+}
+
+/// `--process FILE` is the whole process, refused beside a flag that would change it; without
+/// it, the flags are changes to the container's process.
+fn process(a: &ExecArgs) -> Result<ExecProcess, CliError> {
     if let Some(file) = &a.process {
         // The file is the whole process: a flag changing it as well would be ignored.
         let conflicting = [
@@ -94,27 +93,27 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, CliError> {
                 file.display()
             )));
         }
-        opts.process = Some(process);
-        return Ok(opts);
+        return Ok(ExecProcess::Process(Box::new(process)));
     }
     if a.command.is_empty() {
         return Err(CliError::Usage(
             "exec needs a COMMAND (or --process FILE)".into(),
         ));
     }
-    opts.args = a.command.clone();
-    opts.env = a.env.clone();
-    opts.cwd = a.cwd.clone();
-    opts.user = a.user.as_deref().map(parse_user).transpose()?;
     for gid in &a.additional_gids {
         libcontainer::spec::check_id(*gid)
             .map_err(|r| CliError::Usage(format!("--additional-gids {gid}: {r}")))?;
     }
-    opts.additional_gids = a.additional_gids.clone();
-    opts.caps = a.cap.clone();
-    opts.no_new_privs = a.no_new_privs;
-    opts.tty = a.tty;
-    Ok(opts)
+    Ok(ExecProcess::Overrides(Overrides {
+        args: a.command.clone(),
+        env: a.env.clone(),
+        cwd: a.cwd.clone(),
+        user: a.user.as_deref().map(parse_user).transpose()?,
+        additional_gids: a.additional_gids.clone(),
+        caps: a.cap.clone(),
+        no_new_privs: a.no_new_privs,
+        tty: a.tty,
+    }))
 }
 
 /// runc reads the file into Go's zero values: a process without `user` runs as 0:0. Any
@@ -145,14 +144,4 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>), CliError> {
             .map_err(|r| CliError::Usage(format!("--user {s:?}: {r}")))?;
     }
     Ok((uid, gid))
-}
-
-/// Written as `create` writes its pid file (libcontainer's one atomic, no-follow writer).
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), CliError> {
-    libcontainer::state::write_file_atomic(path, pid.to_string().as_bytes(), 0o644).map_err(|e| {
-        CliError::Flag {
-            flag: "--pid-file",
-            reason: e.to_string(),
-        }
-    })
 }

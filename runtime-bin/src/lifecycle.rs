@@ -2,7 +2,7 @@
 
 use crate::cli::{CreateArgs, DeleteArgs, IdArg, KillArgs, RunArgs};
 use crate::error::CliError;
-use libcontainer::tty::ConsoleSocket;
+use libcontainer::ConsoleSocket;
 use libcontainer::{Container, ContainerBuilder, Created, Error};
 use std::path::Path;
 

@@ -160,7 +160,7 @@ fn quote(s: &str) -> String {
 
 /// Now in UTC as RFC 3339 with whole seconds, logrus's default timestamp.
 pub fn now_rfc3339() -> String {
-    libcontainer::state::format_rfc3339(std::time::SystemTime::now(), false)
+    libcontainer::format_rfc3339(std::time::SystemTime::now(), false)
 }
 
 #[cfg(test)]

@@ -45,8 +45,8 @@ fn main() -> ExitCode {
         sealed = libcontainer::ensure_sealed_exe();
     }
     // Before the log file or a console socket takes a number among the fds the
-    // container is to get: see libcontainer::process::reserve_preserved_fds.
-    if let Err(e) = libcontainer::process::reserve_preserved_fds(cli.preserve_fds()) {
+    // container is to get: see libcontainer::reserve_preserved_fds.
+    if let Err(e) = libcontainer::reserve_preserved_fds(cli.preserve_fds()) {
         Logger::stderr().error(&format!("--preserve-fds {}: {e}", cli.preserve_fds()));
         return ExitCode::FAILURE;
     }
@@ -200,7 +200,7 @@ fn check_unsupported(g: &GlobalOpts) -> Result<(), CliError> {
 
 /// runc prints the features indented, one field a line.
 fn features() -> Result<i32, CliError> {
-    let json = serde_json::to_string_pretty(&libcontainer::features::features_json())
+    let json = serde_json::to_string_pretty(&libcontainer::features_json())
         .expect("a JSON value serialises");
     println!("{json}");
     Ok(0)
@@ -212,7 +212,7 @@ fn version() -> String {
         "berth version {}\ncommit: {}\nspec: {}\n",
         env!("CARGO_PKG_VERSION"),
         env!("BERTH_COMMIT"),
-        libcontainer::features::OCI_VERSION_MAX
+        libcontainer::OCI_VERSION_MAX
     )
 }
 

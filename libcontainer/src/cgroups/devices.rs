@@ -133,7 +133,7 @@ pub(crate) fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<(), CgroupError> {
     let wrap = |source| CgroupError::Controller {
         field: "devices".into(),
         dir: dir.to_path_buf(),
-        source,
+        source: Box::new(source),
     };
     ctl.deny_device(DeviceType::All, -1, -1, &DevicePermissions::all())
         .map_err(wrap)?;

@@ -106,6 +106,6 @@ fn no_freezer() -> CgroupError {
 fn freezer_error(dir: &Path, source: cgroups_rs::error::Error) -> CgroupError {
     CgroupError::Freezer {
         path: dir.to_path_buf(),
-        source,
+        source: source.into(),
     }
 }

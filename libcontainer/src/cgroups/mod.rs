@@ -84,56 +84,113 @@ impl CgroupPaths {
     }
 }
 
+/// Resolving, creating, configuring, freezing, reading or removing the container's cgroup failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
+    /// A `linux.resources` value is invalid (found before anything is written).
     #[error("linux.resources.{field}: {reason}")]
-    InvalidResource { field: String, reason: String },
+    InvalidResource {
+        /// The config field at fault (JSON path).
+        field: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// Writing a resource limit to a cgroup file failed.
     #[error("linux.resources.{field}: writing {value:?} to {path}: {source}")]
     Write {
+        /// The config field at fault (JSON path).
         field: String,
+        /// The path at fault.
         path: PathBuf,
+        /// The value that was written.
         value: String,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// A cgroup controller (through cgroups-rs) refused a resource setting.
     #[error("linux.resources.{field}: in {dir}: {source}")]
     Controller {
+        /// The config field at fault (JSON path).
         field: String,
+        /// The cgroup directory.
         dir: PathBuf,
-        source: cgroups_rs::error::Error,
+        /// The underlying error (cgroups-rs's, boxed so that its type is not part of this
+        /// crate's API).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// `linux.cgroupsPath` is not acceptable.
     #[error("linux.cgroupsPath {path}: {reason}")]
-    InvalidPath { path: PathBuf, reason: String },
+    InvalidPath {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// Reading or creating a cgroup file or directory failed.
     #[error("{path}: {source}")]
     Io {
+        /// The path at fault.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// The host has no cgroup filesystem mounted.
     #[error("no cgroup hierarchy is mounted (/proc/self/mountinfo has no cgroup or cgroup2)")]
     NoCgroupMounts,
+    /// berth's own process is in no cgroup of a mounted hierarchy.
     #[error("this process is in no cgroup of the hierarchy mounted at {mount}")]
-    NotInHierarchy { mount: PathBuf },
+    NotInHierarchy {
+        /// Where that hierarchy is mounted.
+        mount: PathBuf,
+    },
+    /// Moving a process into the container's cgroup failed.
     #[error("moving pid {pid} into {path}: {source}")]
     Enter {
+        /// The process.
         pid: i32,
+        /// The path at fault.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// Neither the v1 freezer nor cgroup2 is available: pause is impossible.
     #[error("this host has neither the v1 freezer nor cgroup2: containers cannot be paused")]
     NoFreezer,
+    /// The freezer refused to freeze or thaw.
     #[error("freezing or thawing {path}: {source}")]
     Freezer {
+        /// The path at fault.
         path: PathBuf,
-        source: cgroups_rs::error::Error,
+        /// The underlying error (cgroups-rs's, boxed so that its type is not part of this
+        /// crate's API).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The container's cgroup exists already and is frozen.
     #[error("{path}: container's cgroup unexpectedly frozen (thaw it or choose another linux.cgroupsPath)")]
-    UnexpectedlyFrozen { path: PathBuf },
+    UnexpectedlyFrozen {
+        /// The path at fault.
+        path: PathBuf,
+    },
+    /// The processes did not freeze in time; they were thawed again.
     #[error("the processes in {path} did not freeze within 5 s (left thawed)")]
-    FreezeTimeout { path: PathBuf },
+    FreezeTimeout {
+        /// The path at fault.
+        path: PathBuf,
+    },
+    /// Processes survived SIGKILL for 10 s.
     #[error("{left} processes in {path} still alive 10 s after SIGKILL")]
-    KillTimeout { path: PathBuf, left: usize },
+    KillTimeout {
+        /// The path at fault.
+        path: PathBuf,
+        /// How many are left.
+        left: usize,
+    },
+    /// Removing the container's cgroup failed.
     #[error("removing cgroup {path}: {source}")]
     Remove {
+        /// The path at fault.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
 }

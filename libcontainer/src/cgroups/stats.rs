@@ -9,99 +9,142 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Everything `events --stats` reports of one container's cgroup.
 #[derive(Debug, Default, Serialize)]
 pub struct Stats {
+    /// CPU time used and throttling.
     pub cpu: Cpu,
+    /// Memory usage and limits.
     pub memory: Memory,
+    /// Number of processes and their limit.
     pub pids: Pids,
+    /// Block I/O done (v1: blkio; v2: io.stat).
     pub blkio: Blkio,
     /// By page size ("2MB").
     pub hugetlb: BTreeMap<String, Hugetlb>,
 }
 
+/// CPU statistics.
 #[derive(Debug, Default, Serialize)]
 pub struct Cpu {
+    /// Time used.
     pub usage: CpuUsage,
+    /// Time the CFS quota held it back.
     pub throttling: Throttling,
 }
 
 /// Nanoseconds.
 #[derive(Debug, Default, Serialize)]
 pub struct CpuUsage {
+    /// All CPU time used.
     #[serde(skip_serializing_if = "is_zero")]
     pub total: u64,
+    /// Time used on each CPU (v1 only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub percpu: Vec<u64>,
+    /// Time in the kernel.
     pub kernel: u64,
+    /// Time in user space.
     pub user: u64,
 }
 
+/// CFS bandwidth throttling.
 #[derive(Debug, Default, Serialize)]
 pub struct Throttling {
+    /// Enforcement periods elapsed.
     #[serde(skip_serializing_if = "is_zero")]
     pub periods: u64,
+    /// Periods in which it was throttled.
     #[serde(rename = "throttledPeriods", skip_serializing_if = "is_zero")]
     pub throttled_periods: u64,
+    /// Total time throttled, in nanoseconds.
     #[serde(rename = "throttledTime", skip_serializing_if = "is_zero")]
     pub throttled_time: u64,
 }
 
+/// Memory statistics, in bytes.
 #[derive(Debug, Default, Serialize)]
 pub struct Memory {
+    /// Page cache, in bytes.
     #[serde(skip_serializing_if = "is_zero")]
     pub cache: u64,
+    /// Memory.
     pub usage: MemoryEntry,
+    /// Memory plus swap (v1) or swap (v2).
     pub swap: MemoryEntry,
+    /// Kernel memory (v1 only).
     pub kernel: MemoryEntry,
+    /// Kernel TCP buffers (v1 only).
     #[serde(rename = "kernelTCP")]
     pub kernel_tcp: MemoryEntry,
+    /// Every counter of memory.stat, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub raw: BTreeMap<String, u64>,
 }
 
+/// One memory counter with its limit, in bytes.
 #[derive(Debug, Default, Serialize)]
 pub struct MemoryEntry {
+    /// The limit (u64::MAX: none).
     pub limit: u64,
+    /// Current usage.
     #[serde(skip_serializing_if = "is_zero")]
     pub usage: u64,
+    /// Highest usage seen.
     #[serde(skip_serializing_if = "is_zero")]
     pub max: u64,
+    /// How often the limit was hit.
     pub failcnt: u64,
 }
 
+/// The pids controller's numbers.
 #[derive(Debug, Default, Serialize)]
 pub struct Pids {
+    /// Processes in the cgroup now.
     #[serde(skip_serializing_if = "is_zero")]
     pub current: u64,
+    /// The limit (0 or u64::MAX: none).
     #[serde(skip_serializing_if = "is_zero")]
     pub limit: u64,
 }
 
+/// Block I/O statistics.
 #[derive(Debug, Default, Serialize)]
 pub struct Blkio {
+    /// Bytes read and written, per device and operation.
     #[serde(
         rename = "ioServiceBytesRecursive",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
+    /// I/O operations, per device and operation.
     #[serde(rename = "ioServicedRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_serviced_recursive: Vec<BlkioEntry>,
 }
 
+/// One counter of one device.
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct BlkioEntry {
+    /// Device major number.
     pub major: u64,
+    /// Device minor number.
     pub minor: u64,
+    /// `Read`, `Write`, `Sync`, `Async`, `Discard` or `Total`.
     pub op: String,
+    /// The count.
     pub value: u64,
 }
 
+/// Huge-page use of one page size.
 #[derive(Debug, Default, Serialize)]
 pub struct Hugetlb {
+    /// Bytes of huge pages in use.
     #[serde(skip_serializing_if = "is_zero")]
     pub usage: u64,
+    /// Highest usage seen.
     #[serde(skip_serializing_if = "is_zero")]
     pub max: u64,
+    /// How often an allocation hit the limit.
     pub failcnt: u64,
 }
 

@@ -127,7 +127,7 @@ pub(crate) fn ctl<T>(
     r.map_err(|source| CgroupError::Controller {
         field: field.into(),
         dir: dir.to_path_buf(),
-        source,
+        source: source.into(),
     })
 }
 

@@ -23,6 +23,16 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let holes = reserve_holes(b.preserve_fds)?;
     let given = b.config.take();
     let checked = check_config(&b, given)?;
+    // Numbers decided here, before the clone (above 0..2 and the preserved range), so that the
+    // init only dup2s them.
+    let stdio = crate::process::prepare_stdio(b.stdio.as_array(), b.preserve_fds).map_err(|e| {
+        Error::Io {
+            what: "stdio: dup".into(),
+            reason: e.to_string(),
+        }
+    })?;
+    // Closed here once create returns (with `b`): the container holds the only copies.
+    b.stdio = super::Stdio::default();
     let linux = checked.spec.linux().as_ref();
     let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
     cgroups::check_not_frozen(&cgroup)?;
@@ -47,7 +57,13 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     dir.save(&early)?;
     crate::pause_point::pause_at("create:recorded");
     // `launch` kills and reaps every process it made when it fails.
-    let state = make(&b, &checked, (cgroup, rootfs_bind), &holes, &mut made)?;
+    let state = make(
+        &b,
+        &checked,
+        (cgroup, rootfs_bind),
+        (&holes, &stdio),
+        &mut made,
+    )?;
     made.keep();
     Ok(Created {
         container: Container {
@@ -115,7 +131,10 @@ fn check_config(b: &ContainerBuilder, given: Option<Spec>) -> Result<Checked, Er
     // runtime-spec requires `process` only at start: a container without one is created (its
     // namespaces, mounts and hooks exist for whoever joins them) and `start` fails naming it.
     match spec.process() {
-        Some(process) => super::validate::check_process(process, b.console_socket.is_some())?,
+        Some(process) => {
+            super::validate::check_process(process, b.console_socket.is_some())?;
+            super::validate::check_stdio(&b.stdio, process.terminal().unwrap_or(false))?;
+        }
         None if b.console_socket.is_some() => {
             return Err(Error::Config {
                 field: "process",
@@ -214,7 +233,7 @@ fn make(
     b: &ContainerBuilder,
     c: &Checked,
     (cgroup, rootfs_bind): (CgroupPaths, Option<u64>),
-    holes: &[std::os::fd::RawFd],
+    (holes, stdio): (&[std::os::fd::RawFd], &crate::process::PreparedStdio),
     made: &mut Made,
 ) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
@@ -248,6 +267,7 @@ fn make(
         console_socket: console.as_ref(),
         preserve_fds: b.preserve_fds,
         preserve_holes: holes,
+        stdio,
         seccomp: c.seccomp.as_ref(),
         start_listener: &listener,
         close_in_child: &[dir.raw_fd()],
@@ -373,7 +393,7 @@ fn new_state(
 
 /// By `state::write_file_atomic`: a reader never sees an empty file, and a symlink planted at
 /// the name (or at a temp name) never redirects the write.
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
     crate::state::write_file_atomic(path, pid.to_string().as_bytes(), 0o644).map_err(|e| {
         Error::Io {
             what: format!("--pid-file {}", path.display()),

@@ -1,8 +1,8 @@
 //! `exec`: run one more process in a running container, with runc's semantics: the process
 //! given in full, or the container's `process` with arguments, environment, user, cwd and
-//! capabilities changed.
+//! capabilities changed (`ExecProcess`).
 
-use super::{Container, Error, Status};
+use super::{Container, Error, ExecOptions, ExecProcess, Overrides, Status};
 use crate::namespaces::{oci_name, Join, ALL_KINDS};
 use crate::process::{spawn_joined, JoinConfig, JoinEvents};
 use crate::state::{State, StateDir};
@@ -14,43 +14,6 @@ use std::ffi::{CString, OsString};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-
-/// What to run in the container and how (`berth exec`'s flags).
-#[derive(Debug, Clone, Default)]
-pub struct ExecOptions {
-    /// The whole process (`--process FILE`). When set, it is used as given and the fields
-    /// that change the container's process (`args` to `caps`) must be left empty.
-    pub process: Option<Process>,
-    /// The command and its arguments, replacing the container's `process.args`. Bytes, as
-    /// argv is: arguments that are not UTF-8 reach the process unchanged (the program's name
-    /// must be text, as it is looked up in `PATH`).
-    pub args: Vec<OsString>,
-    /// `NAME=VALUE` entries added to the container's environment (replacing the same name).
-    pub env: Vec<String>,
-    /// Working directory instead of the container's `process.cwd`.
-    pub cwd: Option<PathBuf>,
-    /// uid, and optionally gid, instead of the container's `process.user`.
-    pub user: Option<(u32, Option<u32>)>,
-    /// Supplementary groups, replacing the container's.
-    pub additional_gids: Vec<u32>,
-    /// Capabilities (`CAP_...`) added to the bounding, effective and permitted sets of the
-    /// process (inheritable and ambient come only from the config, as in runc since
-    /// CVE-2022-29162).
-    pub caps: Vec<String>,
-    /// Set noNewPrivileges for this process.
-    pub no_new_privs: bool,
-    /// Allocate a pseudo-terminal, whose master goes to `console_socket`.
-    pub tty: bool,
-    pub console_socket: Option<PathBuf>,
-    /// Pass fds 3..3+n of the caller to the process.
-    pub preserve_fds: u32,
-    /// Also exec into a paused container.
-    pub ignore_paused: bool,
-    /// runc's `--cgroup`: join an existing sub-cgroup of the container's instead of its
-    /// cgroup. Each `PATH` (every hierarchy; only when given alone) or
-    /// `CONTROLLER[,CONTROLLER...]:PATH` (those v1 controllers' hierarchies).
-    pub sub_cgroups: Vec<String>,
-}
 
 /// A process `exec` started: it is the caller's child.
 #[derive(Debug)]
@@ -90,6 +53,12 @@ impl ExecChild {
                 reason: format!("pidfd_open: {e}"),
             }),
         }
+    }
+    /// Waits for it to exit and reaps it; returns its exit code, or 128+N if signal N killed
+    /// it. Blocks the calling thread without touching its signal mask; to wait without
+    /// blocking, await [`ExecChild::pidfd`] becoming readable first.
+    pub fn wait(&self) -> Result<i32, Error> {
+        super::ops::wait_child(self.pid)
     }
     /// Kills it and reaps it: for a caller whose own step after `exec` failed (runc's
     /// `--pid-file` it could not write), so no process runs that nobody knows of.
@@ -146,10 +115,21 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
     }
     let cgroup = sub_cgroups(&state.cgroup, &opts.sub_cgroups)?;
     let mut spec = dir.load_config()?;
-    let argv = raw_argv(&opts.args)?;
-    let process = exec_process(&spec, opts.clone())?;
+    let argv = match &opts.process {
+        ExecProcess::Overrides(o) => raw_argv(&o.args)?,
+        ExecProcess::Process(_) => None,
+    };
+    let process = exec_process(&spec, &opts.process)?;
     super::validate::check_process(&process, opts.console_socket.is_some())?;
+    super::validate::check_stdio(&opts.stdio, opts.terminal())?;
     spec.set_process(Some(process));
+    let stdio =
+        crate::process::prepare_stdio(opts.stdio.as_array(), opts.preserve_fds).map_err(|e| {
+            Error::Io {
+                what: "stdio: dup".into(),
+                reason: e.to_string(),
+            }
+        })?;
     let program = spec
         .linux()
         .as_ref()
@@ -184,6 +164,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         preserve_holes: &holes,
         close_in_child: &close_in_child,
         argv: argv.as_deref(),
+        stdio: &stdio,
     };
     let pid = spawn_joined(
         &cfg,
@@ -194,10 +175,18 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
             cgroup: &cgroup,
         },
     )?;
-    Ok(ExecChild {
+    let child = ExecChild {
         pid,
         pidfd: crate::process::pidfd_open(pid),
-    })
+    };
+    if let Some(path) = &opts.pid_file {
+        if let Err(e) = super::create::write_pid_file(path, pid) {
+            // The caller learns of no pid, so the process must not run on (as runc).
+            child.kill();
+            return Err(e);
+        }
+    }
+    Ok(child)
 }
 
 struct Events<'a> {
@@ -293,11 +282,12 @@ fn sub_cgroups(
     Ok(out)
 }
 
-/// The process to run: the one given, or the container's changed by the options.
-fn exec_process(config: &Spec, opts: ExecOptions) -> Result<Process, Error> {
-    if let Some(p) = opts.process {
-        return Ok(p);
-    }
+/// The process to run: the one given, or the container's changed by the overrides.
+fn exec_process(config: &Spec, what: &ExecProcess) -> Result<Process, Error> {
+    let opts: &Overrides = match what {
+        ExecProcess::Process(p) => return Ok((**p).clone()),
+        ExecProcess::Overrides(o) => o,
+    };
     let mut p = config.process().clone().unwrap_or_default();
     if opts.args.is_empty() {
         return Err(config_err("args", "exec needs a command"));
@@ -310,14 +300,14 @@ fn exec_process(config: &Spec, opts: ExecOptions) -> Result<Process, Error> {
             .collect(),
     ));
     let mut env = p.env().clone().unwrap_or_default();
-    for e in opts.env {
+    for e in &opts.env {
         let name = e.split('=').next().unwrap_or_default().to_owned();
         env.retain(|old| old.split('=').next() != Some(name.as_str()));
-        env.push(e);
+        env.push(e.clone());
     }
     p.set_env(Some(env));
-    if let Some(cwd) = opts.cwd {
-        p.set_cwd(cwd);
+    if let Some(cwd) = &opts.cwd {
+        p.set_cwd(cwd.clone());
     }
     let mut user = p.user().clone();
     if let Some((uid, gid)) = opts.user {
@@ -327,7 +317,7 @@ fn exec_process(config: &Spec, opts: ExecOptions) -> Result<Process, Error> {
         }
     }
     if !opts.additional_gids.is_empty() {
-        user.set_additional_gids(Some(opts.additional_gids));
+        user.set_additional_gids(Some(opts.additional_gids.clone()));
     }
     p.set_user(user);
     if !opts.caps.is_empty() {

@@ -3,101 +3,152 @@
 //! on one id are safe; reading it and signalling it do not, so they never wait behind a command
 //! that is itself waiting on the container.
 //!
-//! ```no_run
-//! use libcontainer::container::{ContainerBuilder, Container};
-//! use libcontainer::Signal;
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // First thing in main: re-exec from a sealed view of our executable (CVE-2019-5736).
-//! libcontainer::ensure_sealed_exe()?;
-//! let root = "/run/berth";
-//! let created = ContainerBuilder::new("demo")?.root(root).bundle("/tmp/bundle").create()?;
-//! println!("init pid {}", created.container().pid());
-//! let mut c = Container::load(root, "demo")?;
-//! c.start()?;
-//! c.kill(Signal::SIGKILL, false)?;
-//! // ... once it has stopped:
-//! c.delete(false)?;
-//! # Ok(()) }
-//! ```
+//! The crate documentation walks through a whole lifecycle.
 
 mod create;
 mod exec;
+mod exec_options;
 mod ops;
 mod pidfd;
 mod resources;
 mod salvage;
+mod stdio;
 mod validate;
 
 use std::path::PathBuf;
 
-pub use exec::{ExecChild, ExecOptions};
+pub use exec::ExecChild;
+pub use exec_options::{ExecOptions, ExecProcess, Overrides};
 pub use nix::sys::signal::Signal;
 pub use ops::{list, parse_kill_signal, parse_signal, Listed};
 pub use salvage::{delete_broken, kill_broken};
+pub use stdio::Stdio;
+
+/// The state root used when none is given, as runc uses /run/runc.
+pub const DEFAULT_ROOT: &str = "/run/berth";
 
 /// Errors of the public API. Each wraps the failing step's own error, which names the field,
 /// path or argument at fault.
+///
+/// Non-exhaustive: a later version may tell more failures apart (a typed error from the
+/// container's setup, say) without breaking a caller's `match`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// The container id is not acceptable.
     #[error("container id {id:?}: {reason}")]
-    InvalidId { id: String, reason: &'static str },
+    InvalidId {
+        /// The container's id.
+        id: String,
+        /// What is wrong, in words.
+        reason: &'static str,
+    },
+    /// No container of this id exists in the state root.
     #[error("container {0} does not exist")]
     NotFound(String),
     /// Its directory exists but its record cannot be read (missing, empty, torn or corrupt
     /// state.json): only `delete --force` and `kill` act on it, from what is left.
     #[error("container {id} is broken: {reason} (delete --force removes what is left of it)")]
-    Broken { id: String, reason: String },
+    Broken {
+        /// The container's id.
+        id: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// `delete --force` of a broken container removed what it could; these are what it could
     /// not.
     #[error("container {id}: could not clean up: {}", failures.join("; "))]
-    Cleanup { id: String, failures: Vec<String> },
+    Cleanup {
+        /// The container's id.
+        id: String,
+        /// Each cleanup step that failed, with its error.
+        failures: Vec<String>,
+    },
+    /// A container of this id exists already.
     #[error("container {0} already exists")]
     AlreadyExists(String),
+    /// The operation is not possible in the container's current status.
     #[error("container {id} is {status}: {reason}")]
     WrongStatus {
+        /// The container's id.
         id: String,
+        /// Its status.
         status: Status,
+        /// What is wrong, in words.
         reason: &'static str,
     },
+    /// The bundle directory cannot be used.
     #[error("bundle {path}: {reason}")]
-    Bundle { path: PathBuf, reason: String },
+    Bundle {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A config field (or a library option) is invalid or not supported.
     #[error("{field}: {reason}")]
-    Config { field: &'static str, reason: String },
+    Config {
+        /// The config field at fault (JSON path).
+        field: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A signal name or number that is not a signal.
     #[error("unknown signal {0:?}")]
     UnknownSignal(String),
+    /// config.json could not be read or parsed.
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
+    /// The state root or the container's record failed.
     #[error(transparent)]
     State(crate::state::StateError),
+    /// Namespaces: see [`errors::NamespaceError`](crate::errors::NamespaceError).
     #[error(transparent)]
     Namespace(#[from] crate::namespaces::NamespaceError),
+    /// Rootfs and mounts: see [`errors::RootfsError`](crate::errors::RootfsError).
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
+    /// Cgroups: see [`errors::CgroupError`](crate::errors::CgroupError).
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// Capabilities: see [`errors::CapsError`](crate::errors::CapsError).
     #[error(transparent)]
     Capabilities(#[from] crate::capabilities::CapsError),
+    /// Resource limits: see [`errors::RlimitError`](crate::errors::RlimitError).
     #[error(transparent)]
     Rlimit(#[from] crate::rlimits::RlimitError),
+    /// Sysctls: see [`errors::SysctlError`](crate::errors::SysctlError).
     #[error(transparent)]
     Sysctl(#[from] crate::sysctl::SysctlError),
+    /// Process attributes: see [`errors::AttributeError`](crate::errors::AttributeError).
     #[error(transparent)]
     Attribute(#[from] crate::attributes::AttributeError),
+    /// Seccomp: see [`errors::SeccompError`](crate::errors::SeccompError).
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    /// Hooks: see [`errors::HookError`](crate::errors::HookError).
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// The container's processes: see [`errors::ProcessError`](crate::errors::ProcessError).
     #[error(transparent)]
     Process(#[from] crate::process::ProcessError),
+    /// The terminal: see [`errors::TtyError`](crate::errors::TtyError).
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),
     /// The caller did not run [`crate::ensure_sealed_exe`] first (CVE-2019-5736).
     #[error(transparent)]
     Exe(#[from] crate::process::sealed_exe::SealError),
+    /// `start` failed: the init reported this, or never answered.
     #[error("start: {0}")]
     Start(String),
+    /// A system call of the runtime itself failed.
     #[error("{what}: {reason}")]
-    Io { what: String, reason: String },
+    Io {
+        /// What was being done, to what.
+        what: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
 }
 
 impl From<crate::state::StateError> for Error {
@@ -114,10 +165,15 @@ impl From<crate::state::StateError> for Error {
 /// The OCI status, derived from kernel facts each time it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// `create` is still setting it up.
     Creating,
+    /// Set up; its init waits for `start`.
     Created,
+    /// The user's program runs.
     Running,
+    /// Frozen by `pause`.
     Paused,
+    /// Its init has exited (or was never there).
     Stopped,
 }
 
@@ -141,7 +197,7 @@ impl std::fmt::Display for Status {
 }
 
 /// Builds a new container (typestate: only `create` turns a builder into a container).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ContainerBuilder {
     pub(crate) id: String,
     pub(crate) root: PathBuf,
@@ -152,6 +208,7 @@ pub struct ContainerBuilder {
     pub(crate) no_new_keyring: bool,
     pub(crate) preserve_fds: u32,
     pub(crate) config: Option<oci_spec::runtime::Spec>,
+    pub(crate) stdio: Stdio,
 }
 
 impl ContainerBuilder {
@@ -163,7 +220,7 @@ impl ContainerBuilder {
         })?;
         Ok(Self {
             id: id.into(),
-            root: crate::DEFAULT_ROOT.into(),
+            root: DEFAULT_ROOT.into(),
             bundle: ".".into(),
             console_socket: None,
             pid_file: None,
@@ -171,6 +228,7 @@ impl ContainerBuilder {
             no_new_keyring: false,
             preserve_fds: 0,
             config: None,
+            stdio: Stdio::default(),
         })
     }
     /// State root; default `/run/berth`.
@@ -183,18 +241,26 @@ impl ContainerBuilder {
         self.bundle = bundle.into();
         self
     }
+    /// A unix socket the container's pty master is sent to (SCM_RIGHTS, as runc does), for
+    /// a config with `process.terminal`; the receiver relays the terminal. Default: none.
     pub fn console_socket(mut self, path: impl Into<PathBuf>) -> Self {
         self.console_socket = Some(path.into());
         self
     }
+    /// Writes the init's pid (in the caller's pid namespace) to `path` once it is created,
+    /// atomically and never through a symlink.
     pub fn pid_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.pid_file = Some(path.into());
         self
     }
+    /// Uses `MS_MOVE` + `chroot` instead of `pivot_root(2)` (for a rootfs on a ramfs, where
+    /// pivot_root is impossible; weaker: see runc's `--no-pivot`). Default false.
     pub fn no_pivot(mut self, yes: bool) -> Self {
         self.no_pivot = yes;
         self
     }
+    /// Keeps the caller's session keyring instead of giving the container a new one
+    /// (`_ses.<id>`). Default false.
     pub fn no_new_keyring(mut self, yes: bool) -> Self {
         self.no_new_keyring = yes;
         self
@@ -204,9 +270,18 @@ impl ContainerBuilder {
         self.preserve_fds = n;
         self
     }
-    /// Uses `config` instead of reading the bundle's config.json (the rootfs is still taken
-    /// relative to the bundle): for a caller that has already parsed it, as `berth run` does
-    /// to see whether it wants a terminal, or one that builds its config in memory.
+    /// The init's stdin, stdout and stderr (pipes, files, ...) instead of this program's own
+    /// 0, 1 and 2; see [`Stdio`]. Refused with a config that asks for a terminal.
+    pub fn stdio(mut self, stdio: Stdio) -> Self {
+        self.stdio = stdio;
+        self
+    }
+    /// Uses `config` instead of reading the bundle's config.json: for a caller that has already
+    /// parsed it, as `berth run` does to see whether it wants a terminal, or one that builds
+    /// its config in memory ([`crate::spec`] re-exports oci-spec's builders). A relative
+    /// `root.path` (and relative mount sources) are still taken relative to the bundle; with
+    /// an absolute `root.path` no bundle directory is needed (the bundle, recorded in the
+    /// state and given to hooks, is then the current directory unless set).
     ///
     /// Runs `echo hello` from `/tmp/bundle/rootfs` with this program's stdio (as root; not
     /// run by `cargo test`):
@@ -241,8 +316,22 @@ impl ContainerBuilder {
     /// Creates the container: namespaces, cgroup, rootfs, createRuntime/createContainer hooks;
     /// returns once the init waits for `start`. On any error nothing is left behind.
     /// Refused with [`Error::Exe`] unless the program ran [`crate::ensure_sealed_exe`] first.
+    ///
+    /// From a bundle directory (config.json and its rootfs), as `berth create` does:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), libcontainer::Error> {
+    /// libcontainer::ensure_sealed_exe()?;
+    /// let created = libcontainer::ContainerBuilder::new("web")?
+    ///     .root("/run/my-engine")
+    ///     .bundle("/srv/bundles/web")
+    ///     .pid_file("/run/my-engine/web.pid")
+    ///     .create()?;
+    /// println!("init {} waits for start", created.container().pid());
+    /// # Ok(()) }
+    /// ```
     pub fn create(self) -> Result<Created, Error> {
-        crate::check_sealed_exe()?;
+        crate::process::sealed_exe::check_sealed_exe()?;
         create::create(self)
     }
 }
@@ -259,6 +348,18 @@ pub struct Created {
 
 impl Created {
     /// Starts the container (see [`Container::start`]).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), libcontainer::Error> {
+    /// # libcontainer::ensure_sealed_exe()?;
+    /// let mut created = libcontainer::ContainerBuilder::new("web")?
+    ///     .bundle("/srv/bundles/web")
+    ///     .create()?;
+    /// created.start()?;
+    /// let code = created.wait()?; // the init is our child
+    /// created.delete(false)?;
+    /// # let _ = code; Ok(()) }
+    /// ```
     pub fn start(&mut self) -> Result<(), Error> {
         ops::start(&mut self.container, Some(&self.config))
     }
@@ -267,9 +368,11 @@ impl Created {
     pub fn delete(self, force: bool) -> Result<(), Error> {
         ops::delete(self.container, force, Some(&self.config))
     }
+    /// The container as it was recorded at create.
     pub fn container(&self) -> &Container {
         &self.container
     }
+    /// The same, mutable (for [`Container::pause`], [`Container::update`], ...).
     pub fn container_mut(&mut self) -> &mut Container {
         &mut self.container
     }
@@ -285,16 +388,9 @@ impl Created {
     /// process that reused the pid.
     ///
     /// From tokio (not a dependency of this crate), await the exit without blocking a thread
-    /// or touching the signal mask, then reap it, which no longer blocks:
-    ///
-    /// ```ignore
-    /// let exited = tokio::io::unix::AsyncFd::with_interest(
-    ///     created.pidfd()?,
-    ///     tokio::io::Interest::READABLE,
-    /// )?;
-    /// let _ready = exited.readable().await?;
-    /// let code = created.wait()?;
-    /// ```
+    /// or touching the signal mask by registering the pidfd with `AsyncFd` for
+    /// `Interest::READABLE`, then reap it with [`Created::wait`], which no longer blocks: see
+    /// `examples/tokio_run.rs`.
     pub fn pidfd(&self) -> Result<std::os::fd::OwnedFd, Error> {
         pidfd::of_init(&self.container.state)
     }
@@ -333,6 +429,18 @@ pub struct Container {
 
 impl Container {
     /// Loads the container `id` from the state root `root`.
+    ///
+    /// ```no_run
+    /// use libcontainer::{Container, Error, Status};
+    /// # fn main() -> Result<(), Error> {
+    /// match Container::load("/run/my-engine", "web") {
+    ///     Ok(c) if c.status() == Status::Running => println!("{} runs as {}", c.id(), c.pid()),
+    ///     Ok(c) => println!("{} is {}", c.id(), c.status()),
+    ///     Err(Error::NotFound(id)) => println!("no container {id}"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn load(root: impl Into<PathBuf>, id: &str) -> Result<Self, Error> {
         let root = root.into();
         crate::state::validate_id(id).map_err(|reason| Error::InvalidId {
@@ -351,6 +459,7 @@ impl Container {
         let state = salvage::check_record(id, read)?;
         Ok(Self { root, state })
     }
+    /// Its id, unique in its state root.
     pub fn id(&self) -> &str {
         &self.state.id
     }
@@ -361,6 +470,7 @@ impl Container {
             _ => self.state.pid,
         }
     }
+    /// The bundle directory it was created from (absolute).
     pub fn bundle(&self) -> &std::path::Path {
         &self.state.bundle
     }
@@ -368,6 +478,7 @@ impl Container {
     pub fn created(&self) -> &str {
         &self.state.created
     }
+    /// Its OCI status, read from the kernel now (not from the record).
     pub fn status(&self) -> Status {
         ops::status_unlocked(&self.root, &self.state)
     }
@@ -391,12 +502,38 @@ impl Container {
     /// error here); the process is the caller's child. A stopped container, or a paused one
     /// without `ignore_paused`, is refused, and so is a program that did not run
     /// [`crate::ensure_sealed_exe`] first ([`Error::Exe`]).
+    ///
+    /// Runs `ls /` in a running container with its output in a pipe:
+    ///
+    /// ```no_run
+    /// use libcontainer::{Container, ExecOptions, ExecProcess, Overrides, Stdio};
+    /// use std::io::Read;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// libcontainer::ensure_sealed_exe()?;
+    /// let (mut out, out_w) = std::io::pipe()?;
+    /// let mut opts = ExecOptions::new(ExecProcess::Overrides(Overrides::command(["ls", "/"])));
+    /// opts.stdio = Stdio::default().stdout(out_w);
+    /// let c = Container::load("/run/my-engine", "web")?;
+    /// let child = c.exec(opts)?;
+    /// let mut listing = String::new();
+    /// out.read_to_string(&mut listing)?;
+    /// let code = child.wait()?;
+    /// # let _ = code; Ok(()) }
+    /// ```
     pub fn exec(&self, opts: ExecOptions) -> Result<ExecChild, Error> {
-        crate::check_sealed_exe()?;
+        crate::process::sealed_exe::check_sealed_exe()?;
         exec::exec(self, opts)
     }
     /// Sends `signal` to the init, or with `all` to every process of the container (also of a
     /// stopped one: what is left in its cgroup). SIGKILL thaws a paused container.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), libcontainer::Error> {
+    /// let c = libcontainer::Container::load("/run/my-engine", "web")?;
+    /// c.kill(libcontainer::Signal::SIGTERM, false)?; // the init only
+    /// c.kill(libcontainer::Signal::SIGKILL, true)?; // every process in its cgroup
+    /// # Ok(()) }
+    /// ```
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), Error> {
         ops::kill(self, Some(signal), all)
     }
@@ -408,6 +545,15 @@ impl Container {
     }
     /// Deletes a stopped (or, with `force`, any) container: kills what remains, removes the
     /// cgroup and state, runs poststop hooks.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), libcontainer::Error> {
+    /// let c = libcontainer::Container::load("/run/my-engine", "web")?;
+    /// // Stopped: delete; otherwise `true` kills what runs first (`berth delete --force`).
+    /// let force = c.status() != libcontainer::Status::Stopped;
+    /// c.delete(force)?;
+    /// # Ok(()) }
+    /// ```
     pub fn delete(self, force: bool) -> Result<(), Error> {
         ops::delete(self, force, None)
     }

@@ -420,7 +420,7 @@ pub(super) fn wait_child(pid: i32) -> Result<i32, Error> {
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
                 return Err(Error::Io {
-                    what: format!("wait for init {pid}"),
+                    what: format!("wait for process {pid}"),
                     reason: e.to_string(),
                 })
             }
@@ -455,10 +455,13 @@ pub fn parse_kill_signal(s: &str) -> Result<Option<Signal>, Error> {
 /// One entry of `list`.
 #[derive(Debug)]
 pub enum Listed {
+    /// A container whose record was read.
     Container(Container),
     /// A directory whose record cannot be read; `delete --force` removes what is left.
     Broken {
+        /// The container's id.
         id: String,
+        /// What is wrong, in words.
         reason: String,
     },
 }
@@ -467,6 +470,18 @@ pub enum Listed {
 /// runc does), so a list never waits for a create or delete in progress. A directory whose
 /// record cannot be read is listed as broken, unless a command holds its lock (a create
 /// or delete in progress) or it vanished meanwhile.
+///
+/// ```no_run
+/// use libcontainer::Listed;
+/// # fn main() -> Result<(), libcontainer::Error> {
+/// for entry in libcontainer::list("/run/my-engine")? {
+///     match entry {
+///         Listed::Container(c) => println!("{}\t{}\t{}", c.id(), c.status(), c.pid()),
+///         Listed::Broken { id, reason } => println!("{id}\tbroken: {reason}"),
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 pub fn list(root: impl Into<PathBuf>) -> Result<Vec<Listed>, Error> {
     let root = root.into();
     let mut out = Vec::new();

@@ -95,3 +95,15 @@ pub(super) fn check_unsupported(spec: &Spec) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// A terminal is the process's stdio: fds given for it as well would be silently replaced.
+pub(super) fn check_stdio(stdio: &super::Stdio, terminal: bool) -> Result<(), Error> {
+    if terminal && !stdio.is_empty() {
+        return Err(config_err(
+            "stdio",
+            "fds were given for the process's stdio, but it asks for a terminal \
+             (process.terminal), which becomes its stdio: give one or the other",
+        ));
+    }
+    Ok(())
+}

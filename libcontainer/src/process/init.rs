@@ -93,6 +93,7 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         let size = size.map(|b| (b.height() as u16, b.width() as u16));
         tty::setup_console(socket, size).map_err(s)?;
     }
+    cfg.stdio.install()?;
     let program = spec
         .process()
         .is_some()

@@ -41,6 +41,8 @@ pub struct JoinConfig<'a> {
     pub preserve_fds: u32,
     /// The placeholders in 3..3+preserve_fds (see `fds`), closed before execve.
     pub preserve_holes: &'a [RawFd],
+    /// The caller's stdio for the process, installed where the console would be.
+    pub stdio: &'a super::PreparedStdio,
     /// fds of the parent the children must close at once (the state dir lock).
     pub close_in_child: &'a [RawFd],
     /// The process's argv as bytes, when it is not the text of `spec.process.args`.
@@ -173,6 +175,7 @@ fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), String> {
         let size = size.map(|b| (b.height() as u16, b.width() as u16));
         crate::tty::setup_console(socket, size).map_err(|e| e.to_string())?;
     }
+    cfg.stdio.install()?;
     let mut program = resolve_program(cfg.spec)?;
     if let Some(argv) = cfg.argv {
         program = program.with_argv(argv);

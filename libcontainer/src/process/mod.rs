@@ -14,11 +14,13 @@ mod relay;
 pub mod sealed_exe;
 mod stage;
 pub mod start;
+mod stdio;
 mod wait;
 
 pub use fds::reserve_preserved_fds;
 pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use relay::relay_terminal;
+pub use stdio::{prepare_stdio, PreparedStdio};
 pub use wait::wait_forwarding_signals;
 
 use crate::channel::{channel_pair, Msg};
@@ -32,10 +34,13 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 
+/// Making or running the container's processes failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
+    /// clone(2) of a container process failed.
     #[error("clone: {0}")]
     Clone(nix::Error),
+    /// The channel to the container's processes failed.
     #[error("{0}")]
     Channel(#[from] crate::channel::ChannelError),
     /// The container's process failed a setup step; the text names the step and field.
@@ -61,6 +66,8 @@ pub struct LaunchConfig<'a> {
     pub preserve_fds: u32,
     /// The placeholders in 3..3+preserve_fds (see `fds`), closed before execve.
     pub preserve_holes: &'a [RawFd],
+    /// The caller's stdio for the init, installed where the console would be.
+    pub stdio: &'a PreparedStdio,
     pub seccomp: Option<&'a SeccompProgram>,
     pub start_listener: &'a OwnedFd,
     /// fds of the parent the children must close at once (the state dir lock: `start` must

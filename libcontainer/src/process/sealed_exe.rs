@@ -34,12 +34,25 @@ const MEMFD_SEALS: SealFlag = SealFlag::F_SEAL_SEAL
     .union(SealFlag::F_SEAL_GROW)
     .union(SealFlag::F_SEAL_WRITE);
 
+/// The program's executable could not be checked or sealed (see [`crate::ensure_sealed_exe`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
+    /// Reading what /proc/self/exe is failed.
     #[error("{SELF_EXE}: {step}: {err}")]
-    Inspect { step: &'static str, err: io::Error },
+    Inspect {
+        /// The step that failed.
+        step: &'static str,
+        /// The underlying error.
+        err: io::Error,
+    },
+    /// Making the sealed copy, or re-executing it, failed.
     #[error("sealing {SELF_EXE} (CVE-2019-5736): {step}: {err}")]
-    Seal { step: &'static str, err: io::Error },
+    Seal {
+        /// The step that failed.
+        step: &'static str,
+        /// The underlying error.
+        err: io::Error,
+    },
     /// The view made to exec from did not pass the check; exec'ing it would loop.
     #[error("sealing {SELF_EXE} (CVE-2019-5736): the {0} made of it is not sealed")]
     ViewNotSealed(&'static str),

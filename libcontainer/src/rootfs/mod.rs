@@ -66,33 +66,45 @@ pub struct RootfsOptions {
     pub inherited_mount_ns: bool,
 }
 
+/// The rootfs, `mounts`, `linux.devices` or the masked and read-only paths are invalid or could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
     /// A `mounts` entry is invalid (found by `validate_mounts`, before anything exists).
     #[error("mounts[{index}] ({destination}): {reason}")]
     InvalidMount {
+        /// Its position in the config's list.
         index: usize,
+        /// The entry's destination.
         destination: String,
+        /// What is wrong, in words.
         reason: String,
     },
     /// A setting berth does not implement (rejected rather than ignored).
     #[error("{field}: {reason}")]
     Unsupported {
+        /// The config field at fault (JSON path).
         field: &'static str,
+        /// What is wrong, in words.
         reason: &'static str,
     },
     /// A `linux.devices` entry is invalid.
     #[error("linux.devices[{index}] ({path}): {reason}")]
     InvalidDevice {
+        /// Its position in the config's list.
         index: usize,
+        /// The path at fault.
         path: String,
+        /// What is wrong, in words.
         reason: String,
     },
     /// Refused at mount time for what the rootfs holds (e.g. a symlink at /proc).
     #[error("{field} ({path}): {reason}")]
     Refused {
+        /// The config field at fault (JSON path).
         field: String,
+        /// The path at fault.
         path: String,
+        /// What is wrong, in words.
         reason: String,
     },
     /// `linux.rootfsPropagation` is not one of the propagation types.
@@ -102,9 +114,13 @@ pub enum RootfsError {
     /// `linux.maskedPaths[1]`, `root.path`) at `path`.
     #[error("{field} ({path}): {op}: {source}")]
     Op {
+        /// The config field at fault (JSON path).
         field: String,
+        /// The path at fault.
         path: String,
+        /// The system call or step that failed.
         op: &'static str,
+        /// The underlying error.
         source: std::io::Error,
     },
 }

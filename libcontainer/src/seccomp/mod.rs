@@ -68,34 +68,66 @@ impl SeccompProgram {
     }
 }
 
+/// `linux.seccomp` is invalid or could not be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
+    /// A `linux.seccomp.syscalls` entry is invalid.
     #[error("linux.seccomp.syscalls[{index}]: {reason}")]
-    InvalidRule { index: usize, reason: String },
+    InvalidRule {
+        /// Its position in the config's list.
+        index: usize,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A field of `linux.seccomp` is invalid.
     #[error("linux.seccomp.{field}: {reason}")]
-    InvalidField { field: &'static str, reason: String },
+    InvalidField {
+        /// The config field at fault (JSON path).
+        field: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// An architecture berth cannot build a filter for.
     #[error(
         "linux.seccomp.architectures: berth cannot filter {arch} \
          (supported: SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32)"
     )]
-    UnsupportedArch { arch: String },
+    UnsupportedArch {
+        /// The architecture (`SCMP_ARCH_...`).
+        arch: String,
+    },
+    /// The compiled filter exceeds the kernel's 4096 instructions.
     #[error(
         "linux.seccomp: the profile compiles to {len} BPF instructions, the kernel allows 4096"
     )]
-    TooLarge { len: usize },
+    TooLarge {
+        /// The number of instructions.
+        len: usize,
+    },
+    /// The kernel refused the filter.
     #[error("linux.seccomp: seccomp(SECCOMP_SET_MODE_FILTER, flags {flags:#x}) failed: {source}")]
     Install {
+        /// The filter flags passed to seccomp(2).
         flags: libc::c_ulong,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// The kernel does not support the `linux.seccomp.flags` asked for.
     #[error("linux.seccomp.flags: this kernel does not support {names}")]
-    FlagsRefused { names: String },
+    FlagsRefused {
+        /// The flags the kernel refused.
+        names: String,
+    },
+    /// The filter's listener could not be sent to the seccomp agent at `listenerPath`.
     #[error(
         "linux.seccomp.listenerPath {path}: failed to connect with seccomp agent: {op}: {source}"
     )]
     Listener {
+        /// The path at fault.
         path: std::path::PathBuf,
+        /// The system call or step that failed.
         op: &'static str,
+        /// The underlying error.
         source: nix::Error,
     },
 }
