@@ -14,6 +14,7 @@ pub mod container;
 pub mod features;
 pub mod hooks;
 pub mod identity;
+pub mod idmap;
 pub mod mount_api;
 pub mod namespaces;
 pub mod pause_point;

@@ -16,6 +16,7 @@ mod devices;
 mod freezer;
 mod fs;
 mod hierarchy;
+mod rootless;
 pub mod stats;
 mod stats_v2;
 mod unified;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 pub use devices::allow_creating;
 pub use freezer::{check_not_frozen, freeze, is_frozen, thaw};
+pub use rootless::{limits_set, not_writable};
 pub use stats::{oom_kills, stats, Stats};
 pub use unset::without_unset_zeros;
 pub use validate::validate;

@@ -96,6 +96,13 @@ pub enum Error {
     Exe(#[from] crate::process::sealed_exe::SealError),
     #[error("start: {0}")]
     Start(String),
+    /// A rootless container made where its user may create no cgroup
+    /// (`ContainerBuilder::rootless`).
+    #[error(
+        "container {id} has no cgroup (rootless, and this user may create none: cgroup v1, or \
+         v2 without a delegated subtree): {what} needs one"
+    )]
+    NoCgroup { id: String, what: &'static str },
     #[error("{what}: {reason}")]
     Io { what: String, reason: String },
 }
@@ -152,6 +159,7 @@ pub struct ContainerBuilder {
     pub(crate) no_new_keyring: bool,
     pub(crate) preserve_fds: u32,
     pub(crate) config: Option<oci_spec::runtime::Spec>,
+    pub(crate) rootless: bool,
 }
 
 impl ContainerBuilder {
@@ -171,6 +179,7 @@ impl ContainerBuilder {
             no_new_keyring: false,
             preserve_fds: 0,
             config: None,
+            rootless: false,
         })
     }
     /// State root; default `/run/berth`.
@@ -197,6 +206,14 @@ impl ContainerBuilder {
     }
     pub fn no_new_keyring(mut self, yes: bool) -> Self {
         self.no_new_keyring = yes;
+        self
+    }
+    /// Rootless cgroups (runc's `--rootless`): where this user may not create the container's
+    /// cgroup (cgroup v1, or v2 without a delegated subtree), the container gets none instead
+    /// of failing, and a config asking for resource limits is refused, naming them. Without a
+    /// cgroup, `pause`, `resume`, `update` and `events` refuse the container.
+    pub fn rootless(mut self, yes: bool) -> Self {
+        self.rootless = yes;
         self
     }
     /// Pass fds 3..3+n of the caller to the container process.

@@ -1,0 +1,66 @@
+//! `--rootless` and the default state root, by runc's rules: rootless (cgroups set up only
+//! where this user may, see `ContainerBuilder::rootless`) when not root or in a user namespace
+//! other than the host's; a non-root user keeps its state in `$XDG_RUNTIME_DIR/berth`.
+
+use crate::cli::{GlobalOpts, Rootless};
+use crate::error::CliError;
+use std::path::PathBuf;
+
+/// `--rootless` resolved: auto (also when not given, as runc) is rootless when the effective
+/// uid is not 0 or berth runs in a user namespace that is not the initial one.
+pub fn is_rootless(g: &GlobalOpts) -> bool {
+    match g.rootless {
+        Some(Rootless::True) => true,
+        Some(Rootless::False) => false,
+        None | Some(Rootless::Auto) => {
+            !nix::unistd::geteuid().is_root() || libcontainer::namespaces::in_user_namespace()
+        }
+    }
+}
+
+/// `--root`, else `$XDG_RUNTIME_DIR/berth` for a non-root user (and for root in a user
+/// namespace, unless $USER is root: runc's rule, which rootless podman relies on), else
+/// /run/berth. A non-root user without XDG_RUNTIME_DIR must say where: /run/berth is not
+/// theirs.
+pub fn state_root(g: &GlobalOpts) -> Result<PathBuf, CliError> {
+    if let Some(root) = &g.root {
+        return Ok(root.clone());
+    }
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
+    let root_user = nix::unistd::geteuid().is_root();
+    let honour_xdg = !root_user
+        || (libcontainer::namespaces::in_user_namespace()
+            && std::env::var_os("USER").is_none_or(|u| u != "root"));
+    match xdg {
+        Some(dir) if honour_xdg => make_xdg_root(PathBuf::from(dir).join("berth")),
+        None if !root_user => Err(CliError::Flag {
+            flag: "--root",
+            reason: format!(
+                "not given, and XDG_RUNTIME_DIR is not set: uid {} is not root, so the state \
+                 root must be named (--root DIR) or be $XDG_RUNTIME_DIR/berth",
+                nix::unistd::geteuid()
+            ),
+        }),
+        _ => Ok(PathBuf::from(libcontainer::DEFAULT_ROOT)),
+    }
+}
+
+/// Makes `$XDG_RUNTIME_DIR/berth` 0700 with the sticky bit, which the XDG base directory
+/// specification asks of files that must not be pruned by the session's cleaner (as runc
+/// does). An existing one is left as it is: libcontainer checks it is this user's and
+/// writable by no one else.
+fn make_xdg_root(root: PathBuf) -> Result<PathBuf, CliError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(&root) {
+        Ok(()) => std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o1700))
+            .map_err(|e| CliError::io(&root, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(CliError::Flag {
+                flag: "--root",
+                reason: format!("default $XDG_RUNTIME_DIR/berth {}: {e}", root.display()),
+            })
+        }
+    }
+    Ok(root)
+}
