@@ -37,6 +37,9 @@ pub enum StateError {
     Io { path: PathBuf, reason: String },
     #[error("{path}: corrupt state: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// The state root is not this user's alone (see `check_root`).
+    #[error("{path}: {reason}")]
+    Root { path: PathBuf, reason: String },
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> StateError {
@@ -113,7 +116,12 @@ fn check_root(root: &Path) -> Result<(), StateError> {
     let st = match nix::sys::stat::stat(root) {
         Ok(st) => st,
         Err(nix::errno::Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(io_err(root, e)),
+        Err(e) => {
+            return Err(StateError::Root {
+                path: root.to_path_buf(),
+                reason: format!("state root: {}", e.desc()),
+            })
+        }
     };
     let me = nix::unistd::geteuid().as_raw();
     let reason = if st.st_uid != me {
@@ -131,7 +139,10 @@ fn check_root(root: &Path) -> Result<(), StateError> {
     } else {
         return Ok(());
     };
-    Err(io_err(root, reason))
+    Err(StateError::Root {
+        path: root.to_path_buf(),
+        reason,
+    })
 }
 
 fn create_root(root: &Path) -> Result<(), StateError> {

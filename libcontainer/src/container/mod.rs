@@ -360,9 +360,22 @@ impl Container {
         // and `kill` must not wait behind a command that waits on the container; the
         // operations that change it take the lock themselves.
         let read = crate::state::read_unlocked(&root, id);
+        // A state root another user controls (or one this user cannot enter) is neither.
+        if let Err(e @ crate::state::StateError::Root { .. }) = read {
+            return Err(e.into());
+        }
         // No directory at all is a container that does not exist (delete --force of it
         // succeeds); a directory without a readable record is a broken one.
-        if read.is_err() && std::fs::symlink_metadata(root.join(id)).is_err() {
+        let entry = std::fs::symlink_metadata(root.join(id));
+        if let (Err(e), true) = (&entry, read.is_err()) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(Error::Io {
+                    what: root.join(id).display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        if read.is_err() && entry.is_err() {
             return Err(crate::state::StateError::NotFound(id.into()).into());
         }
         let state = salvage::check_record(id, read)?;
