@@ -194,6 +194,32 @@ mod tests {
     }
 
     #[test]
+    fn an_unprivileged_caller_writes_only_its_own_id_itself() {
+        crate::identity::test_fork::in_child(|| {
+            let nobody = nix::unistd::Gid::from_raw(65534);
+            nix::unistd::setresgid(nobody, nobody, nobody).map_err(|e| e.to_string())?;
+            let nobody = nix::unistd::Uid::from_raw(65534);
+            nix::unistd::setresuid(nobody, nobody, nobody).map_err(|e| e.to_string())?;
+            let own = way(Kind::Uid, &[map(0, 65534, 1)]).map_err(|e| e.to_string())?;
+            if own != Way::OwnId || !denies_setgroups(&[map(0, 65534, 1)]) {
+                return Err(format!("own id: {own:?}"));
+            }
+            // Anything else needs the helper (installed on the test machines: uidmap).
+            for maps in [
+                vec![map(0, 65534, 2)],
+                vec![map(0, 0, 1)],
+                vec![map(0, 65534, 1), map(1, 100000, 10)],
+            ] {
+                match way(Kind::Gid, &maps) {
+                    Ok(Way::Helper(p)) if p.ends_with("newgidmap") => {}
+                    other => return Err(format!("{maps:?}: {other:?}")),
+                }
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
     fn map_text_is_one_line_a_range() {
         assert_eq!(
             map_text(&[map(0, 1000, 1), map(1, 100000, 65536)]),
