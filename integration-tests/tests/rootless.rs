@@ -241,6 +241,31 @@ fn cgroup_commands_say_why_they_cannot_work() {
     assert_contains(&state.stdout, "\"running\"");
 }
 
+/// Without a cgroup, `kill --all` finds the container's processes by its pid namespace: the
+/// shell (pid 1, which ignores TERM) only exits once the signal reached its children.
+#[test]
+fn kill_all_reaches_every_process_without_a_cgroup() {
+    if skip_for_runc("runc 1.1 lists a container's processes from its cgroup only") {
+        return;
+    }
+    let r = RootlessEnv::new("rl_kill_all");
+    let b = r.bundle(&["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    let id = r.env.id();
+    r.on_bundle(&b, &["run", "-d", "--bundle", b.path_str(), &id])
+        .assert_ok("run -d");
+    let ps = r.run_cmd(&["ps", "--format", "json", &id]);
+    let pids: Vec<u64> = serde_json::from_str(&ps.stdout).expect("ps JSON");
+    assert_eq!(pids.len(), 3, "{ps:#?}");
+    r.run_cmd(&["kill", "--all", &id, "TERM"])
+        .assert_ok("kill --all");
+    poll(STATE_TIMEOUT, "the container to stop", || {
+        let s = r.run_cmd(&["state", &id]);
+        s.stdout.contains("\"stopped\"").then_some(())
+    });
+    r.run_cmd(&["delete", &id]).assert_ok("delete");
+    assert_nothing_left(&r, &id, &b);
+}
+
 #[test]
 fn the_default_state_root_is_xdg_runtime_dir() {
     let r = RootlessEnv::new("rl_xdg");
