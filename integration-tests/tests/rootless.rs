@@ -329,3 +329,92 @@ fn a_state_root_someone_else_controls_is_refused() {
     let out = r.runtime().run_cmd(&["list"]);
     out.assert_fails_naming(&["owned by uid"]);
 }
+
+/// On a cgroup v2 host (the VM of scripts/v2-tests.sh) a subtree delegated to the user, as
+/// systemd's `Delegate=yes` makes one (the directory and its cgroup.procs,
+/// cgroup.subtree_control and cgroup.threads owned by the user), gives a rootless container a
+/// cgroup there: its limits apply and `pause` works. The runtime runs in a leaf of the subtree
+/// (moving a process needs write access to the common ancestor's cgroup.procs).
+#[test]
+fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    if !v2 {
+        eprintln!("skipped: not a pure cgroup v2 host (scripts/v2-tests.sh runs it in a VM)");
+        return;
+    }
+    let r = RootlessEnv::new("rl_delegated");
+    let deleg = std::path::Path::new("/sys/fs/cgroup").join(format!(
+        "{}{}-deleg",
+        integration_tests::ID_PREFIX,
+        r.env.name
+    ));
+    let leaf = deleg.join("leaf");
+    let _cleanup = RemoveCgroups(vec![leaf.clone(), deleg.clone()]);
+    std::fs::create_dir(&deleg).expect("mkdir the delegated cgroup");
+    std::fs::write(deleg.join("cgroup.subtree_control"), "+pids +memory").expect("controllers");
+    std::fs::create_dir(&leaf).expect("mkdir leaf");
+    let (uid, gid) = (r.user.uid, r.user.gid);
+    for dir in [&deleg, &leaf] {
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.subtree_control",
+            "cgroup.threads",
+        ] {
+            integration_tests::rootless::chown(&dir.join(f), uid, gid);
+        }
+    }
+    let mut b = r.bundle(&["sh", "-c", "cat /proc/self/cgroup; sleep 1000"]);
+    let cgroup = format!("/{}/c", deleg.file_name().unwrap().to_string_lossy());
+    b.linux()["cgroupsPath"] = cgroup.clone().into();
+    b.linux()["resources"] = json!({"pids": {"limit": 10}});
+    b.save();
+    let id = r.env.id();
+    // As root: into the leaf, then the user's runtime.
+    let in_leaf = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .args(["-c", "echo $$ > \"$0\" && shift && exec \"$@\""])
+            .arg(leaf.join("cgroup.procs"))
+            .arg("-")
+            .args([
+                "setpriv",
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+            ])
+            .args(["--clear-groups", "--"])
+            .arg(&r.runtime().bin)
+            .arg("--root")
+            .arg(&r.runtime().root)
+            .args(args)
+            .stdin(Stdio::null());
+        r.runtime().spawn_with(&mut cmd, args).wait()
+    };
+    in_leaf(&["run", "-d", "--bundle", b.path_str(), &id]).assert_ok("run -d");
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(&cgroup[1..]);
+    let pids_max = std::fs::read_to_string(dir.join("pids.max")).expect("the container's cgroup");
+    assert_eq!(pids_max.trim(), "10");
+    let state = r.run_cmd(&["state", &id]);
+    let state: serde_json::Value = serde_json::from_str(&state.stdout).expect("state JSON");
+    let pid = state["pid"].as_u64().expect("pid");
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("init's cgroup");
+    assert_eq!(own.trim(), format!("0::{cgroup}"));
+    in_leaf(&["pause", &id]).assert_ok("pause");
+    let paused = r.run_cmd(&["state", &id]);
+    assert_contains(&paused.stdout, "\"paused\"");
+    in_leaf(&["resume", &id]).assert_ok("resume");
+    in_leaf(&["delete", "--force", &id]).assert_ok("delete --force");
+    assert!(!dir.exists(), "{} left", dir.display());
+}
+
+/// Removes the test's own cgroups (children first) once its processes are gone.
+struct RemoveCgroups(Vec<std::path::PathBuf>);
+
+impl Drop for RemoveCgroups {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}

@@ -46,6 +46,9 @@ pub struct NamespacePlan {
     /// berth itself runs in a user namespace that is not the host's (rootless podman): it
     /// cannot mknod devices either, whatever the config's namespaces.
     pub runtime_in_user_ns: bool,
+    /// berth runs with an effective uid other than 0 (read before any clone: a child in a new
+    /// user namespace sees its uid change once the parent writes the map).
+    pub unprivileged: bool,
 }
 
 impl NamespacePlan {
@@ -58,6 +61,11 @@ impl NamespacePlan {
     /// The container has this namespace of its own, new or joined (not the host's).
     pub fn has(&self, kind: LinuxNamespaceType) -> bool {
         self.has_new(kind) || self.joins_kind(kind)
+    }
+    /// A new user namespace whose maps an unprivileged berth writes: the child must stay
+    /// dumpable until they are written (its /proc files are then the caller's).
+    pub fn unprivileged_user_ns(&self) -> bool {
+        self.unprivileged && self.has_new(LinuxNamespaceType::User)
     }
     /// The container's processes are in a user namespace other than the host's, theirs or
     /// berth's own: device nodes are bind-mounted from the host rather than made (as runc).
@@ -117,6 +125,7 @@ pub fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
         new: CloneFlags::empty(),
         joins: Vec::new(),
         runtime_in_user_ns: in_user_namespace(),
+        unprivileged: !nix::unistd::geteuid().is_root(),
     };
     let mut seen = HashMap::new();
     for (index, ns) in list.iter().enumerate() {

@@ -318,7 +318,14 @@ impl LaunchEvents for Events<'_> {
                 .and_then(|l| l.devices().as_deref())
                 .unwrap_or_default(),
         );
-        cgroups::create_and_enter(
+        // Rootless and without the host's privileges, the device policy cannot be set.
+        let ns = &self.c.ns;
+        let enter = if self.b.rootless && (ns.unprivileged || ns.runtime_in_user_ns) {
+            cgroups::create_and_enter_without_devices
+        } else {
+            cgroups::create_and_enter
+        };
+        enter(
             &mut paths,
             nix::unistd::Pid::from_raw(pid),
             Some(&resources),

@@ -19,8 +19,8 @@ pub(super) fn child_main(cfg: &LaunchConfig, chan: Channel, direct: bool) -> ! {
     // Except for an unprivileged berth making a user namespace: it writes our uid_map,
     // gid_map and setgroups, which a non-dumpable process's /proc gives to the host's root
     // (no loss: this process is the caller's own uid, and nothing of the container runs yet).
-    let rootless_userns = cfg.ns.has_new(Ns::User) && !nix::unistd::geteuid().is_root();
-    if !rootless_userns {
+    // (Decided in the parent: our own uid here changes as soon as it writes the uid map.)
+    if !cfg.ns.unprivileged_user_ns() {
         let _ = nix::sys::prctl::set_dumpable(false);
     }
     // Before Ready, a creator that dies takes its children with it.
