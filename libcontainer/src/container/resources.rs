@@ -54,7 +54,8 @@ pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
 
 /// A rootless container without a cgroup: the processes of its pid namespace, found by the
 /// namespace's inode in /proc (this user owns the container's user namespace, so it may read
-/// their ns links); without a pid namespace of its own, the init alone.
+/// their ns links); without a pid namespace of its own, the init alone. "Its own": the init is
+/// that namespace's pid 1 (a joined one holds another's processes too).
 pub(super) fn pids_without_cgroup(root: &std::path::Path, state: &crate::state::State) -> Vec<i32> {
     if status(root, state) == Status::Stopped {
         return Vec::new();
@@ -65,8 +66,7 @@ pub(super) fn pids_without_cgroup(root: &std::path::Path, state: &crate::state::
             .map(|s| (s.st_dev, s.st_ino))
     };
     let init = state.pid.to_string();
-    let own_pid_ns = state.namespace_paths.contains_key("pid");
-    let (Some(ns), true) = (ns_of(&init), own_pid_ns) else {
+    let (Some(ns), true) = (ns_of(&init), is_pid_ns_init(state.pid)) else {
         return vec![state.pid];
     };
     let mut pids: Vec<i32> = std::fs::read_dir("/proc")
@@ -78,6 +78,19 @@ pub(super) fn pids_without_cgroup(root: &std::path::Path, state: &crate::state::
         .collect();
     pids.sort();
     pids
+}
+
+/// The process is pid 1 of its pid namespace (the last field of `NSpid:` in its status), so
+/// that namespace is its own, not one it joined.
+fn is_pid_ns_init(pid: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let ids: Vec<&str> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map(|ids| ids.split_whitespace().collect())
+        .unwrap_or_default();
+    // More than one id: a namespace below the host's.
+    ids.len() > 1 && ids.last() == Some(&"1")
 }
 
 /// Usage statistics of the container's cgroup (`events`).
