@@ -306,6 +306,17 @@ fn the_default_state_root_is_xdg_runtime_dir() {
     } else {
         out.assert_fails_naming(&["XDG_RUNTIME_DIR"]);
     }
+    if !is_runc() {
+        // runc takes a relative XDG_RUNTIME_DIR relative to its cwd; the XDG spec makes it invalid.
+        let mut cmd = std::process::Command::new(&bin);
+        as_user(&mut cmd, r.user.uid, r.user.gid)
+            .env("XDG_RUNTIME_DIR", "relative")
+            .arg("list")
+            .stdin(Stdio::null());
+        let out = r.runtime().spawn_with(&mut cmd, &["list"]).wait();
+        out.assert_fails_naming(&["is not an absolute path"]);
+        assert_contains(&out.stderr, "XDG_RUNTIME_DIR");
+    }
     user_cmd(&["delete", "--force", &id], true).assert_ok("delete --force");
     assert!(!root.join(&id).exists());
 }

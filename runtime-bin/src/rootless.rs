@@ -32,6 +32,16 @@ pub fn state_root(g: &GlobalOpts) -> Result<PathBuf, CliError> {
         || (libcontainer::namespaces::in_user_namespace()
             && std::env::var_os("USER").is_none_or(|u| u != "root"));
     match xdg {
+        // The XDG base directory specification: a relative path is invalid.
+        Some(dir) if honour_xdg && !std::path::Path::new(&dir).is_absolute() => {
+            Err(CliError::Flag {
+                flag: "--root",
+                reason: format!(
+                    "not given, and XDG_RUNTIME_DIR {dir:?} is not an absolute path (the XDG \
+                     base directory specification makes a relative one invalid)"
+                ),
+            })
+        }
         Some(dir) if honour_xdg => make_xdg_root(PathBuf::from(dir).join("berth")),
         None if !root_user => Err(CliError::Flag {
             flag: "--root",
