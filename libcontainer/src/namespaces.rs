@@ -461,3 +461,52 @@ pub fn bring_up_loopback() -> Result<(), NamespaceError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// `spec --rootless`'s config (ids mapped one to one: container 0 is this uid), patched.
+    fn spec_with(patch: impl FnOnce(&mut Value)) -> Spec {
+        let mut v = serde_json::to_value(crate::spec::default_spec(true)).unwrap();
+        patch(&mut v);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn mapped_ids_error(spec: &Spec) -> Option<String> {
+        let (u, g) = mappings(spec);
+        check_mapped_ids(spec, u, g).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_rootless_default_uses_only_mapped_ids() {
+        assert_eq!(mapped_ids_error(&spec_with(|_| {})), None);
+    }
+
+    #[test]
+    fn an_unmapped_mount_option_id_is_refused_naming_the_mount() {
+        let spec = spec_with(|v| {
+            let mounts = v["mounts"].as_array_mut().unwrap();
+            let devpts = mounts
+                .iter_mut()
+                .find(|m| m["destination"] == "/dev/pts")
+                .unwrap();
+            devpts["options"]
+                .as_array_mut()
+                .unwrap()
+                .push("gid=5".into());
+        });
+        let e = mapped_ids_error(&spec).expect("gid 5 is not mapped");
+        assert!(e.starts_with("mounts: ["), "{e}");
+        assert!(e.contains("(/dev/pts) option gid=5"), "{e}");
+        assert!(e.contains("linux.gidMappings"), "{e}");
+    }
+
+    #[test]
+    fn an_unmapped_process_user_is_refused() {
+        let spec = spec_with(|v| v["process"]["user"] = json!({"uid": 1000, "gid": 0}));
+        let e = mapped_ids_error(&spec).expect("uid 1000 is not mapped");
+        assert!(e.starts_with("process.user.uid: 1000"), "{e}");
+    }
+}

@@ -494,6 +494,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_state_root_must_be_this_users_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("berth-root-check-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let mode = |m| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(m));
+        mode(0o700).unwrap();
+        assert!(check_root(&dir).is_ok());
+        assert!(check_root(&dir.join("missing")).is_ok());
+        mode(0o770).unwrap();
+        let e = check_root(&dir).unwrap_err().to_string();
+        assert!(e.contains("writable by group or others (mode 770)"), "{e}");
+        mode(0o700).unwrap();
+        // The unit tests run as root: a root nobody owns is someone else's.
+        std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+        let e = check_root(&dir).unwrap_err().to_string();
+        assert!(e.contains("owned by uid 65534, not by this user"), "{e}");
+        let list = list_ids(&dir).unwrap_err();
+        assert!(matches!(list, StateError::Root { .. }), "{list:?}");
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
     fn ids_follow_runc_rules() {
         for ok in ["a", "abc-1_2.3+4", "x".repeat(1024).as_str()] {
             assert!(validate_id(ok).is_ok(), "{ok}");
