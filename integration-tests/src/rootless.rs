@@ -84,6 +84,8 @@ pub fn as_user(cmd: &mut Command, uid: u32, gid: u32) -> &mut Command {
 pub struct RootlessEnv {
     pub user: User,
     pub env: TestEnv,
+    /// State roots other than `--root` the test used (a default one): cleaned up too.
+    other_roots: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 impl RootlessEnv {
@@ -91,7 +93,16 @@ impl RootlessEnv {
         let user = user();
         let env = TestEnv::new(test);
         chown(&env.dir, user.uid, user.gid);
-        Self { user, env }
+        Self {
+            user,
+            env,
+            other_roots: Default::default(),
+        }
+    }
+
+    /// Also force-delete the test's containers from `root` when dropped.
+    pub fn also_clean(&self, root: PathBuf) {
+        self.other_roots.borrow_mut().push(root);
     }
 
     /// `<runtime> --root <root> args...` as the user.
@@ -142,13 +153,18 @@ impl RootlessEnv {
 
 impl Drop for RootlessEnv {
     fn drop(&mut self) {
-        for id in self.env.ids() {
-            let args = ["delete", "--force", &id];
-            let _ = self
-                .env
-                .rt
-                .spawn_with(self.command(&args).stdin(Stdio::null()), &args)
-                .try_wait();
+        let roots = std::iter::once(self.env.rt.root.clone()).chain(self.other_roots.take());
+        for root in roots {
+            for id in self.env.ids() {
+                let args = ["delete", "--force", &id];
+                let mut cmd = Command::new(&self.env.rt.bin);
+                as_user(&mut cmd, self.user.uid, self.user.gid)
+                    .arg("--root")
+                    .arg(&root)
+                    .args(args)
+                    .stdin(Stdio::null());
+                let _ = self.env.rt.spawn_with(&mut cmd, &args).try_wait();
+            }
         }
     }
 }

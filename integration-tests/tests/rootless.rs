@@ -282,6 +282,7 @@ fn the_default_state_root_is_xdg_runtime_dir() {
         .expect("runtime name")
         .to_owned();
     let root = xdg.join(&name);
+    r.also_clean(root.clone());
     let id = r.env.id();
     let bin = r.runtime().bin.clone();
     let user_cmd = |args: &[&str], xdg_set: bool| {
