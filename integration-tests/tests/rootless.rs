@@ -355,14 +355,14 @@ fn a_delegated_cgroup_v2_subtree_gets_the_limits() {
         eprintln!("skipped: not a pure cgroup v2 host (scripts/v2-tests.sh runs it in a VM)");
         return;
     }
-    let r = RootlessEnv::new("rl_delegated");
-    let deleg = std::path::Path::new("/sys/fs/cgroup").join(format!(
-        "{}{}-deleg",
-        integration_tests::ID_PREFIX,
-        r.env.name
-    ));
+    // Named as the suite names what it makes (the leak check looks for it); declared before
+    // the env so that it is removed after the env's containers are deleted.
+    let name = integration_tests::unique_name("rl-deleg");
+    let deleg = std::path::Path::new("/sys/fs/cgroup")
+        .join(format!("{}{name}", integration_tests::ID_PREFIX));
     let leaf = deleg.join("leaf");
     let _cleanup = RemoveCgroups(vec![leaf.clone(), deleg.clone()]);
+    let r = RootlessEnv::new("rl_delegated");
     std::fs::create_dir(&deleg).expect("mkdir the delegated cgroup");
     std::fs::write(deleg.join("cgroup.subtree_control"), "+pids +memory").expect("controllers");
     std::fs::create_dir(&leaf).expect("mkdir leaf");
