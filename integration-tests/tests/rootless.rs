@@ -320,6 +320,11 @@ fn the_default_state_root_is_xdg_runtime_dir() {
     }
     user_cmd(&["delete", "--force", &id], true).assert_ok("delete --force");
     assert!(!root.join(&id).exists());
+    if !is_runc() {
+        // An XDG_RUNTIME_DIR others may write is not the user's own (runc uses it).
+        std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o777)).unwrap();
+        user_cmd(&["list"], true).assert_fails_naming(&["writable by group or others"]);
+    }
 }
 
 #[test]

@@ -42,7 +42,10 @@ pub fn state_root(g: &GlobalOpts) -> Result<PathBuf, CliError> {
                 ),
             })
         }
-        Some(dir) if honour_xdg => make_xdg_root(PathBuf::from(dir).join("berth")),
+        Some(dir) if honour_xdg => {
+            check_xdg_dir(std::path::Path::new(&dir))?;
+            make_xdg_root(PathBuf::from(dir).join("berth"))
+        }
         None if !root_user => Err(CliError::Flag {
             flag: "--root",
             reason: format!(
@@ -53,6 +56,38 @@ pub fn state_root(g: &GlobalOpts) -> Result<PathBuf, CliError> {
         }),
         _ => Ok(PathBuf::from(libcontainer::DEFAULT_ROOT)),
     }
+}
+
+/// `$XDG_RUNTIME_DIR` is this user's alone, as the XDG base directory specification requires:
+/// whoever else can write it could replace `berth/` in it with a symlink to any directory of
+/// this user's, where `delete --force` of a "broken" container removes directories.
+fn check_xdg_dir(dir: &std::path::Path) -> Result<(), CliError> {
+    let st = nix::sys::stat::stat(dir).map_err(|e| CliError::Flag {
+        flag: "--root",
+        reason: format!(
+            "not given, and XDG_RUNTIME_DIR {}: {}",
+            dir.display(),
+            e.desc()
+        ),
+    })?;
+    let me = nix::unistd::geteuid().as_raw();
+    let why = if st.st_uid != me {
+        format!("is owned by uid {}, not this user ({me})", st.st_uid)
+    } else if st.st_mode & 0o022 != 0 {
+        format!(
+            "is writable by group or others (mode {:o})",
+            st.st_mode & 0o7777
+        )
+    } else {
+        return Ok(());
+    };
+    Err(CliError::Flag {
+        flag: "--root",
+        reason: format!(
+            "not given, and XDG_RUNTIME_DIR {} {why}: it must be this user's alone",
+            dir.display()
+        ),
+    })
 }
 
 /// Makes `$XDG_RUNTIME_DIR/berth` 0700 with the sticky bit, which the XDG base directory
