@@ -1,7 +1,8 @@
 #!/bin/sh
 # The cgroup tests on a real cgroup v2 host, in one boot of the VM of v2vm.sh: libcontainer's
 # cgroup v2 tests (#[ignore]d on hybrid hosts) and the host-independent ones, then the
-# integration tests of the cgroup commands, limits and device rules against the release
+# integration tests of the cgroup commands, limits, device rules and rootless containers (a
+# delegated subtree) against the release
 # berth. As root. Extra arguments go to the libcontainer test binary.
 set -eu
 cd "$(dirname "$0")/.."
@@ -14,8 +15,8 @@ bin=$($CARGO test -p berth-container --no-run --message-format=json 2>/dev/null 
 [ -x "$bin" ] || { echo "v2-tests: no libcontainer test binary built" >&2; exit 1; }
 CARGO_QUIET=-q scripts/build-berth.sh
 its=$($CARGO test -p integration-tests --test cgroup_cmds --test cgroup_limits --test devices \
-	--no-run --message-format=json 2>/dev/null | executables)
-[ "$(echo "$its" | wc -w)" = 3 ] || { echo "v2-tests: integration tests not built" >&2; exit 1; }
+	--test rootless --no-run --message-format=json 2>/dev/null | executables)
+[ "$(echo "$its" | wc -w)" = 4 ] || { echo "v2-tests: integration tests not built" >&2; exit 1; }
 # The v2-only tests, and those that hold on any host; the rest assume this hybrid host.
 # shellcheck disable=SC2016 # expanded by the guest's sh
 exec scripts/v2vm.sh sh -c '

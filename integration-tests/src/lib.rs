@@ -13,6 +13,7 @@ pub mod console;
 pub mod engines;
 pub mod host;
 pub mod notify_agent;
+pub mod rootless;
 pub mod runtime;
 
 pub use bundle::Bundle;
@@ -122,6 +123,11 @@ impl TestEnv {
         let id = format!("{ID_PREFIX}{}-{n}", self.name);
         self.ids.borrow_mut().push(id.clone());
         id
+    }
+
+    /// The ids made so far.
+    pub fn ids(&self) -> Vec<String> {
+        self.ids.borrow().clone()
     }
 
     /// A busybox bundle in this env running `args`.

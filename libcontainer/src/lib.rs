@@ -2,7 +2,7 @@
 //!
 //! The module graph flows one way, lower layers first: `spec` → the helpers the setup steps
 //! share (`identity`, `mount_api`, `pause_point`, then `proc_root`) → one module per concept
-//! (`namespaces`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`,
+//! (`namespaces`, `idmap`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`,
 //! `hooks`, `tty`, `channel`, `attributes`) → `state` → `process` → `container` (and
 //! `features`) → this crate's root. A lower module never imports a higher one;
 //! `tests/layering.rs` holds the same list and fails on an import against it. See
@@ -18,6 +18,7 @@ mod container;
 mod features;
 mod hooks;
 mod identity;
+mod idmap;
 mod mount_api;
 mod namespaces;
 mod pause_point;
@@ -37,6 +38,7 @@ pub use container::{
     DEFAULT_ROOT,
 };
 pub use features::{features_json, OCI_VERSION_MAX, OCI_VERSION_MIN};
+pub use namespaces::in_user_namespace;
 /// Signals are nix's type, re-exported so that an embedder need not depend on nix (or on the
 /// same version of it) to name one: `libcontainer::Signal::SIGTERM`.
 pub use nix::sys::signal::Signal;

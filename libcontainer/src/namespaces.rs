@@ -1,6 +1,7 @@
 //! `linux.namespaces`: which namespaces are new, which are joined by path, and the id maps and
 //! time offsets that must be written before anything runs inside them.
 
+use crate::idmap::Kind;
 use nix::fcntl::{open, OFlag};
 use nix::sched::{setns, CloneFlags};
 use nix::sys::stat::Mode;
@@ -71,6 +72,12 @@ pub struct NamespacePlan {
     pub new: CloneFlags,
     /// Namespaces to join, user first (it decides the privileges for joining the others).
     pub joins: Vec<Join>,
+    /// berth itself runs in a user namespace that is not the host's (rootless podman): it
+    /// cannot mknod devices either, whatever the config's namespaces.
+    pub runtime_in_user_ns: bool,
+    /// berth runs with an effective uid other than 0 (read before any clone: a child in a new
+    /// user namespace sees its uid change once the parent writes the map).
+    pub unprivileged: bool,
 }
 
 impl NamespacePlan {
@@ -83,6 +90,16 @@ impl NamespacePlan {
     /// The container has this namespace of its own, new or joined (not the host's).
     pub fn has(&self, kind: LinuxNamespaceType) -> bool {
         self.has_new(kind) || self.joins_kind(kind)
+    }
+    /// A new user namespace whose maps an unprivileged berth writes: the child must stay
+    /// dumpable until they are written (its /proc files are then the caller's).
+    pub fn unprivileged_user_ns(&self) -> bool {
+        self.unprivileged && self.has_new(LinuxNamespaceType::User)
+    }
+    /// The container's processes are in a user namespace other than the host's, theirs or
+    /// berth's own: device nodes are bind-mounted from the host rather than made (as runc).
+    pub fn in_user_ns(&self) -> bool {
+        self.has(LinuxNamespaceType::User) || self.runtime_in_user_ns
     }
 }
 
@@ -115,6 +132,16 @@ pub fn oci_name(kind: LinuxNamespaceType) -> &'static str {
 
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
+/// This process runs in a user namespace other than the host's (rootless podman, a rootless
+/// Docker daemon): the initial one maps every id, `0 0 4294967295`. Unreadable counts as in
+/// one, where less is allowed.
+pub fn in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(text) => text.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
+        Err(_) => true,
+    }
+}
+
 /// Checks the namespaces (no duplicates, joined paths of the right type) and the settings that
 /// depend on them, before any process exists.
 pub fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
@@ -126,6 +153,8 @@ pub fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
     let mut plan = NamespacePlan {
         new: CloneFlags::empty(),
         joins: Vec::new(),
+        runtime_in_user_ns: in_user_namespace(),
+        unprivileged: !nix::unistd::geteuid().is_root(),
     };
     let mut seen = HashMap::new();
     for (index, ns) in list.iter().enumerate() {
@@ -240,7 +269,93 @@ fn check_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<(), NamespaceErro
         ));
     }
     check_ranges("linux.uidMappings", u)?;
-    check_ranges("linux.gidMappings", g)
+    check_ranges("linux.gidMappings", g)?;
+    if new_user {
+        check_writable_maps(spec, u, g)?;
+        check_mapped_ids(spec, u, g)?;
+    }
+    Ok(())
+}
+
+/// Before anything exists: the maps can be written by this caller (an unprivileged one needs
+/// newuidmap/newgidmap for anything but its own id), and a container whose gid map the caller
+/// writes itself (setgroups "deny") is not asked for supplementary groups.
+fn check_writable_maps(
+    spec: &Spec,
+    u: &[LinuxIdMapping],
+    g: &[LinuxIdMapping],
+) -> Result<(), NamespaceError> {
+    let cfg = |e: crate::idmap::IdMapError| NamespaceError::Config {
+        field: e.field,
+        reason: e.reason,
+    };
+    crate::idmap::way(Kind::Uid, u).map_err(cfg)?;
+    crate::idmap::way(Kind::Gid, g).map_err(cfg)?;
+    let extra = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.user().additional_gids().as_ref())
+        .is_some_and(|v| !v.is_empty());
+    if extra && crate::idmap::denies_setgroups(g) {
+        return Err(NamespaceError::Config {
+            field: "process.user.additionalGids",
+            reason: "the gid map is the caller's own gid alone, written with setgroups \"deny\" \
+                     (as the kernel requires of an unprivileged user): the container can have \
+                     no supplementary groups"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+fn is_mapped(maps: &[LinuxIdMapping], id: u32) -> bool {
+    maps.iter().any(|m| {
+        id >= m.container_id() && u64::from(id) < u64::from(m.container_id()) + u64::from(m.size())
+    })
+}
+
+/// The ids the container is to use exist in its user namespace: `process.user` (which
+/// setresuid would refuse with EINVAL) and the `uid=`/`gid=` options of the mounts made in it
+/// (which the kernel refuses with EINVAL; runc refuses them for a rootless container, and
+/// `spec --rootless` leaves them out).
+fn check_mapped_ids(
+    spec: &Spec,
+    u: &[LinuxIdMapping],
+    g: &[LinuxIdMapping],
+) -> Result<(), NamespaceError> {
+    let cfg = |field, reason: String| NamespaceError::Config { field, reason };
+    if let Some(user) = spec.process().as_ref().map(|p| p.user()) {
+        if !is_mapped(u, user.uid()) {
+            let r = format!("{} is not mapped by linux.uidMappings", user.uid());
+            return Err(cfg("process.user.uid", r));
+        }
+        if !is_mapped(g, user.gid()) {
+            let r = format!("{} is not mapped by linux.gidMappings", user.gid());
+            return Err(cfg("process.user.gid", r));
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        for opt in m.options().iter().flatten() {
+            let (maps, which) = match opt.split_once('=') {
+                Some(("uid", v)) => (u, (v, "linux.uidMappings")),
+                Some(("gid", v)) => (g, (v, "linux.gidMappings")),
+                _ => continue,
+            };
+            let (value, field) = which;
+            let mapped = value.parse::<u32>().is_ok_and(|id| is_mapped(maps, id));
+            if !mapped {
+                return Err(NamespaceError::Config {
+                    field: "mounts",
+                    reason: format!(
+                        "[{i}] ({}) option {opt}: not an id mapped by {field}; a mount in the \
+                         container's user namespace can only name its ids",
+                        m.destination().display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every containerID and hostID range stays inside the ids berth accepts (see
@@ -284,21 +399,14 @@ fn check_time_offsets(spec: &Spec, plan: &NamespacePlan) -> Result<(), Namespace
     Ok(())
 }
 
-fn map_text(maps: &[LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
-}
-
-/// Writes the uid and gid maps of `pid`'s new user namespace (from the parent, which holds
-/// the privileges over the host ids).
+/// Writes the uid and gid maps of `pid`'s new user namespace, from the parent (which holds
+/// whatever right over the host ids the caller has): see `idmap` for how.
 pub fn write_id_maps(spec: &Spec, pid: i32) -> Result<(), NamespaceError> {
     let (u, g) = mappings(spec);
-    for (file, maps) in [("uid_map", u), ("gid_map", g)] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, map_text(maps)).map_err(|e| NamespaceError::Write {
-            what: format!("linux.{}Mappings ({path})", &file[..3]),
-            reason: e.to_string(),
+    for (kind, maps) in [(Kind::Uid, u), (Kind::Gid, g)] {
+        crate::idmap::write(kind, maps, pid).map_err(|e| NamespaceError::Config {
+            field: e.field,
+            reason: e.reason,
         })?;
     }
     Ok(())
@@ -381,4 +489,53 @@ pub fn bring_up_loopback() -> Result<(), NamespaceError> {
         set_if_flags(sock.as_raw_fd(), &req).map_err(|e| err("SIOCSIFFLAGS", e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// `spec --rootless`'s config (ids mapped one to one: container 0 is this uid), patched.
+    fn spec_with(patch: impl FnOnce(&mut Value)) -> Spec {
+        let mut v = serde_json::to_value(crate::spec::default_spec(true)).unwrap();
+        patch(&mut v);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn mapped_ids_error(spec: &Spec) -> Option<String> {
+        let (u, g) = mappings(spec);
+        check_mapped_ids(spec, u, g).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_rootless_default_uses_only_mapped_ids() {
+        assert_eq!(mapped_ids_error(&spec_with(|_| {})), None);
+    }
+
+    #[test]
+    fn an_unmapped_mount_option_id_is_refused_naming_the_mount() {
+        let spec = spec_with(|v| {
+            let mounts = v["mounts"].as_array_mut().unwrap();
+            let devpts = mounts
+                .iter_mut()
+                .find(|m| m["destination"] == "/dev/pts")
+                .unwrap();
+            devpts["options"]
+                .as_array_mut()
+                .unwrap()
+                .push("gid=5".into());
+        });
+        let e = mapped_ids_error(&spec).expect("gid 5 is not mapped");
+        assert!(e.starts_with("mounts: ["), "{e}");
+        assert!(e.contains("(/dev/pts) option gid=5"), "{e}");
+        assert!(e.contains("linux.gidMappings"), "{e}");
+    }
+
+    #[test]
+    fn an_unmapped_process_user_is_refused() {
+        let spec = spec_with(|v| v["process"]["user"] = json!({"uid": 1000, "gid": 0}));
+        let e = mapped_ids_error(&spec).expect("uid 1000 is not mapped");
+        assert!(e.starts_with("process.user.uid: 1000"), "{e}");
+    }
 }

@@ -52,6 +52,14 @@ pub enum StateError {
         /// What is wrong, in words.
         reason: String,
     },
+    /// The state root is not this user's alone (see `check_root`).
+    #[error("{path}: {reason}")]
+    Root {
+        /// The state root (or its symlink's target).
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> StateError {
@@ -119,8 +127,47 @@ pub fn validate_id(id: &str) -> Result<(), &'static str> {
 /// The state root, made 0700 whatever the caller's umask (a umask of 0 would otherwise give
 /// every user a view of the containers' state and their start sockets, as runc's 0700 does
 /// not). A root that exists is the administrator's: its mode is left as it is.
+/// The state root must be this user's alone: whoever else could write in it could plant a
+/// container directory or replace a state.json, and make this user's `kill` or `delete`
+/// signal a process of their choosing, or `exec` join one (a symlink at the root is followed:
+/// it is the directory it leads to that counts). A root that does not exist yet passes (it is
+/// made 0700 by `create`).
+fn check_root(root: &Path) -> Result<(), StateError> {
+    let st = match nix::sys::stat::stat(root) {
+        Ok(st) => st,
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => {
+            return Err(StateError::Root {
+                path: root.to_path_buf(),
+                reason: format!("state root: {}", e.desc()),
+            })
+        }
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let reason = if st.st_uid != me {
+        format!(
+            "state root owned by uid {}, not by this user (uid {me}): refusing to act on state \
+             another user controls",
+            st.st_uid
+        )
+    } else if st.st_mode & 0o022 != 0 {
+        format!(
+            "state root writable by group or others (mode {:o}): refusing to act on state \
+             another user could change",
+            st.st_mode & 0o7777
+        )
+    } else {
+        return Ok(());
+    };
+    Err(StateError::Root {
+        path: root.to_path_buf(),
+        reason,
+    })
+}
+
 fn create_root(root: &Path) -> Result<(), StateError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    check_root(root)?;
     if root.is_dir() {
         return Ok(());
     }
@@ -194,6 +241,7 @@ impl StateDir {
 
     /// Locks the directory of an existing container.
     pub fn open(root: &Path, id: &str) -> Result<Self, StateError> {
+        check_root(root)?;
         let path = root.join(id);
         let lock = lock_dir(&path)?;
         // Lost a race with delete: the directory we locked is gone.
@@ -257,6 +305,7 @@ impl StateDir {
 /// created (no `state.json` yet) or deleted meanwhile is `NotFound` rather than a wait for
 /// whatever hooks its create or delete runs.
 pub fn read_unlocked(root: &Path, id: &str) -> Result<State, StateError> {
+    check_root(root)?;
     read_json(&root.join(id), STATE_FILE)
 }
 
@@ -404,6 +453,7 @@ fn random_u64() -> u64 {
 
 /// Ids of every container directory under `root`, sorted.
 pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
+    check_root(root)?;
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -462,6 +512,28 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_root_must_be_this_users_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("berth-root-check-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let mode = |m| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(m));
+        mode(0o700).unwrap();
+        assert!(check_root(&dir).is_ok());
+        assert!(check_root(&dir.join("missing")).is_ok());
+        mode(0o770).unwrap();
+        let e = check_root(&dir).unwrap_err().to_string();
+        assert!(e.contains("writable by group or others (mode 770)"), "{e}");
+        mode(0o700).unwrap();
+        // The unit tests run as root: a root nobody owns is someone else's.
+        std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+        let e = check_root(&dir).unwrap_err().to_string();
+        assert!(e.contains("owned by uid 65534, not by this user"), "{e}");
+        let list = list_ids(&dir).unwrap_err();
+        assert!(matches!(list, StateError::Root { .. }), "{list:?}");
+        std::fs::remove_dir(&dir).unwrap();
+    }
 
     #[test]
     fn ids_follow_runc_rules() {

@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     // One concept each: peers, which may use each other but nothing above.
     &[
         "namespaces",
+        "idmap",
         "rootfs",
         "cgroups",
         "seccomp",

@@ -50,9 +50,10 @@ pub struct Cli {
 /// --rootless` is a switch while the global `--rootless` takes a value, exactly as in runc).
 #[derive(Debug, Args)]
 pub struct GlobalOpts {
-    /// Root directory for storage of container state
-    #[arg(long, value_name = "DIR", default_value = libcontainer::DEFAULT_ROOT)]
-    pub root: PathBuf,
+    /// Root directory for storage of container state (default /run/berth, or
+    /// $XDG_RUNTIME_DIR/berth for a non-root user)
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Also write errors (and with --debug, debug messages) to this file
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -65,7 +66,8 @@ pub struct GlobalOpts {
     /// Manage cgroups through systemd (not supported: berth exits with an error)
     #[arg(long)]
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto (only false, or auto as root, is supported)
+    /// Rootless cgroups: true, false or auto (default: rootless when not root, or when in a
+    /// user namespace other than the host's)
     #[arg(long, value_enum, value_name = "true|false|auto")]
     pub rootless: Option<Rootless>,
     /// Print the version

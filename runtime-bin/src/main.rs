@@ -11,10 +11,11 @@ mod inspect;
 mod lifecycle;
 mod logging;
 mod ordered;
+mod rootless;
 mod spec_cmd;
 mod update_cmd;
 
-use cli::{Cli, Command, GlobalOpts, Rootless};
+use cli::{Cli, Command, GlobalOpts};
 use error::CliError;
 use logging::Logger;
 use std::process::ExitCode;
@@ -115,21 +116,29 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         let _ = cli::command().print_help();
         return Ok(0);
     };
+    // Only the commands that use the state root look for (and make) it: `spec` as a user
+    // without XDG_RUNTIME_DIR must still work.
+    let root = match command {
+        Command::Spec(_) | Command::Features | Command::Checkpoint(_) | Command::Restore(_) => None,
+        _ => Some(rootless::state_root(g)?),
+    };
     if g.debug {
         let argv: Vec<String> = std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        let shown = root.as_deref().map(|r| r.display().to_string());
         logger.debug(&format!(
-            "{} (state root {})",
+            "{} (state root {}, rootless {})",
             argv.join(" "),
-            g.root.display()
+            shown.unwrap_or_else(|| "unused".into()),
+            rootless::is_rootless(g)
         ));
     }
-    let root = g.root.as_path();
+    let root = root.as_deref().unwrap_or(std::path::Path::new(""));
     match command {
-        Command::Create(a) => lifecycle::create(root, a),
+        Command::Create(a) => lifecycle::create(root, a, rootless::is_rootless(g)),
         Command::Start(a) => lifecycle::start(root, a),
-        Command::Run(a) => lifecycle::run(root, a),
+        Command::Run(a) => lifecycle::run(root, a, rootless::is_rootless(g)),
         Command::Kill(a) => lifecycle::kill(root, a),
         Command::Delete(a) => lifecycle::delete(root, a),
         Command::State(a) => inspect::state(root, a),
@@ -178,22 +187,13 @@ fn command_name(args: impl Iterator<Item = std::ffi::OsString>) -> Option<std::f
     None
 }
 
-/// Refused rather than ignored: an engine asking for systemd cgroups or rootless mode would
-/// otherwise get a container that silently is not what it asked for.
+/// Refused rather than ignored: an engine asking for systemd cgroups would otherwise get a
+/// container that silently is not what it asked for.
 fn check_unsupported(g: &GlobalOpts) -> Result<(), CliError> {
     if g.systemd_cgroup {
         return Err(CliError::Unsupported {
             flag: "--systemd-cgroup",
         });
-    }
-    let rootless = match g.rootless {
-        None | Some(Rootless::False) => false,
-        Some(Rootless::True) => true,
-        // runc's auto means rootless when not running as root.
-        Some(Rootless::Auto) => !nix::unistd::geteuid().is_root(),
-    };
-    if rootless {
-        return Err(CliError::Unsupported { flag: "--rootless" });
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod devices;
 mod freezer;
 mod fs;
 mod hierarchy;
+mod rootless;
 pub mod stats;
 mod stats_v2;
 mod unified;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 pub use devices::allow_creating;
 pub use freezer::{check_not_frozen, freeze, is_frozen, thaw};
+pub use rootless::{limits_set, not_writable};
 pub use stats::{oom_kills, stats, Stats};
 pub use unset::without_unset_zeros;
 pub use validate::validate;
@@ -219,7 +221,28 @@ pub fn create_and_enter(
     pid: Pid,
     resources: Option<&LinuxResources>,
 ) -> Result<(), CgroupError> {
-    let result = create_apply_enter(paths, pid, resources);
+    create_and_enter_with(paths, pid, resources, true)
+}
+
+/// `create_and_enter` for a rootless container in a cgroup delegated to the user: the device
+/// policy is left out, as runc leaves it out (it ignores the errors). Loading the v2 device
+/// BPF program needs CAP_SYS_ADMIN on the host, and the v1 devices files are root's; such a
+/// container reaches only the host nodes bind-mounted into it, under the host's permissions.
+pub fn create_and_enter_without_devices(
+    paths: &mut CgroupPaths,
+    pid: Pid,
+    resources: Option<&LinuxResources>,
+) -> Result<(), CgroupError> {
+    create_and_enter_with(paths, pid, resources, false)
+}
+
+fn create_and_enter_with(
+    paths: &mut CgroupPaths,
+    pid: Pid,
+    resources: Option<&LinuxResources>,
+    devices_too: bool,
+) -> Result<(), CgroupError> {
+    let result = create_apply_enter(paths, pid, resources, devices_too);
     if result.is_err() {
         // The creation error is the one worth reporting; a leftover directory is named by
         // the same paths in state and removed again at delete.
@@ -240,6 +263,7 @@ fn create_apply_enter(
     paths: &mut CgroupPaths,
     pid: Pid,
     resources: Option<&LinuxResources>,
+    devices_too: bool,
 ) -> Result<(), CgroupError> {
     for h in &mut paths.hierarchies {
         fs::create(h)?;
@@ -259,7 +283,7 @@ fn create_apply_enter(
     // No `linux.resources` still gets the device policy (deny all but the default devices),
     // as with runc.
     let res = resources.map(without_unset_zeros).unwrap_or_default();
-    let warnings = apply(paths, &res, true)?;
+    let warnings = apply(paths, &res, devices_too)?;
     paths.warnings.extend(warnings);
     for (i, h) in paths.hierarchies.iter().enumerate() {
         if let Err(e) = fs::enter(&h.path, pid) {

@@ -35,6 +35,11 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     b.stdio = super::Stdio::default();
     let linux = checked.spec.linux().as_ref();
     let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
+    let cgroup = if b.rootless {
+        rootless_cgroup(cgroup, &checked.spec)?
+    } else {
+        cgroup
+    };
     cgroups::check_not_frozen(&cgroup)?;
     let dir = StateDir::create(&b.root, &b.id)?;
     let mut made = Made {
@@ -71,6 +76,34 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
             state,
         },
         config: checked.spec,
+    })
+}
+
+/// Rootless: the container's cgroup if this user may make it (a delegated cgroup v2 subtree),
+/// else none at all (a partial one would make `pause` or `ps` see part of the container); then
+/// every resource limit is refused, naming it, rather than silently not applied.
+fn rootless_cgroup(cgroup: CgroupPaths, spec: &Spec) -> Result<CgroupPaths, Error> {
+    let Some(denied) = cgroups::not_writable(&cgroup) else {
+        return Ok(cgroup);
+    };
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let limits = resources.map(cgroups::limits_set).unwrap_or_default();
+    if limits.is_empty() {
+        return Ok(CgroupPaths::default());
+    }
+    let fields: Vec<String> = limits
+        .iter()
+        .map(|l| format!("linux.resources.{l}"))
+        .collect();
+    Err(Error::Config {
+        field: "linux.resources",
+        reason: format!(
+            "{} cannot be applied: a rootless container gets a cgroup only where this user \
+             may create one (a delegated cgroup v2 subtree named by linux.cgroupsPath), and \
+             {} is not writable",
+            fields.join(", "),
+            denied.display()
+        ),
     })
 }
 
@@ -294,6 +327,10 @@ struct Events<'a> {
 impl LaunchEvents for Events<'_> {
     fn child_created(&mut self, pid: i32) -> Result<(), String> {
         let mut paths = self.cgroup.take().unwrap_or_default();
+        // A rootless container without a cgroup (see rootless_cgroup).
+        if paths.hierarchies.is_empty() {
+            return Ok(());
+        }
         let linux = self.c.spec.linux().as_ref();
         let resources = cgroups::allow_creating(
             linux.and_then(|l| l.resources().as_ref()),
@@ -301,7 +338,14 @@ impl LaunchEvents for Events<'_> {
                 .and_then(|l| l.devices().as_deref())
                 .unwrap_or_default(),
         );
-        cgroups::create_and_enter(
+        // Rootless and without the host's privileges, the device policy cannot be set.
+        let ns = &self.c.ns;
+        let enter = if self.b.rootless && (ns.unprivileged || ns.runtime_in_user_ns) {
+            cgroups::create_and_enter_without_devices
+        } else {
+            cgroups::create_and_enter
+        };
+        enter(
             &mut paths,
             nix::unistd::Pid::from_raw(pid),
             Some(&resources),

@@ -141,6 +141,18 @@ pub enum Error {
     /// `start` failed: the init reported this, or never answered.
     #[error("start: {0}")]
     Start(String),
+    /// A rootless container made where its user may create no cgroup
+    /// (`ContainerBuilder::rootless`).
+    #[error(
+        "container {id} has no cgroup (rootless, and this user may create none: cgroup v1, or \
+         v2 without a delegated subtree): {what} needs one"
+    )]
+    NoCgroup {
+        /// The container.
+        id: String,
+        /// The command or step that needs a cgroup.
+        what: &'static str,
+    },
     /// A system call of the runtime itself failed.
     #[error("{what}: {reason}")]
     Io {
@@ -209,6 +221,7 @@ pub struct ContainerBuilder {
     pub(crate) preserve_fds: u32,
     pub(crate) config: Option<oci_spec::runtime::Spec>,
     pub(crate) stdio: Stdio,
+    pub(crate) rootless: bool,
 }
 
 impl ContainerBuilder {
@@ -229,6 +242,7 @@ impl ContainerBuilder {
             preserve_fds: 0,
             config: None,
             stdio: Stdio::default(),
+            rootless: false,
         })
     }
     /// State root; default `/run/berth`.
@@ -263,6 +277,14 @@ impl ContainerBuilder {
     /// (`_ses.<id>`). Default false.
     pub fn no_new_keyring(mut self, yes: bool) -> Self {
         self.no_new_keyring = yes;
+        self
+    }
+    /// Rootless cgroups (runc's `--rootless`): where this user may not create the container's
+    /// cgroup (cgroup v1, or v2 without a delegated subtree), the container gets none instead
+    /// of failing, and a config asking for resource limits is refused, naming them. Without a
+    /// cgroup, `pause`, `resume`, `update` and `events` refuse the container.
+    pub fn rootless(mut self, yes: bool) -> Self {
+        self.rootless = yes;
         self
     }
     /// Pass fds 3..3+n of the caller to the container process.
@@ -451,9 +473,22 @@ impl Container {
         // and `kill` must not wait behind a command that waits on the container; the
         // operations that change it take the lock themselves.
         let read = crate::state::read_unlocked(&root, id);
+        // A state root another user controls (or one this user cannot enter) is neither.
+        if let Err(e @ crate::state::StateError::Root { .. }) = read {
+            return Err(e.into());
+        }
         // No directory at all is a container that does not exist (delete --force of it
         // succeeds); a directory without a readable record is a broken one.
-        if read.is_err() && std::fs::symlink_metadata(root.join(id)).is_err() {
+        let entry = std::fs::symlink_metadata(root.join(id));
+        if let (Err(e), true) = (&entry, read.is_err()) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(Error::Io {
+                    what: root.join(id).display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        if read.is_err() && entry.is_err() {
             return Err(crate::state::StateError::NotFound(id.into()).into());
         }
         let state = salvage::check_record(id, read)?;

@@ -317,7 +317,7 @@ pub(super) fn kill(c: &Container, sig: Option<Signal>, all: bool) -> Result<(), 
         return Ok(());
     }
     if all {
-        signal_all(&state, sig)?;
+        signal_all(&c.root, &state, sig)?;
     }
     signal_init(&state, sig)?;
     if status == Status::Paused && sig == Some(Signal::SIGKILL) {
@@ -326,8 +326,18 @@ pub(super) fn kill(c: &Container, sig: Option<Signal>, all: bool) -> Result<(), 
     Ok(())
 }
 
-fn signal_all(state: &State, sig: Option<Signal>) -> Result<(), Error> {
-    for pid in cgroups::pids(&state.cgroup)? {
+/// Every process of the container: those in its cgroup, or for a rootless one without a
+/// cgroup, those of its pid namespace.
+fn signal_all(root: &Path, state: &State, sig: Option<Signal>) -> Result<(), Error> {
+    let pids = if state.cgroup.hierarchies.is_empty() {
+        super::resources::pids_without_cgroup(root, state)
+            .into_iter()
+            .map(Pid::from_raw)
+            .collect()
+    } else {
+        cgroups::pids(&state.cgroup)?
+    };
+    for pid in pids {
         let _ = nix::sys::signal::kill(pid, sig);
     }
     Ok(())
@@ -348,7 +358,7 @@ pub(super) fn delete(c: Container, force: bool, config: Option<&Spec>) -> Result
         if status == Status::Paused {
             cgroups::thaw(&state.cgroup)?;
         }
-        signal_all(&state, Some(Signal::SIGKILL))?;
+        signal_all(&c.root, &state, Some(Signal::SIGKILL))?;
         signal_init(&state, Some(Signal::SIGKILL))?;
         wait_gone(&state)?;
     }

@@ -9,8 +9,20 @@ use crate::cgroups;
 use oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
+/// A rootless container may have been made without a cgroup: then what works on one says so.
+fn needs_cgroup(state: &crate::state::State, what: &'static str) -> Result<(), Error> {
+    if state.cgroup.hierarchies.is_empty() {
+        return Err(Error::NoCgroup {
+            id: state.id.clone(),
+            what,
+        });
+    }
+    Ok(())
+}
+
 pub(super) fn pause(c: &mut Container) -> Result<(), Error> {
     let (_dir, state) = lock_when(c, |s| s == Status::Running, "container not running")?;
+    needs_cgroup(&state, "pause (the freezer)")?;
     cgroups::freeze(&state.cgroup)?;
     c.state = state;
     Ok(())
@@ -18,6 +30,7 @@ pub(super) fn pause(c: &mut Container) -> Result<(), Error> {
 
 pub(super) fn resume(c: &mut Container) -> Result<(), Error> {
     let (_dir, state) = lock_when(c, |s| s == Status::Paused, "container not paused")?;
+    needs_cgroup(&state, "resume (the freezer)")?;
     cgroups::thaw(&state.cgroup)?;
     c.state = state;
     Ok(())
@@ -27,6 +40,9 @@ pub(super) fn resume(c: &mut Container) -> Result<(), Error> {
 /// container has none, or those an exec left behind (as runc: `ps` lists them too).
 pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
     let state = crate::state::read_unlocked(&c.root, &c.state.id)?;
+    if state.cgroup.hierarchies.is_empty() {
+        return Ok(pids_without_cgroup(&c.root, &state));
+    }
     let pids = match cgroups::pids(&state.cgroup) {
         Ok(pids) => pids,
         // A stopped container's cgroup may be gone already: nothing runs in it.
@@ -36,10 +52,52 @@ pub(super) fn processes(c: &Container) -> Result<Vec<i32>, Error> {
     Ok(pids.into_iter().map(|p| p.as_raw()).collect())
 }
 
+/// A rootless container without a cgroup: the processes of its pid namespace, found by the
+/// namespace's inode in /proc (this user owns the container's user namespace, so it may read
+/// their ns links); without a pid namespace of its own, the init alone. "Its own": the init is
+/// that namespace's pid 1 (a joined one holds another's processes too).
+pub(super) fn pids_without_cgroup(root: &std::path::Path, state: &crate::state::State) -> Vec<i32> {
+    if status(root, state) == Status::Stopped {
+        return Vec::new();
+    }
+    let ns_of = |pid: &str| {
+        nix::sys::stat::stat(format!("/proc/{pid}/ns/pid").as_str())
+            .ok()
+            .map(|s| (s.st_dev, s.st_ino))
+    };
+    let init = state.pid.to_string();
+    let (Some(ns), true) = (ns_of(&init), is_pid_ns_init(state.pid)) else {
+        return vec![state.pid];
+    };
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| ns_of(&pid.to_string()) == Some(ns))
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// The process is pid 1 of its pid namespace (the last field of `NSpid:` in its status), so
+/// that namespace is its own, not one it joined.
+fn is_pid_ns_init(pid: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let ids: Vec<&str> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map(|ids| ids.split_whitespace().collect())
+        .unwrap_or_default();
+    // More than one id: a namespace below the host's.
+    ids.len() > 1 && ids.last() == Some(&"1")
+}
+
 /// Usage statistics of the container's cgroup (`events`).
 pub(super) fn stats(c: &Container) -> Result<cgroups::Stats, Error> {
     let state = crate::state::read_unlocked(&c.root, &c.state.id)?;
     running(c, &state)?;
+    needs_cgroup(&state, "events (usage statistics)")?;
     Ok(cgroups::stats(&state.cgroup)?)
 }
 
@@ -49,6 +107,7 @@ pub(super) fn stats(c: &Container) -> Result<cgroups::Stats, Error> {
 /// init, the container stops at once and `events` must still see that kill.
 pub(super) fn oom_kills(c: &Container) -> Result<u64, Error> {
     let state = crate::state::read_unlocked(&c.root, &c.state.id)?;
+    needs_cgroup(&state, "events (OOM kills)")?;
     Ok(cgroups::oom_kills(&state.cgroup)?)
 }
 
@@ -77,6 +136,7 @@ pub(super) fn update(c: &mut Container, res: &LinuxResources) -> Result<Vec<Stri
             reason: "cannot update a stopped container",
         });
     }
+    needs_cgroup(&state, "update (resource limits)")?;
     // The zeros engines send for "unchanged" must not overwrite the recorded limits either.
     let res = &cgroups::without_unset_zeros(res);
     let warnings = cgroups::update(&state.cgroup, res)?;

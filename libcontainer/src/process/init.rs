@@ -67,7 +67,7 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
     let opts = rootfs::RootfsOptions {
         rootfs: cfg.rootfs.to_path_buf(),
         bundle: cfg.bundle.to_path_buf(),
-        in_user_ns: cfg.ns.has(Ns::User),
+        in_user_ns: cfg.ns.in_user_ns(),
         in_cgroup_ns: cfg.ns.has(Ns::Cgroup),
         inherited_mount_ns: !cfg.ns.has(Ns::Mount),
     };

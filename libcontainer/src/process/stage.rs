@@ -16,7 +16,13 @@ pub(super) fn child_main(cfg: &LaunchConfig, chan: Channel, direct: bool) -> ! {
     // without CAP_SYS_PTRACE. The exe itself is already a sealed, read-only view
     // (sealed_exe.rs: CVE-2019-5736), which holds with CAP_SYS_PTRACE too. (A user namespace
     // turns dumpable back on below: it needs its own /proc/self files.)
-    let _ = nix::sys::prctl::set_dumpable(false);
+    // Except for an unprivileged berth making a user namespace: it writes our uid_map,
+    // gid_map and setgroups, which a non-dumpable process's /proc gives to the host's root
+    // (no loss: this process is the caller's own uid, and nothing of the container runs yet).
+    // (Decided in the parent: our own uid here changes as soon as it writes the uid map.)
+    if !cfg.ns.unprivileged_user_ns() {
+        let _ = nix::sys::prctl::set_dumpable(false);
+    }
     // Before Ready, a creator that dies takes its children with it.
     let died = super::die_with_creator();
     for &fd in cfg.close_in_child {
