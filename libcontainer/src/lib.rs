@@ -6,6 +6,7 @@
 //! A lower module never imports a higher one. See docs/process-model.md for which process does
 //! what, in which order, over which channel.
 
+pub mod activation;
 pub mod attributes;
 pub mod capabilities;
 pub mod cgroups;
@@ -16,6 +17,7 @@ pub mod hooks;
 pub mod identity;
 pub mod mount_api;
 pub mod namespaces;
+pub mod notify;
 pub mod pause_point;
 pub mod proc_root;
 pub mod process;
