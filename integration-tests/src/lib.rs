@@ -14,6 +14,7 @@ pub mod engines;
 pub mod host;
 pub mod notify_agent;
 pub mod runtime;
+pub mod sd;
 
 pub use bundle::Bundle;
 pub use runtime::{Out, Runtime};
