@@ -192,7 +192,7 @@ fn an_init_that_exits_before_ready_ends_the_wait() {
 fn only_ready_and_the_runtimes_mainpid_reach_the_host() {
     let env = TestEnv::new("sd-hostile");
     let host_sock = HostNotify::bind(&env);
-    let mut bundle = env.bundle(&["sh", "-c", "sdfx hostile || exit 9; exec sleep 1000"]);
+    let bundle = env.bundle(&["sh", "-c", "sdfx hostile || exit 9; exec sleep 1000"]);
     install_fixture(&bundle);
     bundle.save();
     let id = env.id();
