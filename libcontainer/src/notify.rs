@@ -39,6 +39,8 @@ pub enum NotifyError {
     Invalid { value: String, reason: String },
     #[error("NOTIFY_SOCKET: {what}: {reason}")]
     Io { what: String, reason: String },
+    #[error("NOTIFY_SOCKET is not supported by berth for {0}")]
+    Unsupported(&'static str),
 }
 
 fn io(what: impl Into<String>, e: impl std::fmt::Display) -> NotifyError {

@@ -24,6 +24,16 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let given = b.config.take();
     let checked = check_config(&b, given)?;
     if let Some(host) = &b.notify_socket {
+        // An init in a user namespace cannot reach the notify directory under the state
+        // root (0700) to bind it: refused before anything exists rather than failing at the
+        // mount (runc 1.1 opens bind sources in its parent; berth's init opens them).
+        if checked.ns.has(Ns::User) {
+            return Err(crate::notify::NotifyError::Unsupported(
+                "a container with a user namespace (its init cannot reach the notify \
+                 directory in the state root)",
+            )
+            .into());
+        }
         // Checked before anything exists: a relay that could not reach it would fail `start`
         // after the container was made.
         host.connect()?;
