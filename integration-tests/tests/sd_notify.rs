@@ -296,3 +296,43 @@ fn notify_socket_with_a_user_namespace_is_refused_and_nothing_is_left() {
         host::assert_nothing_left(&env.rt.root, &id, &bundle.dir);
     }
 }
+
+/// A foreground `run` waiting for READY=1 forwards the signals it gets to the container (runc
+/// queues them until READY=1, which this container never sends: runc waits forever).
+#[test]
+fn foreground_run_forwards_signals_while_it_waits_for_ready() {
+    let env = TestEnv::new("sd-run-fg-signal");
+    if skip_for_runc("runc forwards signals only once READY=1 came") {
+        return;
+    }
+    let host_sock = HostNotify::bind(&env);
+    let bundle = env.bundle(&[
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; while true; do usleep 10000; done",
+    ]);
+    bundle.save();
+    let id = env.id();
+    let running = spawn_with_notify(
+        &env,
+        &host_sock.value,
+        &["run", "--bundle", bundle.path_str(), &id],
+    );
+    let pid = running.pid();
+    // The runtime blocks SIGTERM once it waits for READY=1 (it reads it from a signalfd).
+    poll(
+        STATE_TIMEOUT,
+        "the runtime to wait with SIGTERM blocked",
+        || {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let blocked = status.lines().find_map(|l| l.strip_prefix("SigBlk:"))?;
+            let mask = u64::from_str_radix(blocked.trim(), 16).ok()?;
+            (mask & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
+        },
+    );
+    // SAFETY: kill(2) of the runtime process this test spawned.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    let out = running.wait();
+    assert_eq!(out.code(), Some(42), "{out:#?}");
+    assert!(host_sock.queued_lines().is_empty(), "relayed without READY");
+}

@@ -261,8 +261,8 @@ impl Relay {
             if exited {
                 return Ok(Outcome::Exited);
             }
-            if let (true, Some(s), Some(pid)) = (signalled, &signals, forward_to) {
-                s.forward(pid);
+            if let (true, Some(s)) = (signalled, &signals) {
+                s.forward();
             }
         }
     }
@@ -323,10 +323,11 @@ fn ready_message(bytes: &[u8]) -> Option<String> {
 struct SignalBlock {
     sfd: SignalFd,
     old: SigSet,
+    pid: i32,
 }
 
 impl SignalBlock {
-    fn new(_pid: i32) -> Result<Self, NotifyError> {
+    fn new(pid: i32) -> Result<Self, NotifyError> {
         let set = crate::process::forwarded_signals();
         let mut old = SigSet::empty();
         nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))
@@ -334,7 +335,7 @@ impl SignalBlock {
         let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(|e| io("signalfd", e));
         match sfd {
-            Ok(sfd) => Ok(Self { sfd, old }),
+            Ok(sfd) => Ok(Self { sfd, old, pid }),
             Err(e) => {
                 let _ =
                     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
@@ -343,7 +344,8 @@ impl SignalBlock {
         }
     }
 
-    fn forward(&self, pid: i32) {
+    fn forward(&self) {
+        let pid = self.pid;
         while let Ok(Some(info)) = self.sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) | Err(_) => {}
@@ -357,6 +359,9 @@ impl SignalBlock {
 
 impl Drop for SignalBlock {
     fn drop(&mut self) {
+        // Those that came since the last poll go to the container, not to berth's default
+        // action once unblocked.
+        self.forward();
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old), None);
     }
 }
