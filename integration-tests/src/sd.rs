@@ -10,15 +10,20 @@ use std::process::{Command, Stdio};
 
 /// Builds `fixtures/sd_fixture.c` with `cc -static` into the bundle as `/bin/sdfx`.
 pub fn install_fixture(bundle: &Bundle) {
+    build_fixture(&bundle.rootfs().join("bin/sdfx"));
+}
+
+/// Builds `fixtures/sd_fixture.c` with `cc -static` at `out`.
+pub fn build_fixture(out: &Path) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sd_fixture.c");
-    let out = Command::new("cc")
+    let built = Command::new("cc")
         .args(["-static", "-Os", "-o"])
-        .arg(bundle.rootfs().join("bin/sdfx"))
+        .arg(out)
         .arg(&src)
         .stdin(Stdio::null())
         .output()
         .expect("running cc (a C compiler with static libc: libc6-dev)");
-    assert!(out.status.success(), "cc -static sd_fixture.c: {out:?}");
+    assert!(built.status.success(), "cc -static sd_fixture.c: {built:?}");
 }
 
 /// A host directory bound read-write at /shared in the container.
