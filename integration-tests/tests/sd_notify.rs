@@ -336,3 +336,30 @@ fn foreground_run_forwards_signals_while_it_waits_for_ready() {
     assert_eq!(out.code(), Some(42), "{out:#?}");
     assert!(host_sock.queued_lines().is_empty(), "relayed without READY");
 }
+
+/// `start` waits for READY=1 without the container's lock: `delete --force` of a container
+/// that never gets ready is not kept waiting, and ends the wait.
+#[test]
+fn delete_is_not_blocked_by_a_start_waiting_for_ready() {
+    let env = TestEnv::new("sd-delete-while-waiting");
+    let host_sock = HostNotify::bind(&env);
+    let (bundle, shared) = gated_bundle(&env, "READY=1");
+    let id = env.id();
+    spawn_with_notify(
+        &env,
+        &host_sock.value,
+        &["create", "--bundle", bundle.path_str(), &id],
+    )
+    .wait()
+    .assert_ok("create");
+    let start = spawn_with_notify(&env, &host_sock.value, &["start", &id]);
+    poll(STATE_TIMEOUT, "the container to run", || {
+        shared.join("mounts").exists().then_some(())
+    });
+    env.rt
+        .run_cmd(&["delete", "--force", &id])
+        .assert_ok("delete --force while start waits");
+    start.wait().assert_ok("start, once the init is gone");
+    assert!(host_sock.queued_lines().is_empty(), "relayed without READY");
+    host::assert_nothing_left(&env.rt.root, &id, &bundle.dir);
+}
