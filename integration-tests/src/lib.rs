@@ -15,6 +15,7 @@ pub mod host;
 pub mod notify_agent;
 pub mod rootless;
 pub mod runtime;
+pub mod sd;
 
 pub use bundle::Bundle;
 pub use runtime::{Out, Runtime};

@@ -429,3 +429,53 @@ fn interactive_terminal_session() {
     assert_contains(&out.stdout, "hi-42");
     assert_eq!(podman.ok(&["ps", "--all", "--quiet"]), "");
 }
+
+/// `podman run -d --sdnotify=container` (systemd units made by `podman generate systemd`):
+/// READY=1 from the container reaches the NOTIFY_SOCKET podman was given, played here by the
+/// test. podman 4.3 brings its own socket into the container's config (the test also passes
+/// with a runtime stripped of NOTIFY_SOCKET), so this checks that berth's handling keeps that
+/// path working; tests/sd_notify.rs checks berth's own relay.
+#[test]
+fn sdnotify_container_reaches_the_hosts_socket() {
+    let p = Podman::new("sdnotify");
+    let host_path = p.dir.path.join("host-notify.sock");
+    let host_sock = std::os::unix::net::UnixDatagram::bind(&host_path).expect("binding");
+    let fixture = p.dir.path.join("sdfx");
+    std::fs::create_dir_all(&fixture).unwrap();
+    integration_tests::sd::build_fixture(&fixture.join("sdfx"));
+    let volume = format!("{}:/sdfx:ro", fixture.display());
+    let mut args = vec!["run", "-d", "--network", "none", "--sdnotify=container"];
+    args.extend(["--cgroup-parent", &p.cgroup_parent, "-v", &volume, IMAGE]);
+    args.extend([
+        "sh",
+        "-c",
+        "/sdfx/sdfx notify READY=1 || exit 9; exec sleep 1000",
+    ]);
+    let mut cmd = p.command();
+    cmd.env("NOTIFY_SOCKET", &host_path)
+        .args(&args)
+        .stdin(Stdio::null());
+    let out = p.cli.spawn_with(&mut cmd, &args).wait();
+    if !out.success() {
+        panic!("podman {args:?} failed: {out:#?}\n{}", p.diagnostics());
+    }
+    host_sock.set_nonblocking(true).unwrap();
+    let mut lines = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(n) = host_sock.recv(&mut buf) {
+        lines.extend(
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l == "READY=1"),
+        "no READY=1 at the host once podman returned: {lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("MAINPID=")), "{lines:?}");
+    // The container's notify succeeded (sdfx exits 9 when NOTIFY_SOCKET is missing or
+    // unreachable), so it still sleeps.
+    let id = out.stdout.trim();
+    assert_eq!(p.inspect(id, "{{.State.Running}}"), "true");
+}

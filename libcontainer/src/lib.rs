@@ -10,6 +10,7 @@
 #![doc = include_str!("guide.md")]
 #![warn(missing_docs)]
 
+mod activation;
 mod attributes;
 mod capabilities;
 mod cgroups;
@@ -21,6 +22,7 @@ mod identity;
 mod idmap;
 mod mount_api;
 mod namespaces;
+mod notify;
 mod pause_point;
 mod proc_root;
 mod process;
@@ -32,6 +34,7 @@ mod state;
 mod sysctl;
 mod tty;
 
+pub use activation::listen_fds_from_env;
 pub use container::{
     delete_broken, kill_broken, list, parse_kill_signal, parse_signal, Container, ContainerBuilder,
     Created, Error, ExecChild, ExecOptions, ExecProcess, Listed, Overrides, Status, Stdio,
@@ -42,6 +45,7 @@ pub use namespaces::in_user_namespace;
 /// Signals are nix's type, re-exported so that an embedder need not depend on nix (or on the
 /// same version of it) to name one: `libcontainer::Signal::SIGTERM`.
 pub use nix::sys::signal::Signal;
+pub use notify::HostSocket;
 pub use process::reserve_preserved_fds;
 pub use process::sealed_exe::{check_sealed_exe, ensure_sealed_exe};
 pub use state::format_rfc3339;
@@ -57,6 +61,7 @@ pub mod errors {
     pub use crate::channel::ChannelError;
     pub use crate::hooks::HookError;
     pub use crate::namespaces::NamespaceError;
+    pub use crate::notify::NotifyError;
     pub use crate::process::sealed_exe::SealError;
     pub use crate::process::ProcessError;
     pub use crate::rlimits::RlimitError;

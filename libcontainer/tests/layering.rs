@@ -14,6 +14,8 @@ const LAYERS: &[&[&str]] = &[
     // One concept each: peers, which may use each other but nothing above.
     &[
         "namespaces",
+        "notify",
+        "activation",
         "idmap",
         "rootfs",
         "cgroups",

@@ -22,7 +22,21 @@ fn builder(root: &Path, args: &CreateArgs, rootless: bool) -> Result<ContainerBu
     if let Some(pid_file) = &args.pid_file {
         b = b.pid_file(pid_file);
     }
-    Ok(b)
+    if let Some(host) = notify_socket()? {
+        b = b.notify_socket(host);
+    }
+    Ok(b.listen_fds(libcontainer::listen_fds_from_env()))
+}
+
+/// The caller's NOTIFY_SOCKET (systemd's Type=notify, podman's --sdnotify=container): as
+/// runc, create and run give the container a socket of its own, and start and run relay its
+/// READY=1. Empty counts as unset, as with sd_notify(3).
+fn notify_socket() -> Result<Option<libcontainer::HostSocket>, CliError> {
+    let Some(value) = std::env::var_os("NOTIFY_SOCKET").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let host = libcontainer::HostSocket::parse(&value).map_err(Error::from)?;
+    Ok(Some(host))
 }
 
 pub fn create(root: &Path, args: &CreateArgs, rootless: bool) -> Result<i32, CliError> {
@@ -30,8 +44,13 @@ pub fn create(root: &Path, args: &CreateArgs, rootless: bool) -> Result<i32, Cli
     Ok(0)
 }
 
+/// With NOTIFY_SOCKET, returns only once the container said READY=1 (or exited), as runc.
 pub fn start(root: &Path, args: &IdArg) -> Result<i32, CliError> {
-    Container::load(root, &args.id)?.start()?;
+    let mut c = Container::load(root, &args.id)?;
+    match notify_socket()? {
+        Some(host) => c.start_notify(&host)?,
+        None => c.start()?,
+    }
     Ok(0)
 }
 
@@ -76,7 +95,8 @@ pub fn run(root: &Path, args: &RunArgs, rootless: bool) -> Result<i32, CliError>
         }
     };
     drop(relay);
-    start_or_delete(root, &mut created)?;
+    let notify = notify_socket()?;
+    start_or_delete(root, &mut created, notify.as_ref(), !args.detach)?;
     if args.detach {
         return Ok(0);
     }
@@ -108,8 +128,19 @@ fn report_oom_kills(c: &Container) {
     }
 }
 
-fn start_or_delete(root: &Path, created: &mut Created) -> Result<(), CliError> {
-    if let Err(e) = created.start() {
+/// With a notify socket, returns once the container said READY=1 (or exited), as runc's
+/// `run` does, detached or not.
+fn start_or_delete(
+    root: &Path,
+    created: &mut Created,
+    notify: Option<&libcontainer::HostSocket>,
+    foreground: bool,
+) -> Result<(), CliError> {
+    let started = match notify {
+        Some(host) => created.start_notify(host, foreground),
+        None => created.start(),
+    };
+    if let Err(e) = started {
         // A container that never ran is of no use to anyone: do not leave it behind.
         let id = created.container().id();
         let _ = Container::load(root, id).and_then(|c| c.delete(true));

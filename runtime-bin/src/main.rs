@@ -47,8 +47,17 @@ fn main() -> ExitCode {
     }
     // Before the log file or a console socket takes a number among the fds the
     // container is to get: see libcontainer::reserve_preserved_fds.
-    if let Err(e) = libcontainer::reserve_preserved_fds(cli.preserve_fds()) {
-        Logger::stderr().error(&format!("--preserve-fds {}: {e}", cli.preserve_fds()));
+    // Socket-activated fds (LISTEN_FDS) come first in that range for create and run.
+    let listen = match cli.command {
+        Some(Command::Create(_) | Command::Run(_)) => libcontainer::listen_fds_from_env(),
+        _ => 0,
+    };
+    let passed = cli.preserve_fds().saturating_add(listen);
+    if let Err(e) = libcontainer::reserve_preserved_fds(passed) {
+        Logger::stderr().error(&format!(
+            "--preserve-fds {} (and LISTEN_FDS {listen}): {e}",
+            cli.preserve_fds()
+        ));
         return ExitCode::FAILURE;
     }
     let logger = match Logger::new(

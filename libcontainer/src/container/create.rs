@@ -20,17 +20,33 @@ struct Checked {
 
 pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     // Before berth opens anything, so none of its fds lands among the preserved ones.
-    let holes = reserve_holes(b.preserve_fds)?;
+    let holes = reserve_holes(passed_fds(&b)?)?;
     let given = b.config.take();
     let checked = check_config(&b, given)?;
+    if let Some(host) = &b.notify_socket {
+        // An init in a user namespace cannot reach the notify directory under the state
+        // root (0700) to bind it: refused before anything exists rather than failing at the
+        // mount (runc 1.1 opens bind sources in its parent; berth's init opens them).
+        if checked.ns.has(Ns::User) {
+            return Err(crate::notify::NotifyError::Unsupported(
+                "a container with a user namespace (its init cannot reach the notify \
+                 directory in the state root)",
+            )
+            .into());
+        }
+        // Checked before anything exists: a relay that could not reach it would fail `start`
+        // after the container was made.
+        host.connect()?;
+    }
     // Numbers decided here, before the clone (above 0..2 and the preserved range), so that the
     // init only dup2s them.
-    let stdio = crate::process::prepare_stdio(b.stdio.as_array(), b.preserve_fds).map_err(|e| {
-        Error::Io {
-            what: "stdio: dup".into(),
-            reason: e.to_string(),
-        }
-    })?;
+    let stdio =
+        crate::process::prepare_stdio(b.stdio.as_array(), passed_fds(&b)?).map_err(|e| {
+            Error::Io {
+                what: "stdio: dup".into(),
+                reason: e.to_string(),
+            }
+        })?;
     // Closed here once create returns (with `b`): the container holds the only copies.
     b.stdio = super::Stdio::default();
     let linux = checked.spec.linux().as_ref();
@@ -254,6 +270,51 @@ fn check_inherited_mount_ns(spec: &Spec) -> Result<(), Error> {
     }
 }
 
+/// The fds the container's process gets from 3 on: the socket-activated ones, then the
+/// preserved ones.
+fn passed_fds(b: &ContainerBuilder) -> Result<u32, Error> {
+    b.preserve_fds
+        .checked_add(b.listen_fds)
+        .ok_or_else(|| Error::Config {
+            field: "LISTEN_FDS",
+            reason: format!(
+                "{} with --preserve-fds {} is more fds than exist",
+                b.listen_fds, b.preserve_fds
+            ),
+        })
+}
+
+/// The config the init runs, when the caller's environment adds to it (NOTIFY_SOCKET,
+/// LISTEN_FDS); config.json keeps the bundle's, as runc's does for `exec`'s sake.
+fn launch_spec<'a>(
+    b: &ContainerBuilder,
+    c: &'a Checked,
+    dir: &StateDir,
+) -> Result<std::borrow::Cow<'a, Spec>, Error> {
+    if b.notify_socket.is_none() && b.listen_fds == 0 {
+        return Ok(std::borrow::Cow::Borrowed(&c.spec));
+    }
+    let mut spec = c.spec.clone();
+    if b.listen_fds > 0 {
+        crate::activation::add_to_spec(&mut spec, b.listen_fds);
+    }
+    if b.notify_socket.is_some() {
+        crate::notify::make_dir(dir.fd())?;
+        // The init mounts it by path: an absolute one of the host's, as the state root may be
+        // given relative.
+        let source = dir
+            .path()
+            .canonicalize()
+            .map_err(|e| Error::Io {
+                what: dir.path().display().to_string(),
+                reason: e.to_string(),
+            })?
+            .join(crate::notify::STATE_SUBDIR);
+        crate::notify::add_to_spec(&mut spec, &source)?;
+    }
+    Ok(std::borrow::Cow::Owned(spec))
+}
+
 /// `crate::process::reserve_preserved_fds`, as the error `create` and `exec` report.
 pub(super) fn reserve_holes(n: u32) -> Result<Vec<std::os::fd::RawFd>, Error> {
     crate::process::reserve_preserved_fds(n).map_err(|e| Error::Io {
@@ -270,6 +331,7 @@ fn make(
     made: &mut Made,
 ) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
+    let spec = launch_spec(b, c, dir)?;
     let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
         what: format!("{}/start.sock", dir.path().display()),
         reason: e.to_string(),
@@ -291,14 +353,14 @@ fn make(
         made_cgroup: &mut made.cgroup,
     };
     let cfg = LaunchConfig {
-        spec: &c.spec,
+        spec: &spec,
         bundle: &c.bundle,
         rootfs: &c.rootfs,
         ns: &c.ns,
         no_pivot: b.no_pivot,
         new_keyring: (!b.no_new_keyring).then_some(b.id.as_str()),
         console_socket: console.as_ref(),
-        preserve_fds: b.preserve_fds,
+        preserve_fds: passed_fds(b)?,
         preserve_holes: holes,
         stdio,
         seccomp: c.seccomp.as_ref(),

@@ -135,6 +135,9 @@ pub enum Error {
     /// The terminal: see [`errors::TtyError`](crate::errors::TtyError).
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),
+    /// The sd_notify relay: see [`errors::NotifyError`](crate::errors::NotifyError).
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
     /// The caller did not run [`crate::ensure_sealed_exe`] first (CVE-2019-5736).
     #[error(transparent)]
     Exe(#[from] crate::process::sealed_exe::SealError),
@@ -222,6 +225,8 @@ pub struct ContainerBuilder {
     pub(crate) config: Option<oci_spec::runtime::Spec>,
     pub(crate) stdio: Stdio,
     pub(crate) rootless: bool,
+    pub(crate) notify_socket: Option<crate::notify::HostSocket>,
+    pub(crate) listen_fds: u32,
 }
 
 impl ContainerBuilder {
@@ -243,6 +248,8 @@ impl ContainerBuilder {
             config: None,
             stdio: Stdio::default(),
             rootless: false,
+            notify_socket: None,
+            listen_fds: 0,
         })
     }
     /// State root; default `/run/berth`.
@@ -290,6 +297,20 @@ impl ContainerBuilder {
     /// Pass fds 3..3+n of the caller to the container process.
     pub fn preserve_fds(mut self, n: u32) -> Self {
         self.preserve_fds = n;
+        self
+    }
+    /// The host's NOTIFY_SOCKET (see [`crate::HostSocket`]): the container gets a notify socket
+    /// of its own at /run/notify/notify.sock, which [`Container::start_notify`] relays.
+    /// Checked here: create fails, leaving nothing, when no one receives on it.
+    pub fn notify_socket(mut self, host: crate::notify::HostSocket) -> Self {
+        self.notify_socket = Some(host);
+        self
+    }
+    /// Socket activation (see [`crate::listen_fds_from_env`]): the caller's fds 3..3+n go to the
+    /// container's process first, the `preserve_fds` ones after them, with LISTEN_FDS=n and
+    /// LISTEN_PID=1 in its environment.
+    pub fn listen_fds(mut self, n: u32) -> Self {
+        self.listen_fds = n;
         self
     }
     /// The init's stdin, stdout and stderr (pipes, files, ...) instead of this program's own
@@ -383,7 +404,22 @@ impl Created {
     /// # let _ = code; Ok(()) }
     /// ```
     pub fn start(&mut self) -> Result<(), Error> {
-        ops::start(&mut self.container, Some(&self.config))
+        ops::start(&mut self.container, Some(&self.config), None)
+    }
+    /// Like [`Container::start_notify`]. `foreground`: the caller stays for the container's
+    /// life (`berth run` without -d), so the host is told MAINPID = the caller's pid, and
+    /// the signals the caller gets meanwhile are forwarded to the init.
+    pub fn start_notify(
+        &mut self,
+        host: &crate::notify::HostSocket,
+        foreground: bool,
+    ) -> Result<(), Error> {
+        let notify = ops::NotifyStart {
+            host,
+            main_pid: foreground.then(|| std::process::id() as i32),
+            forward_signals: foreground,
+        };
+        ops::start(&mut self.container, Some(&self.config), Some(&notify))
     }
     /// Deletes the container (see [`Container::delete`]), running the poststop hooks of the
     /// config it was created with.
@@ -529,7 +565,19 @@ impl Container {
     /// Releases the init: startContainer hooks, then exec of the user's program; returns once
     /// it has been executed (or with the exec error), then runs poststart hooks.
     pub fn start(&mut self) -> Result<(), Error> {
-        ops::start(self, None)
+        ops::start(self, None, None)
+    }
+    /// `start` for a container created with a notify socket ([`ContainerBuilder::notify_socket`]):
+    /// binds the container's socket, starts it, and returns once the container sent READY=1,
+    /// passed on to `host` with MAINPID = the init's pid, or once the init exited first (no
+    /// error, as runc). A container created without one is refused, naming NOTIFY_SOCKET.
+    pub fn start_notify(&mut self, host: &crate::notify::HostSocket) -> Result<(), Error> {
+        let notify = ops::NotifyStart {
+            host,
+            main_pid: None,
+            forward_signals: false,
+        };
+        ops::start(self, None, Some(&notify))
     }
     /// Runs another process in the container (`berth exec`): it joins every namespace and
     /// the cgroup of the init, gets the container's seccomp filter and the process's rlimits,

@@ -167,8 +167,43 @@ pub(super) fn lock_when(
     Ok((dir, state))
 }
 
+/// How `start` relays the container's sd_notify READY=1 (`crate::notify`).
+pub(super) struct NotifyStart<'a> {
+    pub host: &'a crate::notify::HostSocket,
+    /// MAINPID for the host: a foreground `run` gives its own pid (it is the process the
+    /// service manager watches, and it exits with the container); else the init's.
+    pub main_pid: Option<i32>,
+    /// A foreground `run` forwards the signals it gets while it waits.
+    pub forward_signals: bool,
+}
+
 /// `config`: the one this process created the container with, if it did; else read back.
-pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Error> {
+/// With `notify`, returns once the container said READY=1 (relayed) or its init exited,
+/// waiting without the container's lock.
+pub(super) fn start(
+    c: &mut Container,
+    config: Option<&Spec>,
+    notify: Option<&NotifyStart<'_>>,
+) -> Result<(), Error> {
+    let relay = start_locked(c, config, notify.map(|n| n.host))?;
+    let (Some(relay), Some(n)) = (relay, notify) else {
+        return Ok(());
+    };
+    // A reaped or vanished init has nothing left to report ready.
+    let Ok(init) = super::pidfd::of_init(&c.state) else {
+        return Ok(());
+    };
+    let main_pid = n.main_pid.unwrap_or(c.state.pid);
+    let forward = n.forward_signals.then_some(c.state.pid);
+    relay.wait(std::os::fd::AsFd::as_fd(&init), main_pid, forward)?;
+    Ok(())
+}
+
+fn start_locked(
+    c: &mut Container,
+    config: Option<&Spec>,
+    notify: Option<&crate::notify::HostSocket>,
+) -> Result<Option<crate::notify::Relay>, Error> {
     let (dir, state) = lock_when(
         c,
         |s| s == Status::Created,
@@ -183,6 +218,10 @@ pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Erro
         }
     };
     crate::pause_point::pause_at("start:locked");
+    // Bound before the init is released: the container may notify as soon as it runs.
+    let relay = notify
+        .map(|host| crate::notify::bind_relay(dir.fd(), host))
+        .transpose()?;
     let mut forwarded = Ok(());
     let mut on_listener = |fd| {
         forwarded = send_seccomp_listener(&state, config, fd, state.pid);
@@ -203,7 +242,7 @@ pub(super) fn start(c: &mut Container, config: Option<&Spec>) -> Result<(), Erro
         }
     }
     c.state = state;
-    Ok(())
+    Ok(relay)
 }
 
 /// Sends a SCMP_ACT_NOTIFY listener to the agent at listenerPath; `pid` is the process

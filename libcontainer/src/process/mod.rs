@@ -21,6 +21,7 @@ pub use fds::reserve_preserved_fds;
 pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use relay::relay_terminal;
 pub use stdio::{prepare_stdio, PreparedStdio};
+pub(crate) use wait::forwarded as forwarded_signals;
 pub use wait::wait_forwarding_signals;
 
 use crate::channel::{channel_pair, Msg};

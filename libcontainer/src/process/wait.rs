@@ -7,7 +7,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 /// Signals that are the job of the container, not of berth's own process.
-pub(super) fn forwarded() -> SigSet {
+pub(crate) fn forwarded() -> SigSet {
     let mut set = SigSet::empty();
     for sig in Signal::iterator() {
         if !matches!(
