@@ -2,9 +2,9 @@
 //!
 //! The module graph flows one way, lower layers first: `spec` → the helpers the setup steps
 //! share (`identity`, `mount_api`, `pause_point`, then `proc_root`) → one module per concept
-//! (`namespaces`, `idmap`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`,
+//! (`namespaces`, `idmap`, `activation`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`,
 //! `hooks`, `tty`, `channel`, `attributes`) → `state` → `process` → `container` (and
-//! `features`) → this crate's root. A lower module never imports a higher one;
+//! `features`, `notify`) → this crate's root. A lower module never imports a higher one;
 //! `tests/layering.rs` holds the same list and fails on an import against it. See
 //! docs/process-model.md for which process does what, in which order, over which channel.
 #![doc = include_str!("guide.md")]

@@ -14,7 +14,6 @@ const LAYERS: &[&[&str]] = &[
     // One concept each: peers, which may use each other but nothing above.
     &[
         "namespaces",
-        "notify",
         "activation",
         "idmap",
         "rootfs",
@@ -30,7 +29,8 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["state"],
     &["process"],
-    &["container", "features"],
+    // The sd_notify relay serves `start` and uses the process layer's signal list.
+    &["container", "features", "notify"],
     // lib.rs: the public API, its re-exports and facade modules (spec's is the oci-spec
     // re-export, which lives in spec.rs itself).
     &["<root>"],
