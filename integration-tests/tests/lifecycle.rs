@@ -298,14 +298,11 @@ fn version_flag() {
 }
 
 #[test]
-fn systemd_cgroup_and_rootless_are_refused() {
-    if skip_for_runc("runc supports --systemd-cgroup and rootless mode") {
+fn rootless_is_refused() {
+    if skip_for_runc("runc supports rootless mode") {
         return;
     }
-    let env = TestEnv::new("systemd_cgroup_refused");
-    env.rt
-        .run_cmd(&["--systemd-cgroup", "list"])
-        .assert_fails_naming(&["--systemd-cgroup"]);
+    let env = TestEnv::new("rootless_refused");
     env.rt
         .run_cmd(&["--rootless", "true", "list"])
         .assert_fails_naming(&["--rootless"]);

@@ -6,9 +6,15 @@ use libcontainer::tty::ConsoleSocket;
 use libcontainer::{Container, ContainerBuilder, Created, Error};
 use std::path::Path;
 
-fn builder(root: &Path, args: &CreateArgs) -> Result<ContainerBuilder, CliError> {
+/// `systemd_cgroup`: the global `--systemd-cgroup`.
+fn builder(
+    root: &Path,
+    args: &CreateArgs,
+    systemd_cgroup: bool,
+) -> Result<ContainerBuilder, CliError> {
     let mut b = ContainerBuilder::new(&args.id)?
         .root(root)
+        .systemd_cgroup(systemd_cgroup)
         .no_pivot(args.no_pivot)
         .no_new_keyring(args.no_new_keyring)
         .preserve_fds(args.preserve_fds);
@@ -24,8 +30,8 @@ fn builder(root: &Path, args: &CreateArgs) -> Result<ContainerBuilder, CliError>
     Ok(b)
 }
 
-pub fn create(root: &Path, args: &CreateArgs) -> Result<i32, CliError> {
-    builder(root, args)?.create()?;
+pub fn create(root: &Path, args: &CreateArgs, systemd_cgroup: bool) -> Result<i32, CliError> {
+    builder(root, args, systemd_cgroup)?.create()?;
     Ok(0)
 }
 
@@ -37,7 +43,7 @@ pub fn start(root: &Path, args: &IdArg) -> Result<i32, CliError> {
 /// create + start; in the foreground, waits (forwarding signals to the init), deletes the
 /// container (unless --keep) and exits with its status (128+N when signal N killed it).
 /// A terminal without --console-socket is relayed by berth itself, as runc does.
-pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
+pub fn run(root: &Path, args: &RunArgs, systemd_cgroup: bool) -> Result<i32, CliError> {
     let id = &args.create.id;
     let bundle = args.create.bundle.as_deref().unwrap_or(Path::new("."));
     // Parsed once, here, to see whether it wants a terminal; a config that does not load is
@@ -54,7 +60,7 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<i32, CliError> {
     } else {
         None
     };
-    let mut b = builder(root, &args.create)?;
+    let mut b = builder(root, &args.create, systemd_cgroup)?;
     if let Some(config) = config {
         b = b.config(config);
     }

@@ -127,9 +127,9 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
     }
     let root = g.root.as_path();
     match command {
-        Command::Create(a) => lifecycle::create(root, a),
+        Command::Create(a) => lifecycle::create(root, a, g.systemd_cgroup),
         Command::Start(a) => lifecycle::start(root, a),
-        Command::Run(a) => lifecycle::run(root, a),
+        Command::Run(a) => lifecycle::run(root, a, g.systemd_cgroup),
         Command::Kill(a) => lifecycle::kill(root, a),
         Command::Delete(a) => lifecycle::delete(root, a),
         Command::State(a) => inspect::state(root, a),
@@ -178,14 +178,9 @@ fn command_name(args: impl Iterator<Item = std::ffi::OsString>) -> Option<std::f
     None
 }
 
-/// Refused rather than ignored: an engine asking for systemd cgroups or rootless mode would
-/// otherwise get a container that silently is not what it asked for.
+/// Refused rather than ignored: an engine asking for rootless mode would otherwise get a
+/// container that silently is not what it asked for.
 fn check_unsupported(g: &GlobalOpts) -> Result<(), CliError> {
-    if g.systemd_cgroup {
-        return Err(CliError::Unsupported {
-            flag: "--systemd-cgroup",
-        });
-    }
     let rootless = match g.rootless {
         None | Some(Rootless::False) => false,
         Some(Rootless::True) => true,

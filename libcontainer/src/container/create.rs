@@ -24,7 +24,11 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let given = b.config.take();
     let checked = check_config(&b, given)?;
     let linux = checked.spec.linux().as_ref();
-    let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = match b.systemd_cgroup {
+        true => cgroups::resolve_systemd(cgroups_path, &b.id)?,
+        false => cgroups::resolve(cgroups_path, &b.id)?,
+    };
     cgroups::check_not_frozen(&cgroup)?;
     let dir = StateDir::create(&b.root, &b.id)?;
     let mut made = Made {

@@ -152,6 +152,7 @@ pub struct ContainerBuilder {
     pub(crate) no_new_keyring: bool,
     pub(crate) preserve_fds: u32,
     pub(crate) config: Option<oci_spec::runtime::Spec>,
+    pub(crate) systemd_cgroup: bool,
 }
 
 impl ContainerBuilder {
@@ -171,6 +172,7 @@ impl ContainerBuilder {
             no_new_keyring: false,
             preserve_fds: 0,
             config: None,
+            systemd_cgroup: false,
         })
     }
     /// State root; default `/run/berth`.
@@ -197,6 +199,12 @@ impl ContainerBuilder {
     }
     pub fn no_new_keyring(mut self, yes: bool) -> Self {
         self.no_new_keyring = yes;
+        self
+    }
+    /// runc's `--systemd-cgroup`: the cgroup is a transient scope systemd makes (cgroup v2
+    /// hosts with systemd only), named by `linux.cgroupsPath` as `slice:prefix:name`.
+    pub fn systemd_cgroup(mut self, yes: bool) -> Self {
+        self.systemd_cgroup = yes;
         self
     }
     /// Pass fds 3..3+n of the caller to the container process.
