@@ -249,6 +249,12 @@ fn bad_cgroups_path_fails_naming_it_and_leaves_nothing() {
 /// flag fails, naming itself, and leaves no state dir, cgroup or process.
 #[test]
 fn without_a_reachable_systemd_the_flag_fails_naming_itself() {
+    let host_has_systemd = Path::new("/run/systemd/system").is_dir();
+    if is_runc() && host_has_systemd {
+        // As root, runc falls back to systemd's private socket (/run/systemd/private).
+        eprintln!("skipped for runc: it does not need the bus when systemd runs");
+        return;
+    }
     let env = TestEnv::new("sd_no_bus");
     let id = env.id();
     let b = env.bundle(&["true"]);
@@ -273,7 +279,6 @@ fn without_a_reachable_systemd_the_flag_fails_naming_itself() {
     out.assert_fails_naming(words);
     assert_nothing_left(&env.rt.root, &id, &b.dir);
     if !is_runc() {
-        let host_has_systemd = Path::new("/run/systemd/system").is_dir();
         let why = if host_has_systemd {
             "system D-Bus"
         } else {
