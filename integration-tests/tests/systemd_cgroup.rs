@@ -142,7 +142,7 @@ fn limits_are_on_the_unit_and_in_the_files_and_update_survives_daemon_reload() {
 
 #[test]
 #[ignore = "needs systemd as PID 1: scripts/systemd-tests.sh"]
-fn pause_ps_and_kill_all_act_on_the_scope() {
+fn pause_ps_events_and_kill_all_act_on_the_scope() {
     let env = TestEnv::new("sd_ops");
     let id = env.id();
     let b = env.bundle(&["sh", "-c", "sleep 1000 & exec sleep 1000"]);
@@ -167,6 +167,10 @@ fn pause_ps_and_kill_all_act_on_the_scope() {
     listed.sort();
     assert_eq!(listed, procs);
     assert_eq!(procs.len(), 2, "sh's sleep and the init's");
+    let events = env.rt.run_cmd(&["events", "--stats", &id]);
+    events.assert_ok("events --stats");
+    let stats: serde_json::Value = serde_json::from_str(&events.stdout).unwrap();
+    assert_eq!(stats["data"]["pids"]["current"], 2, "{stats}");
     env.rt
         .run_cmd(&["kill", "--all", &id, "KILL"])
         .assert_ok("kill --all");
@@ -286,4 +290,68 @@ fn without_a_reachable_systemd_the_flag_fails_naming_itself() {
         };
         integration_tests::assert_contains(&out.stderr, why);
     }
+}
+
+/// podman with `--cgroup-manager systemd` runs the runtime with `--systemd-cgroup` and a
+/// `machine.slice:libpod:<id>` cgroupsPath: the container lands in that scope.
+#[test]
+#[ignore = "needs systemd as PID 1: scripts/systemd-tests.sh"]
+fn podman_with_the_systemd_cgroup_manager() {
+    let env = TestEnv::new("sd_podman");
+    let b = env.bundle(&["true"]);
+    b.save();
+    let dir = env.dir.join("podman");
+    let podman = |args: &[&str]| {
+        let out = Command::new("podman")
+            .arg("--root")
+            .arg(dir.join("storage"))
+            .arg("--runroot")
+            .arg(dir.join("run"))
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "systemd"])
+            .args(["--events-backend", "file", "--runtime"])
+            .arg(&env.rt.bin)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "podman {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let rootfs = b.rootfs();
+    let rootfs = rootfs.to_str().unwrap();
+    let id = podman(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--rootfs",
+        rootfs,
+        "sleep",
+        "1000",
+    ]);
+    let pid: i64 = podman(&["inspect", "--format", "{{.State.Pid}}", &id])
+        .parse()
+        .unwrap();
+    let unit = format!("libpod-{id}.scope");
+    assert_eq!(cgroup_of(pid), format!("/machine.slice/{unit}"));
+    assert_eq!(unit_property(&unit, "ActiveState"), "active");
+    podman(&["rm", "-f", "-t", "0", &id]);
+    assert_unit_gone(&unit, &format!("/machine.slice/{unit}"));
+}
+
+/// runc's extra unit properties from annotations are refused, not silently dropped.
+#[test]
+fn systemd_property_annotations_are_refused() {
+    if integration_tests::skip_for_runc("runc sets org.systemd.property.* on the unit") {
+        return;
+    }
+    let env = TestEnv::new("sd_annotations");
+    let id = env.id();
+    let mut b = env.bundle(&["true"]);
+    b.config["annotations"] = json!({"org.systemd.property.TimeoutStopUSec": "uint64 1000000"});
+    b.save();
+    let out = env
+        .rt
+        .run_cmd(&["--systemd-cgroup", "run", "--bundle", b.path_str(), &id]);
+    out.assert_fails_naming(&["org.systemd.property.TimeoutStopUSec"]);
+    assert_nothing_left(&env.rt.root, &id, &b.dir);
 }

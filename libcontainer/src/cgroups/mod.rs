@@ -166,7 +166,24 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, Cgr
 /// `resolve` under `--systemd-cgroup`: `cgroupsPath` is `slice:prefix:name` (empty: the
 /// scope `berth-<id>.scope` in `system.slice`), the cgroup the scope's. Fails, naming the
 /// flag, unless systemd runs here with its bus reachable on a pure cgroup v2 host.
-pub fn resolve_systemd(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
+///
+/// runc's `org.systemd.property.<Name>` annotations (extra unit properties in GVariant text)
+/// are refused, naming the annotation, rather than ignored.
+pub fn resolve_systemd(
+    cgroups_path: Option<&Path>,
+    id: &str,
+    annotations: Option<&std::collections::HashMap<String, String>>,
+) -> Result<CgroupPaths, CgroupError> {
+    if let Some(key) = annotations
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| k.starts_with("org.systemd.property."))
+    {
+        return Err(CgroupError::Systemd {
+            reason: format!("annotation {key}: extra unit properties are not supported"),
+        });
+    }
     systemd::resolve(cgroups_path, id)
 }
 

@@ -26,7 +26,10 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let linux = checked.spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cgroup = match b.systemd_cgroup {
-        true => cgroups::resolve_systemd(cgroups_path, &b.id)?,
+        true => {
+            let annotations = checked.spec.annotations().as_ref();
+            cgroups::resolve_systemd(cgroups_path, &b.id, annotations)?
+        }
         false => cgroups::resolve(cgroups_path, &b.id)?,
     };
     cgroups::check_not_frozen(&cgroup)?;
