@@ -100,8 +100,9 @@ trap 'rm -rf "$share"' EXIT
 
 append="console=ttyS0 quiet loglevel=3 panic=-1"
 if [ -n "$SYSTEMD" ]; then
+	# apparmor=0: as on our hosts, so podman asks for no profile (berth has no AppArmor).
 	append="$append v2vm.systemd=1 systemd.unit=v2vm.target systemd.show_status=0 \
-systemd.unified_cgroup_hierarchy=1"
+systemd.unified_cgroup_hierarchy=1 apparmor=0"
 fi
 rc=0
 timeout -k 10 "${V2VM_TIMEOUT:-1500}" \
