@@ -355,3 +355,32 @@ fn systemd_property_annotations_are_refused() {
     out.assert_fails_naming(&["org.systemd.property.TimeoutStopUSec"]);
     assert_nothing_left(&env.rt.root, &id, &b.dir);
 }
+
+/// A container whose record is lost: `delete --force` finds its scope from the stored
+/// config's `slice:prefix:name`, kills what runs there, and systemd drops the empty scope.
+#[test]
+#[ignore = "needs systemd as PID 1: scripts/systemd-tests.sh"]
+fn delete_force_of_a_broken_container_empties_its_scope() {
+    if integration_tests::skip_for_runc("runc cannot load a container without its state.json") {
+        return;
+    }
+    let env = TestEnv::new("sd_broken");
+    let id = env.id();
+    let mut b = env.bundle(&["sleep", "1000"]);
+    b.linux()["cgroupsPath"] = json!(format!("machine.slice:berthtest:{id}"));
+    create(&env, &b, &id);
+    let pid = init_pid(&env, &id);
+    std::fs::remove_file(env.rt.root.join(&id).join("state.json")).expect("losing state.json");
+    env.rt
+        .run_cmd(&["delete", "--force", &id])
+        .assert_ok("delete --force");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "init {pid} alive"
+    );
+    let unit = format!("berthtest-{id}.scope");
+    integration_tests::poll(integration_tests::STATE_TIMEOUT, "the scope to go", || {
+        (systemctl(&["status", &unit]).status.code() == Some(4)).then_some(())
+    });
+    assert_unit_gone(&unit, &format!("/machine.slice/{unit}"));
+}

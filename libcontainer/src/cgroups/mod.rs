@@ -380,8 +380,18 @@ pub fn planned(paths: &CgroupPaths) -> CgroupPaths {
 /// proof (a config naming `dbus.service` for container `db`), so a cgroup holding a process
 /// of berth's own pid namespace, a host process no container with a pid namespace of its
 /// own has, is not taken either. Others are left, with a warning in `warnings`.
+///
+/// A `slice:prefix:name` path (a container made with `--systemd-cgroup`) is taken as the
+/// scope's cgroup on a v2 host, with the same checks; the scope itself goes when it is empty.
 pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
-    let mut paths = resolve(cgroups_path, id)?;
+    let scope = cgroups_path.and_then(|p| systemd::scope_dir(p, id));
+    let mut paths = match scope {
+        Some(h) => CgroupPaths {
+            hierarchies: vec![h],
+            ..Default::default()
+        },
+        None => resolve(cgroups_path, id)?,
+    };
     let mut warnings = Vec::new();
     for h in &mut paths.hierarchies {
         if !h.path.is_dir() {

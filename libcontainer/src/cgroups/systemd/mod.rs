@@ -68,6 +68,29 @@ pub(crate) fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPat
     })
 }
 
+/// The cgroup directory of the scope `cgroups_path` names (`slice:prefix:name`, so not an
+/// fs path), for a container whose record is lost; None for another form or a host that is
+/// not pure v2.
+pub(crate) fn scope_dir(cgroups_path: &Path, id: &str) -> Option<Hierarchy> {
+    let text = cgroups_path.to_str()?;
+    if !text.contains(':') {
+        return None;
+    }
+    let unit = Unit::parse(Some(text), id).ok()?;
+    let layout = Layout::detect().ok()?;
+    let mount = layout.unified().filter(|_| layout.mode == Mode::V2)?;
+    let inside = unit.cgroup().ok()?;
+    Some(Hierarchy {
+        controllers: Vec::new(),
+        unified: true,
+        mount_point: mount.mount_point.clone(),
+        path: mount
+            .mount_point
+            .join(inside.strip_prefix("/").unwrap_or(&inside)),
+        created: Vec::new(),
+    })
+}
+
 /// systemd is PID 1 here and its bus socket accepts a connection. A plain connect, not zbus:
 /// see the module comment.
 fn check_host() -> Result<(), CgroupError> {
