@@ -16,6 +16,11 @@
 #
 #   V2VM_SYSTEMD=1 scripts/v2vm.sh sh -c 'systemctl --version && BERTH_BIN=$PWD/target/release/berth target/debug/deps/mytest-HASH --ignored'
 #
+# COMMAND runs as root from the caller's directory, in v2vm-run.service (system.slice), with
+# none of the caller's environment (set variables inside `sh -c`) and no network; the host's
+# binaries are there (runc, podman, systemd-run: `systemd-run --wait -p Type=notify ...` runs
+# a command as a service with NOTIFY_SOCKET set). scripts/systemd-tests.sh is an example.
+#
 # The VM is killed after V2VM_TIMEOUT seconds (default 1500): status 124.
 set -eu
 
