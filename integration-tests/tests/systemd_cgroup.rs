@@ -88,6 +88,7 @@ fn limits_are_on_the_unit_and_in_the_files_and_update_survives_daemon_reload() {
         "memory": {"limit": 64 * MIB},
         "pids": {"limit": 42},
         "cpu": {"quota": 50000, "period": 100000},
+        "unified": {"memory.high": (48 * MIB).to_string()},
     });
     create(&env, &b, &id);
     let unit = format!("berthtest-{id}.scope");
@@ -97,7 +98,9 @@ fn limits_are_on_the_unit_and_in_the_files_and_update_survives_daemon_reload() {
     assert_eq!(unit_property(&unit, "MemoryMax"), (64 * MIB).to_string());
     assert_eq!(unit_property(&unit, "TasksMax"), "42");
     assert_eq!(unit_property(&unit, "CPUQuotaPerSecUSec"), "500ms");
+    assert_eq!(unit_property(&unit, "MemoryHigh"), (48 * MIB).to_string());
     assert_eq!(cgroup_file(&cgroup, "memory.max"), (64 * MIB).to_string());
+    assert_eq!(cgroup_file(&cgroup, "memory.high"), (48 * MIB).to_string());
     assert_eq!(cgroup_file(&cgroup, "pids.max"), "42");
     assert_eq!(cgroup_file(&cgroup, "cpu.max"), "50000 100000");
 

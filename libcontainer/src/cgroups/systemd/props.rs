@@ -95,22 +95,72 @@ pub(crate) fn resources(res: &LinuxResources) -> Result<Vec<Property>, CgroupErr
     {
         out.push(("IOWeight", Value::U64(io_weight(w))));
     }
-    if let Some(v) = res
-        .unified()
-        .as_ref()
-        .and_then(|u| u.get("memory.high"))
-        .map(|v| v.trim())
-    {
-        let high = match v {
-            "max" => INFINITY,
-            v => v.parse().map_err(|_| CgroupError::InvalidResource {
-                field: "unified.memory.high".into(),
-                reason: format!("{v:?} is neither a number nor \"max\""),
-            })?,
-        };
-        out.push(("MemoryHigh", Value::U64(high)));
+    if let Some(map) = res.unified() {
+        let mut keys: Vec<_> = map.iter().collect();
+        keys.sort();
+        for (key, value) in keys {
+            unified(key, value.trim(), &mut out)?;
+        }
     }
     Ok(out)
+}
+
+/// runc's conversion of the `unified` keys systemd has a property for; the others are only
+/// written to the files. After the converted resources, so they win, as in the files.
+fn unified(key: &str, v: &str, out: &mut Vec<Property>) -> Result<(), CgroupError> {
+    let bad = || CgroupError::InvalidResource {
+        field: format!("unified.{key}"),
+        reason: format!("{v:?} is not a value systemd can take"),
+    };
+    let max_or_num = || match v {
+        "max" => Ok(INFINITY),
+        v => v.parse::<u64>().map_err(|_| bad()),
+    };
+    let name = match key {
+        "memory.high" => "MemoryHigh",
+        "memory.low" => "MemoryLow",
+        "memory.min" => "MemoryMin",
+        "memory.max" => "MemoryMax",
+        "memory.swap.max" => "MemorySwapMax",
+        "pids.max" => "TasksMax",
+        "cpu.weight" => {
+            let w = v.parse::<u64>().map_err(|_| bad())?;
+            out.push(("CPUWeight", Value::U64(w)));
+            return Ok(());
+        }
+        "cpu.max" => {
+            let mut f = v.split_whitespace();
+            let quota = match f.next() {
+                Some("max") => -1,
+                Some(q) => q.parse::<i64>().map_err(|_| bad())?,
+                None => return Err(bad()),
+            };
+            let period = f
+                .next()
+                .map(str::parse::<u64>)
+                .transpose()
+                .map_err(|_| bad())?;
+            if f.next().is_some() {
+                return Err(bad());
+            }
+            cpu_quota(Some(quota), period.or(Some(DEFAULT_PERIOD_US)), out);
+            return Ok(());
+        }
+        "cpuset.cpus" | "cpuset.mems" => {
+            let name = match key {
+                "cpuset.cpus" => "AllowedCPUs",
+                _ => "AllowedMemoryNodes",
+            };
+            out.push((
+                name,
+                Value::Bytes(cpuset_mask(&format!("unified.{key}"), v)?),
+            ));
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    out.push((name, Value::U64(max_or_num()?)));
+    Ok(())
 }
 
 /// A negative limit is "no limit".
@@ -289,6 +339,29 @@ mod tests {
         let p = props(json!({"pids": {"limit": -1}, "memory": {"limit": -1}}));
         assert!(p.contains(&("TasksMax", Value::U64(u64::MAX))));
         assert!(p.contains(&("MemoryMax", Value::U64(u64::MAX))));
+    }
+
+    #[test]
+    fn unified_keys_systemd_knows_become_properties() {
+        let p = props(json!({"unified": {
+            "memory.high": "max", "pids.max": "7", "cpu.max": "25000 50000",
+            "cpu.weight": "300", "io.max": "8:0 rbps=1"
+        }}));
+        let want = [
+            ("CPUQuotaPerSecUSec", Value::U64(500_000)),
+            ("CPUQuotaPeriodUSec", Value::U64(50_000)),
+            ("CPUWeight", Value::U64(300)),
+            ("MemoryHigh", Value::U64(u64::MAX)),
+            ("TasksMax", Value::U64(7)),
+        ];
+        assert_eq!(p, want);
+        for bad in [json!({"pids.max": "x"}), json!({"cpu.max": "1 2 3"})] {
+            let res = serde_json::from_value(json!({ "unified": bad })).unwrap();
+            assert!(resources(&res)
+                .unwrap_err()
+                .to_string()
+                .contains("unified."));
+        }
     }
 
     #[test]
