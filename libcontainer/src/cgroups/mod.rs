@@ -385,9 +385,9 @@ pub fn planned(paths: &CgroupPaths) -> CgroupPaths {
 /// scope's cgroup on a v2 host, with the same checks; the scope itself goes when it is empty.
 pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
     let scope = cgroups_path.and_then(|p| systemd::scope_dir(p, id));
-    let mut paths = match scope {
-        Some(h) => CgroupPaths {
-            hierarchies: vec![h],
+    let mut paths = match &scope {
+        Some((h, _)) => CgroupPaths {
+            hierarchies: vec![h.clone()],
             ..Default::default()
         },
         None => resolve(cgroups_path, id)?,
@@ -417,6 +417,13 @@ pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, Cgr
         warnings.push(format!("cgroup {} left as it is: {why}", h.path.display()));
     }
     paths.warnings = warnings;
+    // A scope taken as the container's is stopped too: emptied and removed behind systemd's
+    // back, it may never see it empty, and stay listed.
+    if let Some((_, unit)) =
+        scope.filter(|_| paths.hierarchies.iter().all(|h| !h.created.is_empty()))
+    {
+        paths.systemd = Some(Box::new(unit));
+    }
     Ok(paths)
 }
 

@@ -71,7 +71,7 @@ pub(crate) fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPat
 /// The cgroup directory of the scope `cgroups_path` names (`slice:prefix:name`, so not an
 /// fs path), for a container whose record is lost; None for another form or a host that is
 /// not pure v2.
-pub(crate) fn scope_dir(cgroups_path: &Path, id: &str) -> Option<Hierarchy> {
+pub(crate) fn scope_dir(cgroups_path: &Path, id: &str) -> Option<(Hierarchy, Unit)> {
     let text = cgroups_path.to_str()?;
     if !text.contains(':') {
         return None;
@@ -80,7 +80,7 @@ pub(crate) fn scope_dir(cgroups_path: &Path, id: &str) -> Option<Hierarchy> {
     let layout = Layout::detect().ok()?;
     let mount = layout.unified().filter(|_| layout.mode == Mode::V2)?;
     let inside = unit.cgroup().ok()?;
-    Some(Hierarchy {
+    let h = Hierarchy {
         controllers: Vec::new(),
         unified: true,
         mount_point: mount.mount_point.clone(),
@@ -88,7 +88,8 @@ pub(crate) fn scope_dir(cgroups_path: &Path, id: &str) -> Option<Hierarchy> {
             .mount_point
             .join(inside.strip_prefix("/").unwrap_or(&inside)),
         created: Vec::new(),
-    })
+    };
+    Some((h, unit))
 }
 
 /// systemd is PID 1 here and its bus socket accepts a connection. A plain connect, not zbus:
