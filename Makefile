@@ -3,7 +3,7 @@ CARGO ?= cargo
 BERTH := $(CURDIR)/target/release/berth
 RUNC = $(shell command -v runc)
 
-.PHONY: build deps demo test lint unit example integration engines engines-runc cgroup-v2 conformance-runc conformance-berth \
+.PHONY: build deps demo test lint unit example integration engines engines-runc cgroup-v2 cgroup-systemd conformance-runc conformance-berth \
 	bench profile hot-symbols conformance soak fuzz clean
 
 build:
@@ -16,12 +16,13 @@ demo: deps build
 	BERTH=$(BERTH) scripts/demo.sh
 
 # The whole suite: style; unit tests (forked children that mount, unshare, filter and cgroup
-# for real); the cgroup tests again inside a small cgroup v2 VM; berth driven through its
+# for real); the cgroup tests again inside a small cgroup v2 VM, and the systemd cgroup
+# driver's in the same VM booting systemd (against runc too); berth driven through its
 # command line from inside real containers, ending with a leak check; podman, containerd and
 # dockerd driving berth, and the same suites on runc; and the conformance
 # suite against runc (proving the suite) and berth. Failures listed in
 # oci-conformance/KNOWN-FAILURES.md are expected, anything else fails the run.
-test: deps build lint unit example cgroup-v2 integration engines engines-runc conformance-runc conformance-berth fuzz
+test: deps build lint unit example cgroup-v2 cgroup-systemd integration engines engines-runc conformance-runc conformance-berth fuzz
 
 lint:
 	$(CARGO) fmt --all --check
@@ -37,6 +38,9 @@ example:
 
 cgroup-v2:
 	scripts/v2-tests.sh
+
+cgroup-systemd:
+	scripts/systemd-tests.sh
 
 integration: build
 	BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests

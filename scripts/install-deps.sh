@@ -4,7 +4,8 @@
 set -eu
 need=""
 for pair in busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine strace:strace \
-    podman:podman ctr:containerd dockerd:docker.io newuidmap:uidmap; do
+    podman:podman ctr:containerd dockerd:docker.io qemu-system-x86_64:qemu-system-x86 \
+    busctl:systemd dbus-daemon:dbus newuidmap:uidmap; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done

@@ -59,7 +59,8 @@ fn linux() -> LinuxFeature {
     let mut cgroup = Cgroup::default();
     cgroup.set_v1(Some(true));
     cgroup.set_v2(Some(true));
-    cgroup.set_systemd(Some(false));
+    // --systemd-cgroup (cgroups::systemd); not as a user's systemd (rootless).
+    cgroup.set_systemd(Some(true));
     cgroup.set_systemd_user(Some(false));
     // rdma.max is written on both hierarchies (cgroups::v1, cgroups::v2).
     cgroup.set_rdma(Some(true));

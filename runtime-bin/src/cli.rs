@@ -63,7 +63,8 @@ pub struct GlobalOpts {
     /// Log debug messages too
     #[arg(long)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported: berth exits with an error)
+    /// Have systemd make the container's cgroup, a transient scope (cgroupsPath is then
+    /// slice:prefix:name); for create and run, later commands find the scope in the state
     #[arg(long)]
     pub systemd_cgroup: bool,
     /// Rootless cgroups: true, false or auto (default: rootless when not root, or when in a

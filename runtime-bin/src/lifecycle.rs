@@ -6,10 +6,17 @@ use libcontainer::ConsoleSocket;
 use libcontainer::{Container, ContainerBuilder, Created, Error};
 use std::path::Path;
 
-fn builder(root: &Path, args: &CreateArgs, rootless: bool) -> Result<ContainerBuilder, CliError> {
+/// `rootless`: `--rootless` resolved; `systemd_cgroup`: the global `--systemd-cgroup`.
+fn builder(
+    root: &Path,
+    args: &CreateArgs,
+    rootless: bool,
+    systemd_cgroup: bool,
+) -> Result<ContainerBuilder, CliError> {
     let mut b = ContainerBuilder::new(&args.id)?
         .root(root)
         .rootless(rootless)
+        .systemd_cgroup(systemd_cgroup)
         .no_pivot(args.no_pivot)
         .no_new_keyring(args.no_new_keyring)
         .preserve_fds(args.preserve_fds);
@@ -39,8 +46,13 @@ fn notify_socket() -> Result<Option<libcontainer::HostSocket>, CliError> {
     Ok(Some(host))
 }
 
-pub fn create(root: &Path, args: &CreateArgs, rootless: bool) -> Result<i32, CliError> {
-    builder(root, args, rootless)?.create()?;
+pub fn create(
+    root: &Path,
+    args: &CreateArgs,
+    rootless: bool,
+    systemd_cgroup: bool,
+) -> Result<i32, CliError> {
+    builder(root, args, rootless, systemd_cgroup)?.create()?;
     Ok(0)
 }
 
@@ -57,7 +69,12 @@ pub fn start(root: &Path, args: &IdArg) -> Result<i32, CliError> {
 /// create + start; in the foreground, waits (forwarding signals to the init), deletes the
 /// container (unless --keep) and exits with its status (128+N when signal N killed it).
 /// A terminal without --console-socket is relayed by berth itself, as runc does.
-pub fn run(root: &Path, args: &RunArgs, rootless: bool) -> Result<i32, CliError> {
+pub fn run(
+    root: &Path,
+    args: &RunArgs,
+    rootless: bool,
+    systemd_cgroup: bool,
+) -> Result<i32, CliError> {
     let id = &args.create.id;
     let bundle = args.create.bundle.as_deref().unwrap_or(Path::new("."));
     // Parsed once, here, to see whether it wants a terminal; a config that does not load is
@@ -74,7 +91,7 @@ pub fn run(root: &Path, args: &RunArgs, rootless: bool) -> Result<i32, CliError>
     } else {
         None
     };
-    let mut b = builder(root, &args.create, rootless)?;
+    let mut b = builder(root, &args.create, rootless, systemd_cgroup)?;
     if let Some(config) = config {
         b = b.config(config);
     }

@@ -15,7 +15,7 @@ mod rootless;
 mod spec_cmd;
 mod update_cmd;
 
-use cli::{Cli, Command, GlobalOpts};
+use cli::{Cli, Command};
 use error::CliError;
 use logging::Logger;
 use std::process::ExitCode;
@@ -120,7 +120,6 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
         print!("{}", version());
         return Ok(0);
     }
-    check_unsupported(g)?;
     let Some(command) = &cli.command else {
         let _ = cli::command().print_help();
         return Ok(0);
@@ -145,9 +144,11 @@ fn execute(cli: &Cli, logger: &Logger) -> Result<i32, CliError> {
     }
     let root = root.as_deref().unwrap_or(std::path::Path::new(""));
     match command {
-        Command::Create(a) => lifecycle::create(root, a, rootless::is_rootless(g)),
+        Command::Create(a) => {
+            lifecycle::create(root, a, rootless::is_rootless(g), g.systemd_cgroup)
+        }
         Command::Start(a) => lifecycle::start(root, a),
-        Command::Run(a) => lifecycle::run(root, a, rootless::is_rootless(g)),
+        Command::Run(a) => lifecycle::run(root, a, rootless::is_rootless(g), g.systemd_cgroup),
         Command::Kill(a) => lifecycle::kill(root, a),
         Command::Delete(a) => lifecycle::delete(root, a),
         Command::State(a) => inspect::state(root, a),
@@ -194,17 +195,6 @@ fn command_name(args: impl Iterator<Item = std::ffi::OsString>) -> Option<std::f
         }
     }
     None
-}
-
-/// Refused rather than ignored: an engine asking for systemd cgroups would otherwise get a
-/// container that silently is not what it asked for.
-fn check_unsupported(g: &GlobalOpts) -> Result<(), CliError> {
-    if g.systemd_cgroup {
-        return Err(CliError::Unsupported {
-            flag: "--systemd-cgroup",
-        });
-    }
-    Ok(())
 }
 
 /// runc prints the features indented, one field a line.

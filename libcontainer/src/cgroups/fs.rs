@@ -128,8 +128,11 @@ pub(crate) fn leave(h: &Hierarchy, pid: Pid) -> Result<(), CgroupError> {
 pub(crate) fn procs_recursive(dir: &Path, out: &mut Vec<Pid>) -> Result<(), CgroupError> {
     let procs = match std::fs::read_to_string(dir.join("cgroup.procs")) {
         Ok(text) => text,
-        // A sub-cgroup removed while we walk has no processes to report.
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        // A sub-cgroup removed while we walk has no processes to report; one being removed
+        // answers ENODEV (systemd removes a scope's cgroup as soon as it is empty).
+        Err(e) if e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV) => {
+            return Ok(())
+        }
         Err(source) => {
             return Err(CgroupError::Io {
                 path: dir.join("cgroup.procs"),

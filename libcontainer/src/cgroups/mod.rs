@@ -7,7 +7,8 @@
 //! (through cgroups-rs's per-controller types); `v2` converts them for a pure v2 host and
 //! `bpf` enforces the device list there; `unified` writes what goes to a cgroup2 hierarchy
 //! (hugetlb, `unified` keys); `validate` checks a config before anything exists; `freezer`
-//! pauses; `stats` and `stats_v2` read usage.
+//! pauses; `stats` and `stats_v2` read usage. `systemd` is the `--systemd-cgroup` driver: a
+//! transient scope from systemd, then the same file writes.
 //!
 //! Tests that need a pure v2 host are `#[ignore]`d here and run by scripts/v2-tests.sh in a VM.
 
@@ -19,6 +20,7 @@ mod hierarchy;
 mod rootless;
 pub mod stats;
 mod stats_v2;
+mod systemd;
 mod unified;
 mod unset;
 mod v1;
@@ -37,6 +39,7 @@ pub use devices::allow_creating;
 pub use freezer::{check_not_frozen, freeze, is_frozen, thaw};
 pub use rootless::{limits_set, not_writable};
 pub use stats::{oom_kills, stats, Stats};
+pub use systemd::Unit as SystemdUnit;
 pub use unset::without_unset_zeros;
 pub use validate::validate;
 
@@ -50,6 +53,11 @@ pub struct CgroupPaths {
     /// limits): not applied, reported by `create_and_enter` for the caller to show the user.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The transient scope under `--systemd-cgroup` (its cgroup is the one hierarchy); stopped
+    /// at delete, its properties set by update.
+    /// Boxed: most containers have none, and `CgroupPaths` is in every `Container`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<Box<SystemdUnit>>,
 }
 
 /// The container's cgroup on one hierarchy.
@@ -125,6 +133,12 @@ pub enum CgroupError {
     InvalidPath {
         /// The path at fault.
         path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// `--systemd-cgroup`: systemd or its bus refused or is missing.
+    #[error("--systemd-cgroup: {reason}")]
+    Systemd {
         /// What is wrong, in words.
         reason: String,
     },
@@ -208,7 +222,32 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, Cgr
     Ok(CgroupPaths {
         hierarchies: hierarchy::resolve(&layout, cgroups_path, id, &proc_cgroup)?,
         warnings: Vec::new(),
+        systemd: None,
     })
+}
+
+/// `resolve` under `--systemd-cgroup`: `cgroupsPath` is `slice:prefix:name` (empty: the
+/// scope `berth-<id>.scope` in `system.slice`), the cgroup the scope's. Fails, naming the
+/// flag, unless systemd runs here with its bus reachable on a pure cgroup v2 host.
+///
+/// runc's `org.systemd.property.<Name>` annotations (extra unit properties in GVariant text)
+/// are refused, naming the annotation, rather than ignored.
+pub fn resolve_systemd(
+    cgroups_path: Option<&Path>,
+    id: &str,
+    annotations: Option<&std::collections::HashMap<String, String>>,
+) -> Result<CgroupPaths, CgroupError> {
+    if let Some(key) = annotations
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| k.starts_with("org.systemd.property."))
+    {
+        return Err(CgroupError::Systemd {
+            reason: format!("annotation {key}: extra unit properties are not supported"),
+        });
+    }
+    systemd::resolve(cgroups_path, id)
 }
 
 /// Creates the cgroup directories, applies `resources`, and moves `pid` into the cgroup on every
@@ -242,6 +281,10 @@ fn create_and_enter_with(
     resources: Option<&LinuxResources>,
     devices_too: bool,
 ) -> Result<(), CgroupError> {
+    if let Some(unit) = paths.systemd.clone() {
+        let res = resources.map(without_unset_zeros).unwrap_or_default();
+        return systemd::create_and_enter(paths, &unit, pid, &res);
+    }
     let result = create_apply_enter(paths, pid, resources, devices_too);
     if result.is_err() {
         // The creation error is the one worth reporting; a leftover directory is named by
@@ -319,6 +362,9 @@ pub fn update(paths: &CgroupPaths, resources: &LinuxResources) -> Result<Vec<Str
     let resources = &without_unset_zeros(resources);
     validate(Some(resources))?;
     check_before_update(paths, resources)?;
+    if let Some(unit) = &paths.systemd {
+        systemd::update(unit, resources)?;
+    }
     let mut warnings = apply(paths, resources, false)?;
     if resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         warnings.push("linux.resources.devices: not changed by update".into());
@@ -387,13 +433,23 @@ pub fn pids(paths: &CgroupPaths) -> Result<Vec<Pid>, CgroupError> {
 
 /// Removes the directories berth created (the caller has killed every process first).
 pub fn destroy(paths: &CgroupPaths) -> Result<(), CgroupError> {
-    fs::remove_created(paths)
+    match &paths.systemd {
+        Some(unit) => systemd::destroy(paths, unit),
+        None => fs::remove_created(paths),
+    }
 }
 
 /// `paths` as `create_and_enter` will leave them if nobody else makes a directory meanwhile:
 /// with the directories that do not exist yet as `created`. Recorded before they are made,
 /// so a `delete --force` after a create that died part-way removes exactly those.
+///
+/// A systemd scope is not recorded: until it is started the name may be another's unit, and
+/// once started, systemd removes it by itself when its processes (which die with a create
+/// that died) are gone.
 pub fn planned(paths: &CgroupPaths) -> CgroupPaths {
+    if paths.systemd.is_some() {
+        return CgroupPaths::default();
+    }
     let mut out = paths.clone();
     for h in &mut out.hierarchies {
         h.created = fs::missing_dirs(h);
@@ -409,8 +465,18 @@ pub fn planned(paths: &CgroupPaths) -> CgroupPaths {
 /// proof (a config naming `dbus.service` for container `db`), so a cgroup holding a process
 /// of berth's own pid namespace, a host process no container with a pid namespace of its
 /// own has, is not taken either. Others are left, with a warning in `warnings`.
+///
+/// A `slice:prefix:name` path (a container made with `--systemd-cgroup`) is taken as the
+/// scope's cgroup on a v2 host, with the same checks; the scope itself goes when it is empty.
 pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, CgroupError> {
-    let mut paths = resolve(cgroups_path, id)?;
+    let scope = cgroups_path.and_then(|p| systemd::scope_dir(p, id));
+    let mut paths = match &scope {
+        Some((h, _)) => CgroupPaths {
+            hierarchies: vec![h.clone()],
+            ..Default::default()
+        },
+        None => resolve(cgroups_path, id)?,
+    };
     let mut warnings = Vec::new();
     for h in &mut paths.hierarchies {
         if !h.path.is_dir() {
@@ -436,6 +502,13 @@ pub fn salvage(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupPaths, Cgr
         warnings.push(format!("cgroup {} left as it is: {why}", h.path.display()));
     }
     paths.warnings = warnings;
+    // A scope taken as the container's is stopped too: emptied and removed behind systemd's
+    // back, it may never see it empty, and stay listed.
+    if let Some((_, unit)) =
+        scope.filter(|_| paths.hierarchies.iter().all(|h| !h.created.is_empty()))
+    {
+        paths.systemd = Some(Box::new(unit));
+    }
     Ok(paths)
 }
 
@@ -471,7 +544,7 @@ pub fn kill_all(paths: &CgroupPaths) -> Result<(), CgroupError> {
             .filter(|h| h.created.last() == Some(&h.path))
             .cloned()
             .collect(),
-        warnings: Vec::new(),
+        ..Default::default()
     };
     if owned.hierarchies.is_empty() {
         return Ok(());

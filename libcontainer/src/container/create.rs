@@ -50,8 +50,25 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     // Closed here once create returns (with `b`): the container holds the only copies.
     b.stdio = super::Stdio::default();
     let linux = checked.spec.linux().as_ref();
-    let cgroup = cgroups::resolve(linux.and_then(|l| l.cgroups_path().as_deref()), &b.id)?;
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = match b.systemd_cgroup {
+        true => {
+            let annotations = checked.spec.annotations().as_ref();
+            cgroups::resolve_systemd(cgroups_path, &b.id, annotations)?
+        }
+        false => cgroups::resolve(cgroups_path, &b.id)?,
+    };
     let cgroup = if b.rootless {
+        if b.systemd_cgroup {
+            // The per-user systemd manager is not driven (yet): refuse rather than make a
+            // system scope the user does not own.
+            return Err(cgroups::CgroupError::Systemd {
+                reason: "not supported for a rootless container (the user's own systemd \
+                         instance is not driven)"
+                    .into(),
+            }
+            .into());
+        }
         rootless_cgroup(cgroup, &checked.spec)?
     } else {
         cgroup

@@ -227,6 +227,7 @@ pub struct ContainerBuilder {
     pub(crate) rootless: bool,
     pub(crate) notify_socket: Option<crate::notify::HostSocket>,
     pub(crate) listen_fds: u32,
+    pub(crate) systemd_cgroup: bool,
 }
 
 impl ContainerBuilder {
@@ -250,6 +251,7 @@ impl ContainerBuilder {
             rootless: false,
             notify_socket: None,
             listen_fds: 0,
+            systemd_cgroup: false,
         })
     }
     /// State root; default `/run/berth`.
@@ -292,6 +294,12 @@ impl ContainerBuilder {
     /// cgroup, `pause`, `resume`, `update` and `events` refuse the container.
     pub fn rootless(mut self, yes: bool) -> Self {
         self.rootless = yes;
+        self
+    }
+    /// runc's `--systemd-cgroup`: the cgroup is a transient scope systemd makes (cgroup v2
+    /// hosts with systemd only), named by `linux.cgroupsPath` as `slice:prefix:name`.
+    pub fn systemd_cgroup(mut self, yes: bool) -> Self {
+        self.systemd_cgroup = yes;
         self
     }
     /// Pass fds 3..3+n of the caller to the container process.

@@ -502,6 +502,8 @@ pub fn parse_kill_signal(s: &str) -> Result<Option<Signal>, Error> {
 }
 
 /// One entry of `list`.
+// A `list` holds a handful of these, moved once: boxing every container would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Listed {
     /// A container whose record was read.

@@ -129,7 +129,7 @@ pub fn kill_broken(root: impl AsRef<Path>, id: &str, signal: Signal) -> Result<(
         .collect();
     let pids = cgroups::pids(&CgroupPaths {
         hierarchies: owned,
-        warnings: Vec::new(),
+        ..Default::default()
     })?;
     if pids.is_empty() {
         return Err(Error::Broken {
@@ -168,7 +168,7 @@ mod tests {
                     path: PathBuf::from(cgroup),
                     created: vec![PathBuf::from(cgroup)],
                 }],
-                warnings: Vec::new(),
+                ..Default::default()
             },
             namespace_paths: Default::default(),
         }

@@ -231,7 +231,7 @@ fn v2_only(cgroups_path: &Path) -> CgroupPaths {
     let proc_cgroup = read_file(Path::new("/proc/self/cgroup"));
     CgroupPaths {
         hierarchies: hierarchy::resolve(&layout, Some(cgroups_path), "x", &proc_cgroup).unwrap(),
-        warnings: Vec::new(),
+        ..Default::default()
     }
 }
 

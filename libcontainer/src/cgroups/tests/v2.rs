@@ -42,7 +42,7 @@ impl FakeV2 {
                 path: dir,
                 created: Vec::new(),
             }],
-            warnings: Vec::new(),
+            ..Default::default()
         };
         FakeV2 { root, paths }
     }
