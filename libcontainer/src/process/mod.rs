@@ -10,6 +10,8 @@ mod fds;
 mod init;
 mod join;
 mod keyring;
+mod plan;
+mod reexec;
 mod relay;
 pub mod sealed_exe;
 mod stage;
@@ -125,14 +127,18 @@ pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, 
     } else {
         nix::sched::CloneFlags::empty()
     };
+    let exec_init = exec_init_for(cfg, &child)?;
     let first = match clone_into(flags).map_err(ProcessError::Clone)? {
         Cloned::Child => {
+            if let Some(e) = &exec_init {
+                e.exec()
+            }
             drop(parent);
             stage::child_main(cfg, child, direct)
         }
         Cloned::Parent(pid) => pid,
     };
-    drop(child);
+    drop((child, exec_init));
     let mut init = None;
     let result = serve_child(cfg, &parent, events, first, direct, &mut init);
     if result.is_err() {
@@ -145,6 +151,24 @@ pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, 
         let _ = waitpid(first, None);
     }
     result
+}
+
+/// For a multithreaded caller, what the clone needs to exec a fresh init (reexec.rs); the
+/// plan names every fd the init adopts.
+fn exec_init_for(
+    cfg: &LaunchConfig,
+    child: &crate::channel::Channel,
+) -> Result<Option<reexec::ExecInit>, ProcessError> {
+    use std::os::fd::AsRawFd;
+    if !reexec::wanted() {
+        return Ok(None);
+    }
+    let plan = plan::encode_launch(cfg).map_err(ProcessError::Parent)?;
+    let mut keep = vec![cfg.start_listener.as_raw_fd()];
+    keep.extend(cfg.console_socket.map(AsRawFd::as_raw_fd));
+    keep.extend(cfg.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
+    let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
+    reexec::ExecInit::prepare(&plan, child, keep, preserve, close, true).map(Some)
 }
 
 fn serve_child(
