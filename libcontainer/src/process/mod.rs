@@ -21,7 +21,7 @@ mod wait;
 pub use fds::reserve_preserved_fds;
 pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use relay::relay_terminal;
-pub use wait::wait_forwarding_signals;
+pub use wait::{wait_child, wait_forwarding_signals};
 
 use crate::channel::{channel_pair, Msg};
 use crate::namespaces::NamespacePlan;
