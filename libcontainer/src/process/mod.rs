@@ -121,13 +121,18 @@ pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, 
     let (parent, child) = channel_pair()?;
     // Joining a namespace by path must happen before new ones are made (a new user namespace
     // would lose the right to join the host's), so then the child unshares instead.
-    let direct = cfg.ns.joins.is_empty();
+    let reexec = reexec::wanted();
+    // An exec'd image born in a new user namespace would exec before its id maps exist, with
+    // its root unmapped, and so lose every capability there: it unshares it after the exec.
+    let direct = cfg.ns.joins.is_empty() && !(reexec && cfg.ns.has_new(LinuxNamespaceType::User));
     let flags = if direct {
         direct_clone_flags(cfg.ns)
     } else {
         nix::sched::CloneFlags::empty()
     };
-    let exec_init = exec_init_for(cfg, &child)?;
+    let exec_init = reexec
+        .then(|| exec_init_for(cfg, &child, direct))
+        .transpose()?;
     let first = match clone_into(flags).map_err(ProcessError::Clone)? {
         Cloned::Child => {
             if let Some(e) = &exec_init {
@@ -158,17 +163,15 @@ pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, 
 fn exec_init_for(
     cfg: &LaunchConfig,
     child: &crate::channel::Channel,
-) -> Result<Option<reexec::ExecInit>, ProcessError> {
+    direct: bool,
+) -> Result<reexec::ExecInit, ProcessError> {
     use std::os::fd::AsRawFd;
-    if !reexec::wanted() {
-        return Ok(None);
-    }
-    let plan = plan::encode_launch(cfg).map_err(ProcessError::Parent)?;
+    let plan = plan::encode_launch(cfg, direct).map_err(ProcessError::Parent)?;
     let mut keep = vec![cfg.start_listener.as_raw_fd()];
     keep.extend(cfg.console_socket.map(AsRawFd::as_raw_fd));
     keep.extend(cfg.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
     let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
-    reexec::ExecInit::prepare(&plan, child, keep, preserve, close, true).map(Some)
+    reexec::ExecInit::prepare(&plan, child, keep, preserve, close, true)
 }
 
 fn serve_child(

@@ -161,6 +161,7 @@ impl<'a> Reader<'a> {
 
 /// `create`'s plan, owned by the exec'd init.
 pub(super) struct Launch {
+    direct: bool,
     spec: Spec,
     bundle: PathBuf,
     rootfs: PathBuf,
@@ -174,10 +175,12 @@ pub(super) struct Launch {
     start_listener: OwnedFd,
 }
 
-pub(super) fn encode_launch(cfg: &LaunchConfig) -> Result<Vec<u8>, String> {
+/// `direct`: whether the clone itself made the new namespaces (see `launch`).
+pub(super) fn encode_launch(cfg: &LaunchConfig, direct: bool) -> Result<Vec<u8>, String> {
     use std::os::fd::AsRawFd;
     let mut w = Writer::default();
     w.u8(CREATE);
+    w.u8(u8::from(direct));
     w.spec(cfg.spec)?;
     w.bytes(cfg.bundle.as_os_str().as_bytes());
     w.bytes(cfg.rootfs.as_os_str().as_bytes());
@@ -199,6 +202,7 @@ pub(super) fn encode_launch(cfg: &LaunchConfig) -> Result<Vec<u8>, String> {
 /// The plan after its kind byte.
 pub(super) fn decode_launch(bytes: &[u8]) -> Result<Launch, String> {
     let mut r = Reader(bytes);
+    let direct = r.bool()?;
     let spec = r.spec()?;
     let bundle = r.path()?;
     let rootfs = r.path()?;
@@ -211,6 +215,7 @@ pub(super) fn decode_launch(bytes: &[u8]) -> Result<Launch, String> {
         .transpose()?;
     let console_socket = r.bool()?.then(|| r.fd()).transpose()?;
     let launch = Launch {
+        direct,
         spec,
         bundle,
         rootfs,
@@ -228,9 +233,9 @@ pub(super) fn decode_launch(bytes: &[u8]) -> Result<Launch, String> {
 }
 
 impl Launch {
-    /// The clone made the new namespaces (none is joined by path); see `launch`.
+    /// The clone made the new namespaces; see `launch`.
     pub(super) fn direct(&self) -> bool {
-        self.ns.joins.is_empty()
+        self.direct
     }
 
     pub(super) fn config(&self) -> LaunchConfig<'_> {
