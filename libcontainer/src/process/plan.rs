@@ -326,3 +326,98 @@ impl Joined {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsRawFd, IntoRawFd};
+
+    fn eventfd() -> OwnedFd {
+        // SAFETY: eventfd returns a new fd or -1, checked.
+        let fd = unsafe { libc::eventfd(0, 0) };
+        assert!(fd >= 0);
+        // SAFETY: just made, owned by nobody else.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    }
+
+    #[test]
+    fn a_launch_plan_round_trips_and_its_fds_close_on_exec_again() {
+        let spec = Spec::default();
+        let (listener, console) = (eventfd(), eventfd());
+        let ns = NamespacePlan {
+            new: CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER,
+            joins: vec![Join {
+                kind: oci_spec::runtime::LinuxNamespaceType::Network,
+                fd: eventfd(),
+            }],
+        };
+        let cfg = LaunchConfig {
+            spec: &spec,
+            bundle: Path::new("/b\u{e9}"),
+            rootfs: Path::new("/b/rootfs"),
+            ns: &ns,
+            no_pivot: true,
+            new_keyring: Some("id"),
+            console_socket: Some(&console),
+            preserve_fds: 2,
+            preserve_holes: &[4],
+            seccomp: None,
+            start_listener: &listener,
+            close_in_child: &[9],
+        };
+        let bytes = encode_launch(&cfg, false).expect("encode");
+        let numbers = [listener.as_raw_fd(), console.as_raw_fd()];
+        let new = ns.new;
+        // The decoded plan owns these numbers now, as the exec'd image does.
+        let _ = (listener.into_raw_fd(), console.into_raw_fd());
+        std::mem::forget(ns);
+        let launch = decode_launch(&bytes[1..]).expect("decode");
+        let got = launch.config();
+        assert!(!launch.direct());
+        assert_eq!(got.bundle, Path::new("/b\u{e9}"));
+        assert_eq!(got.rootfs, Path::new("/b/rootfs"));
+        assert_eq!(got.ns.new, new);
+        assert_eq!(got.ns.joins.len(), 1);
+        assert!(got.no_pivot);
+        assert_eq!(got.new_keyring, Some("id"));
+        assert_eq!((got.preserve_fds, got.preserve_holes), (2, &[4][..]));
+        assert!(got.close_in_child.is_empty());
+        assert_eq!(got.start_listener.as_raw_fd(), numbers[0]);
+        assert_eq!(got.console_socket.map(AsRawFd::as_raw_fd), Some(numbers[1]));
+        for fd in numbers {
+            // SAFETY: F_GETFD only reads the flags.
+            assert_eq!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, libc::FD_CLOEXEC);
+        }
+    }
+
+    /// Every prefix of a valid plan, and a plan naming a closed fd, is an error, not a panic
+    /// (a process in a container may exec the sealed executable with a plan of its own).
+    #[test]
+    fn a_truncated_or_lying_plan_is_refused() {
+        let spec = Spec::default();
+        let joins = [];
+        let cfg = JoinConfig {
+            spec: &spec,
+            joins: &joins,
+            seccomp: None,
+            console_socket: Some(Path::new("/run/c.sock")),
+            preserve_fds: 0,
+            preserve_holes: &[],
+            close_in_child: &[],
+            argv: Some(&[c"sh".to_owned()]),
+        };
+        let bytes = encode_join(&cfg).expect("encode");
+        let joined = decode_join(&bytes[1..]).expect("decode");
+        assert_eq!(joined.config().argv.map(<[CString]>::len), Some(1));
+        for n in 1..bytes.len() - 1 {
+            assert!(decode_join(&bytes[1..n]).is_err(), "prefix of {n} bytes");
+        }
+        let mut w = Writer::default();
+        w.u8(1);
+        w.fd(1_000_000);
+        assert!(
+            Reader(&w.0[1..]).fd().is_err(),
+            "a closed fd number is adopted"
+        );
+    }
+}
