@@ -201,34 +201,36 @@ fn plan_memfd(plan: &[u8]) -> std::io::Result<OwnedFd> {
 /// would run its own `main` in the container's namespaces instead of the init. Checked once.
 fn entry_point_in(exe: &OwnedFd) -> bool {
     static FOUND: OnceLock<bool> = OnceLock::new();
-    *FOUND.get_or_init(|| {
-        let Ok(meta) = nix::sys::stat::fstat(exe) else {
-            return false;
-        };
-        let len = meta.st_size as usize;
-        if len == 0 {
+    *FOUND.get_or_init(|| carries_marker(exe))
+}
+
+fn carries_marker(file: &OwnedFd) -> bool {
+    let Ok(meta) = nix::sys::stat::fstat(file) else {
+        return false;
+    };
+    let len = meta.st_size as usize;
+    if len == 0 {
+        return false;
+    }
+    let needle = ARGV0.to_bytes_with_nul();
+    // SAFETY: a private read-only mapping of the whole file, unmapped before returning;
+    // memmem only reads within it.
+    unsafe {
+        let map = libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        );
+        if map == libc::MAP_FAILED {
             return false;
         }
-        let needle = ARGV0.to_bytes_with_nul();
-        // SAFETY: a private read-only mapping of the whole file, unmapped before returning;
-        // memmem only reads within it.
-        unsafe {
-            let map = libc::mmap(
-                ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                exe.as_raw_fd(),
-                0,
-            );
-            if map == libc::MAP_FAILED {
-                return false;
-            }
-            let hit = libc::memmem(map, len, needle.as_ptr().cast(), needle.len());
-            libc::munmap(map, len);
-            !hit.is_null()
-        }
-    })
+        let hit = libc::memmem(map, len, needle.as_ptr().cast(), needle.len());
+        libc::munmap(map, len);
+        !hit.is_null()
+    }
 }
 
 /// The exec'd init's entry: glibc calls `.init_array` functions with argc, argv and envp
@@ -351,5 +353,31 @@ fn decode(bytes: &[u8]) -> Result<Plan, String> {
         super::plan::CREATE => super::plan::decode_launch(rest).map(Plan::Launch),
         super::plan::JOIN => super::plan::decode_join(rest).map(Plan::Join),
         k => Err(format!("launch plan: unknown kind {k}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &str) -> OwnedFd {
+        std::fs::File::open(path).expect("open").into()
+    }
+
+    /// An executable linking libcontainer (this test binary) carries the entry point; one
+    /// that does not (an interpreter, here busybox) is refused before any clone.
+    #[test]
+    fn finds_the_entry_point_only_where_libcontainer_is_linked() {
+        assert!(carries_marker(&open("/proc/self/exe")));
+        assert!(!carries_marker(&open("/bin/busybox")));
+    }
+
+    #[test]
+    fn formats_an_errno_without_allocating() {
+        let mut out = [0u8; 11];
+        let n = write_decimal(&mut out, 13);
+        assert_eq!(&out[..n], b"13");
+        let n = write_decimal(&mut out, 0);
+        assert_eq!(&out[..n], b"0");
     }
 }
