@@ -130,7 +130,7 @@ impl Allocators {
                         let s = format!("{t} {round} {}", v.len());
                         std::hint::black_box((v, s));
                         round += 1;
-                        if round % 4 == 0 {
+                        if round.is_multiple_of(4) {
                             std::thread::sleep(Duration::from_micros(50));
                         }
                     }

@@ -70,9 +70,11 @@ impl SeccompProgram {
     /// The compiled program as bytes (flags, listener, then each `sock_filter` as code, jt,
     /// jf, k), for the exec'd init (process/plan.rs), which must not compile it again. The
     /// skipped names stay behind: only the parent logs them.
+    // c_ulong is u64 here but u32 on 32-bit targets: the conversions are not useless there.
+    #[allow(clippy::useless_conversion)]
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(9 + self.bpf.len() * 8);
-        out.extend_from_slice(&(self.flags as u64).to_le_bytes());
+        out.extend_from_slice(&u64::from(self.flags).to_le_bytes());
         out.push(u8::from(self.listener));
         for f in &self.bpf {
             out.extend_from_slice(&f.code.to_le_bytes());
@@ -83,6 +85,7 @@ impl SeccompProgram {
     }
 
     /// The inverse of [`SeccompProgram::to_bytes`]; `None` for bytes it did not make.
+    #[allow(clippy::useless_conversion)]
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let (flags, rest) = bytes.split_first_chunk::<8>()?;
         let (&listener, code) = rest.split_first()?;
@@ -100,7 +103,7 @@ impl SeccompProgram {
             .collect();
         Some(SeccompProgram {
             bpf,
-            flags: u64::from_le_bytes(*flags) as libc::c_ulong,
+            flags: libc::c_ulong::try_from(u64::from_le_bytes(*flags)).ok()?,
             listener: listener == 1,
             skipped: Vec::new(),
         })
