@@ -6,7 +6,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 /// Signals that are the job of the container, not of berth's own process.
@@ -47,10 +47,18 @@ pub fn wait_forwarding_signals(pid: i32) -> nix::Result<i32> {
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))?;
     let result = (|| {
         let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
+        // In a multithreaded caller SIGCHLD may go to another thread, which did not block it:
+        // the pidfd still tells this one that the child exited.
+        let pidfd = super::pidfd_open(pid.as_raw()).ok();
         loop {
             // A SIGCHLD that arrived before the mask was set is covered by this check.
             if let Some(code) = exit_code(waitpid(pid, Some(WaitPidFlag::WNOHANG))?) {
                 return Ok(code);
+            }
+            if let Some(pidfd) = &pidfd {
+                if !signal_first(&sfd, pidfd.as_fd())? {
+                    continue;
+                }
             }
             let Some(info) = sfd.read_signal()? else {
                 continue;
@@ -66,6 +74,21 @@ pub fn wait_forwarding_signals(pid: i32) -> nix::Result<i32> {
     })();
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None)?;
     result
+}
+
+/// Waits until a signal is pending on `sfd` (true) or the process of `pidfd` exited (false).
+fn signal_first(sfd: &SignalFd, pidfd: BorrowedFd) -> nix::Result<bool> {
+    let mut fds = [sfd.as_fd().as_raw_fd(), pidfd.as_raw_fd()].map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: two valid pollfds for the duration of the call.
+    match unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } {
+        -1 if nix::errno::Errno::last() == nix::errno::Errno::EINTR => Ok(false),
+        -1 => Err(nix::errno::Errno::last()),
+        _ => Ok(fds[0].revents & libc::POLLIN != 0),
+    }
 }
 
 /// Waits for our child `pid`, which `pidfd` names, to exit; returns its exit code (128+N for
@@ -125,7 +148,7 @@ fn reap(pid: i32, pidfd: BorrowedFd) -> nix::Result<Option<i32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::fd::OwnedFd;
 
     /// A forked child that exits with 3 once `tx` (the write end of `rx`) is closed.
     fn child_waiting_on(rx: std::os::fd::OwnedFd, tx: std::os::fd::OwnedFd) -> (i32, OwnedFd) {
@@ -157,6 +180,41 @@ mod tests {
                 .expect("thread")
         });
         assert_eq!(code, Ok(Some(3)));
+    }
+
+    /// Called from a thread that is not the leader (as from tokio's blocking pool): the
+    /// SIGCHLD goes to the leader, which did not block it, and is dropped; the pidfd still
+    /// ends the wait.
+    #[test]
+    fn forwarding_wait_from_another_thread_returns_when_the_child_exits() {
+        let (rx, tx) = nix::unistd::pipe().expect("pipe");
+        let (pid, tx) = child_waiting_on(rx, tx);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // SAFETY: gettid has no arguments and cannot fail.
+            let _ = tid_tx.send(unsafe { libc::gettid() });
+            let _ = done_tx.send(wait_forwarding_signals(pid));
+        });
+        let tid = tid_rx.recv().expect("the waiter's tid");
+        // Only once the waiter sleeps past its first waitpid check (in poll or in the
+        // signalfd read) may the child exit: else that check alone would see it.
+        let sleeping = || {
+            let wchan = std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan"));
+            wchan.is_ok_and(|w| w.contains("poll") || w.contains("signalfd"))
+        };
+        let start = std::time::Instant::now();
+        while !sleeping() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the waiter never slept"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(tx);
+        // Bounded so that a hang fails the test.
+        let got = done_rx.recv_timeout(Duration::from_secs(60));
+        assert_eq!(got, Ok(Ok(3)), "the wait did not return the child's exit");
     }
 
     #[test]
