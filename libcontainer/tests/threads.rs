@@ -69,7 +69,7 @@ impl Env {
         Env { dir, bundle, root }
     }
 
-    /// create, start, wait (the program's exit code), delete.
+    /// create, start, wait (the program's exit code, through the pidfd), delete.
     fn lifecycle(&self, id: &str) -> Result<(), String> {
         let mut created = ContainerBuilder::new(id)
             .map_err(|e| e.to_string())?
@@ -78,7 +78,11 @@ impl Env {
             .create()
             .map_err(|e| format!("create {id}: {e}"))?;
         created.start().map_err(|e| format!("start {id}: {e}"))?;
-        let code = created.wait().map_err(|e| format!("wait {id}: {e}"))?;
+        let code = created
+            .container()
+            .wait_timeout(Some(HANG))
+            .map_err(|e| format!("wait {id}: {e}"))?
+            .ok_or_else(|| format!("{id} still runs after {HANG:?}"))?;
         if code != CODE {
             return Err(format!("{id} exited {code}, not {CODE}"));
         }

@@ -93,8 +93,8 @@ impl ExecChild {
     }
     /// Waits up to `timeout` (`None`: no limit) for it to exit and reaps it: its exit code,
     /// 128+N if signal N killed it, or `Ok(None)` if it still runs at the timeout. No signal
-    /// mask is touched and any thread may call it (see [`Container::wait`]).
-    pub fn wait(&self, timeout: Option<std::time::Duration>) -> Result<Option<i32>, Error> {
+    /// mask is touched and any thread may call it (see [`Container::wait_timeout`]).
+    pub fn wait_timeout(&self, timeout: Option<std::time::Duration>) -> Result<Option<i32>, Error> {
         let what = || format!("wait for exec'd process {}", self.pid);
         let fd = self.pidfd.as_ref().map_err(|e| Error::Io {
             what: what(),

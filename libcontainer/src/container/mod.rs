@@ -299,15 +299,8 @@ impl Created {
         pidfd::of_init(&self.container.state)
     }
     /// Waits for the init to exit; returns its exit code, or 128+N if signal N killed it.
-    /// Touches no signal mask and may be called from any thread (see [`Container::wait`]).
     pub fn wait(&self) -> Result<i32, Error> {
-        match self.container.wait(None)? {
-            Some(code) => Ok(code),
-            None => Err(Error::Io {
-                what: format!("wait for init {}", self.container.state.pid),
-                reason: "returned without a timeout or an exit".into(),
-            }),
-        }
+        ops::wait_child(self.container.state.pid)
     }
     /// Like `wait`, forwarding the signals this process receives to the init meanwhile
     /// (`berth run` in the foreground: Ctrl-C reaches the container, as with runc).
@@ -403,7 +396,7 @@ impl Container {
     /// `waitid(P_PIDFD)`), unlike [`Created::wait_forwarding_signals`], which is the CLI's.
     /// From async code, await the pidfd (see [`Created::pidfd`]) and call this with a zero
     /// timeout once it is readable.
-    pub fn wait(&self, timeout: Option<std::time::Duration>) -> Result<Option<i32>, Error> {
+    pub fn wait_timeout(&self, timeout: Option<std::time::Duration>) -> Result<Option<i32>, Error> {
         let fd = pidfd::of_init(&self.state)?;
         let pid = self.state.pid;
         crate::process::wait_child(pid, std::os::fd::AsFd::as_fd(&fd), timeout).map_err(|e| {

@@ -3,6 +3,8 @@
 use super::{Container, Error, Signal, Status};
 use crate::state::{State, StateDir};
 use crate::{cgroups, hooks, seccomp};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -410,6 +412,22 @@ pub(super) fn destroy_cgroup(paths: &cgroups::CgroupPaths) -> Result<(), Error> 
     }
 }
 
+pub(super) fn wait_child(pid: i32) -> Result<i32, Error> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                return Err(Error::Io {
+                    what: format!("wait for init {pid}"),
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+}
+
 /// Parses a signal as runc does: `KILL`, `SIGKILL` or `9`.
 pub fn parse_signal(s: &str) -> Result<Signal, Error> {
     parse_kill_signal(s)?.ok_or_else(|| Error::UnknownSignal(s.to_string()))
@@ -506,8 +524,7 @@ mod tests {
     #[test]
     fn signals_the_init_where_pidfd_open_is_refused() {
         use crate::identity::test_fork;
-        use nix::sys::wait::{waitpid, WaitStatus};
-        use nix::unistd::Pid;
+        use nix::sys::wait::waitpid;
         // SAFETY: the child only pauses until a signal ends it.
         let child = match unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::ForkResult::Child => loop {
