@@ -44,6 +44,11 @@ cgroup-systemd:
 
 integration: build
 	BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests
+	# Again through the exec'd init a multithreaded embedder gets (process/reexec.rs), forced.
+	BERTH_TEST_FORCE_INIT_EXEC=1 BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests \
+	  --test lifecycle --test exec --test process --test namespaces --test hooks \
+	  --test terminal --test security_exe --test seccomp --test unhappy_paths \
+	  --test fault_injection --test zz_leaks
 
 # podman, containerd and dockerd driving berth; engines-runc runs the same suites on runc,
 # which proves they test the engines rather than berth's quirks.

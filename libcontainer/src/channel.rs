@@ -127,6 +127,16 @@ pub fn channel_pair() -> Result<(Channel, Channel), ChannelError> {
 }
 
 impl Channel {
+    /// The end an exec'd init was handed (process/reexec.rs): the number it kept across
+    /// execve.
+    pub(crate) fn from_fd(fd: OwnedFd) -> Self {
+        Channel { fd }
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
     pub fn send(&self, msg: &Msg) -> Result<(), ChannelError> {
         let bytes = msg.encode();
         loop {

@@ -60,6 +60,22 @@ impl ExecChild {
     pub fn wait(&self) -> Result<i32, Error> {
         super::ops::wait_child(self.pid)
     }
+    /// Waits up to `timeout` (`None`: no limit) for it to exit and reaps it: its exit code,
+    /// 128+N if signal N killed it, or `Ok(None)` if it still runs at the timeout. No signal
+    /// mask is touched and any thread may call it (see [`Container::wait_timeout`]).
+    pub fn wait_timeout(&self, timeout: Option<std::time::Duration>) -> Result<Option<i32>, Error> {
+        let what = || format!("wait for exec'd process {}", self.pid);
+        let fd = self.pidfd.as_ref().map_err(|e| Error::Io {
+            what: what(),
+            reason: format!("pidfd_open: {e}"),
+        })?;
+        crate::process::wait_child(self.pid, std::os::fd::AsFd::as_fd(fd), timeout).map_err(|e| {
+            Error::Io {
+                what: what(),
+                reason: e.to_string(),
+            }
+        })
+    }
     /// Kills it and reaps it: for a caller whose own step after `exec` failed (runc's
     /// `--pid-file` it could not write), so no process runs that nobody knows of.
     pub fn kill(self) {

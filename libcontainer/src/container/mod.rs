@@ -587,6 +587,34 @@ impl Container {
         };
         ops::start(self, None, Some(&notify))
     }
+    /// Waits up to `timeout` (`None`: no limit) for the init to exit and reaps it: its exit
+    /// code, or 128+N if signal N killed it, or `Ok(None)` if it still runs at the timeout.
+    /// Only the process that created the container (its init's parent) can wait for it; for
+    /// a container made by another process (`berth create`, then [`Container::load`]) it
+    /// fails at once saying so: poll [`Container::status`] or a [`Created::pidfd`]-style pidfd
+    /// instead.
+    ///
+    /// No signal mask is touched and any thread may call it (it polls a pidfd, then
+    /// `waitid(P_PIDFD)`), unlike [`Created::wait_forwarding_signals`], which is the CLI's.
+    /// From async code, await the pidfd (see [`Created::pidfd`]) and call this with a zero
+    /// timeout once it is readable.
+    pub fn wait_timeout(&self, timeout: Option<std::time::Duration>) -> Result<Option<i32>, Error> {
+        let fd = pidfd::of_init(&self.state)?;
+        let pid = self.state.pid;
+        crate::process::wait_child(pid, std::os::fd::AsFd::as_fd(&fd), timeout).map_err(|e| {
+            Error::Io {
+                what: format!("wait for the init {pid} of {}", self.state.id),
+                reason: match e {
+                    nix::errno::Errno::ECHILD => {
+                        "it is not a child of this process (created by another process, or \
+                         already reaped): only its creator can wait for its exit code"
+                            .into()
+                    }
+                    e => e.to_string(),
+                },
+            }
+        })
+    }
     /// Runs another process in the container (`berth exec`): it joins every namespace and
     /// the cgroup of the init, gets the container's seccomp filter and the process's rlimits,
     /// capabilities and identity. Returns once its execve succeeded (a missing program is an

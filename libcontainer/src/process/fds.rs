@@ -48,7 +48,7 @@ pub fn reserve_preserved_fds(n: u32) -> std::io::Result<Vec<RawFd>> {
 
 /// One past the last number of 3..3+`n` that can be open at all: no fd at or above the
 /// RLIMIT_NOFILE soft limit exists, so a huge N costs no more than the table's size.
-fn range_end(n: u32) -> RawFd {
+pub(super) fn range_end(n: u32) -> RawFd {
     let end = (3 + u64::from(n)).min(open_max()).min(i32::MAX as u64);
     end.max(3) as RawFd
 }

@@ -19,6 +19,7 @@
 
 use super::clone::{clone_into, Cloned};
 use super::exec::{finish_and_exec, resolve_program};
+use super::reexec::ExecInit;
 use super::ProcessError;
 use crate::channel::{channel_pair, Channel, ChannelError, Msg};
 use crate::namespaces::{join_namespaces, Join};
@@ -62,14 +63,30 @@ pub trait JoinEvents {
 /// made is killed and reaped.
 pub fn spawn_joined(cfg: &JoinConfig, events: &mut dyn JoinEvents) -> Result<i32, ProcessError> {
     let (parent, child) = channel_pair()?;
+    // A multithreaded caller's clone execs a fresh image first (reexec.rs), which joins the
+    // container's namespaces itself: nothing in the container sees a copy of the caller.
+    let exec_init = if super::reexec::wanted() {
+        let plan = super::plan::encode_join(cfg).map_err(ProcessError::Parent)?;
+        let mut keep: Vec<_> = cfg.joins.iter().map(|j| j.fd.as_raw_fd()).collect();
+        keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
+        let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
+        Some(ExecInit::prepare(
+            &plan, &child, keep, preserve, close, false,
+        )?)
+    } else {
+        None
+    };
     let first = match clone_into(CloneFlags::empty()).map_err(ProcessError::Clone)? {
         Cloned::Child => {
+            if let Some(e) = &exec_init {
+                e.exec()
+            }
             drop(parent);
             child_main(cfg, child)
         }
         Cloned::Parent(pid) => pid,
     };
-    drop(child);
+    drop((child, exec_init));
     let mut process = None;
     let result = serve(&parent, events, first, &mut process);
     if result.is_err() {
@@ -126,7 +143,7 @@ fn serve(
         .ok_or_else(|| ProcessError::Child("the exec'd process exited before reporting".into()))
 }
 
-fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
+pub(super) fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
     // Non-dumpable until execve, as in stage.rs; the exe is the sealed view (sealed_exe.rs).
     let _ = nix::sys::prctl::set_dumpable(false);
     for &fd in cfg.close_in_child {

@@ -10,6 +10,8 @@ mod fds;
 mod init;
 mod join;
 mod keyring;
+mod plan;
+mod reexec;
 mod relay;
 pub mod sealed_exe;
 mod stage;
@@ -22,7 +24,7 @@ pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use relay::relay_terminal;
 pub use stdio::{prepare_stdio, PreparedStdio};
 pub(crate) use wait::forwarded as forwarded_signals;
-pub use wait::wait_forwarding_signals;
+pub use wait::{wait_child, wait_forwarding_signals};
 
 use crate::channel::{channel_pair, Msg};
 use crate::namespaces::NamespacePlan;
@@ -127,20 +129,29 @@ pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, 
     let (parent, child) = channel_pair()?;
     // Joining a namespace by path must happen before new ones are made (a new user namespace
     // would lose the right to join the host's), so then the child unshares instead.
-    let direct = cfg.ns.joins.is_empty();
+    let reexec = reexec::wanted();
+    // An exec'd image born in a new user namespace would exec before its id maps exist, with
+    // its root unmapped, and so lose every capability there: it unshares it after the exec.
+    let direct = cfg.ns.joins.is_empty() && !(reexec && cfg.ns.has_new(LinuxNamespaceType::User));
     let flags = if direct {
         direct_clone_flags(cfg.ns)
     } else {
         nix::sched::CloneFlags::empty()
     };
+    let exec_init = reexec
+        .then(|| exec_init_for(cfg, &child, direct))
+        .transpose()?;
     let first = match clone_into(flags).map_err(ProcessError::Clone)? {
         Cloned::Child => {
+            if let Some(e) = &exec_init {
+                e.exec()
+            }
             drop(parent);
             stage::child_main(cfg, child, direct)
         }
         Cloned::Parent(pid) => pid,
     };
-    drop(child);
+    drop((child, exec_init));
     let mut init = None;
     let result = serve_child(cfg, &parent, events, first, direct, &mut init);
     if result.is_err() {
@@ -153,6 +164,23 @@ pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, 
         let _ = waitpid(first, None);
     }
     result
+}
+
+/// For a multithreaded caller, what the clone needs to exec a fresh init (reexec.rs); the
+/// plan names every fd the init adopts.
+fn exec_init_for(
+    cfg: &LaunchConfig,
+    child: &crate::channel::Channel,
+    direct: bool,
+) -> Result<reexec::ExecInit, ProcessError> {
+    use std::os::fd::AsRawFd;
+    let plan = plan::encode_launch(cfg, direct).map_err(ProcessError::Parent)?;
+    let mut keep = vec![cfg.start_listener.as_raw_fd()];
+    keep.extend(cfg.console_socket.map(AsRawFd::as_raw_fd));
+    keep.extend(cfg.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
+    keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
+    let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
+    reexec::ExecInit::prepare(&plan, child, keep, preserve, close, true)
 }
 
 fn serve_child(

@@ -43,6 +43,16 @@ pub fn prepare_stdio(
 }
 
 impl PreparedStdio {
+    /// The fd numbers an exec'd init must keep (reexec.rs) and finds in its plan (plan.rs).
+    pub(super) fn raw_fds(&self) -> [Option<RawFd>; 3] {
+        [0, 1, 2].map(|i| self.0[i].as_ref().map(AsRawFd::as_raw_fd))
+    }
+
+    /// An exec'd init's copy, from the fds its plan names.
+    pub(super) fn from_fds(fds: [Option<OwnedFd>; 3]) -> Self {
+        Self(fds)
+    }
+
     /// The container's side: `dup2` each onto its number (which clears close-on-exec there).
     /// The sources are all above 2, so no dup2 overwrites another's source.
     pub(super) fn install(&self) -> Result<(), String> {

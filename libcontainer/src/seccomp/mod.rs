@@ -66,6 +66,48 @@ impl SeccompProgram {
     pub fn is_empty(&self) -> bool {
         self.bpf.is_empty()
     }
+
+    /// The compiled program as bytes (flags, listener, then each `sock_filter` as code, jt,
+    /// jf, k), for the exec'd init (process/plan.rs), which must not compile it again. The
+    /// skipped names stay behind: only the parent logs them.
+    // c_ulong is u64 here but u32 on 32-bit targets: the conversions are not useless there.
+    #[allow(clippy::useless_conversion)]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(9 + self.bpf.len() * 8);
+        out.extend_from_slice(&u64::from(self.flags).to_le_bytes());
+        out.push(u8::from(self.listener));
+        for f in &self.bpf {
+            out.extend_from_slice(&f.code.to_le_bytes());
+            out.extend_from_slice(&[f.jt, f.jf]);
+            out.extend_from_slice(&f.k.to_le_bytes());
+        }
+        out
+    }
+
+    /// The inverse of [`SeccompProgram::to_bytes`]; `None` for bytes it did not make.
+    #[allow(clippy::useless_conversion)]
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (flags, rest) = bytes.split_first_chunk::<8>()?;
+        let (&listener, code) = rest.split_first()?;
+        if code.len() % 8 != 0 || listener > 1 {
+            return None;
+        }
+        let bpf = code
+            .chunks_exact(8)
+            .map(|c| sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(SeccompProgram {
+            bpf,
+            flags: libc::c_ulong::try_from(u64::from_le_bytes(*flags)).ok()?,
+            listener: listener == 1,
+            skipped: Vec::new(),
+        })
+    }
 }
 
 /// `linux.seccomp` is invalid or could not be installed.

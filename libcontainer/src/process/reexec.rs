@@ -1,0 +1,383 @@
+//! Callers with more than one thread: the clone execs a fresh image of the sealed executable.
+//!
+//! A clone of a multithreaded process is a copy of one thread, with every lock another thread
+//! held at that instant held forever: malloc's arenas, std's environment lock, a OnceLock,
+//! glibc's setxid broadcast to threads that do not exist in the copy. The init code allocates,
+//! formats and runs serde, so from a tokio program it deadlocked. So when the caller has more
+//! than one thread, the child of the clone makes only async-signal-safe calls (close the lock
+//! fds, clear close-on-exec on the fds it keeps, PR_SET_PDEATHSIG) and `execveat`s the sealed
+//! view of its own executable (sealed_exe.rs), prepared before the clone along with argv,
+//! envp and the plan (plan.rs, in a sealed memfd). The new image, single-threaded, recognises
+//! itself in [`ENTRY`], an `.init_array` constructor that glibc runs before `main`, reads the
+//! plan and runs the very code the fast path runs from memory; it never returns into the
+//! embedder's `main`. A single-threaded caller (the `berth` CLI) keeps the plain clone.
+
+use super::ProcessError;
+use crate::channel::{Channel, Msg};
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+use std::sync::OnceLock;
+
+/// argv[0] of an exec'd init. Also the bytes [`entry_point_in`] looks for in an executable.
+const ARGV0: &CStr = c"libcontainer-exec-init";
+/// `_LIBCONTAINER_INIT=<channel fd>,<plan fd>`: the other half of the marker.
+const ENV: &str = "_LIBCONTAINER_INIT";
+/// Test knob: `1` takes the exec'd path even from a single-threaded caller, so the
+/// integration tests prove both paths with the CLI. Read only here.
+const FORCE_ENV: &str = "BERTH_TEST_FORCE_INIT_EXEC";
+
+/// Whether this launch must exec its init: the caller has other threads (or the test knob).
+/// A thread count that cannot be read counts as many. While there is only one thread no
+/// other can appear before the clone: only this one could start it.
+pub(super) fn wanted() -> bool {
+    if std::env::var_os(FORCE_ENV).is_some_and(|v| v == "1") {
+        return true;
+    }
+    threads() != Some(1)
+}
+
+/// `Threads:` of our status, read through berth's own verified procfs.
+fn threads() -> Option<u64> {
+    let proc = crate::proc_root::ProcRoot::new().ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut proc.open_own("status").ok()?, &mut text).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Everything the child of the clone needs to exec the init, made in the parent.
+pub(super) struct ExecInit {
+    exe: OwnedFd,
+    /// Kept open in the parent until the child exec'd (the child's copy is what it reads).
+    _plan: OwnedFd,
+    _strings: [CString; 2],
+    argv: [*const libc::c_char; 2],
+    envp: [*const libc::c_char; 2],
+    keep: Vec<RawFd>,
+    close: Vec<RawFd>,
+    chan: RawFd,
+    pdeathsig: bool,
+    /// `Error` packet for a failed execveat; the child appends the errno's digits.
+    error: Vec<u8>,
+}
+
+impl ExecInit {
+    /// `plan`: plan.rs bytes. `keep`: the fds the init adopts (their numbers are in the plan);
+    /// the caller's `3..3+preserve_fds` are kept too. `close`: the parent's lock fds.
+    pub(super) fn prepare(
+        plan: &[u8],
+        chan: &Channel,
+        mut keep: Vec<RawFd>,
+        preserve_fds: u32,
+        close: &[RawFd],
+        pdeathsig: bool,
+    ) -> Result<Self, ProcessError> {
+        // The constructor must be linked wherever the code that execs it is.
+        std::hint::black_box(&ENTRY);
+        let err = |what: &str, e: &dyn std::fmt::Display| {
+            ProcessError::Parent(format!("exec'd init: {what}: {e}"))
+        };
+        let exe = nix::fcntl::open(
+            "/proc/self/exe",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| err("open /proc/self/exe", &e))?;
+        if !entry_point_in(&exe) {
+            return Err(ProcessError::Parent(format!(
+                "the libcontainer init entry point is not in {} (this process has several \
+                 threads, so its container processes must exec it): link libcontainer into \
+                 the executable itself, or create containers from a single-threaded process",
+                exe_name()
+            )));
+        }
+        let plan_fd = plan_memfd(plan).map_err(|e| err("plan memfd", &e))?;
+        let env = CString::new(format!("{ENV}={},{}", chan.raw_fd(), plan_fd.as_raw_fd()))
+            .map_err(|e| err("environment", &e))?;
+        keep.extend([chan.raw_fd(), plan_fd.as_raw_fd()]);
+        keep.extend(3..super::fds::range_end(preserve_fds));
+        let error = Msg::Error(format!(
+            "exec'd init: execveat of {} failed: errno ",
+            exe_name()
+        ))
+        .encode();
+        let strings = [ARGV0.to_owned(), env];
+        Ok(ExecInit {
+            argv: [strings[0].as_ptr(), ptr::null()],
+            envp: [strings[1].as_ptr(), ptr::null()],
+            _strings: strings,
+            exe,
+            _plan: plan_fd,
+            keep,
+            close: close.to_vec(),
+            chan: chan.raw_fd(),
+            pdeathsig,
+            error,
+        })
+    }
+
+    /// In the child of the clone: async-signal-safe calls only, then the exec. Never returns.
+    pub(super) fn exec(&self) -> ! {
+        // SAFETY: plain syscalls on fd numbers and on memory prepared before the clone (the
+        // pointer arrays point into `_strings`, NULL-terminated); no allocation, no lock.
+        unsafe {
+            for &fd in &self.close {
+                libc::close(fd);
+            }
+            for &fd in &self.keep {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+            }
+            if self.pdeathsig {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            }
+            libc::syscall(
+                libc::SYS_execveat,
+                self.exe.as_raw_fd(),
+                c"".as_ptr(),
+                self.argv.as_ptr(),
+                self.envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
+            let errno = *libc::__errno_location();
+            let mut buf = [0u8; 512];
+            let n = self.error.len().min(buf.len() - 12);
+            buf[..n].copy_from_slice(&self.error[..n]);
+            let n = n + write_decimal(&mut buf[n..], errno);
+            libc::send(self.chan, buf.as_ptr().cast(), n, libc::MSG_NOSIGNAL);
+            libc::_exit(127)
+        }
+    }
+}
+
+/// Digits of a non-negative `v` into `out` (async-signal-safe formatting); returns the count.
+fn write_decimal(out: &mut [u8], v: i32) -> usize {
+    let mut digits = [0u8; 11];
+    let (mut v, mut n) = (v.unsigned_abs(), 0);
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let n = n.min(out.len());
+    for i in 0..n {
+        out[i] = digits[n - 1 - i];
+    }
+    n
+}
+
+fn exe_name() -> String {
+    std::fs::read_link("/proc/self/exe")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "/proc/self/exe".into())
+}
+
+/// The plan in a sealed memfd: no size limit as a channel packet would have, and the child
+/// reads it with pread, whatever the shared offset.
+fn plan_memfd(plan: &[u8]) -> std::io::Result<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    let fd = memfd_create(
+        c"libcontainer-plan",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )?;
+    let mut file = std::fs::File::from(fd);
+    std::io::Write::write_all(&mut file, plan)?;
+    let seals = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE;
+    fcntl(&file, FcntlArg::F_ADD_SEALS(seals))?;
+    Ok(file.into())
+}
+
+/// Whether the executable carries the constructor: its marker bytes are in the file (they
+/// are in every executable that links the code that execs it, which [`ENTRY`] is linked
+/// with). An interpreter that loaded libcontainer from a shared library has them not: it
+/// would run its own `main` in the container's namespaces instead of the init. Checked once.
+fn entry_point_in(exe: &OwnedFd) -> bool {
+    static FOUND: OnceLock<bool> = OnceLock::new();
+    *FOUND.get_or_init(|| carries_marker(exe))
+}
+
+fn carries_marker(file: &OwnedFd) -> bool {
+    let Ok(meta) = nix::sys::stat::fstat(file) else {
+        return false;
+    };
+    let len = meta.st_size as usize;
+    if len == 0 {
+        return false;
+    }
+    let needle = ARGV0.to_bytes_with_nul();
+    // SAFETY: a private read-only mapping of the whole file, unmapped before returning;
+    // memmem only reads within it.
+    unsafe {
+        let map = libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        );
+        if map == libc::MAP_FAILED {
+            return false;
+        }
+        let hit = libc::memmem(map, len, needle.as_ptr().cast(), needle.len());
+        libc::munmap(map, len);
+        !hit.is_null()
+    }
+}
+
+/// The exec'd init's entry: glibc calls `.init_array` functions with argc, argv and envp
+/// before `main`. Everything but an exec'd init returns at once (one string compare).
+#[used]
+#[link_section = ".init_array"]
+static ENTRY: extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char) =
+    entry;
+
+extern "C" fn entry(
+    argc: libc::c_int,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) {
+    if argc < 1 || argv.is_null() {
+        return;
+    }
+    // SAFETY: glibc passes the process's argv, a NULL-terminated array of C strings.
+    let arg0 = unsafe { *argv };
+    // SAFETY: a non-null argv[0] is a C string that lives as long as the process.
+    if arg0.is_null() || unsafe { CStr::from_ptr(arg0) } != ARGV0 {
+        return;
+    }
+    // SAFETY: glibc passes the process's envp, NULL-terminated, strings living as long.
+    if let Some(fds) = unsafe { env_value(envp) } {
+        run(fds)
+    }
+}
+
+/// The value of `ENV` in `envp`.
+///
+/// # Safety
+/// `envp` is null or a NULL-terminated array of C strings that live as long as the process.
+unsafe fn env_value(envp: *const *const libc::c_char) -> Option<&'static [u8]> {
+    if envp.is_null() {
+        return None;
+    }
+    let mut p = envp;
+    loop {
+        // SAFETY: within the array, up to and including its NULL terminator.
+        let s = unsafe { *p };
+        if s.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null entry is a C string living as long as the process.
+        let entry = unsafe { CStr::from_ptr(s) }.to_bytes();
+        if let Some(value) = entry
+            .strip_prefix(ENV.as_bytes())
+            .and_then(|r| r.strip_prefix(b"="))
+        {
+            return Some(value);
+        }
+        // SAFETY: the entry was not the terminator, so the next one is in the array.
+        p = unsafe { p.add(1) };
+    }
+}
+
+/// Runs the init (or exec's helper) from the plan; never returns. Whoever execs the sealed
+/// executable with the marker gets exactly this: setup code acting with the privileges the
+/// process already has, on fds it already holds.
+fn run(fds: &[u8]) -> ! {
+    let parsed = std::str::from_utf8(fds).ok().and_then(|s| {
+        let (c, p) = s.split_once(',')?;
+        Some((c.parse::<RawFd>().ok()?, p.parse::<RawFd>().ok()?))
+    });
+    let Some((chan, plan)) = parsed.filter(|(c, p)| *c >= 0 && *p >= 0 && c != p) else {
+        // SAFETY: leaving without running anything of the embedder's.
+        unsafe { libc::_exit(127) }
+    };
+    let (Some(chan), Some(plan)) = (adopt(chan), adopt(plan)) else {
+        // SAFETY: as above.
+        unsafe { libc::_exit(127) }
+    };
+    let chan = Channel::from_fd(chan);
+    match read_plan(plan).and_then(|bytes| decode(&bytes)) {
+        Ok(Plan::Launch(p)) => super::stage::child_main(&p.config(), chan, p.direct()),
+        Ok(Plan::Join(p)) => super::join::child_main(&p.config(), chan),
+        Err(text) => {
+            let _ = chan.send(&Msg::Error(text));
+            // SAFETY: as above.
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// An fd number handed over across execve, if it is open; close-on-exec again, so the user's
+/// program never inherits it.
+fn adopt(fd: RawFd) -> Option<OwnedFd> {
+    // SAFETY: F_SETFD only changes the flags of the number (EBADF when it is free).
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+        return None;
+    }
+    // SAFETY: the parent kept it open across execve for this image alone.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn read_plan(plan: OwnedFd) -> Result<Vec<u8>, String> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::from(plan);
+    let len = file
+        .metadata()
+        .map_err(|e| format!("launch plan: {e}"))?
+        .len();
+    let mut bytes = vec![0; usize::try_from(len).map_err(|_| "launch plan: too big")?];
+    file.read_exact_at(&mut bytes, 0)
+        .map_err(|e| format!("launch plan: {e}"))?;
+    Ok(bytes)
+}
+
+enum Plan {
+    Launch(super::plan::Launch),
+    Join(super::plan::Joined),
+}
+
+/// Decodes the plan; every fd it names is checked open and made close-on-exec again (the
+/// caller's preserved fds are the init's business: `limit_fds`).
+fn decode(bytes: &[u8]) -> Result<Plan, String> {
+    let (&kind, rest) = bytes.split_first().ok_or("launch plan: empty")?;
+    match kind {
+        super::plan::CREATE => super::plan::decode_launch(rest).map(Plan::Launch),
+        super::plan::JOIN => super::plan::decode_join(rest).map(Plan::Join),
+        k => Err(format!("launch plan: unknown kind {k}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &str) -> OwnedFd {
+        std::fs::File::open(path).expect("open").into()
+    }
+
+    /// An executable linking libcontainer (this test binary) carries the entry point; one
+    /// that does not (an interpreter, here busybox) is refused before any clone.
+    #[test]
+    fn finds_the_entry_point_only_where_libcontainer_is_linked() {
+        assert!(carries_marker(&open("/proc/self/exe")));
+        assert!(!carries_marker(&open("/bin/busybox")));
+    }
+
+    #[test]
+    fn formats_an_errno_without_allocating() {
+        let mut out = [0u8; 11];
+        let n = write_decimal(&mut out, 13);
+        assert_eq!(&out[..n], b"13");
+        let n = write_decimal(&mut out, 0);
+        assert_eq!(&out[..n], b"0");
+    }
+}
