@@ -32,8 +32,8 @@ pub enum Msg {
     /// parent → init: the container is recorded in state.json; the init may now outlive
     /// `create`. Until then it dies with its creator (PR_SET_PDEATHSIG, or this channel's EOF).
     Committed,
-    /// child → parent: setup failed; the text names the step and field.
-    Error(String),
+    /// child → parent: setup failed (the process layer's `SetupError`, in its wire form).
+    Error(ErrorPacket),
     /// exec'd process → parent: its SCMP_ACT_NOTIFY listener is this fd number in the process
     /// (the parent takes it with pidfd_getfd). Sent with `write_seccomp_listener`.
     SeccompListener(i32),
@@ -57,6 +57,54 @@ pub enum ChannelError {
 
 const MAX_MSG: usize = 256 * 1024;
 
+/// A setup error on the wire: the step's code, the errno (0: none), the config field (empty:
+/// none) and the message, as raw bytes so that whatever decodes re-encodes identically. The
+/// process layer gives the codes their meaning (`process::SetupError`); this layer only
+/// frames them: `[step u8][errno i32 LE][field length u16 LE][field][message]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPacket {
+    /// The setup step's code.
+    pub step: u8,
+    /// The errno the step failed with, 0 when none.
+    pub errno: i32,
+    /// The config field at fault (`mounts[3]`), empty when none; at most `u16::MAX` bytes.
+    pub field: Vec<u8>,
+    /// The whole message, as the CLI prints it.
+    pub message: Vec<u8>,
+}
+
+/// Where the errno sits in an encoded `Msg::Error` packet (after the tag and the step): an
+/// exec'd init's clone patches it in a packet prepared before the clone.
+pub(crate) const ERROR_ERRNO_AT: usize = 2;
+
+impl ErrorPacket {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        let field = &self.field[..self.field.len().min(u16::MAX as usize)];
+        out.push(self.step);
+        out.extend_from_slice(&self.errno.to_le_bytes());
+        out.extend_from_slice(&(field.len() as u16).to_le_bytes());
+        out.extend_from_slice(field);
+        out.extend_from_slice(&self.message);
+    }
+
+    fn decode(payload: &[u8]) -> Option<Self> {
+        let (&step, rest) = payload.split_first()?;
+        let (errno, rest) = rest.split_first_chunk::<4>()?;
+        let (len, rest) = rest.split_first_chunk::<2>()?;
+        let len = u16::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return None;
+        }
+        let (field, message) = rest.split_at(len);
+        Some(ErrorPacket {
+            step,
+            errno: i32::from_le_bytes(*errno),
+            field: field.to_vec(),
+            message: message.to_vec(),
+        })
+    }
+}
+
 impl Msg {
     /// The packet for this message.
     pub fn encode(&self) -> Vec<u8> {
@@ -68,7 +116,11 @@ impl Msg {
             Msg::CreateRuntime => (5, &[]),
             Msg::HooksDone(json) => (6, json),
             Msg::Ready => (7, &[]),
-            Msg::Error(text) => (8, text.as_bytes()),
+            Msg::Error(packet) => {
+                let mut out = vec![8u8];
+                packet.encode_into(&mut out);
+                return out;
+            }
             Msg::SeccompListener(fd) => return [&[9u8][..], &fd.to_le_bytes()].concat(),
             Msg::SeccompListenerSent => (10, &[]),
             Msg::Committed => (11, &[]),
@@ -93,7 +145,7 @@ impl Msg {
             5 => Msg::CreateRuntime,
             6 => Msg::HooksDone(payload.to_vec()),
             7 => Msg::Ready,
-            8 => Msg::Error(String::from_utf8_lossy(payload).into_owned()),
+            8 => Msg::Error(ErrorPacket::decode(payload).ok_or(ChannelError::Malformed(tag))?),
             9 => {
                 let bytes: [u8; 4] = payload
                     .try_into()
@@ -234,7 +286,7 @@ impl Channel {
     pub fn expect(&self, want: &Msg) -> Result<(), String> {
         match self.recv() {
             Ok(ref got) if got == want => Ok(()),
-            Ok(Msg::Error(text)) => Err(text),
+            Ok(Msg::Error(p)) => Err(String::from_utf8_lossy(&p.message).into_owned()),
             Ok(other) => Err(format!("protocol: expected {want:?}, got {other:?}")),
             Err(e) => Err(e.to_string()),
         }
@@ -259,7 +311,18 @@ mod tests {
             Msg::HooksDone(b"{\"id\":\"x\"}".to_vec()),
             Msg::Ready,
             Msg::Committed,
-            Msg::Error("mounts[3] (/x): bad".into()),
+            Msg::Error(ErrorPacket {
+                step: 5,
+                errno: 2,
+                field: b"mounts[3]".to_vec(),
+                message: b"mounts[3] (/x): bad".to_vec(),
+            }),
+            Msg::Error(ErrorPacket {
+                step: 0,
+                errno: 0,
+                field: Vec::new(),
+                message: Vec::new(),
+            }),
             Msg::SeccompListener(5),
             Msg::SeccompListenerSent,
         ];
@@ -278,5 +341,42 @@ mod tests {
         assert!(link.ends_with("stat"), "{link:?}");
         drop(a);
         assert!(matches!(b.recv(), Err(ChannelError::Closed)));
+    }
+
+    /// Every truncation of an error packet, and a field length past its end, is `Malformed`
+    /// (never a panic); the field and message come out exactly as they went in.
+    #[test]
+    fn error_packets_decode_exactly_or_not_at_all() {
+        let p = ErrorPacket {
+            step: 3,
+            errno: -1,
+            field: b"process.args[0]".to_vec(),
+            message: b"exec: \"/x\": stat /x: no such file or directory \xff".to_vec(),
+        };
+        let bytes = Msg::Error(p.clone()).encode();
+        assert_eq!(
+            bytes[ERROR_ERRNO_AT..ERROR_ERRNO_AT + 4],
+            (-1i32).to_le_bytes()
+        );
+        assert_eq!(Msg::decode(&bytes).unwrap(), Msg::Error(p));
+        // Up to the end of the field every prefix is short; after it, the message is shorter.
+        let field_end = 1 + 1 + 4 + 2 + "process.args[0]".len();
+        for n in 1..field_end {
+            assert!(
+                matches!(Msg::decode(&bytes[..n]), Err(ChannelError::Malformed(8))),
+                "prefix {n}"
+            );
+        }
+        for n in field_end..bytes.len() {
+            let Ok(Msg::Error(got)) = Msg::decode(&bytes[..n]) else {
+                panic!("prefix {n} should decode")
+            };
+            assert_eq!(got.message, bytes[field_end..n]);
+        }
+        let lying = [8u8, 1, 0, 0, 0, 0, 0xff, 0xff, b'x'];
+        assert!(matches!(
+            Msg::decode(&lying),
+            Err(ChannelError::Malformed(8))
+        ));
     }
 }

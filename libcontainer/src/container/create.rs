@@ -404,7 +404,9 @@ struct Events<'a> {
 }
 
 impl LaunchEvents for Events<'_> {
-    fn child_created(&mut self, pid: i32) -> Result<(), String> {
+    type Error = Error;
+
+    fn child_created(&mut self, pid: i32) -> Result<(), Error> {
         let mut paths = self.cgroup.take().unwrap_or_default();
         // A rootless container without a cgroup (see rootless_cgroup).
         if paths.hierarchies.is_empty() {
@@ -428,15 +430,14 @@ impl LaunchEvents for Events<'_> {
             &mut paths,
             nix::unistd::Pid::from_raw(pid),
             Some(&resources),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         *self.made_cgroup = Some(paths);
         Ok(())
     }
 
-    fn init_created(&mut self, pid: i32) -> Result<(), String> {
-        let start =
-            super::ops::own_child_start_time(pid).ok_or_else(|| format!("init {pid} vanished"))?;
+    fn init_created(&mut self, pid: i32) -> Result<(), Error> {
+        let start = super::ops::own_child_start_time(pid)
+            .ok_or_else(|| protocol(format!("init {pid} vanished")))?;
         let cgroup = self.made_cgroup.clone().unwrap_or_default();
         let mut state = new_state(self.b, self.c, pid, start, cgroup);
         state.rootfs_bind = self.rootfs_bind;
@@ -444,23 +445,23 @@ impl LaunchEvents for Events<'_> {
         Ok(())
     }
 
-    fn ready(&mut self, pid: i32) -> Result<(), String> {
+    fn ready(&mut self, pid: i32) -> Result<(), Error> {
         let state = self
             .state
             .as_ref()
-            .ok_or("protocol: ready before init pid")?;
-        self.dir.save(state).map_err(|e| e.to_string())?;
+            .ok_or_else(|| protocol("protocol: ready before init pid".into()))?;
+        self.dir.save(state).map_err(Error::State)?;
         if let Some(pid_file) = &self.b.pid_file {
-            write_pid_file(pid_file, pid).map_err(|e| e.to_string())?;
+            write_pid_file(pid_file, pid)?;
         }
         Ok(())
     }
 
-    fn create_runtime(&mut self) -> Result<Vec<u8>, String> {
+    fn create_runtime(&mut self) -> Result<Vec<u8>, Error> {
         let state = self
             .state
             .as_ref()
-            .ok_or("protocol: hooks before init pid")?;
+            .ok_or_else(|| protocol("protocol: hooks before init pid".into()))?;
         let annotations = self.c.spec.annotations().as_ref();
         let json = super::ops::oci_state(state, super::Status::Creating, annotations).to_string();
         let h = self.c.spec.hooks().as_ref();
@@ -471,11 +472,16 @@ impl LaunchEvents for Events<'_> {
         ];
         for (phase, list) in lists {
             if let Some(list) = list {
-                hooks::run_hooks(phase, list, json.as_bytes()).map_err(|e| e.to_string())?;
+                hooks::run_hooks(phase, list, json.as_bytes())?;
             }
         }
         Ok(json.into_bytes())
     }
+}
+
+/// The init's side of the protocol went wrong (an init that vanished, messages out of order).
+fn protocol(text: String) -> Error {
+    Error::Process(crate::process::ProcessError::Protocol(text))
 }
 
 /// The record of the container; `pid` 0 while there is no init yet.

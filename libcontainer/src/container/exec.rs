@@ -218,9 +218,10 @@ struct Events<'a> {
 }
 
 impl JoinEvents for Events<'_> {
-    fn enter_cgroup(&mut self, pid: i32) -> Result<(), String> {
-        let joined =
-            cgroups::join(self.cgroup, nix::unistd::Pid::from_raw(pid)).map_err(|e| e.to_string());
+    type Error = Error;
+
+    fn enter_cgroup(&mut self, pid: i32) -> Result<(), Error> {
+        let joined = cgroups::join(self.cgroup, nix::unistd::Pid::from_raw(pid));
         self.lock = None;
         joined?;
         crate::pause_point::pause_at("exec:cgroup");
@@ -229,9 +230,8 @@ impl JoinEvents for Events<'_> {
 
     /// As for the init (runc does the same): the agent learns the exec'd process's pid, and
     /// the container's state with the init's.
-    fn seccomp_listener(&mut self, listener: OwnedFd, pid: i32) -> Result<(), String> {
+    fn seccomp_listener(&mut self, listener: OwnedFd, pid: i32) -> Result<(), Error> {
         super::ops::send_seccomp_listener(self.state, self.config, listener, pid)
-            .map_err(|e| e.to_string())
     }
 }
 

@@ -1,6 +1,8 @@
 //! The last steps before the user's program: find it, pass only the fds it should get, enter
 //! its cwd safely, execve.
 
+use super::setup_error::AtStep;
+use super::{SetupError, Step};
 use crate::seccomp::{self, SeccompProgram};
 use crate::{attributes, capabilities, identity, rlimits};
 use nix::unistd::{access, AccessFlags};
@@ -28,8 +30,11 @@ impl Program {
     }
 }
 
-fn cstring(field: &str, s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("{field}: contains a NUL byte: {s:?}"))
+fn cstring(field: &str, s: &str) -> Result<CString, SetupError> {
+    CString::new(s).map_err(|_| {
+        SetupError::new(Step::Exec, format!("{field}: contains a NUL byte: {s:?}"))
+            .with_field(Some(field.into()))
+    })
 }
 
 /// Resolves `process.args[0]` (after pivot_root, so in the container's view) as runc does
@@ -37,10 +42,17 @@ fn cstring(field: &str, s: &str) -> Result<CString, String> {
 /// engines read them (Docker exits 127 on "executable file not found" or "no such file or
 /// directory", 126 on "permission denied"). A bare name is looked up only in the PATH of
 /// `process.env`: without one it is not found, as with runc.
-pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
-    let process = spec.process().as_ref().ok_or("process: missing")?;
+pub(super) fn resolve_program(spec: &Spec) -> Result<Program, SetupError> {
+    let missing =
+        |field: &str, text: &str| SetupError::new(Step::Exec, text).with_field(Some(field.into()));
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| missing("process", "process: missing"))?;
     let args = process.args().as_deref().unwrap_or_default();
-    let name = args.first().ok_or("process.args: must not be empty")?;
+    let name = args
+        .first()
+        .ok_or_else(|| missing("process.args", "process.args: must not be empty"))?;
     let env = process.env().as_deref().unwrap_or_default();
     let path = if name.contains('/') {
         let p = Path::new(name);
@@ -49,14 +61,19 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
         } else {
             Path::new(process.cwd()).join(p)
         };
-        check_executable(&full, name).map_err(|e| format!("exec: {name:?}: {e}"))?;
+        check_executable(&full, name).map_err(|(errno, e)| {
+            missing("process.args[0]", &format!("exec: {name:?}: {e}")).with_errno(errno)
+        })?;
         full
     } else {
         // The last PATH wins, as when runc's init sets the environment one entry at a time.
         let search = env.iter().rev().find_map(|e| e.strip_prefix("PATH="));
         search
             .and_then(|search| find_in_path(name, search))
-            .ok_or_else(|| format!("exec: {name:?}: executable file not found in $PATH"))?
+            .ok_or_else(|| {
+                let text = format!("exec: {name:?}: executable file not found in $PATH");
+                missing("process.args[0]", &text).with_errno(nix::errno::Errno::ENOENT)
+            })?
     };
     Ok(Program {
         path: cstring("process.args[0]", &path.to_string_lossy())?,
@@ -75,11 +92,13 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, String> {
 /// runc's rule: without HOME in the environment, the process gets its user's home from the
 /// container's /etc/passwd, or "/" when the uid has no entry (or there is no such file). Read
 /// in the container's view (after pivot_root, or after joining its mount namespace).
-fn default_home(env: &[String], uid: u32) -> Result<Option<String>, String> {
+fn default_home(env: &[String], uid: u32) -> Result<Option<String>, SetupError> {
     if env.iter().any(|e| e.starts_with("HOME=")) {
         return Ok(None);
     }
-    let passwd = read_container_file(Path::new("/etc/passwd"))?.unwrap_or_default();
+    let passwd = read_container_file(Path::new("/etc/passwd"))
+        .at(Step::Exec)?
+        .unwrap_or_default();
     let passwd = String::from_utf8_lossy(&passwd);
     let home = passwd
         .lines()
@@ -132,15 +151,18 @@ fn go_errno(e: nix::errno::Errno) -> String {
     }
 }
 
-/// A regular file with an execute bit that this process may execute, else why not in Go's
-/// words (`stat NAME: no such file or directory`, `permission denied`), naming it `shown`.
-fn check_executable(path: &Path, shown: &str) -> Result<(), String> {
-    let meta = nix::sys::stat::stat(path).map_err(|e| format!("stat {shown}: {}", go_errno(e)))?;
+/// A regular file with an execute bit that this process may execute, else the errno and why
+/// not in Go's words (`stat NAME: no such file or directory`, `permission denied`), naming it
+/// `shown`.
+fn check_executable(path: &Path, shown: &str) -> Result<(), (nix::errno::Errno, String)> {
+    use nix::errno::Errno;
+    let meta =
+        nix::sys::stat::stat(path).map_err(|e| (e, format!("stat {shown}: {}", go_errno(e))))?;
     let is_dir = meta.st_mode & libc::S_IFMT == libc::S_IFDIR;
     if is_dir || meta.st_mode & 0o111 == 0 {
-        return Err(go_errno(nix::errno::Errno::EACCES));
+        return Err((Errno::EACCES, go_errno(Errno::EACCES)));
     }
-    access(path, AccessFlags::X_OK).map_err(go_errno)
+    access(path, AccessFlags::X_OK).map_err(|e| (e, go_errno(e)))
 }
 
 fn find_in_path(name: &str, search: &str) -> Option<PathBuf> {
@@ -161,53 +183,60 @@ fn find_in_path(name: &str, search: &str) -> Option<PathBuf> {
 /// whose USER cannot enter its WORKDIR still starts there; when that is refused (EACCES, EPERM:
 /// a directory only the user may enter, such as a root-squashed volume) it returns false and
 /// is called again after the privileges are dropped.
-fn enter_cwd(spec: &Spec, retry_later: bool) -> Result<bool, String> {
+fn enter_cwd(spec: &Spec, retry_later: bool) -> Result<bool, SetupError> {
     let cwd = spec
         .process()
         .as_ref()
         .map(|p| p.cwd().clone())
         .unwrap_or_else(|| "/".into());
+    let fail =
+        |text: String| SetupError::new(Step::Cwd, text).with_field(Some("process.cwd".into()));
     match nix::unistd::chdir(&cwd) {
         Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) if retry_later => {
             return Ok(false)
         }
-        r => r.map_err(|e| format!("process.cwd {}: {}", cwd.display(), e.desc()))?,
+        r => r.map_err(|e| {
+            let text = format!("process.cwd {}: {}", cwd.display(), e.desc());
+            fail(text).with_errno(e)
+        })?,
     }
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(true),
-        Ok(p) => Err(format!(
+        Ok(p) => Err(fail(format!(
             "process.cwd {}: outside the container ({})",
             cwd.display(),
             p.display()
-        )),
-        Err(e) => Err(format!(
+        ))),
+        Err(e) => Err(fail(format!(
             "process.cwd {}: outside the container ({})",
             cwd.display(),
             e.desc()
-        )),
+        ))
+        .with_errno(e)),
     }
 }
 
 /// The program starts with default signal dispositions and nothing blocked: ignored
 /// dispositions survive execve, and Rust's runtime ignores SIGPIPE in every berth process.
-fn reset_signals() -> Result<(), String> {
+fn reset_signals() -> Result<(), SetupError> {
+    let fail = |text: String, e| SetupError::new(Step::Attributes, text).with_errno(e);
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
         // SAFETY: installing SIG_DFL runs no handler code.
-        unsafe { sigaction(sig, &default) }.map_err(|e| format!("reset {sig}: {e}"))?;
+        unsafe { sigaction(sig, &default) }.map_err(|e| fail(format!("reset {sig}: {e}"), e))?;
     }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
-        .map_err(|e| format!("unblock signals: {e}"))
+        .map_err(|e| fail(format!("unblock signals: {e}"), e))
 }
 
-fn exec_program(p: &Program) -> Result<Infallible, String> {
-    nix::unistd::execve(&p.path, &p.argv, &p.envp)
-        .map_err(|e| format!("exec {}: {}", p.path.to_string_lossy(), go_errno(e)))
-}
-
-fn s(e: impl std::fmt::Display) -> String {
-    e.to_string()
+fn exec_program(p: &Program) -> Result<Infallible, SetupError> {
+    nix::unistd::execve(&p.path, &p.argv, &p.envp).map_err(|e| {
+        let text = format!("exec {}: {}", p.path.to_string_lossy(), go_errno(e));
+        SetupError::new(Step::Exec, text)
+            .with_field(Some("process.args[0]".into()))
+            .with_errno(e)
+    })
 }
 
 /// The process's own settings, dropping privileges last, then execve: shared by the init
@@ -222,20 +251,24 @@ pub(super) fn finish_and_exec(
     spec: &Spec,
     seccomp: Option<&SeccompProgram>,
     program: &Program,
-    on_listener: &mut dyn FnMut(OwnedFd) -> Result<(), String>,
-    before_exec: &mut dyn FnMut() -> Result<(), String>,
-) -> Result<Infallible, String> {
-    let process = spec.process().as_ref().ok_or("process: missing")?;
+    on_listener: &mut dyn FnMut(OwnedFd) -> Result<(), SetupError>,
+    before_exec: &mut dyn FnMut() -> Result<(), SetupError>,
+) -> Result<Infallible, SetupError> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or("process: missing")
+        .at(Step::Exec)?;
     if let Some(limits) = process.rlimits() {
-        rlimits::apply_rlimits(limits).map_err(s)?;
+        rlimits::apply_rlimits(limits).at(Step::Rlimits)?;
     }
-    attributes::apply_attributes(spec).map_err(s)?;
+    attributes::apply_attributes(spec).at(Step::Attributes)?;
     let in_cwd = enter_cwd(spec, true)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let setgroups = setgroups_allowed();
     reset_signals()?;
-    let mut filter = |prog: &SeccompProgram| -> Result<(), String> {
-        if let Some(l) = seccomp::install(prog).map_err(s)? {
+    let mut filter = |prog: &SeccompProgram| -> Result<(), SetupError> {
+        if let Some(l) = seccomp::install(prog).at(Step::Seccomp)? {
             on_listener(l)?;
         }
         Ok(())
@@ -243,9 +276,9 @@ pub(super) fn finish_and_exec(
     if let (false, Some(prog)) = (nnp, seccomp) {
         filter(prog)?;
     }
-    identity::set_identity(process.user(), setgroups).map_err(s)?;
-    capabilities::apply_capabilities(process.capabilities().as_ref()).map_err(s)?;
-    attributes::apply_no_new_privileges(spec).map_err(s)?;
+    identity::set_identity(process.user(), setgroups).at(Step::Identity)?;
+    capabilities::apply_capabilities(process.capabilities().as_ref()).at(Step::Capabilities)?;
+    attributes::apply_no_new_privileges(spec).at(Step::Capabilities)?;
     if !in_cwd {
         // Only the user may enter it (a root-squashed volume): the one step of berth's own
         // that can follow a filter installed without noNewPrivileges.

@@ -3,8 +3,9 @@
 //! `start`'s `S` over the start connection (so `start` fails with the reason).
 
 use super::exec::{finish_and_exec, resolve_program, Program};
+use super::setup_error::AtStep;
 use super::start::{reply_error, reply_listener, wait_for_start};
-use super::LaunchConfig;
+use super::{LaunchConfig, SetupError, Step};
 use crate::channel::{Channel, Msg};
 use crate::{hooks, rootfs, sysctl, tty};
 use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
@@ -14,8 +15,8 @@ use std::os::fd::OwnedFd;
 pub(super) fn init_main(cfg: &LaunchConfig, chan: Channel) -> i32 {
     let prepared = match prepare(cfg, &chan) {
         Ok(p) => p,
-        Err(text) => {
-            let _ = chan.send(&Msg::Error(text));
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_packet()));
             return 1;
         }
     };
@@ -35,8 +36,8 @@ pub(super) fn init_main(cfg: &LaunchConfig, chan: Channel) -> i32 {
     };
     match start_program(cfg, &prepared, &conn) {
         Ok(never) => match never {},
-        Err(text) => {
-            reply_error(&conn, &text);
+        Err(e) => {
+            reply_error(&conn, &e.to_string());
             127
         }
     }
@@ -51,18 +52,18 @@ struct Prepared {
 
 /// Setup up to `Ready`, in runc's order: mounts, then the create hooks (runtime namespace
 /// ones in the parent, then ours), then pivot_root, then what needs the final root.
-fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
+fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, SetupError> {
     let spec = cfg.spec;
     let console = cfg
         .console_socket
         .map(OwnedFd::try_clone)
         .transpose()
-        .map_err(|e| format!("console socket: dup: {e}"))?;
+        .map_err(|e| SetupError::from_error(Step::Console, &e).context("console socket: dup"))?;
     if cfg.ns.has_new(Ns::Network) {
-        crate::namespaces::bring_up_loopback().map_err(s)?;
+        crate::namespaces::bring_up_loopback().at(Step::Namespaces)?;
     }
     if let Some(id) = cfg.new_keyring {
-        super::keyring::join_session_keyring(id)?;
+        super::keyring::join_session_keyring(id).at(Step::Keyring)?;
     }
     let opts = rootfs::RootfsOptions {
         rootfs: cfg.rootfs.to_path_buf(),
@@ -71,74 +72,74 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, String> {
         in_cgroup_ns: cfg.ns.has(Ns::Cgroup),
         inherited_mount_ns: !cfg.ns.has(Ns::Mount),
     };
-    rootfs::prepare_rootfs(spec, &opts).map_err(s)?;
+    rootfs::prepare_rootfs(spec, &opts).at(Step::Mounts)?;
     let hooks_state = if super::has_create_hooks(spec) {
         run_create_hooks(spec, chan)?
     } else {
         Vec::new()
     };
     if opts.inherited_mount_ns {
-        rootfs::chroot_rootfs(cfg.rootfs).map_err(s)?;
+        rootfs::chroot_rootfs(cfg.rootfs).at(Step::PivotRoot)?;
     } else {
-        rootfs::pivot_rootfs(cfg.rootfs, cfg.no_pivot).map_err(s)?;
+        rootfs::pivot_rootfs(cfg.rootfs, cfg.no_pivot).at(Step::PivotRoot)?;
     }
     set_names(spec)?;
     // Before the read-only paths: /proc/sys is usually one of them.
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        sysctl::apply_sysctl(sysctl).map_err(s)?;
+        sysctl::apply_sysctl(sysctl).at(Step::Sysctl)?;
     }
-    rootfs::finish_rootfs(spec).map_err(s)?;
+    rootfs::finish_rootfs(spec).at(Step::MaskedPaths)?;
     if let Some(socket) = console {
         let size = spec.process().as_ref().and_then(|p| p.console_size());
         let size = size.map(|b| (b.height() as u16, b.width() as u16));
-        tty::setup_console(socket, size).map_err(s)?;
+        tty::setup_console(socket, size).at(Step::Console)?;
     }
-    cfg.stdio.install()?;
+    cfg.stdio.install().at(Step::Console)?;
     let program = spec
         .process()
         .is_some()
         .then(|| resolve_program(spec))
         .transpose()?;
-    super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes)?;
+    super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes).at(Step::Fds)?;
     Ok(Prepared {
         program,
         hooks_state,
     })
 }
 
-fn s(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
-fn run_create_hooks(spec: &Spec, chan: &Channel) -> Result<Vec<u8>, String> {
-    chan.send(&Msg::CreateRuntime).map_err(s)?;
-    let state = match chan.recv().map_err(s)? {
+fn run_create_hooks(spec: &Spec, chan: &Channel) -> Result<Vec<u8>, SetupError> {
+    chan.send(&Msg::CreateRuntime).at(Step::Protocol)?;
+    let state = match chan.recv().at(Step::Protocol)? {
         Msg::HooksDone(json) => json,
-        Msg::Error(text) => return Err(text),
-        other => return Err(format!("protocol: expected HooksDone, got {other:?}")),
+        other => {
+            let text = format!("protocol: expected HooksDone, got {other:?}");
+            return Err(SetupError::new(Step::Protocol, text));
+        }
     };
     if let Some(list) = spec
         .hooks()
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        hooks::run_hooks("createContainer", list, &state).map_err(s)?;
+        hooks::run_hooks("createContainer", list, &state).at(Step::Hooks)?;
     }
     Ok(state)
 }
 
-fn set_names(spec: &Spec) -> Result<(), String> {
+fn set_names(spec: &Spec) -> Result<(), SetupError> {
+    let fail = |field: &str, name: &str, e: nix::errno::Errno| {
+        SetupError::new(Step::Hostname, format!("{field} {name:?}: {}", e.desc()))
+            .with_field(Some(field.into()))
+            .with_errno(e)
+    };
     if let Some(name) = spec.hostname().as_deref().filter(|n| !n.is_empty()) {
-        nix::unistd::sethostname(name).map_err(|e| format!("hostname {name:?}: {}", e.desc()))?;
+        nix::unistd::sethostname(name).map_err(|e| fail("hostname", name, e))?;
     }
     if let Some(name) = spec.domainname().as_deref().filter(|n| !n.is_empty()) {
         // SAFETY: the pointer and length describe `name`'s bytes for the duration of the call.
         let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
         if r != 0 {
-            return Err(format!(
-                "domainname {name:?}: {}",
-                nix::errno::Errno::last().desc()
-            ));
+            return Err(fail("domainname", name, nix::errno::Errno::last()));
         }
     }
     Ok(())
@@ -147,25 +148,35 @@ fn set_names(spec: &Spec) -> Result<(), String> {
 /// After `start`: the process's own settings, then the startContainer hooks under them (as
 /// runc runs them: same user, capabilities, noNewPrivileges and seccomp filter as the
 /// program), then exec.
-fn start_program(cfg: &LaunchConfig, p: &Prepared, conn: &OwnedFd) -> Result<Infallible, String> {
+fn start_program(
+    cfg: &LaunchConfig,
+    p: &Prepared,
+    conn: &OwnedFd,
+) -> Result<Infallible, SetupError> {
     let spec = cfg.spec;
-    let program = p.program.as_ref().ok_or(
-        "process: the config has none, and runtime-spec requires one to start the container",
-    )?;
+    let program = p.program.as_ref().ok_or_else(|| {
+        SetupError::new(
+            Step::Exec,
+            "process: the config has none, and runtime-spec requires one to start the container",
+        )
+        .with_field(Some("process".into()))
+    })?;
     let hooks = spec
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().as_ref());
     let state = hooks.map(|_| created_state(&p.hooks_state));
     let mut start_hooks = || match (hooks, &state) {
-        (Some(list), Some(state)) => hooks::run_hooks("startContainer", list, state).map_err(s),
+        (Some(list), Some(state)) => {
+            hooks::run_hooks("startContainer", list, state).at(Step::Hooks)
+        }
         _ => Ok(()),
     };
     finish_and_exec(
         spec,
         cfg.seccomp,
         program,
-        &mut |l| reply_listener(conn, &l),
+        &mut |l| reply_listener(conn, &l).at(Step::Seccomp),
         &mut start_hooks,
     )
 }

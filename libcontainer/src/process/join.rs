@@ -13,14 +13,15 @@
 //! ◄─ SeccompListener(fd number) (SCMP_ACT_NOTIFY only) ─────────  write(2), then wait
 //! pidfd_getfd, forward the listener (with the process's pid) to listenerPath
 //! ── SeccompListenerSent ────────────────────────────────────────► identity, caps, NNP
-//! ◄─ EOF (channel closed by execve) or Error(text) ─────────────  execve
+//! ◄─ EOF (channel closed by execve) or Error(SetupError) ───────  execve
 //! ```
 //! (with noNewPrivileges the filter, and so the listener, comes after identity, caps, NNP)
 
 use super::clone::{clone_into, Cloned};
 use super::exec::{finish_and_exec, resolve_program};
 use super::reexec::ExecInit;
-use super::ProcessError;
+use super::setup_error::AtStep;
+use super::{ProcessError, SetupError, Step};
 use crate::channel::{channel_pair, Channel, ChannelError, Msg};
 use crate::namespaces::{join_namespaces, Join};
 use crate::seccomp::SeccompProgram;
@@ -52,21 +53,23 @@ pub struct JoinConfig<'a> {
 
 /// What the container layer does for `spawn_joined`.
 pub trait JoinEvents {
+    /// The caller's own error, returned boxed in [`ProcessError::Parent`].
+    type Error: std::error::Error + Send + Sync + 'static;
     /// Put the first child (pid in our namespace) into the container's cgroups, before it
     /// joins anything: the process, forked from it, inherits them.
-    fn enter_cgroup(&mut self, pid: i32) -> Result<(), String>;
+    fn enter_cgroup(&mut self, pid: i32) -> Result<(), Self::Error>;
     /// The process (`pid`) installed a filter with SCMP_ACT_NOTIFY: hand its listener on.
-    fn seccomp_listener(&mut self, listener: OwnedFd, pid: i32) -> Result<(), String>;
+    fn seccomp_listener(&mut self, listener: OwnedFd, pid: i32) -> Result<(), Self::Error>;
 }
 
 /// Starts the process. Returns its pid once its execve succeeded; on error every process
 /// made is killed and reaped.
-pub fn spawn_joined(cfg: &JoinConfig, events: &mut dyn JoinEvents) -> Result<i32, ProcessError> {
+pub fn spawn_joined<E: JoinEvents>(cfg: &JoinConfig, events: &mut E) -> Result<i32, ProcessError> {
     let (parent, child) = channel_pair()?;
     // A multithreaded caller's clone execs a fresh image first (reexec.rs), which joins the
     // container's namespaces itself: nothing in the container sees a copy of the caller.
     let exec_init = if super::reexec::wanted() {
-        let plan = super::plan::encode_join(cfg).map_err(ProcessError::Parent)?;
+        let plan = super::plan::encode_join(cfg).map_err(ProcessError::parent)?;
         let mut keep: Vec<_> = cfg.joins.iter().map(|j| j.fd.as_raw_fd()).collect();
         keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
         let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
@@ -99,15 +102,15 @@ pub fn spawn_joined(cfg: &JoinConfig, events: &mut dyn JoinEvents) -> Result<i32
     result
 }
 
-fn serve(
+fn serve<E: JoinEvents>(
     chan: &Channel,
-    events: &mut dyn JoinEvents,
+    events: &mut E,
     first: Pid,
     process: &mut Option<Pid>,
 ) -> Result<i32, ProcessError> {
     events
         .enter_cgroup(first.as_raw())
-        .map_err(ProcessError::Parent)?;
+        .map_err(ProcessError::parent)?;
     chan.send(&Msg::Go)?;
     let mut listener = None;
     loop {
@@ -116,11 +119,11 @@ fn serve(
                 *process = Some(if pid == 0 { first } else { Pid::from_raw(pid) });
             }
             Ok(Msg::SeccompListener(fd)) => listener = Some(fd),
-            Ok(Msg::Error(text)) => return Err(ProcessError::Child(text)),
+            Ok(Msg::Error(p)) => return Err(ProcessError::Setup(SetupError::from_packet(p)?)),
             // Every copy of the child's end is gone: the process's execve closed it.
             Err(ChannelError::Closed) => break,
             Ok(other) => {
-                return Err(ProcessError::Child(format!(
+                return Err(ProcessError::Protocol(format!(
                     "protocol: unexpected {other:?}"
                 )))
             }
@@ -131,16 +134,16 @@ fn serve(
         // before any syscall its filter might notify.
         if let (Some(fd), Some(pid)) = (listener, *process) {
             listener = None;
-            let l = super::take_fd(pid.as_raw(), fd).map_err(ProcessError::Parent)?;
+            let l = super::take_fd(pid.as_raw(), fd).map_err(ProcessError::parent)?;
             events
                 .seccomp_listener(l, pid.as_raw())
-                .map_err(ProcessError::Parent)?;
+                .map_err(ProcessError::parent)?;
             chan.send(&Msg::SeccompListenerSent)?;
         }
     }
     process
         .map(Pid::as_raw)
-        .ok_or_else(|| ProcessError::Child("the exec'd process exited before reporting".into()))
+        .ok_or_else(|| ProcessError::Protocol("the exec'd process exited before reporting".into()))
 }
 
 pub(super) fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
@@ -152,8 +155,8 @@ pub(super) fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
     }
     let code = match run_child(cfg, &chan) {
         Ok(()) => 0,
-        Err(text) => {
-            let _ = chan.send(&Msg::Error(text));
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_packet()));
             1
         }
     };
@@ -162,48 +165,51 @@ pub(super) fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
 }
 
 /// Returns in the child once it forked the process; never returns in the process.
-fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), String> {
+fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), SetupError> {
     // The console socket lives on the host: connect before joining the mount namespace.
     let console = cfg
         .console_socket
         .map(crate::tty::connect_console_socket)
         .transpose()
-        .map_err(|e| e.to_string())?;
-    chan.expect(&Msg::Go)?;
-    join_namespaces(cfg.joins).map_err(|e| e.to_string())?;
+        .at(Step::Console)?;
+    chan.expect(&Msg::Go).at(Step::Protocol)?;
+    join_namespaces(cfg.joins).at(Step::Namespaces)?;
     let must_fork = cfg
         .joins
         .iter()
         .any(|j| matches!(j.kind, Ns::Pid | Ns::Time));
     if must_fork {
-        match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| format!("fork process: {e}"))? {
+        let forked = clone_into(CloneFlags::CLONE_PARENT).map_err(|e| {
+            SetupError::new(Step::Namespaces, format!("fork process: {e}")).with_errno(e)
+        })?;
+        match forked {
             Cloned::Child => {}
             Cloned::Parent(pid) => {
-                return chan
-                    .send(&Msg::InitPid(pid.as_raw()))
-                    .map_err(|e| e.to_string());
+                return chan.send(&Msg::InitPid(pid.as_raw())).at(Step::Protocol);
             }
         }
     } else {
-        chan.send(&Msg::InitPid(0)).map_err(|e| e.to_string())?;
+        chan.send(&Msg::InitPid(0)).at(Step::Protocol)?;
     }
     if let Some(socket) = console {
         let size = cfg.spec.process().as_ref().and_then(|p| p.console_size());
         let size = size.map(|b| (b.height() as u16, b.width() as u16));
-        crate::tty::setup_console(socket, size).map_err(|e| e.to_string())?;
+        crate::tty::setup_console(socket, size).at(Step::Console)?;
     }
-    cfg.stdio.install()?;
+    cfg.stdio.install().at(Step::Console)?;
     let mut program = resolve_program(cfg.spec)?;
     if let Some(argv) = cfg.argv {
         program = program.with_argv(argv);
     }
-    super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes)?;
+    super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes).at(Step::Fds)?;
     // The parent takes the listener, forwards it to the container's listenerPath and answers.
     let mut send_listener = |l: OwnedFd| {
         chan.write_seccomp_listener(l.as_raw_fd())
-            .map_err(|e| format!("seccomp listener to berth exec: {e}"))?;
+            .map_err(|e| format!("seccomp listener to berth exec: {e}"))
+            .at(Step::Seccomp)?;
         chan.expect(&Msg::SeccompListenerSent)
             .map_err(|e| format!("berth exec did not hand on the seccomp listener: {e}"))
+            .at(Step::Seccomp)
     };
     match finish_and_exec(
         cfg.spec,

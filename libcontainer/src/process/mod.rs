@@ -14,6 +14,7 @@ mod plan;
 mod reexec;
 mod relay;
 pub mod sealed_exe;
+mod setup_error;
 mod stage;
 pub mod start;
 mod stdio;
@@ -22,6 +23,7 @@ mod wait;
 pub use fds::reserve_preserved_fds;
 pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use relay::relay_terminal;
+pub use setup_error::{SetupError, Step};
 pub use stdio::{prepare_stdio, PreparedStdio};
 pub(crate) use wait::forwarded as forwarded_signals;
 pub use wait::{wait_child, wait_forwarding_signals};
@@ -46,12 +48,23 @@ pub enum ProcessError {
     /// The channel to the container's processes failed.
     #[error("{0}")]
     Channel(#[from] crate::channel::ChannelError),
-    /// The container's process failed a setup step; the text names the step and field.
+    /// The container's process failed a setup step: which one, on which field, with which
+    /// errno.
     #[error("{0}")]
-    Child(String),
-    /// A step the caller performs for us (cgroup, hooks, state) failed.
+    Setup(#[source] SetupError),
+    /// The container's process broke the protocol (a message out of order).
     #[error("{0}")]
-    Parent(String),
+    Protocol(String),
+    /// A step the caller performs for us (cgroup, hooks, state: the container layer's own
+    /// typed error, which `source()` returns) or the runtime's own preparation failed.
+    #[error("{0}")]
+    Parent(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl ProcessError {
+    fn parent(e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        ProcessError::Parent(e.into())
+    }
 }
 
 /// Everything the child processes need. They are clones of this process, so they read it
@@ -80,16 +93,18 @@ pub struct LaunchConfig<'a> {
 
 /// The steps of `create` that belong to the container layer, called by `launch` in order.
 pub trait LaunchEvents {
+    /// The caller's own error, returned boxed in [`ProcessError::Parent`].
+    type Error: std::error::Error + Send + Sync + 'static;
     /// The first child exists (pid in our namespace): put it into the container's cgroup.
-    fn child_created(&mut self, pid: i32) -> Result<(), String>;
+    fn child_created(&mut self, pid: i32) -> Result<(), Self::Error>;
     /// The container's init exists.
-    fn init_created(&mut self, pid: i32) -> Result<(), String>;
+    fn init_created(&mut self, pid: i32) -> Result<(), Self::Error>;
     /// Mounts are made: run prestart and createRuntime hooks; return the state JSON the init
     /// gives its own hooks (createContainer, startContainer).
-    fn create_runtime(&mut self) -> Result<Vec<u8>, String>;
+    fn create_runtime(&mut self) -> Result<Vec<u8>, Self::Error>;
     /// The init (pid) is waiting for `start`: record the container. Only once this returned
     /// is the init told it may outlive `create` (`Committed`); until then it dies with us.
-    fn ready(&mut self, pid: i32) -> Result<(), String>;
+    fn ready(&mut self, pid: i32) -> Result<(), Self::Error>;
 }
 
 /// Does the config ask for hooks that interrupt setup? If not, the round trip is skipped.
@@ -125,7 +140,7 @@ fn direct_clone_flags(ns: &NamespacePlan) -> nix::sched::CloneFlags {
 
 /// Creates the container's processes and serves them until the init waits for `start`.
 /// Returns the init's pid. On error, every process made is killed and reaped.
-pub fn launch(cfg: &LaunchConfig, events: &mut dyn LaunchEvents) -> Result<i32, ProcessError> {
+pub fn launch<E: LaunchEvents>(cfg: &LaunchConfig, events: &mut E) -> Result<i32, ProcessError> {
     let (parent, child) = channel_pair()?;
     // Joining a namespace by path must happen before new ones are made (a new user namespace
     // would lose the right to join the host's), so then the child unshares instead.
@@ -174,7 +189,7 @@ fn exec_init_for(
     direct: bool,
 ) -> Result<reexec::ExecInit, ProcessError> {
     use std::os::fd::AsRawFd;
-    let plan = plan::encode_launch(cfg, direct).map_err(ProcessError::Parent)?;
+    let plan = plan::encode_launch(cfg, direct).map_err(ProcessError::parent)?;
     let mut keep = vec![cfg.start_listener.as_raw_fd()];
     keep.extend(cfg.console_socket.map(AsRawFd::as_raw_fd));
     keep.extend(cfg.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
@@ -183,28 +198,27 @@ fn exec_init_for(
     reexec::ExecInit::prepare(&plan, child, keep, preserve, close, true)
 }
 
-fn serve_child(
+fn serve_child<E: LaunchEvents>(
     cfg: &LaunchConfig,
     chan: &crate::channel::Channel,
-    events: &mut dyn LaunchEvents,
+    events: &mut E,
     first: Pid,
     direct: bool,
     init: &mut Option<Pid>,
 ) -> Result<i32, ProcessError> {
     if direct && cfg.ns.has_new(LinuxNamespaceType::User) {
-        crate::namespaces::write_id_maps(cfg.spec, first.as_raw())
-            .map_err(|e| ProcessError::Parent(e.to_string()))?;
+        crate::namespaces::write_id_maps(cfg.spec, first.as_raw()).map_err(ProcessError::parent)?;
     }
     events
         .child_created(first.as_raw())
-        .map_err(ProcessError::Parent)?;
+        .map_err(ProcessError::parent)?;
     crate::pause_point::pause_at("create:cgroup");
     chan.send(&Msg::Go)?;
     loop {
         match chan.recv()? {
             Msg::NeedIdMaps => {
                 crate::namespaces::write_id_maps(cfg.spec, first.as_raw())
-                    .map_err(|e| ProcessError::Parent(e.to_string()))?;
+                    .map_err(ProcessError::parent)?;
                 chan.send(&Msg::IdMapsDone)?;
             }
             Msg::InitPid(pid) => {
@@ -212,17 +226,17 @@ fn serve_child(
                 *init = Some(pid);
                 events
                     .init_created(pid.as_raw())
-                    .map_err(ProcessError::Parent)?;
+                    .map_err(ProcessError::parent)?;
                 crate::pause_point::pause_at("create:init");
             }
             Msg::CreateRuntime => {
-                let json = events.create_runtime().map_err(ProcessError::Parent)?;
+                let json = events.create_runtime().map_err(ProcessError::parent)?;
                 chan.send(&Msg::HooksDone(json))?;
             }
             Msg::Ready => break,
-            Msg::Error(text) => return Err(ProcessError::Child(text)),
+            Msg::Error(p) => return Err(ProcessError::Setup(SetupError::from_packet(p)?)),
             other => {
-                return Err(ProcessError::Child(format!(
+                return Err(ProcessError::Protocol(format!(
                     "protocol: unexpected {other:?}"
                 )))
             }
@@ -230,25 +244,25 @@ fn serve_child(
     }
     let pid = init
         .map(Pid::as_raw)
-        .ok_or_else(|| ProcessError::Child("protocol: ready before init pid".into()))?;
+        .ok_or_else(|| ProcessError::Protocol("protocol: ready before init pid".into()))?;
     commit(chan, events, pid)
 }
 
 /// The init is Ready: the container layer records it, then the init is let go.
-fn commit(
+fn commit<E: LaunchEvents>(
     chan: &crate::channel::Channel,
-    events: &mut dyn LaunchEvents,
+    events: &mut E,
     pid: i32,
 ) -> Result<i32, ProcessError> {
     crate::pause_point::pause_at("create:ready");
-    events.ready(pid).map_err(ProcessError::Parent)?;
+    events.ready(pid).map_err(ProcessError::parent)?;
     crate::pause_point::pause_at("create:saved");
     chan.send(&Msg::Committed)?;
     // The init closes its end once its parent-death signal is off: leaving before that would
     // take it with us.
     match chan.recv() {
         Err(crate::channel::ChannelError::Closed) => Ok(pid),
-        Ok(other) => Err(ProcessError::Child(format!(
+        Ok(other) => Err(ProcessError::Protocol(format!(
             "protocol: unexpected {other:?} after Committed"
         ))),
         Err(e) => Err(e.into()),
@@ -259,9 +273,10 @@ fn commit(
 /// exits): until the container is recorded, nobody else would ever find or stop it. If the
 /// creator died before this call, the channel tells: its end is closed, and the child's next
 /// send or receive on it fails.
-pub(super) fn die_with_creator() -> Result<(), String> {
-    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))
-        .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))
+pub(super) fn die_with_creator() -> Result<(), SetupError> {
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(|e| {
+        SetupError::new(Step::Launch, format!("prctl(PR_SET_PDEATHSIG): {e}")).with_errno(e)
+    })
 }
 
 /// A copy of fd `fd` of process `pid` (pidfd_getfd, Linux 5.6, as seccomp notify agents

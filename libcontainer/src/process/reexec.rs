@@ -12,7 +12,7 @@
 //! plan and runs the very code the fast path runs from memory; it never returns into the
 //! embedder's `main`. A single-threaded caller (the `berth` CLI) keeps the plain clone.
 
-use super::ProcessError;
+use super::{ProcessError, SetupError, Step};
 use crate::channel::{Channel, Msg};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -59,7 +59,8 @@ pub(super) struct ExecInit {
     close: Vec<RawFd>,
     chan: RawFd,
     pdeathsig: bool,
-    /// `Error` packet for a failed execveat; the child appends the errno's digits.
+    /// `Error` packet for a failed execveat; the child patches in the errno and appends its
+    /// digits to the message.
     error: Vec<u8>,
 }
 
@@ -77,7 +78,7 @@ impl ExecInit {
         // The constructor must be linked wherever the code that execs it is.
         std::hint::black_box(&ENTRY);
         let err = |what: &str, e: &dyn std::fmt::Display| {
-            ProcessError::Parent(format!("exec'd init: {what}: {e}"))
+            ProcessError::parent(format!("exec'd init: {what}: {e}"))
         };
         let exe = nix::fcntl::open(
             "/proc/self/exe",
@@ -86,7 +87,7 @@ impl ExecInit {
         )
         .map_err(|e| err("open /proc/self/exe", &e))?;
         if !entry_point_in(&exe) {
-            return Err(ProcessError::Parent(format!(
+            return Err(ProcessError::parent(format!(
                 "the libcontainer init entry point is not in {} (this process has several \
                  threads, so its container processes must exec it): link libcontainer into \
                  the executable itself, or create containers from a single-threaded process",
@@ -98,10 +99,13 @@ impl ExecInit {
             .map_err(|e| err("environment", &e))?;
         keep.extend([chan.raw_fd(), plan_fd.as_raw_fd()]);
         keep.extend(3..super::fds::range_end(preserve_fds));
-        let error = Msg::Error(format!(
-            "exec'd init: execveat of {} failed: errno ",
-            exe_name()
-        ))
+        let error = Msg::Error(
+            SetupError::new(
+                Step::Launch,
+                format!("exec'd init: execveat of {} failed: errno ", exe_name()),
+            )
+            .to_packet(),
+        )
         .encode();
         let strings = [ARGV0.to_owned(), env];
         Ok(ExecInit {
@@ -144,6 +148,8 @@ impl ExecInit {
             let mut buf = [0u8; 512];
             let n = self.error.len().min(buf.len() - 12);
             buf[..n].copy_from_slice(&self.error[..n]);
+            let at = crate::channel::ERROR_ERRNO_AT;
+            buf[at..at + 4].copy_from_slice(&errno.to_le_bytes());
             let n = n + write_decimal(&mut buf[n..], errno);
             libc::send(self.chan, buf.as_ptr().cast(), n, libc::MSG_NOSIGNAL);
             libc::_exit(127)
@@ -309,7 +315,7 @@ fn run(fds: &[u8]) -> ! {
         Ok(Plan::Launch(p)) => super::stage::child_main(&p.config(), chan, p.direct()),
         Ok(Plan::Join(p)) => super::join::child_main(&p.config(), chan),
         Err(text) => {
-            let _ = chan.send(&Msg::Error(text));
+            let _ = chan.send(&Msg::Error(SetupError::new(Step::Launch, text).to_packet()));
             // SAFETY: as above.
             unsafe { libc::_exit(1) }
         }

@@ -3,7 +3,8 @@
 //! channel and exits, never returns.
 
 use super::clone::{clone_into, Cloned};
-use super::LaunchConfig;
+use super::setup_error::AtStep;
+use super::{LaunchConfig, SetupError, Step};
 use crate::channel::{Channel, Msg};
 use crate::namespaces::{clone_flag, join_namespaces, write_time_offsets};
 use nix::sched::{unshare, CloneFlags};
@@ -32,8 +33,8 @@ pub(super) fn child_main(cfg: &LaunchConfig, chan: Channel, direct: bool) -> ! {
     let code = match died.and_then(|()| enter_namespaces(cfg, &chan, direct)) {
         Ok(Role::Init) => super::init::init_main(cfg, chan),
         Ok(Role::Forked) => 0,
-        Err(text) => {
-            let _ = chan.send(&Msg::Error(text));
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_packet()));
             1
         }
     };
@@ -47,10 +48,16 @@ enum Role {
     Forked,
 }
 
-fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<Role, String> {
-    chan.expect(&Msg::Go)?;
+/// `text` and the errno of a failed system call, as a failure of `step`.
+fn sys(step: Step, text: &str, e: nix::Error) -> SetupError {
+    SetupError::new(step, format!("{text}: {e}")).with_errno(e)
+}
+
+fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<Role, SetupError> {
+    use Step::{IdMaps, Namespaces, Protocol};
+    chan.expect(&Msg::Go).at(Protocol)?;
     let ns = cfg.ns;
-    join_namespaces(&ns.joins).map_err(|e| e.to_string())?;
+    join_namespaces(&ns.joins).at(Namespaces)?;
     let done = if direct {
         super::direct_clone_flags(ns)
     } else {
@@ -58,47 +65,57 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
     };
     let pending = ns.new - done;
     if pending.contains(CloneFlags::CLONE_NEWUSER) {
-        unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user namespace: {e}"))?;
-        chan.send(&Msg::NeedIdMaps).map_err(|e| e.to_string())?;
-        chan.expect(&Msg::IdMapsDone)?;
+        unshare(CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| sys(Namespaces, "unshare user namespace", e))?;
+        chan.send(&Msg::NeedIdMaps).at(Protocol)?;
+        chan.expect(&Msg::IdMapsDone).at(Protocol)?;
     }
     let rest = pending - clone_flag(Ns::User) - clone_flag(Ns::Cgroup) - clone_flag(Ns::Time);
     if !rest.is_empty() {
-        unshare(rest).map_err(|e| format!("unshare namespaces {rest:?}: {e}"))?;
+        unshare(rest).map_err(|e| sys(Namespaces, &format!("unshare namespaces {rest:?}"), e))?;
     }
     if ns.has_new(Ns::User) {
         // Become root of the new user namespace (the maps must map container id 0).
-        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-            .map_err(|e| format!("linux.gidMappings: setgid 0 in the user namespace: {e}"))?;
-        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-            .map_err(|e| format!("linux.uidMappings: setuid 0 in the user namespace: {e}"))?;
+        let in_ns = "setgid 0 in the user namespace";
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).map_err(|e| {
+            sys(IdMaps, &format!("linux.gidMappings: {in_ns}"), e)
+                .with_field(Some("linux.gidMappings".into()))
+        })?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).map_err(|e| {
+            sys(
+                IdMaps,
+                "linux.uidMappings: setuid 0 in the user namespace",
+                e,
+            )
+            .with_field(Some("linux.uidMappings".into()))
+        })?;
         // The uid change cleared "dumpable", which hands our /proc/self files to the host's
         // root; the namespace's root must still write timens_offsets and the like.
-        nix::sys::prctl::set_dumpable(true).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+        nix::sys::prctl::set_dumpable(true)
+            .map_err(|e| sys(IdMaps, "prctl(PR_SET_DUMPABLE)", e))?;
         // A change of credentials clears the parent-death signal.
         super::die_with_creator()?;
     }
     if ns.has_new(Ns::Cgroup) {
         unshare(CloneFlags::CLONE_NEWCGROUP)
-            .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
+            .map_err(|e| sys(Namespaces, "unshare cgroup namespace", e))?;
     }
     if ns.has_new(Ns::Time) {
-        unshare(clone_flag(Ns::Time)).map_err(|e| format!("unshare time namespace: {e}"))?;
-        write_time_offsets(cfg.spec).map_err(|e| e.to_string())?;
+        unshare(clone_flag(Ns::Time)).map_err(|e| sys(Namespaces, "unshare time namespace", e))?;
+        write_time_offsets(cfg.spec).at(Namespaces)?;
     }
     // setns/unshare of a pid (or time) namespace only applies to children: fork the init.
     let must_fork =
         ns.joins_kind(Ns::Pid) || pending.contains(clone_flag(Ns::Pid)) || ns.has_new(Ns::Time);
     if !must_fork {
-        chan.send(&Msg::InitPid(0)).map_err(|e| e.to_string())?;
+        chan.send(&Msg::InitPid(0)).at(Protocol)?;
         return Ok(Role::Init);
     }
-    match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| format!("fork init: {e}"))? {
+    match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| sys(Namespaces, "fork init", e))? {
         // A fork does not inherit the parent-death signal; our parent is `create` too.
         Cloned::Child => super::die_with_creator().map(|()| Role::Init),
         Cloned::Parent(pid) => {
-            chan.send(&Msg::InitPid(pid.as_raw()))
-                .map_err(|e| e.to_string())?;
+            chan.send(&Msg::InitPid(pid.as_raw())).at(Protocol)?;
             Ok(Role::Forked)
         }
     }

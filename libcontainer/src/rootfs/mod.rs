@@ -139,6 +139,19 @@ impl RootfsError {
             source: errno.into(),
         }
     }
+
+    /// The config field at fault (`mounts[3]`, `linux.devices[0]`), where the error names one.
+    pub(crate) fn field(&self) -> Option<String> {
+        match self {
+            RootfsError::InvalidMount { index, .. } => Some(format!("mounts[{index}]")),
+            RootfsError::InvalidDevice { index, .. } => Some(format!("linux.devices[{index}]")),
+            RootfsError::Unsupported { field, .. } => Some((*field).to_owned()),
+            RootfsError::Refused { field, .. } | RootfsError::Op { field, .. } => {
+                Some(field.clone())
+            }
+            RootfsError::InvalidPropagation(_) => Some("linux.rootfsPropagation".into()),
+        }
+    }
 }
 
 /// Checks, without touching anything, what the rootfs setup will use: no `linux.mountLabel`

@@ -1,0 +1,157 @@
+//! Typed errors across the clone: a setup step that fails in the container's process comes
+//! back to the embedder as `ProcessError::Setup` with its step, config field and errno, and a
+//! step of the runtime's own side (a createRuntime hook) as the container layer's own typed
+//! error, reachable through `source()`. Run once as is and once with
+//! `BERTH_TEST_FORCE_INIT_EXEC=1` (the exec'd init, a fresh image: the error crosses an
+//! execve too). Each failed create must leave no container behind.
+//!
+//! Its own `main` (harness = false): create refuses to run from an unsealed executable, so
+//! this binary seals itself first; the tests run one after the other in this thread. Needs
+//! root and busybox-static, as the rest of the suite does.
+
+use libcontainer::errors::{Errno, HookError, ProcessError, SetupError, Step};
+use libcontainer::spec::{HookBuilder, HooksBuilder, MountBuilder, RootBuilder, Spec};
+use libcontainer::{Container, ContainerBuilder, Error};
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+
+/// A test: the rootfs and the state root.
+type Test = fn(&Path, &Path);
+
+fn main() {
+    libcontainer::ensure_sealed_exe().expect("sealing the test binary");
+    let dir = std::env::temp_dir().join(format!("berth-setup-errors-{}", std::process::id()));
+    let rootfs = make_rootfs(&dir.join("rootfs"));
+    let root = dir.join("state");
+    let tests: [(&str, Test); 3] = [
+        ("missing_program_is_a_typed_exec_error", missing_program),
+        ("missing_bind_source_names_the_mount", missing_bind_source),
+        ("failing_create_runtime_hook_stays_typed", failing_hook),
+    ];
+    for (name, test) in tests {
+        test(&rootfs, &root);
+        println!("test {name} ... ok");
+    }
+    std::fs::remove_dir_all(&dir).expect("removing the test dir");
+}
+
+fn make_rootfs(rootfs: &Path) -> PathBuf {
+    for d in ["bin", "proc", "dev", "sys", "tmp", "mnt"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    let bb = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static (apt-get install busybox-static)");
+    std::fs::copy(bb, rootfs.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/true")).unwrap();
+    rootfs.to_path_buf()
+}
+
+fn config(rootfs: &Path, args: &[&str]) -> Spec {
+    let mut config = libcontainer::spec::default_spec(false);
+    let root = RootBuilder::default().path(rootfs).build().unwrap();
+    config.set_root(Some(root));
+    let process = config.process_mut().as_mut().unwrap();
+    process.set_terminal(Some(false));
+    process.set_args(Some(args.iter().map(|a| a.to_string()).collect()));
+    config
+}
+
+/// Creates `config` as container `name`, which must fail; checks nothing is left of it.
+fn create_fails(root: &Path, name: &str, config: Spec) -> Error {
+    let id = format!("setup-err-{name}-{}", std::process::id());
+    let result = ContainerBuilder::new(&id)
+        .unwrap()
+        .root(root)
+        .config(config)
+        .create();
+    let Err(e) = result else {
+        if let Ok(c) = Container::load(root, &id) {
+            let _ = c.delete(true);
+        }
+        panic!("{name}: create succeeded");
+    };
+    assert!(
+        matches!(Container::load(root, &id), Err(Error::NotFound(_))),
+        "{name}: the failed create left the container behind"
+    );
+    e
+}
+
+/// The setup error inside `e`, which `source()` must reach as well.
+fn setup_error(e: &Error) -> &SetupError {
+    let Error::Process(ProcessError::Setup(setup)) = e else {
+        panic!("expected Error::Process(ProcessError::Setup(_)), got {e:?}")
+    };
+    let via_source = e.source().and_then(|s| s.downcast_ref::<SetupError>());
+    assert_eq!(via_source, Some(setup), "source() reaches the setup error");
+    assert_eq!(e.to_string(), setup.to_string(), "Display is the message");
+    setup
+}
+
+fn missing_program(rootfs: &Path, root: &Path) {
+    let e = create_fails(root, "exec", config(rootfs, &["/no/such/program"]));
+    let setup = setup_error(&e);
+    assert_eq!(setup.step(), Step::Exec, "{setup:?}");
+    assert_eq!(setup.errno(), Some(Errno::ENOENT), "{setup:?}");
+    assert_eq!(setup.field(), Some("process.args[0]"), "{setup:?}");
+    // runc's words, which engines match on.
+    assert_eq!(
+        setup.to_string(),
+        "exec: \"/no/such/program\": stat /no/such/program: no such file or directory"
+    );
+}
+
+fn missing_bind_source(rootfs: &Path, root: &Path) {
+    let mut config = config(rootfs, &["true"]);
+    let mut mounts = config.mounts().clone().unwrap_or_default();
+    let index = mounts.len();
+    mounts.push(
+        MountBuilder::default()
+            .destination("/mnt")
+            .typ("bind")
+            .source(format!("/no/such/source-{}", std::process::id()))
+            .options(vec!["rbind".to_string()])
+            .build()
+            .unwrap(),
+    );
+    config.set_mounts(Some(mounts));
+    let e = create_fails(root, "mount", config);
+    let setup = setup_error(&e);
+    assert_eq!(setup.step(), Step::Mounts, "{setup:?}");
+    assert_eq!(setup.errno(), Some(Errno::ENOENT), "{setup:?}");
+    let field = format!("mounts[{index}]");
+    assert_eq!(setup.field(), Some(field.as_str()), "{setup:?}");
+    assert!(setup.to_string().starts_with(&field), "{setup}");
+}
+
+fn failing_hook(rootfs: &Path, root: &Path) {
+    let mut config = config(rootfs, &["true"]);
+    let hook = HookBuilder::default()
+        .path("/bin/sh")
+        .args(vec!["sh".into(), "-c".into(), "exit 3".into()])
+        .build()
+        .unwrap();
+    let hooks = HooksBuilder::default()
+        .create_runtime(vec![hook])
+        .build()
+        .unwrap();
+    config.set_hooks(Some(hooks));
+    let e = create_fails(root, "hook", config);
+    let Error::Process(ProcessError::Parent(inner)) = &e else {
+        panic!("expected Error::Process(ProcessError::Parent(_)), got {e:?}")
+    };
+    let typed = |err: &(dyn std::error::Error + 'static)| match err.downcast_ref::<Error>() {
+        Some(Error::Hook(HookError::Failed { phase, index, .. })) => (*phase, *index),
+        other => panic!("expected the container layer's Error::Hook, got {other:?}"),
+    };
+    assert_eq!(typed(inner.as_ref()), ("createRuntime", 0));
+    let source = e.source().expect("source() of a parent-side failure");
+    assert_eq!(typed(source), ("createRuntime", 0));
+    assert!(
+        e.to_string()
+            .starts_with("hooks.createRuntime[0] (/bin/sh): "),
+        "{e}"
+    );
+}
