@@ -2,12 +2,8 @@
 //! socketpair carrying one compact binary message per packet (a tag byte, then the payload), so
 //! a message never arrives half-read and nothing is parsed as JSON on the hot path.
 
-use nix::sys::socket::{
-    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
-    MsgFlags, SockFlag, SockType,
-};
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// Every message of the create protocol, in the order they are normally exchanged
 /// (docs/process-model.md has the picture).
@@ -222,23 +218,10 @@ impl Channel {
     /// tests send an fd this way today (the seccomp listener has its own writer).
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn send_fd(&self, msg: &Msg, fd: BorrowedFd<'_>) -> Result<(), ChannelError> {
-        let bytes = msg.encode();
-        let fds = [fd.as_raw_fd()];
-        let cmsg = [ControlMessage::ScmRights(&fds)];
-        let iov = [IoSlice::new(&bytes)];
-        loop {
-            match sendmsg::<()>(
-                self.fd.as_raw_fd(),
-                &iov,
-                &cmsg,
-                MsgFlags::MSG_NOSIGNAL,
-                None,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::EPIPE) => return Err(ChannelError::Closed),
-                Err(e) => return Err(ChannelError::Io(e)),
-            }
+        match crate::fdpass::send_with_fd(self.fd.as_fd(), &msg.encode(), fd) {
+            Ok(_) => Ok(()),
+            Err(nix::errno::Errno::EPIPE) => Err(ChannelError::Closed),
+            Err(e) => Err(ChannelError::Io(e)),
         }
     }
 
@@ -250,35 +233,10 @@ impl Channel {
     /// Receives one message and the fd attached to it, if any (close-on-exec).
     pub fn recv_fd(&self) -> Result<(Msg, Option<OwnedFd>), ChannelError> {
         let mut buf = vec![0u8; MAX_MSG];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let msg = match recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::ECONNRESET) => return Err(ChannelError::Closed),
-                Err(e) => return Err(ChannelError::Io(e)),
-                Ok(m) => m,
-            };
-            let mut fd = None;
-            for c in msg.cmsgs().map_err(ChannelError::Io)? {
-                if let ControlMessageOwned::ScmRights(fds) = c {
-                    for &f in &fds {
-                        // SAFETY: the kernel just installed these fds in our table; we own them.
-                        let owned = unsafe { OwnedFd::from_raw_fd(f) };
-                        fd.get_or_insert(owned);
-                    }
-                }
-            }
-            let n = msg.bytes;
-            if n == 0 {
-                return Err(ChannelError::Closed);
-            }
-            return Msg::decode(&buf[..n]).map(|m| (m, fd));
+        match crate::fdpass::recv_with_fd(self.fd.as_fd(), &mut buf) {
+            Err(nix::errno::Errno::ECONNRESET) | Ok((0, _)) => Err(ChannelError::Closed),
+            Err(e) => Err(ChannelError::Io(e)),
+            Ok((n, fd)) => Msg::decode(&buf[..n]).map(|m| (m, fd)),
         }
     }
 
@@ -296,7 +254,6 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
 
     #[test]
     fn every_message_round_trips() {

@@ -1,9 +1,7 @@
 //! `process.terminal`: a pty whose master goes to the `--console-socket` (SCM_RIGHTS, as runc
 //! does) and whose slave becomes the process's stdio and controlling terminal.
 
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -88,15 +86,8 @@ pub fn setup_console(socket: OwnedFd, size: Option<(u16, u16)>) -> Result<(), Tt
         ioctl_result(unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) })
             .map_err(|e| pty("setting process.consoleSize", e))?;
     }
-    let fds = [master.as_raw_fd()];
-    sendmsg::<()>(
-        socket.as_raw_fd(),
-        &[IoSlice::new(PTMX.as_bytes())],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .map_err(|e| pty("sending the pty master over the console socket", e))?;
+    crate::fdpass::send_with_fd(socket.as_fd(), PTMX.as_bytes(), master.as_fd())
+        .map_err(|e| pty("sending the pty master over the console socket", e))?;
     // Only the receiver keeps the master: an extra copy here would keep the pty open after the
     // receiver closes it.
     drop(master);
@@ -276,22 +267,10 @@ impl ConsoleSocket {
             .set_nonblocking(false)
             .map_err(|e| fail(e.to_string()))?;
         let mut buf = [0u8; 4096];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let msg = nix::sys::socket::recvmsg::<()>(
-            stream.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .map_err(|e| fail(e.to_string()))?;
-        for c in msg.cmsgs().map_err(|e| fail(e.to_string()))? {
-            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-                if let Some(&fd) = fds.first() {
-                    // SAFETY: the kernel just installed this fd for us; nobody else owns it.
-                    return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-                }
-            }
+        if let (_, Some(fd)) = crate::fdpass::recv_with_fd(stream.as_fd(), &mut buf)
+            .map_err(|e| fail(e.to_string()))?
+        {
+            return Ok(fd);
         }
         Err(fail("no fd came with the message".into()))
     }

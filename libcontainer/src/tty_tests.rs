@@ -1,31 +1,15 @@
 use super::*;
 use crate::identity::test_fork;
-use nix::sys::socket::{
-    recvmsg, socketpair, AddressFamily, ControlMessageOwned, SockFlag, SockType,
-};
-use std::io::{IoSliceMut, Read, Write};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixListener;
 
 /// Receives one fd the way containerd's shim does: a payload plus one SCM_RIGHTS fd.
 fn recv_fd(sock: &OwnedFd) -> Result<(String, OwnedFd), String> {
     let mut buf = [0u8; 4096];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .map_err(|e| format!("recvmsg: {e}"))?;
-    let mut fd = None;
-    for c in msg.cmsgs().map_err(|e| e.to_string())? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel just installed these fds in this process.
-            fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
-        }
-    }
-    let n = msg.bytes;
+    let (n, fd) =
+        crate::fdpass::recv_with_fd(sock.as_fd(), &mut buf).map_err(|e| format!("recvmsg: {e}"))?;
     let name = String::from_utf8_lossy(&buf[..n]).into_owned();
     Ok((name, fd.ok_or("no fd received")?))
 }

@@ -2,10 +2,9 @@
 
 use super::SeccompError;
 use nix::sys::socket::{
-    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+    connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
 };
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Sends the listener fd and the container state (with `listenerMetadata`) to the agent at
@@ -29,18 +28,15 @@ pub fn send_listener(
     )
     .map_err(|e| err("socket", e))?;
     connect(sock.as_raw_fd(), &addr).map_err(|e| err("connect", e))?;
-    let fds = [listener.as_raw_fd()];
-    let mut sent = 0;
     // The fd travels with the first bytes; a stream socket may take the JSON in several parts.
-    while sent < state_json.len() || sent == 0 {
-        let cmsgs: &[ControlMessage] = if sent == 0 {
-            &[ControlMessage::ScmRights(&fds)]
-        } else {
-            &[]
-        };
-        let iov = [IoSlice::new(&state_json[sent..])];
-        match sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
-            Ok(0) if sent == 0 && state_json.is_empty() => break,
+    let mut sent = crate::fdpass::send_with_fd(sock.as_fd(), state_json, listener.as_fd())
+        .map_err(|e| err("sendmsg", e))?;
+    while sent < state_json.len() {
+        match send(
+            sock.as_raw_fd(),
+            &state_json[sent..],
+            MsgFlags::MSG_NOSIGNAL,
+        ) {
             Ok(n) => sent += n,
             Err(nix::Error::EINTR) => {}
             Err(e) => return Err(err("sendmsg", e)),

@@ -2,11 +2,9 @@
 //! notify fd (SECCOMP_IOCTL_NOTIF_RECV/SEND). Kept small and self-contained so integration
 //! tests can reuse it.
 
-use nix::cmsg_space;
-use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::TimeVal;
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 
 /// How long the agent waits for the container before the test fails instead of hanging.
@@ -20,24 +18,13 @@ pub(crate) fn receive_listener(socket: &UnixListener) -> Result<(OwnedFd, Vec<u8
     setsockopt(&conn, sockopt::ReceiveTimeout, &timeout).map_err(|e| format!("timeout: {e}"))?;
     let mut state = Vec::new();
     let mut fd = None;
-    let mut cmsg = cmsg_space!([std::os::fd::RawFd; 1]);
     loop {
         let mut buf = [0u8; 4096];
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .map_err(|e| format!("recvmsg: {e}"))?;
-        for c in msg.cmsgs().map_err(|e| format!("cmsgs: {e}"))? {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                // SAFETY: SCM_RIGHTS fds are new in this process and owned by nobody else.
-                fd = fds.first().map(|&f| unsafe { OwnedFd::from_raw_fd(f) });
-            }
+        let (n, got) = crate::fdpass::recv_with_fd(conn.as_fd(), &mut buf)
+            .map_err(|e| format!("recvmsg: {e}"))?;
+        if got.is_some() {
+            fd = got;
         }
-        let n = msg.bytes;
         if n == 0 {
             break; // the runtime closed the connection: the state is complete
         }
