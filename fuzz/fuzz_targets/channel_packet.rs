@@ -2,7 +2,7 @@
 //! namespaces: decoding must never panic, and what decodes must re-encode identically.
 #![no_main]
 // Msg is crate-internal: reached through the fuzz-only `__fuzz` re-exports.
-use libcontainer::__fuzz::Msg;
+use libcontainer::__fuzz::{Msg, Wire};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,38 +3,45 @@
 //! a message never arrives half-read and nothing is parsed as JSON on the hot path.
 
 use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-/// Every message of the create protocol, in the order they are normally exchanged
-/// (docs/process-model.md has the picture).
+/// parent → child messages of the create and exec protocol, in the order they are normally
+/// sent (docs/process-model.md has the picture). Only a `ParentEnd` sends them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Msg {
-    /// parent → child: the child is in its cgroup (and, for a cloned user namespace, its id
-    /// maps are written); go on.
+pub enum ToChild {
+    /// The child is in its cgroup (and, for a cloned user namespace, its id maps are
+    /// written); go on.
     Go,
-    /// child → parent: I unshared a user namespace; write my id maps.
-    NeedIdMaps,
-    /// parent → child: id maps written.
+    /// Id maps written.
     IdMapsDone,
-    /// child → parent: the container's init (or, for `exec`, the new process) has this pid
-    /// in the parent's pid namespace; 0 means the child itself.
-    InitPid(i32),
-    /// init → parent: mounts are done; run prestart and createRuntime hooks.
-    CreateRuntime,
-    /// parent → init: those hooks ran; here is the state JSON for the hooks the init runs.
+    /// The createRuntime hooks ran; here is the state JSON for the hooks the init runs.
     HooksDone(Vec<u8>),
-    /// init → parent: set up, waiting for `start`.
-    Ready,
-    /// parent → init: the container is recorded in state.json; the init may now outlive
-    /// `create`. Until then it dies with its creator (PR_SET_PDEATHSIG, or this channel's EOF).
+    /// The container is recorded in state.json; the init may now outlive `create`. Until
+    /// then it dies with its creator (PR_SET_PDEATHSIG, or this channel's EOF).
     Committed,
-    /// child → parent: setup failed (the process layer's `SetupError`, in its wire form).
-    Error(ErrorPacket),
-    /// exec'd process → parent: its SCMP_ACT_NOTIFY listener is this fd number in the process
-    /// (the parent takes it with pidfd_getfd). Sent with `write_seccomp_listener`.
-    SeccompListener(i32),
-    /// parent → exec'd process: the agent at listenerPath holds the listener; go on.
+    /// The agent at listenerPath holds the seccomp listener; go on.
     SeccompListenerSent,
+}
+
+/// child → parent messages. Only a `ChildEnd` sends them, and they are what the parent
+/// decodes from a process that runs in the container's namespaces (the fuzz target's input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToParent {
+    /// I unshared a user namespace; write my id maps.
+    NeedIdMaps,
+    /// The container's init (or, for `exec`, the new process) has this pid in the parent's
+    /// pid namespace; 0 means the child itself.
+    InitPid(i32),
+    /// Mounts are done; run prestart and createRuntime hooks.
+    CreateRuntime,
+    /// Set up, waiting for `start`.
+    Ready,
+    /// Setup failed (the process layer's `SetupError`, in its wire form).
+    Error(ErrorPacket),
+    /// The exec'd process's SCMP_ACT_NOTIFY listener is this fd number in the process (the
+    /// parent takes it with pidfd_getfd). Sent with `write_seccomp_listener`.
+    SeccompListener(i32),
 }
 
 /// The socket between berth and the container's setup processes failed.
@@ -69,7 +76,7 @@ pub struct ErrorPacket {
     pub message: Vec<u8>,
 }
 
-/// Where the errno sits in an encoded `Msg::Error` packet (after the tag and the step): an
+/// Where the errno sits in an encoded `ToParent::Error` packet (after the tag and the step): an
 /// exec'd init's clone patches it in a packet prepared before the clone.
 pub(crate) const ERROR_ERRNO_AT: usize = 2;
 
@@ -101,69 +108,99 @@ impl ErrorPacket {
     }
 }
 
-impl Msg {
+/// A message's wire form: one tag byte (unique across both directions), then the payload.
+pub trait Wire: Sized {
     /// The packet for this message.
-    pub fn encode(&self) -> Vec<u8> {
-        let (tag, payload): (u8, &[u8]) = match self {
-            Msg::Go => (1, &[]),
-            Msg::NeedIdMaps => (2, &[]),
-            Msg::IdMapsDone => (3, &[]),
-            Msg::InitPid(pid) => return [&[4u8][..], &pid.to_le_bytes()].concat(),
-            Msg::CreateRuntime => (5, &[]),
-            Msg::HooksDone(json) => (6, json),
-            Msg::Ready => (7, &[]),
-            Msg::Error(packet) => {
-                let mut out = vec![8u8];
-                packet.encode_into(&mut out);
-                return out;
-            }
-            Msg::SeccompListener(fd) => return [&[9u8][..], &fd.to_le_bytes()].concat(),
-            Msg::SeccompListenerSent => (10, &[]),
-            Msg::Committed => (11, &[]),
-        };
-        [&[tag][..], payload].concat()
-    }
-
+    fn encode(&self) -> Vec<u8>;
     /// Parses one packet (also the fuzz target's entry point: packets come from another
     /// process and must never panic the parent).
-    pub fn decode(buf: &[u8]) -> Result<Self, ChannelError> {
+    fn decode(buf: &[u8]) -> Result<Self, ChannelError>;
+}
+
+fn tagged(tag: u8, payload: &[u8]) -> Vec<u8> {
+    [&[tag][..], payload].concat()
+}
+
+fn int_payload(tag: u8, payload: &[u8]) -> Result<i32, ChannelError> {
+    let bytes: [u8; 4] = payload
+        .try_into()
+        .map_err(|_| ChannelError::Malformed(tag))?;
+    Ok(i32::from_le_bytes(bytes))
+}
+
+/// The tag of `ToParent::SeccompListener` (written by hand without allocating).
+const LISTENER_TAG: u8 = 9;
+
+impl Wire for ToChild {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            ToChild::Go => tagged(1, &[]),
+            ToChild::IdMapsDone => tagged(3, &[]),
+            ToChild::HooksDone(json) => tagged(6, json),
+            ToChild::SeccompListenerSent => tagged(10, &[]),
+            ToChild::Committed => tagged(11, &[]),
+        }
+    }
+
+    fn decode(buf: &[u8]) -> Result<Self, ChannelError> {
         let (&tag, payload) = buf.split_first().ok_or(ChannelError::Closed)?;
         Ok(match tag {
-            1 => Msg::Go,
-            2 => Msg::NeedIdMaps,
-            3 => Msg::IdMapsDone,
-            4 => {
-                let bytes: [u8; 4] = payload
-                    .try_into()
-                    .map_err(|_| ChannelError::Malformed(tag))?;
-                Msg::InitPid(i32::from_le_bytes(bytes))
-            }
-            5 => Msg::CreateRuntime,
-            6 => Msg::HooksDone(payload.to_vec()),
-            7 => Msg::Ready,
-            8 => Msg::Error(ErrorPacket::decode(payload).ok_or(ChannelError::Malformed(tag))?),
-            9 => {
-                let bytes: [u8; 4] = payload
-                    .try_into()
-                    .map_err(|_| ChannelError::Malformed(tag))?;
-                Msg::SeccompListener(i32::from_le_bytes(bytes))
-            }
-            10 => Msg::SeccompListenerSent,
-            11 => Msg::Committed,
+            1 => ToChild::Go,
+            3 => ToChild::IdMapsDone,
+            6 => ToChild::HooksDone(payload.to_vec()),
+            10 => ToChild::SeccompListenerSent,
+            11 => ToChild::Committed,
             t => return Err(ChannelError::Malformed(t)),
         })
     }
 }
 
-/// One end of the channel.
-#[derive(Debug)]
-pub struct Channel {
-    fd: OwnedFd,
+impl Wire for ToParent {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            ToParent::NeedIdMaps => tagged(2, &[]),
+            ToParent::InitPid(pid) => tagged(4, &pid.to_le_bytes()),
+            ToParent::CreateRuntime => tagged(5, &[]),
+            ToParent::Ready => tagged(7, &[]),
+            ToParent::Error(packet) => {
+                let mut out = vec![8u8];
+                packet.encode_into(&mut out);
+                out
+            }
+            ToParent::SeccompListener(fd) => tagged(LISTENER_TAG, &fd.to_le_bytes()),
+        }
+    }
+
+    fn decode(buf: &[u8]) -> Result<Self, ChannelError> {
+        let (&tag, payload) = buf.split_first().ok_or(ChannelError::Closed)?;
+        Ok(match tag {
+            2 => ToParent::NeedIdMaps,
+            4 => ToParent::InitPid(int_payload(tag, payload)?),
+            5 => ToParent::CreateRuntime,
+            7 => ToParent::Ready,
+            8 => ToParent::Error(ErrorPacket::decode(payload).ok_or(ChannelError::Malformed(tag))?),
+            LISTENER_TAG => ToParent::SeccompListener(int_payload(tag, payload)?),
+            t => return Err(ChannelError::Malformed(t)),
+        })
+    }
 }
+
+/// One end of the channel, typed by direction: it sends `S` and receives `R`, so sending a
+/// child's message from the parent does not compile.
+#[derive(Debug)]
+pub struct Channel<S, R> {
+    fd: OwnedFd,
+    _dir: PhantomData<fn(S) -> R>,
+}
+
+/// berth's end: sends [`ToChild`], receives [`ToParent`].
+pub type ParentEnd = Channel<ToChild, ToParent>;
+/// The container process's end: sends [`ToParent`], receives [`ToChild`].
+pub type ChildEnd = Channel<ToParent, ToChild>;
 
 /// A connected pair: (parent's end, child's end). Both close on exec, so the user's program
 /// never inherits them.
-pub fn channel_pair() -> Result<(Channel, Channel), ChannelError> {
+pub fn channel_pair() -> Result<(ParentEnd, ChildEnd), ChannelError> {
     let (a, b) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -171,21 +208,25 @@ pub fn channel_pair() -> Result<(Channel, Channel), ChannelError> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(ChannelError::Io)?;
-    Ok((Channel { fd: a }, Channel { fd: b }))
+    Ok((Channel::from_fd(a), Channel::from_fd(b)))
 }
 
-impl Channel {
-    /// The end an exec'd init was handed (process/reexec.rs): the number it kept across
-    /// execve.
+impl<S: Wire, R: Wire + PartialEq + std::fmt::Debug> Channel<S, R> {
+    /// An end made of an fd: the number an exec'd init kept across execve
+    /// (process/reexec.rs).
     pub(crate) fn from_fd(fd: OwnedFd) -> Self {
-        Channel { fd }
+        Channel {
+            fd,
+            _dir: PhantomData,
+        }
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
-    pub fn send(&self, msg: &Msg) -> Result<(), ChannelError> {
+    /// Sends one message.
+    pub fn send(&self, msg: &S) -> Result<(), ChannelError> {
         let bytes = msg.encode();
         loop {
             match send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
@@ -197,27 +238,10 @@ impl Channel {
         }
     }
 
-    /// `Msg::SeccompListener(fd)` with one write(2) of a stack buffer: the filter is already
-    /// in place and its agent does not have the listener yet, so nothing but that write may
-    /// run (no allocation that could mmap). runc refuses SCMP_ACT_NOTIFY on write for the same
-    /// reason, and so does berth.
-    pub fn write_seccomp_listener(&self, fd: RawFd) -> Result<(), ChannelError> {
-        let n = fd.to_le_bytes();
-        let packet = [9u8, n[0], n[1], n[2], n[3]];
-        loop {
-            match nix::unistd::write(&self.fd, &packet) {
-                Ok(_) => return Ok(()),
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::EPIPE) => return Err(ChannelError::Closed),
-                Err(e) => return Err(ChannelError::Io(e)),
-            }
-        }
-    }
-
     /// Sends `msg` with `fd` attached (SCM_RIGHTS: the receiver gets its own copy). Only the
     /// tests send an fd this way today (the seccomp listener has its own writer).
     #[cfg_attr(not(test), allow(dead_code))]
-    pub fn send_fd(&self, msg: &Msg, fd: BorrowedFd<'_>) -> Result<(), ChannelError> {
+    pub fn send_fd(&self, msg: &S, fd: BorrowedFd<'_>) -> Result<(), ChannelError> {
         match crate::fdpass::send_with_fd(self.fd.as_fd(), &msg.encode(), fd) {
             Ok(_) => Ok(()),
             Err(nix::errno::Errno::EPIPE) => Err(ChannelError::Closed),
@@ -226,27 +250,45 @@ impl Channel {
     }
 
     /// Receives one message; an fd sent with it is dropped (closed).
-    pub fn recv(&self) -> Result<Msg, ChannelError> {
+    pub fn recv(&self) -> Result<R, ChannelError> {
         self.recv_fd().map(|(msg, _)| msg)
     }
 
     /// Receives one message and the fd attached to it, if any (close-on-exec).
-    pub fn recv_fd(&self) -> Result<(Msg, Option<OwnedFd>), ChannelError> {
+    pub fn recv_fd(&self) -> Result<(R, Option<OwnedFd>), ChannelError> {
         let mut buf = vec![0u8; MAX_MSG];
         match crate::fdpass::recv_with_fd(self.fd.as_fd(), &mut buf) {
             Err(nix::errno::Errno::ECONNRESET) | Ok((0, _)) => Err(ChannelError::Closed),
             Err(e) => Err(ChannelError::Io(e)),
-            Ok((n, fd)) => Msg::decode(&buf[..n]).map(|m| (m, fd)),
+            Ok((n, fd)) => R::decode(&buf[..n]).map(|m| (m, fd)),
         }
     }
 
-    /// Waits for one specific message; an `Error` from the other side becomes `Err(text)`.
-    pub fn expect(&self, want: &Msg) -> Result<(), String> {
+    /// Waits for one specific message.
+    pub fn expect(&self, want: &R) -> Result<(), String> {
         match self.recv() {
             Ok(ref got) if got == want => Ok(()),
-            Ok(Msg::Error(p)) => Err(String::from_utf8_lossy(&p.message).into_owned()),
             Ok(other) => Err(format!("protocol: expected {want:?}, got {other:?}")),
             Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl ChildEnd {
+    /// `ToParent::SeccompListener(fd)` with one write(2) of a stack buffer: the filter is already
+    /// in place and its agent does not have the listener yet, so nothing but that write may
+    /// run (no allocation that could mmap). runc refuses SCMP_ACT_NOTIFY on write for the same
+    /// reason, and so does berth.
+    pub fn write_seccomp_listener(&self, fd: RawFd) -> Result<(), ChannelError> {
+        let n = fd.to_le_bytes();
+        let packet = [LISTENER_TAG, n[0], n[1], n[2], n[3]];
+        loop {
+            match nix::unistd::write(&self.fd, &packet) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EPIPE) => return Err(ChannelError::Closed),
+                Err(e) => return Err(ChannelError::Io(e)),
+            }
         }
     }
 }
@@ -257,47 +299,56 @@ mod tests {
 
     #[test]
     fn every_message_round_trips() {
-        let (a, b) = channel_pair().unwrap();
-        let msgs = [
-            Msg::Go,
-            Msg::NeedIdMaps,
-            Msg::IdMapsDone,
-            Msg::InitPid(-7),
-            Msg::InitPid(123_456),
-            Msg::CreateRuntime,
-            Msg::HooksDone(b"{\"id\":\"x\"}".to_vec()),
-            Msg::Ready,
-            Msg::Committed,
-            Msg::Error(ErrorPacket {
+        let (parent, child) = channel_pair().unwrap();
+        let to_child = [
+            ToChild::Go,
+            ToChild::IdMapsDone,
+            ToChild::HooksDone(b"{\"id\":\"x\"}".to_vec()),
+            ToChild::Committed,
+            ToChild::SeccompListenerSent,
+        ];
+        for m in &to_child {
+            parent.send(m).unwrap();
+            assert_eq!(&child.recv().unwrap(), m);
+        }
+        let to_parent = [
+            ToParent::NeedIdMaps,
+            ToParent::InitPid(-7),
+            ToParent::InitPid(123_456),
+            ToParent::CreateRuntime,
+            ToParent::Ready,
+            ToParent::Error(ErrorPacket {
                 step: 5,
                 errno: 2,
                 field: b"mounts[3]".to_vec(),
                 message: b"mounts[3] (/x): bad".to_vec(),
             }),
-            Msg::Error(ErrorPacket {
+            ToParent::Error(ErrorPacket {
                 step: 0,
                 errno: 0,
                 field: Vec::new(),
                 message: Vec::new(),
             }),
-            Msg::SeccompListener(5),
-            Msg::SeccompListenerSent,
+            ToParent::SeccompListener(5),
         ];
-        for m in &msgs {
-            a.send(m).unwrap();
-            assert_eq!(&b.recv().unwrap(), m);
+        for m in &to_parent {
+            child.send(m).unwrap();
+            assert_eq!(&parent.recv().unwrap(), m);
         }
-        a.write_seccomp_listener(42).unwrap();
-        assert_eq!(b.recv().unwrap(), Msg::SeccompListener(42));
+        // A tag of the other direction is not a message of this one.
+        assert!(ToParent::decode(&ToChild::Go.encode()).is_err());
+        assert!(ToChild::decode(&ToParent::Ready.encode()).is_err());
+        child.write_seccomp_listener(42).unwrap();
+        assert_eq!(parent.recv().unwrap(), ToParent::SeccompListener(42));
         let file = std::fs::File::open("/proc/self/stat").unwrap();
-        a.send_fd(&Msg::Ready, file.as_fd()).unwrap();
-        let (msg, fd) = b.recv_fd().unwrap();
-        assert_eq!(msg, Msg::Ready);
+        child.send_fd(&ToParent::Ready, file.as_fd()).unwrap();
+        let (msg, fd) = parent.recv_fd().unwrap();
+        assert_eq!(msg, ToParent::Ready);
         let fd = fd.expect("the fd came along");
         let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
         assert!(link.ends_with("stat"), "{link:?}");
-        drop(a);
-        assert!(matches!(b.recv(), Err(ChannelError::Closed)));
+        drop(child);
+        assert!(matches!(parent.recv(), Err(ChannelError::Closed)));
     }
 
     /// Every truncation of an error packet, and a field length past its end, is `Malformed`
@@ -310,29 +361,32 @@ mod tests {
             field: b"process.args[0]".to_vec(),
             message: b"exec: \"/x\": stat /x: no such file or directory \xff".to_vec(),
         };
-        let bytes = Msg::Error(p.clone()).encode();
+        let bytes = ToParent::Error(p.clone()).encode();
         assert_eq!(
             bytes[ERROR_ERRNO_AT..ERROR_ERRNO_AT + 4],
             (-1i32).to_le_bytes()
         );
-        assert_eq!(Msg::decode(&bytes).unwrap(), Msg::Error(p));
+        assert_eq!(ToParent::decode(&bytes).unwrap(), ToParent::Error(p));
         // Up to the end of the field every prefix is short; after it, the message is shorter.
         let field_end = 1 + 1 + 4 + 2 + "process.args[0]".len();
         for n in 1..field_end {
             assert!(
-                matches!(Msg::decode(&bytes[..n]), Err(ChannelError::Malformed(8))),
+                matches!(
+                    ToParent::decode(&bytes[..n]),
+                    Err(ChannelError::Malformed(8))
+                ),
                 "prefix {n}"
             );
         }
         for n in field_end..bytes.len() {
-            let Ok(Msg::Error(got)) = Msg::decode(&bytes[..n]) else {
+            let Ok(ToParent::Error(got)) = ToParent::decode(&bytes[..n]) else {
                 panic!("prefix {n} should decode")
             };
             assert_eq!(got.message, bytes[field_end..n]);
         }
         let lying = [8u8, 1, 0, 0, 0, 0, 0xff, 0xff, b'x'];
         assert!(matches!(
-            Msg::decode(&lying),
+            ToParent::decode(&lying),
             Err(ChannelError::Malformed(8))
         ));
     }

@@ -91,7 +91,9 @@ pub mod stats {
 #[doc(hidden)]
 pub mod __fuzz {
     pub use crate::cgroups::validate as validate_resources;
-    pub use crate::channel::Msg;
+    /// What the parent decodes from the container's processes (the hostile direction).
+    pub use crate::channel::ToParent as Msg;
+    pub use crate::channel::Wire;
     pub use crate::namespaces::plan_namespaces;
     pub use crate::rootfs::validate_mounts;
     pub use crate::seccomp::compile as compile_seccomp;

@@ -6,26 +6,26 @@ use super::exec::{finish_and_exec, resolve_program, Program};
 use super::setup_error::AtStep;
 use super::start::{reply_error, reply_listener, wait_for_start};
 use super::{LaunchConfig, SetupError, Step};
-use crate::channel::{Channel, Msg};
+use crate::channel::{ChildEnd, ToChild, ToParent};
 use crate::{hooks, rootfs, sysctl, tty};
 use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
 use std::convert::Infallible;
 use std::os::fd::OwnedFd;
 
-pub(super) fn init_main(cfg: &LaunchConfig, chan: Channel) -> i32 {
+pub(super) fn init_main(cfg: &LaunchConfig, chan: ChildEnd) -> i32 {
     let prepared = match prepare(cfg, &chan) {
         Ok(p) => p,
         Err(e) => {
-            let _ = chan.send(&Msg::Error(e.to_packet()));
+            let _ = chan.send(&ToParent::Error(e.to_packet()));
             return 1;
         }
     };
-    if chan.send(&Msg::Ready).is_err() {
+    if chan.send(&ToParent::Ready).is_err() {
         return 1;
     }
     // Outlive `create` only once it recorded us: a creator that dies first (EOF here, or
     // the parent-death signal) leaves nothing that waits forever for a `start`.
-    if chan.expect(&Msg::Committed).is_err()
+    if chan.expect(&ToChild::Committed).is_err()
         || nix::sys::prctl::set_pdeathsig(None::<nix::sys::signal::Signal>).is_err()
     {
         return 1;
@@ -52,7 +52,7 @@ struct Prepared {
 
 /// Setup up to `Ready`, in runc's order: mounts, then the create hooks (runtime namespace
 /// ones in the parent, then ours), then pivot_root, then what needs the final root.
-fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, SetupError> {
+fn prepare(cfg: &LaunchConfig, chan: &ChildEnd) -> Result<Prepared, SetupError> {
     let spec = cfg.spec;
     let console = cfg
         .console_socket
@@ -107,10 +107,10 @@ fn prepare(cfg: &LaunchConfig, chan: &Channel) -> Result<Prepared, SetupError> {
     })
 }
 
-fn run_create_hooks(spec: &Spec, chan: &Channel) -> Result<Vec<u8>, SetupError> {
-    chan.send(&Msg::CreateRuntime).at(Step::Protocol)?;
+fn run_create_hooks(spec: &Spec, chan: &ChildEnd) -> Result<Vec<u8>, SetupError> {
+    chan.send(&ToParent::CreateRuntime).at(Step::Protocol)?;
     let state = match chan.recv().at(Step::Protocol)? {
-        Msg::HooksDone(json) => json,
+        ToChild::HooksDone(json) => json,
         other => {
             let text = format!("protocol: expected HooksDone, got {other:?}");
             return Err(SetupError::new(Step::Protocol, text));

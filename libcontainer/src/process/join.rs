@@ -22,7 +22,7 @@ use super::exec::{finish_and_exec, resolve_program};
 use super::reexec::ExecInit;
 use super::setup_error::AtStep;
 use super::{ProcessError, SetupError, Step};
-use crate::channel::{channel_pair, Channel, ChannelError, Msg};
+use crate::channel::{channel_pair, ChannelError, ChildEnd, ParentEnd, ToChild, ToParent};
 use crate::namespaces::{join_namespaces, Join};
 use crate::seccomp::SeccompProgram;
 use nix::sched::CloneFlags;
@@ -103,7 +103,7 @@ pub fn spawn_joined<E: JoinEvents>(cfg: &JoinConfig, events: &mut E) -> Result<i
 }
 
 fn serve<E: JoinEvents>(
-    chan: &Channel,
+    chan: &ParentEnd,
     events: &mut E,
     first: Pid,
     process: &mut Option<Pid>,
@@ -111,15 +111,15 @@ fn serve<E: JoinEvents>(
     events
         .enter_cgroup(first.as_raw())
         .map_err(ProcessError::parent)?;
-    chan.send(&Msg::Go)?;
+    chan.send(&ToChild::Go)?;
     let mut listener = None;
     loop {
         match chan.recv() {
-            Ok(Msg::InitPid(pid)) => {
+            Ok(ToParent::InitPid(pid)) => {
                 *process = Some(if pid == 0 { first } else { Pid::from_raw(pid) });
             }
-            Ok(Msg::SeccompListener(fd)) => listener = Some(fd),
-            Ok(Msg::Error(p)) => return Err(ProcessError::Setup(SetupError::from_packet(p)?)),
+            Ok(ToParent::SeccompListener(fd)) => listener = Some(fd),
+            Ok(ToParent::Error(p)) => return Err(ProcessError::Setup(SetupError::from_packet(p)?)),
             // Every copy of the child's end is gone: the process's execve closed it.
             Err(ChannelError::Closed) => break,
             Ok(other) => {
@@ -138,7 +138,7 @@ fn serve<E: JoinEvents>(
             events
                 .seccomp_listener(l, pid.as_raw())
                 .map_err(ProcessError::parent)?;
-            chan.send(&Msg::SeccompListenerSent)?;
+            chan.send(&ToChild::SeccompListenerSent)?;
         }
     }
     process
@@ -146,7 +146,7 @@ fn serve<E: JoinEvents>(
         .ok_or_else(|| ProcessError::Protocol("the exec'd process exited before reporting".into()))
 }
 
-pub(super) fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
+pub(super) fn child_main(cfg: &JoinConfig, chan: ChildEnd) -> ! {
     // Non-dumpable until execve, as in stage.rs; the exe is the sealed view (sealed_exe.rs).
     let _ = nix::sys::prctl::set_dumpable(false);
     for &fd in cfg.close_in_child {
@@ -156,7 +156,7 @@ pub(super) fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
     let code = match run_child(cfg, &chan) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = chan.send(&Msg::Error(e.to_packet()));
+            let _ = chan.send(&ToParent::Error(e.to_packet()));
             1
         }
     };
@@ -165,14 +165,14 @@ pub(super) fn child_main(cfg: &JoinConfig, chan: Channel) -> ! {
 }
 
 /// Returns in the child once it forked the process; never returns in the process.
-fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), SetupError> {
+fn run_child(cfg: &JoinConfig, chan: &ChildEnd) -> Result<(), SetupError> {
     // The console socket lives on the host: connect before joining the mount namespace.
     let console = cfg
         .console_socket
         .map(crate::tty::connect_console_socket)
         .transpose()
         .at(Step::Console)?;
-    chan.expect(&Msg::Go).at(Step::Protocol)?;
+    chan.expect(&ToChild::Go).at(Step::Protocol)?;
     join_namespaces(cfg.joins).at(Step::Namespaces)?;
     let must_fork = cfg
         .joins
@@ -185,11 +185,13 @@ fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), SetupError> {
         match forked {
             Cloned::Child => {}
             Cloned::Parent(pid) => {
-                return chan.send(&Msg::InitPid(pid.as_raw())).at(Step::Protocol);
+                return chan
+                    .send(&ToParent::InitPid(pid.as_raw()))
+                    .at(Step::Protocol);
             }
         }
     } else {
-        chan.send(&Msg::InitPid(0)).at(Step::Protocol)?;
+        chan.send(&ToParent::InitPid(0)).at(Step::Protocol)?;
     }
     if let Some(socket) = console {
         let size = cfg.spec.process().as_ref().and_then(|p| p.console_size());
@@ -207,7 +209,7 @@ fn run_child(cfg: &JoinConfig, chan: &Channel) -> Result<(), SetupError> {
         chan.write_seccomp_listener(l.as_raw_fd())
             .map_err(|e| format!("seccomp listener to berth exec: {e}"))
             .at(Step::Seccomp)?;
-        chan.expect(&Msg::SeccompListenerSent)
+        chan.expect(&ToChild::SeccompListenerSent)
             .map_err(|e| format!("berth exec did not hand on the seccomp listener: {e}"))
             .at(Step::Seccomp)
     };

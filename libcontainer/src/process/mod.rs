@@ -28,7 +28,7 @@ pub use stdio::{prepare_stdio, PreparedStdio};
 pub(crate) use wait::forwarded as forwarded_signals;
 pub use wait::{wait_child, wait_forwarding_signals};
 
-use crate::channel::{channel_pair, Msg};
+use crate::channel::{channel_pair, ChildEnd, ParentEnd, ToChild, ToParent};
 use crate::namespaces::NamespacePlan;
 use crate::seccomp::SeccompProgram;
 use clone::{clone_into, Cloned};
@@ -185,7 +185,7 @@ pub fn launch<E: LaunchEvents>(cfg: &LaunchConfig, events: &mut E) -> Result<i32
 /// plan names every fd the init adopts.
 fn exec_init_for(
     cfg: &LaunchConfig,
-    child: &crate::channel::Channel,
+    child: &ChildEnd,
     direct: bool,
 ) -> Result<reexec::ExecInit, ProcessError> {
     use std::os::fd::AsRawFd;
@@ -200,7 +200,7 @@ fn exec_init_for(
 
 fn serve_child<E: LaunchEvents>(
     cfg: &LaunchConfig,
-    chan: &crate::channel::Channel,
+    chan: &ParentEnd,
     events: &mut E,
     first: Pid,
     direct: bool,
@@ -213,15 +213,15 @@ fn serve_child<E: LaunchEvents>(
         .child_created(first.as_raw())
         .map_err(ProcessError::parent)?;
     crate::pause_point::pause_at("create:cgroup");
-    chan.send(&Msg::Go)?;
+    chan.send(&ToChild::Go)?;
     loop {
         match chan.recv()? {
-            Msg::NeedIdMaps => {
+            ToParent::NeedIdMaps => {
                 crate::namespaces::write_id_maps(cfg.spec, first.as_raw())
                     .map_err(ProcessError::parent)?;
-                chan.send(&Msg::IdMapsDone)?;
+                chan.send(&ToChild::IdMapsDone)?;
             }
-            Msg::InitPid(pid) => {
+            ToParent::InitPid(pid) => {
                 let pid = if pid == 0 { first } else { Pid::from_raw(pid) };
                 *init = Some(pid);
                 events
@@ -229,12 +229,12 @@ fn serve_child<E: LaunchEvents>(
                     .map_err(ProcessError::parent)?;
                 crate::pause_point::pause_at("create:init");
             }
-            Msg::CreateRuntime => {
+            ToParent::CreateRuntime => {
                 let json = events.create_runtime().map_err(ProcessError::parent)?;
-                chan.send(&Msg::HooksDone(json))?;
+                chan.send(&ToChild::HooksDone(json))?;
             }
-            Msg::Ready => break,
-            Msg::Error(p) => return Err(ProcessError::Setup(SetupError::from_packet(p)?)),
+            ToParent::Ready => break,
+            ToParent::Error(p) => return Err(ProcessError::Setup(SetupError::from_packet(p)?)),
             other => {
                 return Err(ProcessError::Protocol(format!(
                     "protocol: unexpected {other:?}"
@@ -250,14 +250,14 @@ fn serve_child<E: LaunchEvents>(
 
 /// The init is Ready: the container layer records it, then the init is let go.
 fn commit<E: LaunchEvents>(
-    chan: &crate::channel::Channel,
+    chan: &ParentEnd,
     events: &mut E,
     pid: i32,
 ) -> Result<i32, ProcessError> {
     crate::pause_point::pause_at("create:ready");
     events.ready(pid).map_err(ProcessError::parent)?;
     crate::pause_point::pause_at("create:saved");
-    chan.send(&Msg::Committed)?;
+    chan.send(&ToChild::Committed)?;
     // The init closes its end once its parent-death signal is off: leaving before that would
     // take it with us.
     match chan.recv() {

@@ -13,7 +13,7 @@
 //! embedder's `main`. A single-threaded caller (the `berth` CLI) keeps the plain clone.
 
 use super::{ProcessError, SetupError, Step};
-use crate::channel::{Channel, Msg};
+use crate::channel::{ChildEnd, ToParent, Wire};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
@@ -69,7 +69,7 @@ impl ExecInit {
     /// the caller's `3..3+preserve_fds` are kept too. `close`: the parent's lock fds.
     pub(super) fn prepare(
         plan: &[u8],
-        chan: &Channel,
+        chan: &ChildEnd,
         mut keep: Vec<RawFd>,
         preserve_fds: u32,
         close: &[RawFd],
@@ -99,7 +99,7 @@ impl ExecInit {
             .map_err(|e| err("environment", &e))?;
         keep.extend([chan.raw_fd(), plan_fd.as_raw_fd()]);
         keep.extend(3..super::fds::range_end(preserve_fds));
-        let error = Msg::Error(
+        let error = ToParent::Error(
             SetupError::new(
                 Step::Launch,
                 format!("exec'd init: execveat of {} failed: errno ", exe_name()),
@@ -310,12 +310,14 @@ fn run(fds: &[u8]) -> ! {
         // SAFETY: as above.
         unsafe { libc::_exit(127) }
     };
-    let chan = Channel::from_fd(chan);
+    let chan = ChildEnd::from_fd(chan);
     match read_plan(plan).and_then(|bytes| decode(&bytes)) {
         Ok(Plan::Launch(p)) => super::stage::child_main(&p.config(), chan, p.direct()),
         Ok(Plan::Join(p)) => super::join::child_main(&p.config(), chan),
         Err(text) => {
-            let _ = chan.send(&Msg::Error(SetupError::new(Step::Launch, text).to_packet()));
+            let _ = chan.send(&ToParent::Error(
+                SetupError::new(Step::Launch, text).to_packet(),
+            ));
             // SAFETY: as above.
             unsafe { libc::_exit(1) }
         }

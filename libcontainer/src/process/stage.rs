@@ -5,13 +5,13 @@
 use super::clone::{clone_into, Cloned};
 use super::setup_error::AtStep;
 use super::{LaunchConfig, SetupError, Step};
-use crate::channel::{Channel, Msg};
+use crate::channel::{ChildEnd, ToChild, ToParent};
 use crate::namespaces::{clone_flag, join_namespaces, write_time_offsets};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
 
-pub(super) fn child_main(cfg: &LaunchConfig, chan: Channel, direct: bool) -> ! {
+pub(super) fn child_main(cfg: &LaunchConfig, chan: ChildEnd, direct: bool) -> ! {
     // Until execve replaces it, this process's /proc/<pid>/{exe,mem,fd,environ} are berth's,
     // reachable from a shared pid namespace: non-dumpable keeps them from container processes
     // without CAP_SYS_PTRACE. The exe itself is already a sealed, read-only view
@@ -34,7 +34,7 @@ pub(super) fn child_main(cfg: &LaunchConfig, chan: Channel, direct: bool) -> ! {
         Ok(Role::Init) => super::init::init_main(cfg, chan),
         Ok(Role::Forked) => 0,
         Err(e) => {
-            let _ = chan.send(&Msg::Error(e.to_packet()));
+            let _ = chan.send(&ToParent::Error(e.to_packet()));
             1
         }
     };
@@ -53,9 +53,9 @@ fn sys(step: Step, text: &str, e: nix::Error) -> SetupError {
     SetupError::new(step, format!("{text}: {e}")).with_errno(e)
 }
 
-fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<Role, SetupError> {
+fn enter_namespaces(cfg: &LaunchConfig, chan: &ChildEnd, direct: bool) -> Result<Role, SetupError> {
     use Step::{IdMaps, Namespaces, Protocol};
-    chan.expect(&Msg::Go).at(Protocol)?;
+    chan.expect(&ToChild::Go).at(Protocol)?;
     let ns = cfg.ns;
     join_namespaces(&ns.joins).at(Namespaces)?;
     let done = if direct {
@@ -67,8 +67,8 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
     if pending.contains(CloneFlags::CLONE_NEWUSER) {
         unshare(CloneFlags::CLONE_NEWUSER)
             .map_err(|e| sys(Namespaces, "unshare user namespace", e))?;
-        chan.send(&Msg::NeedIdMaps).at(Protocol)?;
-        chan.expect(&Msg::IdMapsDone).at(Protocol)?;
+        chan.send(&ToParent::NeedIdMaps).at(Protocol)?;
+        chan.expect(&ToChild::IdMapsDone).at(Protocol)?;
     }
     let rest = pending - clone_flag(Ns::User) - clone_flag(Ns::Cgroup) - clone_flag(Ns::Time);
     if !rest.is_empty() {
@@ -108,14 +108,14 @@ fn enter_namespaces(cfg: &LaunchConfig, chan: &Channel, direct: bool) -> Result<
     let must_fork =
         ns.joins_kind(Ns::Pid) || pending.contains(clone_flag(Ns::Pid)) || ns.has_new(Ns::Time);
     if !must_fork {
-        chan.send(&Msg::InitPid(0)).at(Protocol)?;
+        chan.send(&ToParent::InitPid(0)).at(Protocol)?;
         return Ok(Role::Init);
     }
     match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| sys(Namespaces, "fork init", e))? {
         // A fork does not inherit the parent-death signal; our parent is `create` too.
         Cloned::Child => super::die_with_creator().map(|()| Role::Init),
         Cloned::Parent(pid) => {
-            chan.send(&Msg::InitPid(pid.as_raw())).at(Protocol)?;
+            chan.send(&ToParent::InitPid(pid.as_raw())).at(Protocol)?;
             Ok(Role::Forked)
         }
     }
