@@ -22,6 +22,8 @@ pub enum ToChild {
     Committed,
     /// The agent at listenerPath holds the seccomp listener; go on.
     SeccompListenerSent,
+    /// `berth start` (on the start socket, process/start.rs): exec the container's program.
+    Start,
 }
 
 /// child → parent messages. Only a `ChildEnd` sends them, and they are what the parent
@@ -139,6 +141,7 @@ impl Wire for ToChild {
             ToChild::HooksDone(json) => tagged(6, json),
             ToChild::SeccompListenerSent => tagged(10, &[]),
             ToChild::Committed => tagged(11, &[]),
+            ToChild::Start => tagged(12, &[]),
         }
     }
 
@@ -150,6 +153,7 @@ impl Wire for ToChild {
             6 => ToChild::HooksDone(payload.to_vec()),
             10 => ToChild::SeccompListenerSent,
             11 => ToChild::Committed,
+            12 => ToChild::Start,
             t => return Err(ChannelError::Malformed(t)),
         })
     }
@@ -275,6 +279,20 @@ impl<S: Wire, R: Wire + PartialEq + std::fmt::Debug> Channel<S, R> {
 }
 
 impl ChildEnd {
+    /// Receives a payload-less message with one read(2) into a stack buffer: for the seccomp
+    /// listener's answer, under a filter whose agent may not hold the listener yet.
+    pub fn recv_bare(&self) -> Result<ToChild, ChannelError> {
+        let mut buf = [0u8; 16];
+        loop {
+            match nix::unistd::read(&self.fd, &mut buf) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(ChannelError::Io(e)),
+                Ok(0) => return Err(ChannelError::Closed),
+                Ok(n) => return ToChild::decode(&buf[..n]),
+            }
+        }
+    }
+
     /// `ToParent::SeccompListener(fd)` with one write(2) of a stack buffer: the filter is already
     /// in place and its agent does not have the listener yet, so nothing but that write may
     /// run (no allocation that could mmap). runc refuses SCMP_ACT_NOTIFY on write for the same
@@ -306,6 +324,7 @@ mod tests {
             ToChild::HooksDone(b"{\"id\":\"x\"}".to_vec()),
             ToChild::Committed,
             ToChild::SeccompListenerSent,
+            ToChild::Start,
         ];
         for m in &to_child {
             parent.send(m).unwrap();

@@ -37,7 +37,7 @@ pub(super) fn init_main(cfg: &LaunchConfig, chan: ChildEnd) -> i32 {
     match start_program(cfg, &prepared, &conn) {
         Ok(never) => match never {},
         Err(e) => {
-            reply_error(&conn, &e.to_string());
+            reply_error(&conn, &e);
             127
         }
     }
@@ -151,7 +151,7 @@ fn set_names(spec: &Spec) -> Result<(), SetupError> {
 fn start_program(
     cfg: &LaunchConfig,
     p: &Prepared,
-    conn: &OwnedFd,
+    conn: &ChildEnd,
 ) -> Result<Infallible, SetupError> {
     let spec = cfg.spec;
     let program = p.program.as_ref().ok_or_else(|| {

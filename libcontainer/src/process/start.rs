@@ -1,26 +1,28 @@
 //! The `start` handshake. `create` binds a SOCK_SEQPACKET listener at `<state dir>/start.sock`
 //! that only the init holds; the init blocks in accept() until `berth start` connects and
-//! sends `S`. The socket closes on exec, which gives three kernel facts for free:
+//! sends `ToChild::Start`; the messages are the create channel's (channel.rs), typed by
+//! direction: `start` holds a `ParentEnd`, the init a `ChildEnd`. The socket closes on exec,
+//! which gives three kernel facts for free:
 //! - a successful connect means the init is still waiting: the container is `created`;
 //! - ECONNREFUSED means the init has exec'd (or died): it is no longer `created`;
-//! - EOF after `S` means execve succeeded; an `E` packet carries the init's error instead;
-//! - an `L` packet names the init's seccomp notify listener fd: `start` takes it, hands it to
-//!   the agent and answers `A`, and only then does the init go on (to its notified syscalls).
+//! - EOF after `Start` means execve succeeded; a `ToParent::Error` carries the init's typed
+//!   setup error instead;
+//! - a `ToParent::SeccompListener` names the init's seccomp notify listener fd: `start` takes
+//!   it, hands it to the agent and answers `SeccompListenerSent`, and only then does the init
+//!   go on (to its notified syscalls).
 //!
 //! The socket is addressed through `/proc/self/fd/<dir fd>/start.sock`, so a long state root
 //! never exceeds the 108-byte limit of a unix socket address.
 
+use super::SetupError;
+use crate::channel::{ChannelError, ChildEnd, ParentEnd, ToChild, ToParent, Wire};
 use nix::sys::socket::{
-    accept4, bind, connect, listen, recv, send, socket, AddressFamily, Backlog, MsgFlags, SockFlag,
+    accept4, bind, connect, listen, recv, socket, AddressFamily, Backlog, MsgFlags, SockFlag,
     SockType, UnixAddr,
 };
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const SOCK_NAME: &str = "start.sock";
-const START: &[u8] = b"S";
-const ERROR_TAG: u8 = b'E';
-const LISTENER_TAG: u8 = b'L';
-const ACK_TAG: u8 = b'A';
 
 fn addr(dir: BorrowedFd<'_>) -> nix::Result<UnixAddr> {
     UnixAddr::new(format!("/proc/self/fd/{}/{SOCK_NAME}", dir.as_raw_fd()).as_str())
@@ -65,30 +67,36 @@ pub fn request_start(
             e.desc()
         )
     })?;
-    send(fd.as_raw_fd(), START, MsgFlags::MSG_NOSIGNAL).map_err(|e| e.to_string())?;
+    let chan = ParentEnd::from_fd(fd);
+    chan.send(&ToChild::Start).map_err(|e| e.to_string())?;
     loop {
-        let bytes = recv_packet(&fd).map_err(|e| e.to_string())?;
-        match bytes.split_first() {
-            None => return Ok(()),
-            Some((&ERROR_TAG, text)) => return Err(String::from_utf8_lossy(text).into_owned()),
-            Some((&LISTENER_TAG, n)) => {
-                let n: [u8; 4] = n
-                    .try_into()
-                    .map_err(|_| "start: malformed listener reply")?;
-                on_listener(super::take_fd(pid, i32::from_le_bytes(n))?)?;
-                send(fd.as_raw_fd(), &[ACK_TAG], MsgFlags::MSG_NOSIGNAL).map_err(|e| {
+        let bytes = recv_packet(&chan).map_err(|e| e.to_string())?;
+        if bytes.is_empty() {
+            // The socket closes on exec: EOF is success. (Not ECONNRESET: an init that died
+            // before reading `Start` left it unread, and that is a failure.)
+            return Ok(());
+        }
+        match ToParent::decode(&bytes) {
+            Err(e) => return Err(format!("start: {e}")),
+            Ok(ToParent::Error(p)) => {
+                let e = SetupError::from_packet(p).map_err(|e| e.to_string())?;
+                return Err(e.to_string());
+            }
+            Ok(ToParent::SeccompListener(n)) => {
+                on_listener(super::take_fd(pid, n)?)?;
+                chan.send(&ToChild::SeccompListenerSent).map_err(|e| {
                     format!("start: telling the init the agent has the listener: {e}")
                 })?;
             }
-            Some((t, _)) => return Err(format!("start: unexpected reply tag {t}")),
+            Ok(other) => return Err(format!("start: unexpected {other:?}")),
         }
     }
 }
 
-fn recv_packet(fd: &OwnedFd) -> nix::Result<Vec<u8>> {
+fn recv_packet(chan: &ParentEnd) -> nix::Result<Vec<u8>> {
     let mut buf = vec![0u8; 64 * 1024];
     let n = loop {
-        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        match recv(chan.raw_fd(), &mut buf, MsgFlags::empty()) {
             Err(nix::errno::Errno::EINTR) => continue,
             r => break r?,
         }
@@ -97,45 +105,41 @@ fn recv_packet(fd: &OwnedFd) -> nix::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// The init's side: accept until a connection says `S` (connections that only probe the
+/// The init's side: accept until a connection says `Start` (connections that only probe the
 /// status close without a byte and are skipped).
-pub fn wait_for_start(listener: &OwnedFd) -> nix::Result<OwnedFd> {
+pub fn wait_for_start(listener: &OwnedFd) -> nix::Result<ChildEnd> {
     loop {
         let conn = match accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC) {
             Err(nix::errno::Errno::EINTR) => continue,
             r => r?,
         };
         // SAFETY: accept4 returned a new fd that nothing else owns.
-        let conn = unsafe { OwnedFd::from_raw_fd(conn) };
-        let mut b = [0u8; 1];
-        if let Ok(1) = recv(conn.as_raw_fd(), &mut b, MsgFlags::empty()) {
-            if b == START {
-                return Ok(conn);
-            }
+        let conn = ChildEnd::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
+        if let Ok(ToChild::Start) = conn.recv() {
+            return Ok(conn);
         }
     }
 }
 
-/// The init's side: report a failure after `S` (the text names the step and field).
-pub fn reply_error(conn: &OwnedFd, text: &str) {
-    let msg = [&[ERROR_TAG][..], text.as_bytes()].concat();
-    let _ = send(conn.as_raw_fd(), &msg, MsgFlags::MSG_NOSIGNAL);
+/// The init's side: report a failure after `Start`.
+pub fn reply_error(conn: &ChildEnd, e: &SetupError) {
+    let _ = conn.send(&ToParent::Error(e.to_packet()));
 }
 
 /// The init's side: tell `start` which fd is the seccomp notify listener, and wait until
 /// `start` has handed it to the agent. The filter is already in place, so the only syscall
 /// before the agent can answer is this write(2) of a stack buffer (runc refuses
-/// SCMP_ACT_NOTIFY on write for the same reason, and so does berth).
-pub fn reply_listener(conn: &OwnedFd, listener: &OwnedFd) -> Result<(), String> {
-    let n = listener.as_raw_fd().to_le_bytes();
-    let packet = [LISTENER_TAG, n[0], n[1], n[2], n[3]];
-    nix::unistd::write(conn, &packet)
-        .map_err(|e| format!("seccomp listener to start: {}", e.desc()))?;
-    let mut ack = [0u8; 1];
-    match nix::unistd::read(conn, &mut ack) {
-        Ok(1) if ack[0] == ACK_TAG => Ok(()),
-        Ok(_) => Err("start did not hand the seccomp listener to the agent".into()),
-        Err(e) => Err(format!(
+/// SCMP_ACT_NOTIFY on write for the same reason, and so does berth); the answer is read into
+/// a stack buffer too.
+pub fn reply_listener(conn: &ChildEnd, listener: &OwnedFd) -> Result<(), String> {
+    conn.write_seccomp_listener(listener.as_raw_fd())
+        .map_err(|e| format!("seccomp listener to start: {e}"))?;
+    match conn.recv_bare() {
+        Ok(ToChild::SeccompListenerSent) => Ok(()),
+        Ok(_) | Err(ChannelError::Closed | ChannelError::Malformed(_)) => {
+            Err("start did not hand the seccomp listener to the agent".into())
+        }
+        Err(ChannelError::Io(e)) => Err(format!(
             "waiting for start to hand on the seccomp listener: {e}"
         )),
     }
