@@ -114,18 +114,7 @@ pub(super) fn limit_fds(preserve: u32, holes: &[RawFd]) -> Result<(), String> {
         }
     }
     let first = 3u32.saturating_add(preserve);
-    // SAFETY: close_range with CLOEXEC only flags fds; no memory is touched.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if r != 0 {
-        return Err(format!("close_range: {}", nix::errno::Errno::last()));
-    }
+    crate::sys::cloexec_from(first).map_err(|e| format!("close_range: {e}"))?;
     Ok(())
 }
 

@@ -283,41 +283,14 @@ pub(super) fn die_with_creator() -> Result<(), SetupError> {
 /// need anyway): how a seccomp notify listener leaves a process whose filter may notify any
 /// syscall but write(2). The copy is close-on-exec.
 pub(crate) fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, String> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let err = |what: &str| {
-        format!(
-            "seccomp listener: {what} of pid {pid}: {}",
-            nix::errno::Errno::last().desc()
-        )
-    };
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pidfd < 0 {
-        return Err(err("pidfd_open"));
-    }
-    // SAFETY: the fd was just created for us.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
-    // SAFETY: pidfd_getfd takes a pidfd, an fd number and flags; returns a new fd or -1.
-    let got = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-    if got < 0 {
-        return Err(err("pidfd_getfd"));
-    }
-    // SAFETY: pidfd_getfd returned a new fd (close-on-exec) that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(got as i32) })
+    use std::os::fd::AsFd;
+    let err =
+        |what: &str, e: nix::Error| format!("seccomp listener: {what} of pid {pid}: {}", e.desc());
+    let pidfd = crate::sys::pidfd_open(pid).map_err(|e| err("pidfd_open", e))?;
+    crate::sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| err("pidfd_getfd", e))
 }
 
-/// pidfd_open(2) (Linux 5.3): a close-on-exec fd that names process `pid` for as long as it is
-/// open, even after the pid is reused; it becomes readable when the process exits.
-pub(crate) fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(nix::errno::Errno::last());
-    }
-    // SAFETY: the fd was just created for us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
+pub(crate) use crate::sys::pidfd_open;
 
 /// Kills a process of ours and reaps it (undoing a create whose last steps failed).
 pub fn kill_and_reap(pid: i32) {
