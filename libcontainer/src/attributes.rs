@@ -242,6 +242,8 @@ fn set_scheduler(s: &Scheduler) -> Result<(), AttributeError> {
     Ok(())
 }
 
+/// The tests read the priority back with ioprio_get (sys.rs sets it).
+#[cfg(test)]
 const IOPRIO_WHO_PROCESS: libc::c_int = 1;
 const IOPRIO_CLASS_SHIFT: u32 = 13;
 
@@ -252,10 +254,8 @@ fn set_io_priority(io: &LinuxIOPriority) -> Result<(), AttributeError> {
         IOPriorityClass::IoprioClassIdle => 3,
     };
     let value = (class << IOPRIO_CLASS_SHIFT) | io.priority();
-    // SAFETY: ioprio_set takes integers only.
-    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
-    if r != 0 {
-        let e = std::io::Error::last_os_error();
+    if let Err(errno) = crate::sys::ioprio_set_self(value) {
+        let e = std::io::Error::from_raw_os_error(errno as i32);
         return Err(invalid(
             IOPRIO,
             format!("ioprio_set({} {}): {e}", io.class(), io.priority()),

@@ -1,8 +1,8 @@
 //! Raw system calls that libc and nix do not wrap, each once, with the reasoning that makes
 //! the `unsafe` sound. Their callers decide on fallbacks (an ENOSYS from an old kernel or a
-//! seccomp profile comes back as the error). Gathered here so far: the pidfd calls and
-//! close_range; the mount API, clone3, keyctl, seccomp, sched_setattr, ioprio_set and execveat
-//! still live with their single callers.
+//! seccomp profile comes back as the error). Gathered here so far: the pidfd calls,
+//! close_range, keyctl and ioprio_set; the mount API, clone3, seccomp, sched_setattr and
+//! execveat still live with their single callers.
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -47,6 +47,54 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
         return Err(nix::errno::Errno::last());
     }
     Ok(())
+}
+
+/// A syscall's integer result, or the errno.
+fn result(r: libc::c_long) -> nix::Result<libc::c_long> {
+    if r < 0 {
+        return Err(nix::errno::Errno::last());
+    }
+    Ok(r)
+}
+
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+const KEYCTL_SETPERM: libc::c_long = 5;
+const KEYCTL_DESCRIBE: libc::c_long = 6;
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): joins a new session keyring; its serial.
+pub fn keyctl_join_session_keyring(name: &std::ffi::CStr) -> nix::Result<libc::c_long> {
+    // SAFETY: the kernel reads the NUL-terminated name only, which outlives the call.
+    result(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })
+}
+
+/// keyctl(KEYCTL_SETPERM, serial, perm).
+pub fn keyctl_setperm(serial: libc::c_long, perm: u32) -> nix::Result<()> {
+    // SAFETY: integers only.
+    result(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm) }).map(drop)
+}
+
+/// keyctl(KEYCTL_DESCRIBE, serial, buf): the description's full length (it may exceed `buf`,
+/// of which only `buf.len()` bytes are written).
+pub fn keyctl_describe(serial: libc::c_long, buf: &mut [u8]) -> nix::Result<usize> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf, which outlives the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    result(r).map(|n| n as usize)
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, value): this process's I/O priority.
+pub fn ioprio_set_self(value: i64) -> nix::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    // SAFETY: integers only.
+    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
+    result(r).map(drop)
 }
 
 #[cfg(test)]
