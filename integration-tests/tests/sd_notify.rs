@@ -321,14 +321,18 @@ fn foreground_run_forwards_signals_while_it_waits_for_ready() {
     let pid = running.pid();
     // The container's shell must have set its trap first: a SIGTERM forwarded before that
     // reaches a pid 1 without a handler, which ignores it, and the run never ends.
-    poll(STATE_TIMEOUT, "the container's shell to catch SIGTERM", || {
-        let state = env.rt.state(&id)?;
-        let init = state.get("pid")?.as_i64().filter(|p| *p > 0)?;
-        let status = std::fs::read_to_string(format!("/proc/{init}/status")).ok()?;
-        let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
-        let mask = u64::from_str_radix(caught.trim(), 16).ok()?;
-        (mask & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
-    });
+    poll(
+        STATE_TIMEOUT,
+        "the container's shell to catch SIGTERM",
+        || {
+            let state = env.rt.state(&id)?;
+            let init = state.get("pid")?.as_i64().filter(|p| *p > 0)?;
+            let status = std::fs::read_to_string(format!("/proc/{init}/status")).ok()?;
+            let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            let mask = u64::from_str_radix(caught.trim(), 16).ok()?;
+            (mask & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
+        },
+    );
     // The runtime blocks SIGTERM once it waits for READY=1 (it reads it from a signalfd).
     poll(
         STATE_TIMEOUT,
