@@ -152,11 +152,15 @@ for a in addrs:
     else:
         lost += 1
 # What valgrind cannot run but every real run does: glibc string functions in their AVX-512
-# forms (valgrind offers the program an AVX2 CPU, so its ifuncs pick those), clone3, and the
-# re-exec from the read-only mount (is_sealed reads the link, restore_comm sets the name).
+# forms (valgrind offers the program an AVX2 CPU, so its ifuncs pick those), the set-up of
+# the vDSO by glibc (valgrind gives none), clone3 and the new mount API (valgrind answers ENOSYS, berth
+# falls back), and the re-exec from the read-only mount (is_sealed reads the link,
+# restore_comm sets the name).
 families = {m.group(1) for n in hot for m in [re.match(r"(__[a-z0-9]+)_(avx|sse|erms)", n)] if m}
-real_only = re.compile(r"^(__)?clone3$|3std3sys2fs9read_link|3std3sys2fs4unix8readlink|"
-                       r"3nix3sys5prctl8set_name")
+real_only = re.compile(r"^(__)?clone3$|12libcontainer9mount_api|3std3sys2fs9read_link|"
+                       r"3std3sys2fs4unix8readlink|3nix3sys5prctl8set_name|"
+                       r"^(_dl_new_object|_dl_lookup_symbol_x|do_lookup_x|_dl_setup_hash|"
+                       r"check_match|_dl_add_to_namespace_list|_dl_vdso_[a-z0-9_]+)$")
 for _, _, name in syms:
     m = re.match(r"(__[a-z0-9]+)_(evex|avx512)", name)
     if (m and m.group(1) in families) or real_only.search(name):
