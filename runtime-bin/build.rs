@@ -30,4 +30,7 @@ fn main() {
         }
     }
     println!("cargo:rustc-env=BERTH_COMMIT={commit}");
+    // scripts/build-berth.sh links with this list (--symbol-ordering-file) by a fixed path:
+    // a new list must relink berth.
+    println!("cargo:rerun-if-changed=../scripts/hot-symbols.txt");
 }

@@ -24,10 +24,9 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 flags="-C target-feature=+crt-static"
 gcc_ld="$(rustc --print sysroot)/lib/rustlib/$host/bin/gcc-ld"
 if [ -x "$gcc_ld/ld.lld" ] && [ -s scripts/hot-symbols.txt ]; then
-  # Named after its content, so a new list changes RUSTFLAGS and cargo links again.
-  order="$PWD/target/hot-symbols-$(sha256sum scripts/hot-symbols.txt | cut -c1-16).txt"
-  mkdir -p target
-  [ -f "$order" ] || cp scripts/hot-symbols.txt "$order"
+  # The list itself, by a fixed path: a new list leaves RUSTFLAGS alone (which would rebuild
+  # every crate); runtime-bin/build.rs watches the file, so cargo relinks berth only.
+  order="$PWD/scripts/hot-symbols.txt"
   # A listed function that no longer exists is skipped; lld need not say so for each one.
   flags="$flags -C link-arg=-B$gcc_ld -C link-arg=-fuse-ld=lld"
   flags="$flags -C link-arg=-Wl,--symbol-ordering-file=$order"

@@ -78,12 +78,17 @@ fn kill_paused(running: Running, sig: Signal) {
 /// its init died with its creator), and no process of it is left waiting for `start`.
 fn assert_visible_and_no_orphan(env: &TestEnv, id: &str, bundle: &Bundle) {
     if env.rt.root.join(id).exists() {
-        let list = env.rt.run_cmd(&["list"]);
-        list.assert_ok("list");
-        let row = list.stdout.lines().find(|l| l.starts_with(id));
-        assert!(
-            row.is_some_and(|r| r.contains("stopped")),
-            "{id} not listed as stopped: {list:#?}"
+        // The parent-death signal is delivered asynchronously (and down a chain: creator,
+        // first child, init), so the init may still hold the start listener for a moment.
+        poll(
+            STATE_TIMEOUT,
+            "the container to be listed as stopped",
+            || {
+                let list = env.rt.run_cmd(&["list"]);
+                list.assert_ok("list");
+                let row = list.stdout.lines().find(|l| l.starts_with(id));
+                row.is_some_and(|r| r.contains("stopped")).then_some(())
+            },
         );
         let state = env
             .rt
