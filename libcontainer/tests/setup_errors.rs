@@ -10,52 +10,21 @@
 //! root and busybox-static, as the rest of the suite does.
 
 use libcontainer::errors::{Errno, HookError, ProcessError, SetupError, Step};
-use libcontainer::spec::{HookBuilder, HooksBuilder, MountBuilder, RootBuilder, Spec};
+use libcontainer::spec::{HookBuilder, HooksBuilder, MountBuilder, Spec};
 use libcontainer::{Container, ContainerBuilder, Error};
 use std::error::Error as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A test: the rootfs and the state root.
-type Test = fn(&Path, &Path);
+mod common;
+use common::{config, Test};
 
 fn main() {
-    libcontainer::ensure_sealed_exe().expect("sealing the test binary");
-    let dir = std::env::temp_dir().join(format!("berth-setup-errors-{}", std::process::id()));
-    let rootfs = make_rootfs(&dir.join("rootfs"));
-    let root = dir.join("state");
     let tests: [(&str, Test); 3] = [
         ("missing_program_is_a_typed_exec_error", missing_program),
         ("missing_bind_source_names_the_mount", missing_bind_source),
         ("failing_create_runtime_hook_stays_typed", failing_hook),
     ];
-    for (name, test) in tests {
-        test(&rootfs, &root);
-        println!("test {name} ... ok");
-    }
-    std::fs::remove_dir_all(&dir).expect("removing the test dir");
-}
-
-fn make_rootfs(rootfs: &Path) -> PathBuf {
-    for d in ["bin", "proc", "dev", "sys", "tmp", "mnt"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    let bb = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("busybox-static (apt-get install busybox-static)");
-    std::fs::copy(bb, rootfs.join("bin/busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", rootfs.join("bin/true")).unwrap();
-    rootfs.to_path_buf()
-}
-
-fn config(rootfs: &Path, args: &[&str]) -> Spec {
-    let mut config = libcontainer::spec::default_spec(false);
-    let root = RootBuilder::default().path(rootfs).build().unwrap();
-    config.set_root(Some(root));
-    let process = config.process_mut().as_mut().unwrap();
-    process.set_terminal(Some(false));
-    process.set_args(Some(args.iter().map(|a| a.to_string()).collect()));
-    config
+    common::run_sealed("setup-errors", &["true"], &tests);
 }
 
 /// Creates `config` as container `name`, which must fail; checks nothing is left of it.

@@ -7,19 +7,14 @@
 //! other in this single thread (create clones the calling process). Needs root and
 //! busybox-static, as the rest of the suite does.
 
-use libcontainer::spec::RootBuilder;
 use libcontainer::{ContainerBuilder, Error, ExecOptions, ExecProcess, Overrides, Stdio};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A test: the rootfs and the state root.
-type Test = fn(&Path, &Path);
+mod common;
+use common::{config, Test};
 
 fn main() {
-    libcontainer::ensure_sealed_exe().expect("sealing the test binary");
-    let dir = std::env::temp_dir().join(format!("berth-stdio-test-{}", std::process::id()));
-    let rootfs = make_rootfs(&dir.join("rootfs"));
-    let root = dir.join("state");
     let tests: [(&str, Test); 3] = [
         ("init_stdio_through_pipes", init_stdio_through_pipes),
         ("exec_stdio_through_pipes", exec_stdio_through_pipes),
@@ -28,38 +23,7 @@ fn main() {
             stdio_beside_a_terminal_is_refused,
         ),
     ];
-    for (name, test) in tests {
-        test(&rootfs, &root);
-        println!("test {name} ... ok");
-    }
-    std::fs::remove_dir_all(&dir).expect("removing the test dir");
-}
-
-/// busybox-static and the applets the tests run, nothing else.
-fn make_rootfs(rootfs: &Path) -> PathBuf {
-    for d in ["bin", "proc", "dev", "sys", "tmp"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    let bb = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("busybox-static (apt-get install busybox-static)");
-    std::fs::copy(bb, rootfs.join("bin/busybox")).unwrap();
-    for applet in ["sh", "cat", "sleep", "true", "ls"] {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-    }
-    rootfs.to_path_buf()
-}
-
-/// berth's default config running `args` from `rootfs` (absolute: no bundle directory).
-fn config(rootfs: &Path, args: &[&str]) -> libcontainer::spec::Spec {
-    let mut config = libcontainer::spec::default_spec(false);
-    let root = RootBuilder::default().path(rootfs).build().unwrap();
-    config.set_root(Some(root));
-    let process = config.process_mut().as_mut().unwrap();
-    process.set_terminal(Some(false));
-    process.set_args(Some(args.iter().map(|a| a.to_string()).collect()));
-    config
+    common::run_sealed("stdio-test", &["sh", "cat", "sleep", "true", "ls"], &tests);
 }
 
 fn id(name: &str) -> String {
