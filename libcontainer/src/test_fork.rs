@@ -74,3 +74,9 @@ pub fn refuse_with_enosys(nr: libc::c_long) -> Result<(), String> {
         .map_err(|e: seccompiler::BackendError| e.to_string())?;
     seccompiler::apply_filter(&prog).map_err(|e| e.to_string())
 }
+
+/// The fd number is close-on-exec (false for a free number).
+pub fn cloexec(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the flags of an fd number.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
+}

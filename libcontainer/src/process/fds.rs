@@ -121,12 +121,7 @@ pub(super) fn limit_fds(preserve: u32, holes: &[RawFd]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::test_fork;
-
-    fn cloexec(fd: RawFd) -> bool {
-        // SAFETY: F_GETFD only reads the flags of an fd number.
-        unsafe { libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
-    }
+    use crate::identity::test_fork::{self, cloexec};
 
     #[test]
     fn gaps_are_held_then_closed_and_the_callers_fds_kept() {

@@ -73,12 +73,7 @@ impl PreparedStdio {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::test_fork;
-
-    fn cloexec(fd: RawFd) -> bool {
-        // SAFETY: F_GETFD only reads the flags of an fd number.
-        unsafe { libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
-    }
+    use crate::identity::test_fork::{self, cloexec};
 
     #[test]
     fn copies_land_above_the_range_and_only_0_1_2_inherit_them() {
