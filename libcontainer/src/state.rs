@@ -97,6 +97,26 @@ pub struct State {
     pub rootfs_bind: Option<u64>,
 }
 
+#[cfg(test)]
+impl State {
+    /// A minimal record of process `pid` (started at `start`) for tests that signal or poll it.
+    pub(crate) fn for_test(id: &str, pid: i32, start: u64) -> Self {
+        Self {
+            oci_version: "1.2.0".into(),
+            id: id.into(),
+            pid,
+            init_start_time: start,
+            bundle: "/".into(),
+            rootfs: "/".into(),
+            created: String::new(),
+            has_annotations: false,
+            cgroup: Default::default(),
+            namespace_paths: Default::default(),
+            rootfs_bind: None,
+        }
+    }
+}
+
 /// A container's directory, locked for as long as this value lives.
 #[derive(Debug)]
 pub struct StateDir {

@@ -571,19 +571,11 @@ mod tests {
     }
 
     fn state_of(pid: i32) -> State {
-        State {
-            oci_version: "1.2.0".into(),
-            id: "signal-test".into(),
+        State::for_test(
+            "signal-test",
             pid,
-            init_start_time: start_time(pid).expect("child's start time"),
-            bundle: "/".into(),
-            rootfs: "/".into(),
-            created: String::new(),
-            has_annotations: false,
-            cgroup: Default::default(),
-            namespace_paths: Default::default(),
-            rootfs_bind: None,
-        }
+            start_time(pid).expect("child's start time"),
+        )
     }
 
     /// A kernel without pidfd_open (before 5.3): the init is still signalled, by kill(2).

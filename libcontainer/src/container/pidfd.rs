@@ -51,19 +51,7 @@ mod tests {
     }
 
     fn state_of(pid: Pid, start: u64) -> State {
-        State {
-            oci_version: "1.2.0".into(),
-            id: "pidfd-test".into(),
-            pid: pid.as_raw(),
-            init_start_time: start,
-            bundle: "/".into(),
-            rootfs: "/".into(),
-            created: String::new(),
-            has_annotations: false,
-            cgroup: Default::default(),
-            namespace_paths: Default::default(),
-            rootfs_bind: None,
-        }
+        State::for_test("pidfd-test", pid.as_raw(), start)
     }
 
     /// Whether the pidfd polls readable within `timeout_ms`.
