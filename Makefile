@@ -32,6 +32,8 @@ unit:
 	$(CARGO) test --workspace --exclude integration-tests
 	# Typed setup errors must cross the exec'd init's execve too (process/reexec.rs).
 	BERTH_TEST_FORCE_INIT_EXEC=1 $(CARGO) test -p berth-container --test setup_errors
+	# A host loader from the exec'd init too (a function executor always takes that path).
+	BERTH_TEST_FORCE_INIT_EXEC=1 $(CARGO) test -p berth-container --test executor
 
 # The library's embedder example (a tokio program: in-memory config, stdout through a pipe,
 # exit awaited on the pidfd), run on a busybox rootfs and its output checked.

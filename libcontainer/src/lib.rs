@@ -50,6 +50,7 @@ pub use nix::sys::signal::Signal;
 pub use notify::HostSocket;
 pub use process::reserve_preserved_fds;
 pub use process::sealed_exe::{check_sealed_exe, ensure_sealed_exe};
+pub use process::{Executor, ExecutorContext, ExecutorFn};
 pub use state::format_rfc3339;
 pub use tty::ConsoleSocket;
 
@@ -65,6 +66,7 @@ pub mod errors {
     pub use crate::namespaces::NamespaceError;
     pub use crate::notify::NotifyError;
     pub use crate::process::sealed_exe::SealError;
+    pub use crate::process::ExecutorError;
     pub use crate::process::{ProcessError, SetupError, Step};
     pub use crate::rlimits::RlimitError;
     pub use crate::rootfs::RootfsError;

@@ -23,6 +23,8 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let holes = reserve_holes(passed_fds(&b)?)?;
     let given = b.config.take();
     let checked = check_config(&b, given)?;
+    // A loader opened and sealed, or a function found, before anything exists.
+    let executor = crate::process::prepare_executor(&b.executor)?;
     if let Some(host) = &b.notify_socket {
         // An init in a user namespace cannot reach the notify directory under the state
         // root (0700) to bind it: refused before anything exists rather than failing at the
@@ -99,7 +101,7 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
         &b,
         &checked,
         (cgroup, rootfs_bind),
-        (&holes, &stdio),
+        (&holes, &stdio, &executor),
         &mut made,
     )?;
     made.keep();
@@ -344,7 +346,11 @@ fn make(
     b: &ContainerBuilder,
     c: &Checked,
     (cgroup, rootfs_bind): (CgroupPaths, Option<u64>),
-    (holes, stdio): (&[std::os::fd::RawFd], &crate::process::PreparedStdio),
+    (holes, stdio, executor): (
+        &[std::os::fd::RawFd],
+        &crate::process::PreparedStdio,
+        &crate::process::ExecutorPlan,
+    ),
     made: &mut Made,
 ) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
@@ -383,6 +389,7 @@ fn make(
         seccomp: c.seccomp.as_ref(),
         start_listener: &listener,
         close_in_child: &[dir.raw_fd()],
+        executor,
     };
     launch(&cfg, &mut events)?;
     events

@@ -139,6 +139,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
     super::validate::check_process(&process, opts.console_socket.is_some())?;
     super::validate::check_stdio(&opts.stdio, opts.terminal())?;
     spec.set_process(Some(process));
+    let executor = crate::process::prepare_executor(&opts.executor)?;
     let stdio =
         crate::process::prepare_stdio(opts.stdio.as_array(), opts.preserve_fds).map_err(|e| {
             Error::Io {
@@ -181,6 +182,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         close_in_child: &close_in_child,
         argv: argv.as_deref(),
         stdio: &stdio,
+        executor: &executor,
     };
     let pid = spawn_joined(
         &cfg,

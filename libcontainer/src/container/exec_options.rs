@@ -87,6 +87,9 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     /// The process's stdin, stdout and stderr, instead of this program's own 0, 1 and 2.
     pub stdio: Stdio,
+    /// What the process runs instead of its `args[0]` from the container's filesystem (see
+    /// [`Executor`](crate::Executor)); the default execs `args[0]`.
+    pub executor: crate::process::Executor,
 }
 
 impl ExecOptions {
@@ -100,6 +103,7 @@ impl ExecOptions {
             sub_cgroups: Vec::new(),
             pid_file: None,
             stdio: Stdio::default(),
+            executor: crate::process::Executor::default(),
         }
     }
 

@@ -141,6 +141,9 @@ pub enum Error {
     /// The caller did not run [`crate::ensure_sealed_exe`] first (CVE-2019-5736).
     #[error(transparent)]
     Exe(#[from] crate::process::sealed_exe::SealError),
+    /// The executor: see [`errors::ExecutorError`](crate::errors::ExecutorError).
+    #[error(transparent)]
+    Executor(#[from] crate::process::ExecutorError),
     /// `start` failed: the init reported this, or never answered.
     #[error("start: {0}")]
     Start(String),
@@ -228,6 +231,7 @@ pub struct ContainerBuilder {
     pub(crate) notify_socket: Option<crate::notify::HostSocket>,
     pub(crate) listen_fds: u32,
     pub(crate) systemd_cgroup: bool,
+    pub(crate) executor: crate::process::Executor,
 }
 
 impl ContainerBuilder {
@@ -252,6 +256,7 @@ impl ContainerBuilder {
             notify_socket: None,
             listen_fds: 0,
             systemd_cgroup: false,
+            executor: crate::process::Executor::default(),
         })
     }
     /// State root; default `/run/berth`.
@@ -319,6 +324,13 @@ impl ContainerBuilder {
     /// LISTEN_PID=1 in its environment.
     pub fn listen_fds(mut self, n: u32) -> Self {
         self.listen_fds = n;
+        self
+    }
+    /// What the container's process runs after `start`, instead of `process.args[0]` from
+    /// the rootfs: a loader from the host, or a function of this executable. See
+    /// [`Executor`](crate::Executor) for what each may do and what it gets.
+    pub fn executor(mut self, executor: crate::process::Executor) -> Self {
+        self.executor = executor;
         self
     }
     /// The init's stdin, stdout and stderr (pipes, files, ...) instead of this program's own

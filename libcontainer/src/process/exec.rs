@@ -1,6 +1,7 @@
 //! The last steps before the user's program: find it, pass only the fds it should get, enter
 //! its cwd safely, execve.
 
+use super::executor::{ExecutorContext, ExecutorFn, ExecutorPlan};
 use super::setup_error::AtStep;
 use super::{SetupError, Step};
 use crate::seccomp::{self, SeccompProgram};
@@ -9,24 +10,43 @@ use nix::unistd::{access, AccessFlags};
 use oci_spec::runtime::Spec;
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-/// The program resolved in the container's filesystem, ready for execve.
+/// What the process becomes, ready for the last step.
 pub(super) struct Program {
-    path: CString,
+    image: Image,
     argv: Vec<CString>,
     envp: Vec<CString>,
 }
 
+enum Image {
+    /// `process.args[0]` resolved in the container's filesystem.
+    Path(CString),
+    /// A host loader's sealed view (`Executor::host_program`), and how many leading argv
+    /// entries are the loader's own.
+    Loader { fd: RawFd, prefix: usize },
+    /// `Executor::function`, and what it is handed.
+    Function {
+        f: ExecutorFn,
+        payload: Vec<u8>,
+        args: Vec<String>,
+        env: Vec<String>,
+        preserve_fds: u32,
+    },
+}
+
 impl Program {
     /// The same program with `argv` as given, bytes and all (`berth exec`'s arguments are
-    /// bytes: the OCI process's text `args` cannot carry them).
-    pub(super) fn with_argv(self, argv: &[CString]) -> Self {
-        Self {
-            argv: argv.to_vec(),
-            ..self
-        }
+    /// bytes: the OCI process's text `args` cannot carry them); after a loader's own.
+    pub(super) fn with_argv(mut self, argv: &[CString]) -> Self {
+        let keep = match self.image {
+            Image::Loader { prefix, .. } => prefix,
+            _ => 0,
+        };
+        self.argv.truncate(keep);
+        self.argv.extend_from_slice(argv);
+        self
     }
 }
 
@@ -35,6 +55,52 @@ fn cstring(field: &str, s: &str) -> Result<CString, SetupError> {
         SetupError::new(Step::Exec, format!("{field}: contains a NUL byte: {s:?}"))
             .with_field(Some(field.into()))
     })
+}
+
+/// What `executor` makes of the process: the program [`resolve_program`] finds, or a loader
+/// or function of the host's (process/executor.rs), which ignore nothing of the config but
+/// where `process.args[0]` is looked up. `preserve_fds`: the fds a function keeps.
+pub(super) fn resolve_executor(
+    spec: &Spec,
+    executor: &ExecutorPlan,
+    preserve_fds: u32,
+) -> Result<Program, SetupError> {
+    let process = match executor {
+        ExecutorPlan::Program => return resolve_program(spec),
+        _ => spec.process().as_ref().ok_or_else(|| {
+            SetupError::new(Step::Exec, "process: missing").with_field(Some("process".into()))
+        })?,
+    };
+    let args = process.args().clone().unwrap_or_default();
+    let env = process.env().clone().unwrap_or_default();
+    let envp = environment(&env, process.user().uid())?;
+    match executor {
+        ExecutorPlan::Program => unreachable!("returned above"),
+        ExecutorPlan::Loader { exe, argv } => Ok(Program {
+            image: Image::Loader {
+                fd: exe.as_raw_fd(),
+                prefix: argv.len(),
+            },
+            argv: argv
+                .iter()
+                .cloned()
+                .map(Ok)
+                .chain(args.iter().map(|a| cstring("process.args", a)))
+                .collect::<Result<_, _>>()?,
+            envp,
+        }),
+        ExecutorPlan::Function { offset, payload } => Ok(Program {
+            image: Image::Function {
+                f: super::executor::function_at(*offset).at(Step::Exec)?,
+                payload: payload.clone(),
+                args,
+                env,
+                preserve_fds,
+            },
+            argv: Vec::new(),
+            envp,
+        }),
+    }
 }
 
 /// Resolves `process.args[0]` (after pivot_root, so in the container's view) as runc does
@@ -76,17 +142,21 @@ pub(super) fn resolve_program(spec: &Spec) -> Result<Program, SetupError> {
             })?
     };
     Ok(Program {
-        path: cstring("process.args[0]", &path.to_string_lossy())?,
+        image: Image::Path(cstring("process.args[0]", &path.to_string_lossy())?),
         argv: args
             .iter()
             .map(|a| cstring("process.args", a))
             .collect::<Result<_, _>>()?,
-        envp: env
-            .iter()
-            .map(|e| cstring("process.env", e))
-            .chain(default_home(env, process.user().uid())?.map(|h| cstring("HOME", &h)))
-            .collect::<Result<_, _>>()?,
+        envp: environment(env, process.user().uid())?,
     })
+}
+
+/// `process.env`, with HOME added as runc does.
+fn environment(env: &[String], uid: u32) -> Result<Vec<CString>, SetupError> {
+    env.iter()
+        .map(|e| cstring("process.env", e))
+        .chain(default_home(env, uid)?.map(|h| cstring("HOME", &h)))
+        .collect()
 }
 
 /// runc's rule: without HOME in the environment, the process gets its user's home from the
@@ -230,13 +300,36 @@ fn reset_signals() -> Result<(), SetupError> {
         .map_err(|e| fail(format!("unblock signals: {e}"), e))
 }
 
+/// The last step: execve, or the executor's loader or function.
 fn exec_program(p: &Program) -> Result<Infallible, SetupError> {
-    nix::unistd::execve(&p.path, &p.argv, &p.envp).map_err(|e| {
-        let text = format!("exec {}: {}", p.path.to_string_lossy(), go_errno(e));
-        SetupError::new(Step::Exec, text)
-            .with_field(Some("process.args[0]".into()))
-            .with_errno(e)
-    })
+    let (what, e) = match &p.image {
+        Image::Path(path) => match nix::unistd::execve(path, &p.argv, &p.envp) {
+            Err(e) => (path.to_string_lossy().into_owned(), e),
+        },
+        Image::Loader { fd, .. } => {
+            // SAFETY: the sealed view's fd, owned by the plan for the life of this process.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+            match nix::unistd::fexecve(fd, &p.argv, &p.envp) {
+                Err(e) => ("the executor's host program".into(), e),
+            }
+        }
+        Image::Function {
+            f,
+            payload,
+            args,
+            env,
+            preserve_fds,
+        } => {
+            let ctx = ExecutorContext::new(args, env, payload);
+            // What an execve would close itself: everything above the preserved fds.
+            let first = 3u32.saturating_add(*preserve_fds);
+            match super::executor::run_function(*f, &ctx, first).at(Step::Exec)? {}
+        }
+    };
+    let text = format!("exec {what}: {}", go_errno(e));
+    Err(SetupError::new(Step::Exec, text)
+        .with_field(Some("process.args[0]".into()))
+        .with_errno(e))
 }
 
 /// The process's own settings, dropping privileges last, then execve: shared by the init

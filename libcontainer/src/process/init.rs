@@ -2,7 +2,7 @@
 //! Until `Ready` it reports errors over the channel (so `create` fails and cleans up); after
 //! `start`'s `S` over the start connection (so `start` fails with the reason).
 
-use super::exec::{finish_and_exec, resolve_program, Program};
+use super::exec::{finish_and_exec, resolve_executor, Program};
 use super::setup_error::AtStep;
 use super::start::{reply_error, reply_listener, wait_for_start};
 use super::{LaunchConfig, SetupError, Step};
@@ -98,7 +98,7 @@ fn prepare(cfg: &LaunchConfig, chan: &ChildEnd) -> Result<Prepared, SetupError> 
     let program = spec
         .process()
         .is_some()
-        .then(|| resolve_program(spec))
+        .then(|| resolve_executor(spec, cfg.executor, cfg.preserve_fds))
         .transpose()?;
     super::fds::limit_fds(cfg.preserve_fds, cfg.preserve_holes).at(Step::Fds)?;
     Ok(Prepared {

@@ -18,7 +18,7 @@
 //! (with noNewPrivileges the filter, and so the listener, comes after identity, caps, NNP)
 
 use super::clone::{clone_into, Cloned};
-use super::exec::{finish_and_exec, resolve_program};
+use super::exec::{finish_and_exec, resolve_executor};
 use super::reexec::ExecInit;
 use super::setup_error::AtStep;
 use super::{ProcessError, SetupError, Step};
@@ -49,6 +49,8 @@ pub struct JoinConfig<'a> {
     pub close_in_child: &'a [RawFd],
     /// The process's argv as bytes, when it is not the text of `spec.process.args`.
     pub argv: Option<&'a [std::ffi::CString]>,
+    /// What the process becomes (process/executor.rs).
+    pub executor: &'a super::ExecutorPlan,
 }
 
 /// What the container layer does for `spawn_joined`.
@@ -68,10 +70,11 @@ pub fn spawn_joined<E: JoinEvents>(cfg: &JoinConfig, events: &mut E) -> Result<i
     let (parent, child) = channel_pair()?;
     // A multithreaded caller's clone execs a fresh image first (reexec.rs), which joins the
     // container's namespaces itself: nothing in the container sees a copy of the caller.
-    let exec_init = if super::reexec::wanted() {
+    let exec_init = if super::reexec::wanted() || cfg.executor.needs_exec_init() {
         let plan = super::plan::encode_join(cfg).map_err(ProcessError::parent)?;
         let mut keep: Vec<_> = cfg.joins.iter().map(|j| j.fd.as_raw_fd()).collect();
         keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
+        keep.extend(cfg.executor.raw_fd());
         let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
         Some(ExecInit::prepare(
             &plan, &child, keep, preserve, close, false,
@@ -199,7 +202,7 @@ fn run_child(cfg: &JoinConfig, chan: &ChildEnd) -> Result<(), SetupError> {
         crate::tty::setup_console(socket, size).at(Step::Console)?;
     }
     cfg.stdio.install().at(Step::Console)?;
-    let mut program = resolve_program(cfg.spec)?;
+    let mut program = resolve_executor(cfg.spec, cfg.executor, cfg.preserve_fds)?;
     if let Some(argv) = cfg.argv {
         program = program.with_argv(argv);
     }

@@ -6,6 +6,7 @@
 
 mod clone;
 mod exec;
+mod executor;
 mod fds;
 mod init;
 mod join;
@@ -20,6 +21,8 @@ pub mod start;
 mod stdio;
 mod wait;
 
+pub(crate) use executor::{prepare_executor, ExecutorPlan};
+pub use executor::{Executor, ExecutorContext, ExecutorError, ExecutorFn};
 pub use fds::reserve_preserved_fds;
 pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use relay::relay_terminal;
@@ -89,6 +92,8 @@ pub struct LaunchConfig<'a> {
     /// fds of the parent the children must close at once (the state dir lock: `start` must
     /// be able to take it while the init waits).
     pub close_in_child: &'a [RawFd],
+    /// What the init becomes after `start` (process/executor.rs).
+    pub executor: &'a ExecutorPlan,
 }
 
 /// The steps of `create` that belong to the container layer, called by `launch` in order.
@@ -144,7 +149,7 @@ pub fn launch<E: LaunchEvents>(cfg: &LaunchConfig, events: &mut E) -> Result<i32
     let (parent, child) = channel_pair()?;
     // Joining a namespace by path must happen before new ones are made (a new user namespace
     // would lose the right to join the host's), so then the child unshares instead.
-    let reexec = reexec::wanted();
+    let reexec = reexec::wanted() || cfg.executor.needs_exec_init();
     // An exec'd image born in a new user namespace would exec before its id maps exist, with
     // its root unmapped, and so lose every capability there: it unshares it after the exec.
     let direct = cfg.ns.joins.is_empty() && !(reexec && cfg.ns.has_new(LinuxNamespaceType::User));
@@ -194,6 +199,7 @@ fn exec_init_for(
     keep.extend(cfg.console_socket.map(AsRawFd::as_raw_fd));
     keep.extend(cfg.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
     keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
+    keep.extend(cfg.executor.raw_fd());
     let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
     reexec::ExecInit::prepare(&plan, child, keep, preserve, close, true)
 }

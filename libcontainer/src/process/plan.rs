@@ -7,6 +7,7 @@
 //! the sealed executable with a plan of its own: decoding never panics, and every fd number
 //! must name an open fd before it is adopted.
 
+use super::executor::ExecutorPlan;
 use super::join::JoinConfig;
 use super::stdio::PreparedStdio;
 use super::LaunchConfig;
@@ -58,6 +59,23 @@ impl Writer {
         for fd in stdio.raw_fds() {
             self.u8(u8::from(fd.is_some()));
             fd.into_iter().for_each(|fd| self.fd(fd));
+        }
+    }
+    fn executor(&mut self, e: &ExecutorPlan) {
+        use std::os::fd::AsRawFd;
+        match e {
+            ExecutorPlan::Program => self.u8(0),
+            ExecutorPlan::Loader { exe, argv } => {
+                self.u8(1);
+                self.fd(exe.as_raw_fd());
+                self.u32(argv.len() as u32);
+                argv.iter().for_each(|a| self.bytes(a.as_bytes()));
+            }
+            ExecutorPlan::Function { offset, payload } => {
+                self.u8(2);
+                self.0.extend_from_slice(&offset.to_le_bytes());
+                self.bytes(payload);
+            }
         }
     }
     fn joins(&mut self, joins: &[Join]) {
@@ -149,6 +167,22 @@ impl<'a> Reader<'a> {
         }
         Ok(PreparedStdio::from_fds(fds))
     }
+    fn executor(&mut self) -> Result<ExecutorPlan, String> {
+        match self.u8()? {
+            0 => Ok(ExecutorPlan::Program),
+            1 => Ok(ExecutorPlan::Loader {
+                exe: self.fd()?,
+                argv: read_argv(self)?,
+            }),
+            2 => {
+                let b = self.take(8)?;
+                let offset = u64::from_le_bytes(b.try_into().map_err(|_| BAD)?);
+                let payload = self.bytes()?.to_vec();
+                Ok(ExecutorPlan::Function { offset, payload })
+            }
+            _ => Err(BAD.into()),
+        }
+    }
     fn joins(&mut self) -> Result<Vec<Join>, String> {
         let n = self.u32()? as usize;
         if n > ALL_KINDS.len() {
@@ -188,6 +222,7 @@ pub(super) struct Launch {
     seccomp: Option<SeccompProgram>,
     start_listener: OwnedFd,
     stdio: PreparedStdio,
+    executor: ExecutorPlan,
 }
 
 /// `direct`: whether the clone itself made the new namespaces (see `launch`).
@@ -214,6 +249,7 @@ pub(super) fn encode_launch(cfg: &LaunchConfig, direct: bool) -> Result<Vec<u8>,
     w.opt_bytes(cfg.seccomp.map(SeccompProgram::to_bytes).as_deref());
     w.fd(cfg.start_listener.as_raw_fd());
     w.stdio(cfg.stdio);
+    w.executor(cfg.executor);
     Ok(w.0)
 }
 
@@ -253,6 +289,7 @@ pub(super) fn decode_launch(bytes: &[u8]) -> Result<Launch, String> {
         seccomp: r.seccomp()?,
         start_listener: r.fd()?,
         stdio: r.stdio()?,
+        executor: r.executor()?,
     };
     r.end()?;
     Ok(launch)
@@ -280,6 +317,7 @@ impl Launch {
             stdio: &self.stdio,
             // The clone closed them before its execve.
             close_in_child: &[],
+            executor: &self.executor,
         }
     }
 }
@@ -294,6 +332,7 @@ pub(super) struct Joined {
     preserve_holes: Vec<RawFd>,
     argv: Option<Vec<CString>>,
     stdio: PreparedStdio,
+    executor: ExecutorPlan,
 }
 
 pub(super) fn encode_join(cfg: &JoinConfig) -> Result<Vec<u8>, String> {
@@ -311,6 +350,7 @@ pub(super) fn encode_join(cfg: &JoinConfig) -> Result<Vec<u8>, String> {
         argv.iter().for_each(|a| w.bytes(a.as_bytes()));
     }
     w.stdio(cfg.stdio);
+    w.executor(cfg.executor);
     Ok(w.0)
 }
 
@@ -327,6 +367,7 @@ pub(super) fn decode_join(bytes: &[u8]) -> Result<Joined, String> {
         preserve_holes: r.raw_fds()?,
         argv: r.bool()?.then(|| read_argv(&mut r)).transpose()?,
         stdio: r.stdio()?,
+        executor: r.executor()?,
     };
     r.end()?;
     Ok(joined)
@@ -354,6 +395,7 @@ impl Joined {
             close_in_child: &[],
             argv: self.argv.as_deref(),
             stdio: &self.stdio,
+            executor: &self.executor,
         }
     }
 }
@@ -399,6 +441,10 @@ mod tests {
             start_listener: &listener,
             stdio: &stdio,
             close_in_child: &[9],
+            executor: &ExecutorPlan::Function {
+                offset: 0x1234,
+                payload: b"pay".to_vec(),
+            },
         };
         let bytes = encode_launch(&cfg, false).expect("encode");
         let out = stdio.raw_fds()[1].expect("stdout");
@@ -421,6 +467,12 @@ mod tests {
         assert_eq!(got.new_keyring, Some("id"));
         assert_eq!((got.preserve_fds, got.preserve_holes), (2, &[4][..]));
         assert!(got.close_in_child.is_empty());
+        match got.executor {
+            ExecutorPlan::Function { offset, payload } => {
+                assert_eq!((*offset, &payload[..]), (0x1234, &b"pay"[..]))
+            }
+            other => panic!("executor {other:?}"),
+        }
         assert_eq!(got.start_listener.as_raw_fd(), numbers[0]);
         assert_eq!(got.console_socket.map(AsRawFd::as_raw_fd), Some(numbers[1]));
         for fd in numbers {
@@ -446,6 +498,7 @@ mod tests {
             close_in_child: &[],
             argv: Some(&[c"sh".to_owned()]),
             stdio: &stdio,
+            executor: &ExecutorPlan::Program,
         };
         let bytes = encode_join(&cfg).expect("encode");
         let joined = decode_join(&bytes[1..]).expect("decode");

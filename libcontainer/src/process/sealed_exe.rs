@@ -107,11 +107,19 @@ pub fn ensure_sealed_exe() -> Result<(), SealError> {
 /// The read-only view, or the memfd copy where the kernel lacks the mount API (ENOSYS) or the
 /// caller may not use it (EPERM: no CAP_SYS_ADMIN, or a seccomp profile refusing it).
 fn sealed_view() -> Result<OwnedFd, SealError> {
-    match read_only_view(SELF_EXE) {
+    let exe = File::open(SELF_EXE).map_err(inspect("open"))?;
+    sealed_view_of(exe.as_fd())
+}
+
+/// A sealed view of the open file `file` (an executable the container's process will run:
+/// berth's own, or a host loader of `Executor::host_program`).
+pub(crate) fn sealed_view_of(file: BorrowedFd) -> Result<OwnedFd, SealError> {
+    // Through our own fd, not the path, so the view is of the file that was checked.
+    match read_only_view(&format!("/proc/self/fd/{}", file.as_raw_fd())) {
         Err(SealError::Seal { err, .. })
             if matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) =>
         {
-            memfd_copy()
+            memfd_copy(file)
         }
         other => other,
     }
@@ -181,8 +189,8 @@ fn read_only_view(path: &str) -> Result<OwnedFd, SealError> {
     Ok(view)
 }
 
-/// A sealed memfd copy of the executable (kernels without the mount API, unprivileged callers).
-fn memfd_copy() -> Result<OwnedFd, SealError> {
+/// A sealed memfd copy of `file` (kernels without the mount API, unprivileged callers).
+fn memfd_copy(file: BorrowedFd) -> Result<OwnedFd, SealError> {
     use nix::sys::memfd::{memfd_create, MFdFlags};
     let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
     // MFD_EXEC (6.3) keeps the copy executable where vm.memfd_noexec=1 would make it noexec.
@@ -192,7 +200,9 @@ fn memfd_copy() -> Result<OwnedFd, SealError> {
     }
     .map_err(|e| seal("memfd_create")(e.into()))?;
     let mut copy = File::from(memfd);
-    let mut exe = File::open(SELF_EXE).map_err(inspect("open"))?;
+    // From the start whatever the shared offset: a reopen through our own fd.
+    let mut exe =
+        File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(inspect("reopen"))?;
     // std's copy is copy_file_range/sendfile between two files: no bytes through user space.
     io::copy(&mut exe, &mut copy).map_err(seal("copy into memfd"))?;
     fcntl(&copy, FcntlArg::F_ADD_SEALS(MEMFD_SEALS)).map_err(|e| seal("F_ADD_SEALS")(e.into()))?;
@@ -352,7 +362,8 @@ mod tests {
     /// The fallback: a memfd copy with the write seals, which refuses writes too.
     #[test]
     fn the_memfd_copy_is_sealed_and_refuses_writes() {
-        let copy = memfd_copy().unwrap();
+        let exe = File::open(SELF_EXE).unwrap();
+        let copy = memfd_copy(exe.as_fd()).unwrap();
         assert!(is_sealed(copy.as_fd()).unwrap());
         let mut file = File::from(copy);
         let err = io::Write::write(&mut file, b"x").unwrap_err();
