@@ -141,9 +141,12 @@ pub enum Error {
     /// The caller did not run [`crate::ensure_sealed_exe`] first (CVE-2019-5736).
     #[error(transparent)]
     Exe(#[from] crate::process::sealed_exe::SealError),
-    /// `start` failed: the init reported this, or never answered.
+    /// `start` failed: the init reported a setup error after `start`
+    /// ([`StartError::Setup`](crate::errors::StartError::Setup)), exited without answering,
+    /// or the start connection failed. `source()` is the
+    /// [`errors::StartError`](crate::errors::StartError).
     #[error("start: {0}")]
-    Start(String),
+    Start(#[source] crate::process::StartError),
     /// A rootless container made where its user may create no cgroup
     /// (`ContainerBuilder::rootless`).
     #[error(
