@@ -65,12 +65,18 @@ fn setup_error(e: &Error) -> &SetupError {
     setup
 }
 
+/// The parts an embedder matches on.
+#[track_caller]
+fn assert_typed(setup: &SetupError, step: Step, errno: Errno, field: &str) {
+    assert_eq!(setup.step(), step, "{setup:?}");
+    assert_eq!(setup.errno(), Some(errno), "{setup:?}");
+    assert_eq!(setup.field(), Some(field), "{setup:?}");
+}
+
 fn missing_program(rootfs: &Path, root: &Path) {
     let e = create_fails(root, "exec", config(rootfs, &["/no/such/program"]));
     let setup = setup_error(&e);
-    assert_eq!(setup.step(), Step::Exec, "{setup:?}");
-    assert_eq!(setup.errno(), Some(Errno::ENOENT), "{setup:?}");
-    assert_eq!(setup.field(), Some("process.args[0]"), "{setup:?}");
+    assert_typed(setup, Step::Exec, Errno::ENOENT, "process.args[0]");
     // runc's words, which engines match on.
     assert_eq!(
         setup.to_string(),
@@ -94,10 +100,8 @@ fn missing_bind_source(rootfs: &Path, root: &Path) {
     config.set_mounts(Some(mounts));
     let e = create_fails(root, "mount", config);
     let setup = setup_error(&e);
-    assert_eq!(setup.step(), Step::Mounts, "{setup:?}");
-    assert_eq!(setup.errno(), Some(Errno::ENOENT), "{setup:?}");
     let field = format!("mounts[{index}]");
-    assert_eq!(setup.field(), Some(field.as_str()), "{setup:?}");
+    assert_typed(setup, Step::Mounts, Errno::ENOENT, &field);
     assert!(setup.to_string().starts_with(&field), "{setup}");
 }
 
@@ -179,9 +183,7 @@ fn program_gone_at_start(rootfs: &Path, root: &Path) {
         std::fs::remove_file(&on_host).unwrap()
     });
     let setup = start_setup_error(&e);
-    assert_eq!(setup.step(), Step::Exec, "{setup:?}");
-    assert_eq!(setup.errno(), Some(Errno::ENOENT), "{setup:?}");
-    assert_eq!(setup.field(), Some("process.args[0]"), "{setup:?}");
+    assert_typed(setup, Step::Exec, Errno::ENOENT, "process.args[0]");
     assert_eq!(
         setup.to_string(),
         format!("exec {program}: no such file or directory")
@@ -201,9 +203,7 @@ fn cwd_gone_at_start(rootfs: &Path, root: &Path) {
         std::fs::remove_dir(&on_host).unwrap()
     });
     let setup = start_setup_error(&e);
-    assert_eq!(setup.step(), Step::Cwd, "{setup:?}");
-    assert_eq!(setup.errno(), Some(Errno::ENOENT), "{setup:?}");
-    assert_eq!(setup.field(), Some("process.cwd"), "{setup:?}");
+    assert_typed(setup, Step::Cwd, Errno::ENOENT, "process.cwd");
     assert!(
         setup
             .to_string()
