@@ -187,3 +187,84 @@ pub fn reply_listener(conn: &ChildEnd, listener: &OwnedFd) -> Result<(), String>
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::Step;
+    use nix::errno::Errno;
+    use std::os::fd::AsFd;
+
+    /// A fresh directory for a start socket, as its fd.
+    fn dir(name: &str) -> (std::path::PathBuf, OwnedFd) {
+        let path = std::env::temp_dir().join(format!("berth-start-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).unwrap();
+        let fd = nix::fcntl::open(
+            &path,
+            nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        (path, fd)
+    }
+
+    fn no_listener(_: OwnedFd) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        panic!("no seccomp listener in this test")
+    }
+
+    /// `init` plays the init on the listener (in a thread); returns what `start` got.
+    fn start_against(name: &str, init: fn(OwnedFd)) -> Result<(), StartError> {
+        let (path, dir) = dir(name);
+        let listener = bind_start_listener(dir.as_fd()).unwrap();
+        let init = std::thread::spawn(move || init(listener));
+        let result = request_start(dir.as_fd(), 0, &mut no_listener);
+        init.join().unwrap();
+        std::fs::remove_dir_all(path).unwrap();
+        result
+    }
+
+    #[test]
+    fn the_inits_setup_error_comes_back_typed() {
+        let got = start_against("setup", |listener| {
+            let conn = wait_for_start(&listener).unwrap();
+            let e = SetupError::new(Step::Seccomp, "seccomp: load: Operation not permitted")
+                .with_errno(Errno::EPERM);
+            reply_error(&conn, &e);
+        });
+        let Err(StartError::Setup(e)) = &got else {
+            panic!("{got:?}")
+        };
+        assert_eq!((e.step(), e.errno()), (Step::Seccomp, Some(Errno::EPERM)));
+        let err = got.as_ref().unwrap_err();
+        let source = std::error::Error::source(err).and_then(|s| s.downcast_ref::<SetupError>());
+        assert_eq!(source, Some(e), "source() is the setup error");
+        assert_eq!(err.to_string(), "seccomp: load: Operation not permitted");
+    }
+
+    #[test]
+    fn an_init_that_dies_without_reading_start_is_not_a_success() {
+        let got = start_against("died", |listener| {
+            // Accepted, then gone with `Start` unread: what a killed init leaves.
+            // (Whether `Start` was sent before the close or not: EPIPE or ECONNRESET.)
+            let conn = accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC).unwrap();
+            // SAFETY: accept4 returned a new fd that nothing else owns.
+            drop(unsafe { OwnedFd::from_raw_fd(conn) });
+        });
+        assert!(matches!(got, Err(StartError::InitExited)), "{got:?}");
+    }
+
+    #[test]
+    fn eof_after_start_is_success_and_no_listener_is_not_waiting() {
+        // The init's socket closes on exec: EOF after `Start`.
+        start_against("exec", |listener| drop(wait_for_start(&listener).unwrap())).unwrap();
+        let (path, dir) = dir("gone");
+        drop(bind_start_listener(dir.as_fd()).unwrap());
+        let got = request_start(dir.as_fd(), 0, &mut no_listener);
+        std::fs::remove_dir_all(path).unwrap();
+        assert!(
+            matches!(got, Err(StartError::NotWaiting(Errno::ECONNREFUSED))),
+            "{got:?}"
+        );
+    }
+}
