@@ -116,3 +116,68 @@ pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
     assert!(status.success(), "tar of the busybox rootfs failed");
     tar
 }
+
+/// The config files of one podman world under `dir`, named in CONTAINERS_CONF and
+/// CONTAINERS_STORAGE_CONF.
+pub struct PodmanConf {
+    pub conf: PathBuf,
+    pub storage_conf: PathBuf,
+}
+
+impl PodmanConf {
+    /// Writes them: events log, file locks (the default shm segment /dev/shm/libpod_lock is
+    /// shared by every podman on the host), libpod's tmp dir, volumes, network config and the
+    /// vfs storage (a plain copy per container, so nothing stays mounted after a failed test)
+    /// all under `dir`; conmon, the cgroupfs manager, and the runtime under test as `runtime`.
+    /// Root podman asks for nofile/nproc 1048576, which a machine without CAP_SYS_RESOURCE
+    /// cannot grant: its default ulimits are lowered. Rootless podman keeps its storage here too.
+    pub fn write(dir: &Path, runtime: &str, rootless: bool) -> Self {
+        let p = dir.display();
+        let containers = if rootless {
+            String::new()
+        } else {
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n".into()
+        };
+        let conf = dir.join("containers.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"{containers}[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{p}/events.log"
+lock_type = "file"
+tmp_dir = "{p}/libpod-tmp"
+volume_path = "{p}/volumes"
+conmon_path = ["/usr/bin/conmon"]
+runtime = "{runtime}"
+runtime_supports_json = ["{runtime}"]
+[engine.runtimes]
+{runtime} = ["{rt}"]
+[network]
+network_config_dir = "{p}/networks"
+"#,
+                rt = engine_runtime().display(),
+            ),
+        )
+        .expect("writing containers.conf");
+        let rootless_storage = if rootless {
+            format!("rootless_storage_path = \"{p}/storage\"\n")
+        } else {
+            String::new()
+        };
+        let storage_conf = dir.join("storage.conf");
+        std::fs::write(
+            &storage_conf,
+            format!(
+                "[storage]\ndriver = \"{PODMAN_DRIVER}\"\ngraphroot = \"{p}/storage\"\n\
+                 runroot = \"{p}/run\"\n{rootless_storage}"
+            ),
+        )
+        .expect("writing storage.conf");
+        Self { conf, storage_conf }
+    }
+}
+
+/// The storage driver of the podman suites (see `PodmanConf::write`).
+pub const PODMAN_DRIVER: &str = "vfs";

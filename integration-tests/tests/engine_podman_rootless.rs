@@ -8,7 +8,7 @@
 //!
 //! $ENGINE_RUNTIME=/usr/sbin/runc runs the same suite on runc.
 
-use integration_tests::engines::{busybox_rootfs_tar, engine_runtime, EngineDir};
+use integration_tests::engines::{busybox_rootfs_tar, engine_runtime, EngineDir, PodmanConf};
 use integration_tests::rootless::{as_user, chown, user, User};
 use integration_tests::{assert_contains, Out, Runtime};
 use std::path::{Path, PathBuf};
@@ -32,38 +32,7 @@ impl Podman {
         let p = dir.path.clone();
         let xdg = p.join("xdg");
         std::fs::create_dir(&xdg).expect("mkdir xdg");
-        std::fs::write(
-            p.join("containers.conf"),
-            format!(
-                r#"[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "{p}/events.log"
-lock_type = "file"
-tmp_dir = "{p}/libpod-tmp"
-volume_path = "{p}/volumes"
-conmon_path = ["/usr/bin/conmon"]
-runtime = "rt"
-runtime_supports_json = ["rt"]
-[engine.runtimes]
-rt = ["{rt}"]
-[network]
-network_config_dir = "{p}/networks"
-"#,
-                p = p.display(),
-                rt = engine_runtime().display(),
-            ),
-        )
-        .expect("writing containers.conf");
-        std::fs::write(
-            p.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"vfs\"\nrunroot = \"{p}/run\"\ngraphroot = \"{p}/storage\"\n\
-                 rootless_storage_path = \"{p}/storage\"\n",
-                p = p.display()
-            ),
-        )
-        .expect("writing storage.conf");
+        PodmanConf::write(&p, "rt", true);
         let tar = busybox_rootfs_tar(&p);
         for path in [p.as_path(), &xdg, &tar] {
             chown(path, user.uid, user.gid);
