@@ -181,3 +181,47 @@ network_config_dir = "{p}/networks"
 
 /// The storage driver of the podman suites (see `PodmanConf::write`).
 pub const PODMAN_DRIVER: &str = "vfs";
+
+/// What a podman world under `dir` tells about a failure: the runtime's log of every container
+/// still stored (podman passes `--log` to a runtime named in runtime_supports_json) and the
+/// newest podman events, enough to tell from a CI log alone which step failed and why.
+pub fn podman_diagnostics(dir: &Path) -> String {
+    let mut text = String::new();
+    for log in find_files(dir, "oci-log") {
+        let body = std::fs::read_to_string(&log).unwrap_or_default();
+        text += &format!("--- runtime log {}:\n{body}\n", log.display());
+    }
+    let events = std::fs::read_to_string(dir.join("events.log")).unwrap_or_default();
+    let tail: Vec<&str> = events.lines().rev().take(20).collect();
+    text + "--- podman events (newest first):\n" + &tail.join("\n")
+}
+
+/// The files called `name` under `dir`, at most 8 levels down.
+fn find_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 8 {
+                stack.push((path, depth + 1));
+            } else if e.file_name() == name {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// A podman command's stdout, or a panic with its output and the diagnostics of the world
+/// under `dir`.
+#[track_caller]
+pub fn podman_stdout(out: crate::Out, args: &[&str], dir: &Path) -> String {
+    if !out.success() {
+        panic!(
+            "podman {args:?} failed: {out:#?}\n{}",
+            podman_diagnostics(dir)
+        );
+    }
+    out.stdout
+}

@@ -11,7 +11,8 @@
 //! $ENGINE_RUNTIME=/usr/sbin/runc runs the same suite on runc.
 
 use integration_tests::engines::{
-    busybox_rootfs_tar, engine_runtime, EngineDir, PodmanConf, PODMAN_DRIVER,
+    busybox_rootfs_tar, engine_runtime, podman_diagnostics, podman_stdout, EngineDir, PodmanConf,
+    PODMAN_DRIVER,
 };
 use integration_tests::runtime::Running;
 use integration_tests::{assert_contains, poll, unique_name, Out, Runtime, STATE_TIMEOUT};
@@ -88,11 +89,7 @@ impl Podman {
     /// Runs podman, asserting success (with the diagnostics if not); returns stdout.
     #[track_caller]
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        if !out.success() {
-            panic!("podman {args:?} failed: {out:#?}\n{}", self.diagnostics());
-        }
-        out.stdout
+        podman_stdout(self.run(args), args, &self.dir.path)
     }
 
     #[track_caller]
@@ -126,22 +123,8 @@ impl Podman {
         self.ok(&["inspect", "-f", format, id]).trim().to_owned()
     }
 
-    /// The runtime's log of every container still stored (podman passes `--log` only because
-    /// the config names berth in runtime_supports_json) and podman's events: enough to tell
-    /// from a CI log alone which step failed and why.
     fn diagnostics(&self) -> String {
-        let mut text = String::new();
-        let mut logs = Vec::new();
-        find_files(&self.dir.path, "oci-log", 0, &mut logs);
-        for log in logs {
-            let body = std::fs::read_to_string(&log).unwrap_or_default();
-            text += &format!("--- runtime log {}:\n{body}\n", log.display());
-        }
-        let events = std::fs::read_to_string(self.dir.path.join("events.log")).unwrap_or_default();
-        let tail: Vec<&str> = events.lines().rev().take(20).collect();
-        text += "--- podman events (newest first):\n";
-        text += &tail.join("\n");
-        text
+        podman_diagnostics(&self.dir.path)
     }
 
     /// The container's rootfs seen from the host (a plain directory with vfs).
@@ -193,20 +176,6 @@ impl Drop for Podman {
             );
         }
         remove_cgroup_parent(&self.cgroup_parent);
-    }
-}
-
-fn find_files(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.filter_map(Result::ok) {
-        let path = e.path();
-        if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 8 {
-            find_files(&path, name, depth + 1, found);
-        } else if e.file_name() == name {
-            found.push(path);
-        }
     }
 }
 
