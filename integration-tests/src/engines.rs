@@ -116,3 +116,112 @@ pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
     assert!(status.success(), "tar of the busybox rootfs failed");
     tar
 }
+
+/// The config files of one podman world under `dir`, named in CONTAINERS_CONF and
+/// CONTAINERS_STORAGE_CONF.
+pub struct PodmanConf {
+    pub conf: PathBuf,
+    pub storage_conf: PathBuf,
+}
+
+impl PodmanConf {
+    /// Writes them: events log, file locks (the default shm segment /dev/shm/libpod_lock is
+    /// shared by every podman on the host), libpod's tmp dir, volumes, network config and the
+    /// vfs storage (a plain copy per container, so nothing stays mounted after a failed test)
+    /// all under `dir`; conmon, the cgroupfs manager, and the runtime under test as `runtime`.
+    /// Root podman asks for nofile/nproc 1048576, which a machine without CAP_SYS_RESOURCE
+    /// cannot grant: its default ulimits are lowered. Rootless podman keeps its storage here too.
+    pub fn write(dir: &Path, runtime: &str, rootless: bool) -> Self {
+        let p = dir.display();
+        let containers = if rootless {
+            String::new()
+        } else {
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n".into()
+        };
+        let conf = dir.join("containers.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"{containers}[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{p}/events.log"
+lock_type = "file"
+tmp_dir = "{p}/libpod-tmp"
+volume_path = "{p}/volumes"
+conmon_path = ["/usr/bin/conmon"]
+runtime = "{runtime}"
+runtime_supports_json = ["{runtime}"]
+[engine.runtimes]
+{runtime} = ["{rt}"]
+[network]
+network_config_dir = "{p}/networks"
+"#,
+                rt = engine_runtime().display(),
+            ),
+        )
+        .expect("writing containers.conf");
+        let rootless_storage = if rootless {
+            format!("rootless_storage_path = \"{p}/storage\"\n")
+        } else {
+            String::new()
+        };
+        let storage_conf = dir.join("storage.conf");
+        std::fs::write(
+            &storage_conf,
+            format!(
+                "[storage]\ndriver = \"{PODMAN_DRIVER}\"\ngraphroot = \"{p}/storage\"\n\
+                 runroot = \"{p}/run\"\n{rootless_storage}"
+            ),
+        )
+        .expect("writing storage.conf");
+        Self { conf, storage_conf }
+    }
+}
+
+/// The storage driver of the podman suites (see `PodmanConf::write`).
+pub const PODMAN_DRIVER: &str = "vfs";
+
+/// What a podman world under `dir` tells about a failure: the runtime's log of every container
+/// still stored (podman passes `--log` to a runtime named in runtime_supports_json) and the
+/// newest podman events, enough to tell from a CI log alone which step failed and why.
+pub fn podman_diagnostics(dir: &Path) -> String {
+    let mut text = String::new();
+    for log in find_files(dir, "oci-log") {
+        let body = std::fs::read_to_string(&log).unwrap_or_default();
+        text += &format!("--- runtime log {}:\n{body}\n", log.display());
+    }
+    let events = std::fs::read_to_string(dir.join("events.log")).unwrap_or_default();
+    let tail: Vec<&str> = events.lines().rev().take(20).collect();
+    text + "--- podman events (newest first):\n" + &tail.join("\n")
+}
+
+/// The files called `name` under `dir`, at most 8 levels down.
+fn find_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 8 {
+                stack.push((path, depth + 1));
+            } else if e.file_name() == name {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// A podman command's stdout, or a panic with its output and the diagnostics of the world
+/// under `dir`.
+#[track_caller]
+pub fn podman_stdout(out: crate::Out, args: &[&str], dir: &Path) -> String {
+    if !out.success() {
+        panic!(
+            "podman {args:?} failed: {out:#?}\n{}",
+            podman_diagnostics(dir)
+        );
+    }
+    out.stdout
+}

@@ -10,7 +10,10 @@
 //!
 //! $ENGINE_RUNTIME=/usr/sbin/runc runs the same suite on runc.
 
-use integration_tests::engines::{busybox_rootfs_tar, engine_runtime, EngineDir};
+use integration_tests::engines::{
+    busybox_rootfs_tar, engine_runtime, podman_diagnostics, podman_stdout, EngineDir, PodmanConf,
+    PODMAN_DRIVER,
+};
 use integration_tests::runtime::Running;
 use integration_tests::{assert_contains, poll, unique_name, Out, Runtime, STATE_TIMEOUT};
 use std::io::Write;
@@ -19,9 +22,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "localhost/busybox";
-/// vfs: a plain copy of the small busybox layer per container, so the storage holds no mount
-/// that could outlive a failed test, and it works whatever filesystem /tmp is on.
-const DRIVER: &str = "vfs";
 
 /// One podman world; dropping it removes every container, then the cgroups conmon leaves in
 /// the cgroup parent, then (through `EngineDir`) the storage.
@@ -41,44 +41,7 @@ impl Podman {
         let dir = EngineDir::new(&format!("podman-{test}"));
         let p = &dir.path;
         let cgroup_parent = format!("berth-{}", unique_name("podman"));
-        let conf = p.join("containers.conf");
-        // nofile/nproc: as root podman asks for 1048576, which a machine without
-        // CAP_SYS_RESOURCE cannot grant. Locks in files: the default shm segment
-        // (/dev/shm/libpod_lock) is shared by every podman on the host.
-        std::fs::write(
-            &conf,
-            format!(
-                r#"[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "{p}/events.log"
-lock_type = "file"
-tmp_dir = "{p}/libpod-tmp"
-volume_path = "{p}/volumes"
-conmon_path = ["/usr/bin/conmon"]
-runtime = "berth"
-runtime_supports_json = ["berth"]
-[engine.runtimes]
-berth = ["{rt}"]
-[network]
-network_config_dir = "{p}/networks"
-"#,
-                p = p.display(),
-                rt = engine_runtime().display(),
-            ),
-        )
-        .expect("writing containers.conf");
-        let storage_conf = p.join("storage.conf");
-        std::fs::write(
-            &storage_conf,
-            format!(
-                "[storage]\ndriver = \"{DRIVER}\"\ngraphroot = \"{p}/storage\"\nrunroot = \"{p}/run\"\n",
-                p = p.display()
-            ),
-        )
-        .expect("writing storage.conf");
+        let PodmanConf { conf, storage_conf } = PodmanConf::write(p, "berth", false);
         let cli = Runtime::new("podman".into(), p.join("storage"), p.join("out"));
         let podman = Self {
             dir,
@@ -97,7 +60,7 @@ network_config_dir = "{p}/networks"
         let mut cmd = self.cli.command();
         cmd.arg("--runroot")
             .arg(self.dir.path.join("run"))
-            .args(["--storage-driver", DRIVER])
+            .args(["--storage-driver", PODMAN_DRIVER])
             .args(["--cgroup-manager", "cgroupfs"])
             .args(["--runtime", "berth"])
             .env("CONTAINERS_CONF", &self.conf)
@@ -126,11 +89,7 @@ network_config_dir = "{p}/networks"
     /// Runs podman, asserting success (with the diagnostics if not); returns stdout.
     #[track_caller]
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        if !out.success() {
-            panic!("podman {args:?} failed: {out:#?}\n{}", self.diagnostics());
-        }
-        out.stdout
+        podman_stdout(self.run(args), args, &self.dir.path)
     }
 
     #[track_caller]
@@ -164,22 +123,8 @@ network_config_dir = "{p}/networks"
         self.ok(&["inspect", "-f", format, id]).trim().to_owned()
     }
 
-    /// The runtime's log of every container still stored (podman passes `--log` only because
-    /// the config names berth in runtime_supports_json) and podman's events: enough to tell
-    /// from a CI log alone which step failed and why.
     fn diagnostics(&self) -> String {
-        let mut text = String::new();
-        let mut logs = Vec::new();
-        find_files(&self.dir.path, "oci-log", 0, &mut logs);
-        for log in logs {
-            let body = std::fs::read_to_string(&log).unwrap_or_default();
-            text += &format!("--- runtime log {}:\n{body}\n", log.display());
-        }
-        let events = std::fs::read_to_string(self.dir.path.join("events.log")).unwrap_or_default();
-        let tail: Vec<&str> = events.lines().rev().take(20).collect();
-        text += "--- podman events (newest first):\n";
-        text += &tail.join("\n");
-        text
+        podman_diagnostics(&self.dir.path)
     }
 
     /// The container's rootfs seen from the host (a plain directory with vfs).
@@ -231,20 +176,6 @@ impl Drop for Podman {
             );
         }
         remove_cgroup_parent(&self.cgroup_parent);
-    }
-}
-
-fn find_files(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.filter_map(Result::ok) {
-        let path = e.path();
-        if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 8 {
-            find_files(&path, name, depth + 1, found);
-        } else if e.file_name() == name {
-            found.push(path);
-        }
     }
 }
 

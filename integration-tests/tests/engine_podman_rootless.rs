@@ -8,10 +8,12 @@
 //!
 //! $ENGINE_RUNTIME=/usr/sbin/runc runs the same suite on runc.
 
-use integration_tests::engines::{busybox_rootfs_tar, engine_runtime, EngineDir};
+use integration_tests::engines::{
+    busybox_rootfs_tar, engine_runtime, podman_diagnostics, podman_stdout, EngineDir, PodmanConf,
+};
 use integration_tests::rootless::{as_user, chown, user, User};
 use integration_tests::{assert_contains, Out, Runtime};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 const IMAGE: &str = "localhost/busybox";
@@ -32,38 +34,7 @@ impl Podman {
         let p = dir.path.clone();
         let xdg = p.join("xdg");
         std::fs::create_dir(&xdg).expect("mkdir xdg");
-        std::fs::write(
-            p.join("containers.conf"),
-            format!(
-                r#"[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "{p}/events.log"
-lock_type = "file"
-tmp_dir = "{p}/libpod-tmp"
-volume_path = "{p}/volumes"
-conmon_path = ["/usr/bin/conmon"]
-runtime = "rt"
-runtime_supports_json = ["rt"]
-[engine.runtimes]
-rt = ["{rt}"]
-[network]
-network_config_dir = "{p}/networks"
-"#,
-                p = p.display(),
-                rt = engine_runtime().display(),
-            ),
-        )
-        .expect("writing containers.conf");
-        std::fs::write(
-            p.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"vfs\"\nrunroot = \"{p}/run\"\ngraphroot = \"{p}/storage\"\n\
-                 rootless_storage_path = \"{p}/storage\"\n",
-                p = p.display()
-            ),
-        )
-        .expect("writing storage.conf");
+        PodmanConf::write(&p, "rt", true);
         let tar = busybox_rootfs_tar(&p);
         for path in [p.as_path(), &xdg, &tar] {
             chown(path, user.uid, user.gid);
@@ -101,22 +72,11 @@ network_config_dir = "{p}/networks"
 
     #[track_caller]
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        if !out.success() {
-            panic!("podman {args:?} failed: {out:#?}\n{}", self.diagnostics());
-        }
-        out.stdout
+        podman_stdout(self.run(args), args, &self.dir.path)
     }
 
-    /// The runtime's logs podman keeps (`--log` of every runtime call) and its events.
     fn diagnostics(&self) -> String {
-        let mut text = String::new();
-        for log in find_files(&self.dir.path, "oci-log") {
-            let body = std::fs::read_to_string(&log).unwrap_or_default();
-            text += &format!("--- runtime log {}:\n{body}\n", log.display());
-        }
-        let events = std::fs::read_to_string(self.dir.path.join("events.log")).unwrap_or_default();
-        text + "--- podman events:\n" + &events
+        podman_diagnostics(&self.dir.path)
     }
 
     /// Where the runtime keeps its state: podman passes no --root, so $XDG_RUNTIME_DIR/<name>.
@@ -147,22 +107,6 @@ impl Drop for Podman {
             );
         }
     }
-}
-
-fn find_files(dir: &Path, name: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), 0)];
-    while let Some((d, depth)) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = e.path();
-            if e.file_type().is_ok_and(|t| t.is_dir()) && depth < 8 {
-                stack.push((path, depth + 1));
-            } else if e.file_name() == name {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! sends READY=1 to the container's own socket. `run` (detached or not) and `start` return
 //! only once READY=1 was relayed, with MAINPID as runc sets it.
 
+use integration_tests::runtime::Running;
 use integration_tests::sd::{install_fixture, main_pids, share_dir, HostNotify};
 use integration_tests::{host, poll, skip_for_runc, Bundle, TestEnv, STATE_TIMEOUT};
 use std::process::Stdio;
@@ -22,11 +23,7 @@ fn gated_bundle(env: &TestEnv, message: &str) -> (Bundle, std::path::PathBuf) {
     (bundle, shared)
 }
 
-fn spawn_with_notify(
-    env: &TestEnv,
-    value: &str,
-    args: &[&str],
-) -> integration_tests::runtime::Running {
+fn spawn_with_notify(env: &TestEnv, value: &str, args: &[&str]) -> Running {
     let mut cmd = env.rt.command();
     cmd.env("NOTIFY_SOCKET", value)
         .args(args)
@@ -34,47 +31,98 @@ fn spawn_with_notify(
     env.rt.spawn_with(&mut cmd, args)
 }
 
-/// Lets the container notify once the runtime is seen waiting, then checks the runtime returns
-/// with READY=1 and MAINPID already at the host: it relayed before it returned.
-fn release_and_check(
-    env: &TestEnv,
-    host_sock: &HostNotify,
-    running: integration_tests::runtime::Running,
-    shared: &std::path::Path,
-    id: &str,
-) -> Vec<String> {
+/// The test playing systemd: a test environment and the host's notify socket, which every
+/// command it spawns names in NOTIFY_SOCKET.
+struct Systemd {
+    /// Declared first, so dropped first: its socket lives in the environment's directory.
+    host: HostNotify,
+    env: TestEnv,
+}
+
+impl Systemd {
+    fn new(name: &str) -> Self {
+        let env = TestEnv::new(name);
+        Systemd {
+            host: HostNotify::bind(&env),
+            env,
+        }
+    }
+
+    fn new_abstract(name: &str) -> Self {
+        let env = TestEnv::new(name);
+        Systemd {
+            host: HostNotify::bind_abstract(&env),
+            env,
+        }
+    }
+
+    fn spawn(&self, args: &[&str]) -> Running {
+        spawn_with_notify(&self.env, &self.host.value, args)
+    }
+
+    /// `run` of `bundle` as `id`, detached or not.
+    fn run(&self, detach: bool, bundle: &Bundle, id: &str) -> Running {
+        let mut args = vec!["run", "--bundle", bundle.path_str(), id];
+        if detach {
+            args.insert(1, "-d");
+        }
+        self.spawn(&args)
+    }
+
+    /// `create` of `bundle` as `id`, which must succeed and relay nothing (the init has not
+    /// started).
+    fn create(&self, bundle: &Bundle, id: &str) {
+        self.spawn(&["create", "--bundle", bundle.path_str(), id])
+            .wait()
+            .assert_ok("create");
+        assert!(self.host.queued_lines().is_empty(), "create relayed");
+    }
+
+    /// Asserts nothing reached the host's socket.
+    fn assert_nothing_relayed(&self) {
+        let lines = self.host.queued_lines();
+        assert!(lines.is_empty(), "relayed without READY: {lines:?}");
+    }
+}
+
+/// Waits until a `gated_bundle` container wrote its mounts: it runs, and waits for /shared/go.
+fn wait_until_running(shared: &std::path::Path) {
     poll(STATE_TIMEOUT, "the container to start", || {
         shared.join("mounts").exists().then_some(())
     });
-    assert!(
-        host_sock.queued_lines().is_empty(),
-        "relayed before READY=1"
-    );
+}
+
+/// Whether `sig` is in the `field` mask (`SigCgt:`, `SigBlk:`) of process `pid`'s status.
+fn signal_in_mask(pid: impl std::fmt::Display, field: &str, sig: i32) -> Option<()> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mask = status.lines().find_map(|l| l.strip_prefix(field))?;
+    let mask = u64::from_str_radix(mask.trim(), 16).ok()?;
+    (mask & (1 << (sig - 1)) != 0).then_some(())
+}
+
+/// Lets the container notify once the runtime is seen waiting, then checks the runtime returns
+/// with READY=1 and MAINPID already at the host: it relayed before it returned.
+fn release_and_check(sd: &Systemd, running: Running, shared: &std::path::Path, id: &str) {
+    wait_until_running(shared);
+    assert!(sd.host.queued_lines().is_empty(), "relayed before READY=1");
     std::fs::write(shared.join("go"), "").unwrap();
     running.wait().assert_ok("the notifying command");
-    let lines = host_sock.queued_lines();
+    let lines = sd.host.queued_lines();
     assert!(
         lines.iter().any(|l| l == "READY=1"),
         "no READY=1 at the host when the runtime returned: {lines:?}"
     );
-    let pid = env.wait_status(id, "running")["pid"].to_string();
+    let pid = sd.env.wait_status(id, "running")["pid"].to_string();
     assert_eq!(main_pids(&lines), [pid], "MAINPID: {lines:?}");
-    lines
 }
 
 #[test]
 fn run_detached_returns_after_ready_with_the_inits_pid_as_mainpid() {
-    let env = TestEnv::new("sd-run-d");
-    let host_sock = HostNotify::bind(&env);
+    let sd = Systemd::new("sd-run-d");
     // A fake MAINPID of the container's is never passed on.
-    let (bundle, shared) = gated_bundle(&env, "READY=1\nMAINPID=1");
-    let id = env.id();
-    let running = spawn_with_notify(
-        &env,
-        &host_sock.value,
-        &["run", "-d", "--bundle", bundle.path_str(), &id],
-    );
-    release_and_check(&env, &host_sock, running, &shared, &id);
+    let (bundle, shared) = gated_bundle(&sd.env, "READY=1\nMAINPID=1");
+    let id = sd.env.id();
+    release_and_check(&sd, sd.run(true, &bundle, &id), &shared, &id);
     // The container sees its own socket, read-only, at runc's path.
     let env_text = std::fs::read_to_string(shared.join("env")).unwrap();
     assert!(
@@ -93,59 +141,40 @@ fn run_detached_returns_after_ready_with_the_inits_pid_as_mainpid() {
 
 #[test]
 fn start_returns_after_ready() {
-    let env = TestEnv::new("sd-start");
-    let host_sock = HostNotify::bind(&env);
-    let (bundle, shared) = gated_bundle(&env, "READY=1");
-    let id = env.id();
-    spawn_with_notify(
-        &env,
-        &host_sock.value,
-        &["create", "--bundle", bundle.path_str(), &id],
-    )
-    .wait()
-    .assert_ok("create");
-    assert!(host_sock.queued_lines().is_empty(), "create relayed");
-    let running = spawn_with_notify(&env, &host_sock.value, &["start", &id]);
-    release_and_check(&env, &host_sock, running, &shared, &id);
+    let sd = Systemd::new("sd-start");
+    let (bundle, shared) = gated_bundle(&sd.env, "READY=1");
+    let id = sd.env.id();
+    sd.create(&bundle, &id);
+    release_and_check(&sd, sd.spawn(&["start", &id]), &shared, &id);
 }
 
 #[test]
 fn an_abstract_notify_socket_is_relayed_to() {
-    let env = TestEnv::new("sd-abstract");
-    let host_sock = HostNotify::bind_abstract(&env);
-    let (bundle, shared) = gated_bundle(&env, "READY=1");
-    let id = env.id();
-    let running = spawn_with_notify(
-        &env,
-        &host_sock.value,
-        &["run", "-d", "--bundle", bundle.path_str(), &id],
-    );
-    release_and_check(&env, &host_sock, running, &shared, &id);
+    let sd = Systemd::new_abstract("sd-abstract");
+    let (bundle, shared) = gated_bundle(&sd.env, "READY=1");
+    let id = sd.env.id();
+    release_and_check(&sd, sd.run(true, &bundle, &id), &shared, &id);
 }
 
 /// In the foreground the runtime itself is what the service manager watches (runc sends its
 /// own pid), and it exits with the container.
 #[test]
 fn foreground_run_reports_its_own_pid_and_the_containers_exit() {
-    let env = TestEnv::new("sd-run-fg");
-    let host_sock = HostNotify::bind(&env);
-    let mut bundle = env.bundle(&["sh", "-c", "sdfx notify READY=1 || exit 9; exit 7"]);
+    let sd = Systemd::new("sd-run-fg");
+    let mut bundle = sd
+        .env
+        .bundle(&["sh", "-c", "sdfx notify READY=1 || exit 9; exit 7"]);
     install_fixture(&bundle);
     bundle.process()["env"]
         .as_array_mut()
         .unwrap()
         .push("NOTIFY_SOCKET=/elsewhere".into());
     bundle.save();
-    let id = env.id();
-    let running = spawn_with_notify(
-        &env,
-        &host_sock.value,
-        &["run", "--bundle", bundle.path_str(), &id],
-    );
+    let running = sd.run(false, &bundle, &sd.env.id());
     let runtime_pid = running.pid().to_string();
     let out = running.wait();
     assert_eq!(out.code(), Some(7), "{out:#?}");
-    let lines = host_sock.queued_lines();
+    let lines = sd.host.queued_lines();
     assert!(lines.iter().any(|l| l == "READY=1"), "{lines:?}");
     assert_eq!(main_pids(&lines), [runtime_pid], "{lines:?}");
 }
@@ -154,35 +183,24 @@ fn foreground_run_reports_its_own_pid_and_the_containers_exit() {
 /// never sees it go: it hangs. berth watches a pidfd.
 #[test]
 fn an_init_that_exits_before_ready_ends_the_wait() {
-    let env = TestEnv::new("sd-exit-early");
+    let sd = Systemd::new("sd-exit-early");
     if skip_for_runc("runc's run waits forever for READY=1 from an init that exited") {
         return;
     }
-    let host_sock = HostNotify::bind(&env);
-    let bundle = env.bundle(&["sh", "-c", "exit 5"]);
+    let bundle = sd.env.bundle(&["sh", "-c", "exit 5"]);
     bundle.save();
     for detach in [false, true] {
-        let id = env.id();
-        let mut args = vec!["run", "--bundle", bundle.path_str(), &id];
-        if detach {
-            args.insert(1, "-d");
-        }
-        let out = spawn_with_notify(&env, &host_sock.value, &args).wait();
+        let id = sd.env.id();
+        let out = sd.run(detach, &bundle, &id).wait();
         assert_eq!(out.code(), Some(if detach { 0 } else { 5 }), "{out:#?}");
-        env.rt.run_cmd(&["delete", "--force", &id]);
+        sd.env.rt.run_cmd(&["delete", "--force", &id]);
     }
-    let id = env.id();
-    spawn_with_notify(
-        &env,
-        &host_sock.value,
-        &["create", "--bundle", bundle.path_str(), &id],
-    )
-    .wait()
-    .assert_ok("create");
-    spawn_with_notify(&env, &host_sock.value, &["start", &id])
+    let id = sd.env.id();
+    sd.create(&bundle, &id);
+    sd.spawn(&["start", &id])
         .wait()
         .assert_ok("start of an init that exits before READY=1");
-    assert!(host_sock.queued_lines().is_empty(), "relayed without READY");
+    sd.assert_nothing_relayed();
 }
 
 /// A hostile container: a flood of other lines, an oversized datagram, fds passed with
@@ -190,21 +208,16 @@ fn an_init_that_exits_before_ready_ends_the_wait() {
 /// and the runtime's MAINPID reach the host.
 #[test]
 fn only_ready_and_the_runtimes_mainpid_reach_the_host() {
-    let env = TestEnv::new("sd-hostile");
-    let host_sock = HostNotify::bind(&env);
-    let bundle = env.bundle(&["sh", "-c", "sdfx hostile || exit 9; exec sleep 1000"]);
+    let sd = Systemd::new("sd-hostile");
+    let bundle = sd
+        .env
+        .bundle(&["sh", "-c", "sdfx hostile || exit 9; exec sleep 1000"]);
     install_fixture(&bundle);
     bundle.save();
-    let id = env.id();
-    spawn_with_notify(
-        &env,
-        &host_sock.value,
-        &["run", "-d", "--bundle", bundle.path_str(), &id],
-    )
-    .wait()
-    .assert_ok("run -d");
-    let lines = host_sock.queued_lines();
-    let pid = env.wait_status(&id, "running")["pid"].to_string();
+    let id = sd.env.id();
+    sd.run(true, &bundle, &id).wait().assert_ok("run -d");
+    let lines = sd.host.queued_lines();
+    let pid = sd.env.wait_status(&id, "running")["pid"].to_string();
     assert_eq!(main_pids(&lines), [pid], "{lines:?}");
     let unexpected: Vec<&String> = lines
         .iter()
@@ -256,16 +269,15 @@ fn an_unusable_notify_socket_is_refused_and_nothing_is_left() {
 /// runc fails too (its bind of the missing notify directory), without naming NOTIFY_SOCKET.
 #[test]
 fn start_with_notify_socket_of_a_container_created_without_is_refused() {
-    let env = TestEnv::new("sd-start-only");
-    let host_sock = HostNotify::bind(&env);
-    let bundle = env.bundle(&["true"]);
-    let id = env.create(&bundle);
-    let out = spawn_with_notify(&env, &host_sock.value, &["start", &id]).wait();
+    let sd = Systemd::new("sd-start-only");
+    let bundle = sd.env.bundle(&["true"]);
+    let id = sd.env.create(&bundle);
+    let out = sd.spawn(&["start", &id]).wait();
     assert!(!out.success(), "{out:#?}");
     if !skip_for_runc("runc's error names its bind, not NOTIFY_SOCKET") {
         out.assert_fails_naming(&["NOTIFY_SOCKET"]);
     }
-    env.wait_status(&id, "created");
+    sd.env.wait_status(&id, "created");
 }
 
 /// Not done yet: runc 1.1 opens bind sources in its parent, so its init in a user namespace
@@ -273,27 +285,21 @@ fn start_with_notify_socket_of_a_container_created_without_is_refused() {
 /// root (0700). Refused up front, naming NOTIFY_SOCKET, leaving nothing.
 #[test]
 fn notify_socket_with_a_user_namespace_is_refused_and_nothing_is_left() {
-    let env = TestEnv::new("sd-userns");
+    let sd = Systemd::new("sd-userns");
     if skip_for_runc("runc 1.1 relays for a container with a user namespace") {
         return;
     }
-    let host_sock = HostNotify::bind(&env);
-    let mut bundle = env.bundle(&["true"]);
+    let mut bundle = sd.env.bundle(&["true"]);
     bundle.add_namespace("user", None);
     let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     bundle.linux()["uidMappings"] = map.clone();
     bundle.linux()["gidMappings"] = map;
     bundle.save();
     for cmd in ["create", "run"] {
-        let id = env.id();
-        let out = spawn_with_notify(
-            &env,
-            &host_sock.value,
-            &[cmd, "--bundle", bundle.path_str(), &id],
-        )
-        .wait();
+        let id = sd.env.id();
+        let out = sd.spawn(&[cmd, "--bundle", bundle.path_str(), &id]).wait();
         out.assert_fails_naming(&["NOTIFY_SOCKET"]);
-        host::assert_nothing_left(&env.rt.root, &id, &bundle.dir);
+        host::assert_nothing_left(&sd.env.rt.root, &id, &bundle.dir);
     }
 }
 
@@ -301,23 +307,18 @@ fn notify_socket_with_a_user_namespace_is_refused_and_nothing_is_left() {
 /// queues them until READY=1, which this container never sends: runc waits forever).
 #[test]
 fn foreground_run_forwards_signals_while_it_waits_for_ready() {
-    let env = TestEnv::new("sd-run-fg-signal");
+    let sd = Systemd::new("sd-run-fg-signal");
     if skip_for_runc("runc forwards signals only once READY=1 came") {
         return;
     }
-    let host_sock = HostNotify::bind(&env);
-    let bundle = env.bundle(&[
+    let bundle = sd.env.bundle(&[
         "sh",
         "-c",
         "trap 'exit 42' TERM; while true; do usleep 10000; done",
     ]);
     bundle.save();
-    let id = env.id();
-    let running = spawn_with_notify(
-        &env,
-        &host_sock.value,
-        &["run", "--bundle", bundle.path_str(), &id],
-    );
+    let id = sd.env.id();
+    let running = sd.run(false, &bundle, &id);
     let pid = running.pid();
     // The container's shell must have set its trap first: a SIGTERM forwarded before that
     // reaches a pid 1 without a handler, which ignores it, and the run never ends.
@@ -325,55 +326,39 @@ fn foreground_run_forwards_signals_while_it_waits_for_ready() {
         STATE_TIMEOUT,
         "the container's shell to catch SIGTERM",
         || {
-            let state = env.rt.state(&id)?;
+            let state = sd.env.rt.state(&id)?;
             let init = state.get("pid")?.as_i64().filter(|p| *p > 0)?;
-            let status = std::fs::read_to_string(format!("/proc/{init}/status")).ok()?;
-            let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
-            let mask = u64::from_str_radix(caught.trim(), 16).ok()?;
-            (mask & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
+            signal_in_mask(init, "SigCgt:", libc::SIGTERM)
         },
     );
     // The runtime blocks SIGTERM once it waits for READY=1 (it reads it from a signalfd).
     poll(
         STATE_TIMEOUT,
         "the runtime to wait with SIGTERM blocked",
-        || {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            let blocked = status.lines().find_map(|l| l.strip_prefix("SigBlk:"))?;
-            let mask = u64::from_str_radix(blocked.trim(), 16).ok()?;
-            (mask & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
-        },
+        || signal_in_mask(pid, "SigBlk:", libc::SIGTERM),
     );
     // SAFETY: kill(2) of the runtime process this test spawned.
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
     let out = running.wait();
     assert_eq!(out.code(), Some(42), "{out:#?}");
-    assert!(host_sock.queued_lines().is_empty(), "relayed without READY");
+    sd.assert_nothing_relayed();
 }
 
 /// `start` waits for READY=1 without the container's lock: `delete --force` of a container
 /// that never gets ready is not kept waiting, and ends the wait.
 #[test]
 fn delete_is_not_blocked_by_a_start_waiting_for_ready() {
-    let env = TestEnv::new("sd-delete-while-waiting");
-    let host_sock = HostNotify::bind(&env);
-    let (bundle, shared) = gated_bundle(&env, "READY=1");
-    let id = env.id();
-    spawn_with_notify(
-        &env,
-        &host_sock.value,
-        &["create", "--bundle", bundle.path_str(), &id],
-    )
-    .wait()
-    .assert_ok("create");
-    let start = spawn_with_notify(&env, &host_sock.value, &["start", &id]);
-    poll(STATE_TIMEOUT, "the container to run", || {
-        shared.join("mounts").exists().then_some(())
-    });
-    env.rt
+    let sd = Systemd::new("sd-delete-while-waiting");
+    let (bundle, shared) = gated_bundle(&sd.env, "READY=1");
+    let id = sd.env.id();
+    sd.create(&bundle, &id);
+    let start = sd.spawn(&["start", &id]);
+    wait_until_running(&shared);
+    sd.env
+        .rt
         .run_cmd(&["delete", "--force", &id])
         .assert_ok("delete --force while start waits");
     start.wait().assert_ok("start, once the init is gone");
-    assert!(host_sock.queued_lines().is_empty(), "relayed without READY");
-    host::assert_nothing_left(&env.rt.root, &id, &bundle.dir);
+    sd.assert_nothing_relayed();
+    host::assert_nothing_left(&sd.env.rt.root, &id, &bundle.dir);
 }

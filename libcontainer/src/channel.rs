@@ -159,6 +159,20 @@ impl Wire for ToChild {
     }
 }
 
+impl ToParent {
+    /// The message's name, for an error that names the one out of place.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ToParent::NeedIdMaps => "NeedIdMaps",
+            ToParent::InitPid(_) => "InitPid",
+            ToParent::CreateRuntime => "CreateRuntime",
+            ToParent::Ready => "Ready",
+            ToParent::Error(_) => "Error",
+            ToParent::SeccompListener(_) => "SeccompListener",
+        }
+    }
+}
+
 impl Wire for ToParent {
     fn encode(&self) -> Vec<u8> {
         match self {

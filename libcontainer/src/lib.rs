@@ -67,7 +67,7 @@ pub mod errors {
     pub use crate::notify::NotifyError;
     pub use crate::process::sealed_exe::SealError;
     pub use crate::process::ExecutorError;
-    pub use crate::process::{ProcessError, SetupError, Step};
+    pub use crate::process::{ListenerFdError, ProcessError, SetupError, StartError, Step};
     pub use crate::rlimits::RlimitError;
     pub use crate::rootfs::RootfsError;
     pub use crate::seccomp::SeccompError;

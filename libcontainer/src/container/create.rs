@@ -395,7 +395,7 @@ fn make(
     events
         .state
         .take()
-        .ok_or_else(|| Error::Start("init never reported".into()))
+        .ok_or_else(|| protocol("protocol: ready before init pid".into()))
 }
 
 /// Serves `launch`: the container layer's part of the create sequence.

@@ -144,9 +144,12 @@ pub enum Error {
     /// The executor: see [`errors::ExecutorError`](crate::errors::ExecutorError).
     #[error(transparent)]
     Executor(#[from] crate::process::ExecutorError),
-    /// `start` failed: the init reported this, or never answered.
+    /// `start` failed: the init reported a setup error after `start`
+    /// ([`StartError::Setup`](crate::errors::StartError::Setup)), exited without answering,
+    /// or the start connection failed. `source()` is the
+    /// [`errors::StartError`](crate::errors::StartError).
     #[error("start: {0}")]
-    Start(String),
+    Start(#[source] crate::process::StartError),
     /// A rootless container made where its user may create no cgroup
     /// (`ContainerBuilder::rootless`).
     #[error(

@@ -1,6 +1,7 @@
 //! Operations on an existing container: status from kernel facts, start, kill, delete, list.
 
 use super::{Container, Error, Signal, Status};
+use crate::process::StartError;
 use crate::state::{State, StateDir};
 use crate::{cgroups, hooks, seccomp};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -222,17 +223,20 @@ fn start_locked(
     let relay = notify
         .map(|host| crate::notify::bind_relay(dir.fd(), host))
         .transpose()?;
-    let mut forwarded = Ok(());
     let mut on_listener = |fd| {
-        forwarded = send_seccomp_listener(&state, config, fd, state.pid);
-        forwarded.as_ref().map_err(|e| e.to_string()).copied()
+        send_seccomp_listener(&state, config, fd, state.pid).map_err(|e| Box::new(e) as Box<_>)
     };
-    if let Err(e) = crate::process::start::request_start(dir.fd(), state.pid, &mut on_listener) {
-        if forwarded.is_err() {
+    match crate::process::start::request_start(dir.fd(), state.pid, &mut on_listener) {
+        Ok(()) => {}
+        Err(StartError::Agent(e)) => {
             // The init waits for the agent that will never come: it cannot go on.
             let _ = signal_init(&state, Some(Signal::SIGKILL));
+            return Err(match e.downcast::<Error>() {
+                Ok(e) => *e,
+                Err(other) => Error::Start(StartError::Agent(other)),
+            });
         }
-        return Err(forwarded.err().unwrap_or(Error::Start(e)));
+        Err(e) => return Err(Error::Start(e)),
     }
     let json = oci_state(&state, Status::Running, config.annotations().as_ref()).to_string();
     if let Some(list) = config.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {

@@ -27,6 +27,7 @@ pub use fds::reserve_preserved_fds;
 pub use join::{spawn_joined, JoinConfig, JoinEvents};
 pub use relay::relay_terminal;
 pub use setup_error::{SetupError, Step};
+pub use start::StartError;
 pub use stdio::{prepare_stdio, PreparedStdio};
 pub(crate) use wait::forwarded as forwarded_signals;
 pub use wait::{wait_child, wait_forwarding_signals};
@@ -288,12 +289,21 @@ pub(super) fn die_with_creator() -> Result<(), SetupError> {
 /// A copy of fd `fd` of process `pid` (pidfd_getfd, Linux 5.6, as seccomp notify agents
 /// need anyway): how a seccomp notify listener leaves a process whose filter may notify any
 /// syscall but write(2). The copy is close-on-exec.
-pub(crate) fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, String> {
+pub(crate) fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, ListenerFdError> {
     use std::os::fd::AsFd;
-    let err =
-        |what: &str, e: nix::Error| format!("seccomp listener: {what} of pid {pid}: {}", e.desc());
-    let pidfd = crate::sys::pidfd_open(pid).map_err(|e| err("pidfd_open", e))?;
-    crate::sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| err("pidfd_getfd", e))
+    let fail = |call| move |source| ListenerFdError { call, pid, source };
+    let pidfd = crate::sys::pidfd_open(pid).map_err(fail("pidfd_open"))?;
+    crate::sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(fail("pidfd_getfd"))
+}
+
+/// A seccomp notify listener could not be copied out of the container's process (`take_fd`):
+/// the system call that failed, on which pid; `source()` is its errno.
+#[derive(Debug, thiserror::Error)]
+#[error("seccomp listener: {call} of pid {pid}: {}", .source.desc())]
+pub struct ListenerFdError {
+    call: &'static str,
+    pid: i32,
+    source: nix::errno::Errno,
 }
 
 pub(crate) use crate::sys::pidfd_open;
