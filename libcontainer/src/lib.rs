@@ -1,7 +1,7 @@
 //! libcontainer: an OCI runtime (runtime-spec v1.2) as a library.
 //!
 //! The module graph flows one way, lower layers first: `spec` → the helpers the setup steps
-//! share (`sys`, `identity`, `mount_api`, `pause_point`, `fdpass`, then `proc_root`) → one module per concept
+//! share (`sys`, the raw system calls; `identity`, `pause_point`, `fdpass`; then `proc_root`) → one module per concept
 //! (`namespaces`, `idmap`, `activation`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`,
 //! `hooks`, `tty`, `channel`, `attributes`) → `state` → `process` → `container` (and
 //! `features`, `notify`) → this crate's root. A lower module never imports a higher one;
@@ -21,7 +21,6 @@ mod features;
 mod hooks;
 mod identity;
 mod idmap;
-mod mount_api;
 mod namespaces;
 mod notify;
 mod pause_point;

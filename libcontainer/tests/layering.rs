@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["spec"],
     // Helpers the setup steps share.
-    &["sys", "identity", "mount_api", "pause_point", "fdpass"],
+    &["sys", "identity", "pause_point", "fdpass"],
     &["proc_root"],
     // One concept each: peers, which may use each other but nothing above.
     &[

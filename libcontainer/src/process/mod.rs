@@ -4,7 +4,6 @@
 //! and then serves it over a [`Channel`](crate::channel::Channel) until the container's init
 //! reports `Ready`. The child side is `stage` (namespaces) then `init` (everything inside).
 
-mod clone;
 mod exec;
 mod fds;
 mod init;
@@ -31,7 +30,7 @@ pub use wait::{wait_child, wait_forwarding_signals};
 use crate::channel::{channel_pair, ChildEnd, ParentEnd, ToChild, ToParent};
 use crate::namespaces::NamespacePlan;
 use crate::seccomp::SeccompProgram;
-use clone::{clone_into, Cloned};
+use crate::sys::clone::{clone_into, Cloned};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -286,11 +285,11 @@ pub(crate) fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, String> {
     use std::os::fd::AsFd;
     let err =
         |what: &str, e: nix::Error| format!("seccomp listener: {what} of pid {pid}: {}", e.desc());
-    let pidfd = crate::sys::pidfd_open(pid).map_err(|e| err("pidfd_open", e))?;
-    crate::sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| err("pidfd_getfd", e))
+    let pidfd = crate::sys::pidfd::open(pid).map_err(|e| err("pidfd_open", e))?;
+    crate::sys::pidfd::getfd(pidfd.as_fd(), fd).map_err(|e| err("pidfd_getfd", e))
 }
 
-pub(crate) use crate::sys::pidfd_open;
+pub(crate) use crate::sys::pidfd::open as pidfd_open;
 
 /// Kills a process of ours and reaps it (undoing a create whose last steps failed).
 pub fn kill_and_reap(pid: i32) {
