@@ -134,4 +134,24 @@ mod tests {
             Ok(())
         });
     }
+
+    /// A flag that would share our memory (or TLS) with the child is refused before any clone.
+    #[test]
+    fn refuses_flags_that_share_memory() {
+        test_fork::in_child(|| {
+            let vm = CloneFlags::CLONE_VM;
+            let thread = vm | CloneFlags::CLONE_SIGHAND | CloneFlags::CLONE_THREAD;
+            let tls = CloneFlags::from_bits_retain(libc::CLONE_SETTLS);
+            for flags in [vm, thread, tls] {
+                match clone_into(flags) {
+                    Err(nix::errno::Errno::EINVAL) => {}
+                    // SAFETY: a child made despite the check leaves at once.
+                    Ok(Cloned::Child) => unsafe { libc::_exit(9) },
+                    Ok(Cloned::Parent(_)) => return Err(format!("{flags:?}: a child was made")),
+                    Err(e) => return Err(format!("{flags:?}: {e}, not EINVAL")),
+                }
+            }
+            Ok(())
+        });
+    }
 }

@@ -7,19 +7,12 @@ use std::os::fd::OwnedFd;
 
 /// seccomp(SECCOMP_SET_MODE_FILTER, flags, program): loads `program` into the calling thread
 /// (and its siblings with TSYNC). With SECCOMP_FILTER_FLAG_NEW_LISTENER the kernel answers with
-/// the notify listener, returned here; without it, `None`. NEW_LISTENER with TSYNC needs
-/// TSYNC_ESRCH too (else the kernel reports a thread it could not sync as a positive number,
-/// which would pass for the fd): EINVAL without it. No fallback: on any error (ENOSYS
+/// the notify listener, returned here; without it, `None`. No fallback: on any error (ENOSYS
 /// included) the caller fails, since a container must not run without its filter.
 pub fn set_mode_filter(
     flags: libc::c_ulong,
     program: seccompiler::BpfProgramRef<'_>,
 ) -> nix::Result<Option<OwnedFd>> {
-    let listener = flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0;
-    let tsync = libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
-    if listener && flags & tsync == libc::SECCOMP_FILTER_FLAG_TSYNC {
-        return Err(Errno::EINVAL);
-    }
     let prog = libc::sock_fprog {
         len: program.len() as libc::c_ushort,
         filter: program.as_ptr() as *mut libc::sock_filter,
@@ -38,9 +31,11 @@ pub fn set_mode_filter(
     if rc < 0 {
         return Err(Errno::last());
     }
-    if !listener {
+    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
         return Ok(None);
     }
+    // The kernel refuses NEW_LISTENER with TSYNC unless TSYNC_ESRCH is set too (EINVAL), so a
+    // non-negative answer is the listener, never the id of a thread TSYNC could not sync.
     new_fd(rc).map(Some)
 }
 
