@@ -301,10 +301,7 @@ fn signal_init(state: &State, sig: Option<Signal>) -> Result<bool, Error> {
     let r = match init_handle(state) {
         InitHandle::Gone => return Ok(false),
         InitHandle::Pidfd(fd) => crate::sys::pidfd::send_signal(fd.as_fd(), signo),
-        // SAFETY: kill(2) takes a pid and a signal number.
-        InitHandle::Pid => {
-            nix::errno::Errno::result(unsafe { libc::kill(state.pid, signo) }).map(drop)
-        }
+        InitHandle::Pid => nix::sys::signal::kill(Pid::from_raw(state.pid), sig),
     };
     match r {
         Ok(()) => Ok(true),
