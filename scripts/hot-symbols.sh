@@ -157,7 +157,7 @@ for a in addrs:
 # falls back), and the re-exec from the read-only mount (is_sealed reads the link,
 # restore_comm sets the name).
 families = {m.group(1) for n in hot for m in [re.match(r"(__[a-z0-9]+)_(avx|sse|erms)", n)] if m}
-real_only = re.compile(r"^(__)?clone3$|12libcontainer9mount_api|3std3sys2fs9read_link|"
+real_only = re.compile(r"^(__)?clone3$|12libcontainer3sys5mount|3std3sys2fs9read_link|"
                        r"3std3sys2fs4unix8readlink|3nix3sys5prctl8set_name|"
                        r"^(_dl_new_object|_dl_lookup_symbol_x|do_lookup_x|_dl_setup_hash|"
                        r"check_match|_dl_add_to_namespace_list|_dl_vdso_[a-z0-9_]+)$")

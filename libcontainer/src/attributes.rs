@@ -2,6 +2,7 @@
 //! oomScoreAdj, linux.personality, process.scheduler, process.ioPriority, noNewPrivileges.
 
 use crate::proc_root::ProcRoot;
+use crate::sys::sched::SchedAttr;
 use oci_spec::runtime::{
     IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
     LinuxSchedulerPolicy, Scheduler, Spec,
@@ -164,22 +165,6 @@ fn validate_scheduler(s: &Scheduler) -> Result<(), AttributeError> {
     Ok(())
 }
 
-/// The kernel's `struct sched_attr` (SCHED_ATTR_SIZE_VER1); libc does not define it.
-#[repr(C)]
-#[derive(Default)]
-struct SchedAttr {
-    size: u32,
-    sched_policy: u32,
-    sched_flags: u64,
-    sched_nice: i32,
-    sched_priority: u32,
-    sched_runtime: u64,
-    sched_deadline: u64,
-    sched_period: u64,
-    sched_util_min: u32,
-    sched_util_max: u32,
-}
-
 fn policy_value(p: LinuxSchedulerPolicy) -> u32 {
     use LinuxSchedulerPolicy::*;
     match p {
@@ -208,7 +193,6 @@ fn flag_value(f: LinuxSchedulerFlag) -> u64 {
 
 fn set_scheduler(s: &Scheduler) -> Result<(), AttributeError> {
     let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
         sched_policy: policy_value(*s.policy()),
         sched_flags: s
             .flags()
@@ -223,10 +207,8 @@ fn set_scheduler(s: &Scheduler) -> Result<(), AttributeError> {
         sched_period: s.period().unwrap_or(0),
         ..Default::default()
     };
-    // SAFETY: attr is a valid sched_attr whose size field matches the struct passed.
-    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
-    if r != 0 {
-        let e = std::io::Error::last_os_error();
+    if let Err(errno) = crate::sys::sched::setattr_self(&attr) {
+        let e = std::io::Error::from(errno);
         let hint = if e.raw_os_error() == Some(libc::EPERM)
             && *s.policy() == LinuxSchedulerPolicy::SchedDeadline
         {
@@ -242,9 +224,6 @@ fn set_scheduler(s: &Scheduler) -> Result<(), AttributeError> {
     Ok(())
 }
 
-/// The tests read the priority back with ioprio_get (sys.rs sets it).
-#[cfg(test)]
-const IOPRIO_WHO_PROCESS: libc::c_int = 1;
 const IOPRIO_CLASS_SHIFT: u32 = 13;
 
 fn set_io_priority(io: &LinuxIOPriority) -> Result<(), AttributeError> {
@@ -254,7 +233,7 @@ fn set_io_priority(io: &LinuxIOPriority) -> Result<(), AttributeError> {
         IOPriorityClass::IoprioClassIdle => 3,
     };
     let value = (class << IOPRIO_CLASS_SHIFT) | io.priority();
-    if let Err(errno) = crate::sys::ioprio_set_self(value) {
+    if let Err(errno) = crate::sys::sched::ioprio_set_self(value) {
         let e = std::io::Error::from_raw_os_error(errno as i32);
         return Err(invalid(
             IOPRIO,

@@ -117,8 +117,7 @@ fn applies_oom_personality_scheduler_ioprio() {
         if policy != libc::SCHED_BATCH || nice != 7 {
             return Err(format!("policy {policy}, nice {nice}"));
         }
-        // SAFETY: as above.
-        let ioprio = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0) };
+        let ioprio = crate::sys::sched::ioprio_get_self().map_err(|e| e.to_string())?;
         if ioprio != 3 << IOPRIO_CLASS_SHIFT {
             return Err(format!("ioprio {ioprio:#x}"));
         }

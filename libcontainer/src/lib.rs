@@ -1,12 +1,13 @@
 //! libcontainer: an OCI runtime (runtime-spec v1.2) as a library.
 //!
-//! The module graph flows one way, lower layers first: `spec` → the helpers the setup steps
-//! share (`sys`, `identity`, `mount_api`, `pause_point`, `fdpass`, then `proc_root`) → one module per concept
-//! (`namespaces`, `idmap`, `activation`, `rootfs`, `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`,
-//! `hooks`, `tty`, `channel`, `attributes`) → `state` → `process` → `container` (and
-//! `features`, `notify`) → this crate's root. A lower module never imports a higher one;
-//! `tests/layering.rs` holds the same list and fails on an import against it. See
-//! docs/process-model.md for which process does what, in which order, over which channel.
+//! The module graph flows one way, lower layers first: `sys` (every raw system call) → `spec`
+//! → the helpers the setup steps share (`identity`, `pause_point`, `fdpass`, then
+//! `proc_root`) → one module per concept (`namespaces`, `idmap`, `activation`, `rootfs`,
+//! `cgroups`, `seccomp`, `capabilities`, `rlimits`, `sysctl`, `hooks`, `tty`, `channel`,
+//! `attributes`) → `state` → `process` → `container` (and `features`, `notify`) → this
+//! crate's root. A lower module never imports a higher one; `tests/layering.rs` holds the same
+//! list and fails on an import against it. See docs/process-model.md for which process does
+//! what, in which order, over which channel.
 #![doc = include_str!("guide.md")]
 #![warn(missing_docs)]
 
@@ -21,7 +22,6 @@ mod features;
 mod hooks;
 mod identity;
 mod idmap;
-mod mount_api;
 mod namespaces;
 mod notify;
 mod pause_point;

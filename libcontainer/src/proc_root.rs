@@ -18,7 +18,7 @@
 //! Per-process files are named by the pid this procfs gives us (its `self` link, read, not
 //! followed), so they are right in whichever pid namespace the procfs belongs to.
 
-use crate::mount_api::{self, FsContext};
+use crate::sys::{self, mount::FsContext};
 use nix::errno::Errno;
 use nix::fcntl::{openat, openat2, readlinkat, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, Mode};
@@ -59,7 +59,7 @@ fn cloned_proc_mount() -> nix::Result<OwnedFd> {
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
-    mount_api::clone_tree(&cwd, Path::new("proc"), false)
+    sys::mount::clone_tree(&cwd, Path::new("proc"), false)
 }
 
 fn plain_proc() -> nix::Result<OwnedFd> {

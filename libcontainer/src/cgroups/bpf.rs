@@ -2,17 +2,17 @@
 //! to the container's cgroup. cgroup2 has no devices.allow file; the kernel asks the program
 //! on every open and mknod of a device node.
 //!
-//! Written here with raw bpf(2) calls: none of berth's dependencies (cgroups-rs included)
-//! builds or loads BPF programs, and the program is a few dozen fixed instructions.
+//! Built here, and loaded with the raw bpf(2) calls of `sys::bpf`: none of berth's dependencies
+//! (cgroups-rs included) builds or loads BPF programs, and the program is a few dozen fixed
+//! instructions.
 
 use super::devices::Rule;
 use super::CgroupError;
+use crate::sys::bpf::{self, Insn};
 use cgroups_rs::devices::{DevicePermissions, DeviceType};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 
-const BPF_PROG_LOAD: libc::c_long = 5;
-const BPF_PROG_ATTACH: libc::c_long = 8;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 /// Programs of parent cgroups keep running too, so a container cannot widen its parent's list.
@@ -34,15 +34,6 @@ const DEV_CHAR: i32 = 2;
 const ACC_MKNOD: i32 = 1;
 const ACC_READ: i32 = 2;
 const ACC_WRITE: i32 = 4;
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Insn {
-    code: u8,
-    regs: u8,
-    off: i16,
-    imm: i32,
-}
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
@@ -127,69 +118,6 @@ fn block(rule: &Rule) -> Vec<Insn> {
     out
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct ProgAttachAttr {
-    target_fd: u32,
-    attach_bpf_fd: u32,
-    attach_type: u32,
-    attach_flags: u32,
-    replace_bpf_fd: u32,
-}
-
-fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
-    // SAFETY: `attr` is a #[repr(C)] prefix of union bpf_attr for `cmd`, sized exactly.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            attr as *mut T as *mut libc::c_void,
-            std::mem::size_of::<T>() as libc::c_uint,
-        )
-    };
-    if rc < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
-
-fn load(prog: &[Insn], log_level: u32, log: &mut [u8]) -> std::io::Result<libc::c_long> {
-    let license = c"Apache-2.0";
-    let mut attr = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: prog.len() as u32,
-        insns: prog.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-        log_level,
-        log_size: log.len() as u32,
-        log_buf: if log.is_empty() {
-            0
-        } else {
-            log.as_mut_ptr() as u64
-        },
-        ..Default::default()
-    };
-    bpf(BPF_PROG_LOAD, &mut attr)
-}
-
 /// Loads the program for `rules` and attaches it to the cgroup2 directory `dir`.
 pub(crate) fn apply(dir: &Path, rules: &[Rule]) -> Result<(), CgroupError> {
     let fail = |what: &str, source: std::io::Error| CgroupError::Write {
@@ -199,10 +127,19 @@ pub(crate) fn apply(dir: &Path, rules: &[Rule]) -> Result<(), CgroupError> {
         source,
     };
     let prog = program(rules);
-    let prog_fd = load(&prog, 0, &mut []).or_else(|e| {
+    let load = |log_level, log: &mut [u8]| {
+        bpf::prog_load(
+            BPF_PROG_TYPE_CGROUP_DEVICE,
+            &prog,
+            c"Apache-2.0",
+            log_level,
+            log,
+        )
+    };
+    let prog_fd = load(0, &mut []).or_else(|e| {
         // Load again with the verifier's log to say why; its end holds the reason.
         let mut log = vec![0u8; 1 << 18];
-        match load(&prog, 1, &mut log) {
+        match load(1, &mut log) {
             Ok(fd) => Ok(fd),
             Err(_) => {
                 let text = String::from_utf8_lossy(&log);
@@ -212,17 +149,14 @@ pub(crate) fn apply(dir: &Path, rules: &[Rule]) -> Result<(), CgroupError> {
             }
         }
     })?;
-    // SAFETY: a successful BPF_PROG_LOAD returns a new fd that nothing else owns.
-    let prog_fd = unsafe { OwnedFd::from_raw_fd(prog_fd as i32) };
     let cgroup = std::fs::File::open(dir).map_err(|e| fail("(opening the cgroup)", e))?;
-    let mut attach = ProgAttachAttr {
-        target_fd: cgroup.as_raw_fd() as u32,
-        attach_bpf_fd: prog_fd.as_raw_fd() as u32,
-        attach_type: BPF_CGROUP_DEVICE,
-        attach_flags: BPF_F_ALLOW_MULTI,
-        ..Default::default()
-    };
-    bpf(BPF_PROG_ATTACH, &mut attach).map_err(|e| fail("(attaching the device BPF program)", e))?;
+    bpf::prog_attach(
+        cgroup.as_fd(),
+        prog_fd.as_fd(),
+        BPF_CGROUP_DEVICE,
+        BPF_F_ALLOW_MULTI,
+    )
+    .map_err(|e| fail("(attaching the device BPF program)", e))?;
     // The attachment keeps the program alive; it goes with the cgroup.
     Ok(())
 }

@@ -9,7 +9,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -286,16 +286,11 @@ enum InitHandle {
 }
 
 fn init_handle(state: &State) -> InitHandle {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, state.pid, 0) };
-    if fd < 0 {
-        return match nix::errno::Errno::last() {
-            nix::errno::Errno::ENOSYS if init_alive(state) => InitHandle::Pid,
-            _ => InitHandle::Gone,
-        };
-    }
-    // SAFETY: the fd was just created for us.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let fd = match crate::sys::pidfd::open(state.pid) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOSYS) if init_alive(state) => return InitHandle::Pid,
+        Err(_) => return InitHandle::Gone,
+    };
     if init_alive(state) {
         InitHandle::Pidfd(fd)
     } else {
@@ -309,25 +304,15 @@ fn signal_init(state: &State, sig: Option<Signal>) -> Result<bool, Error> {
     let signo = sig.map_or(0, |s| s as i32);
     let r = match init_handle(state) {
         InitHandle::Gone => return Ok(false),
-        // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
-        InitHandle::Pidfd(fd) => unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                fd.as_raw_fd(),
-                signo,
-                0usize,
-                0,
-            )
-        },
-        // SAFETY: kill(2) takes a pid and a signal number.
-        InitHandle::Pid => unsafe { libc::kill(state.pid, signo) as libc::c_long },
+        InitHandle::Pidfd(fd) => crate::sys::pidfd::send_signal(fd.as_fd(), signo),
+        InitHandle::Pid => nix::sys::signal::kill(Pid::from_raw(state.pid), sig),
     };
     match r {
-        0 => Ok(true),
-        _ if nix::errno::Errno::last() == nix::errno::Errno::ESRCH => Ok(false),
-        _ => Err(Error::Io {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::ESRCH) => Ok(false),
+        Err(errno) => Err(Error::Io {
             what: format!("kill {} {signo}", state.id),
-            reason: nix::errno::Errno::last().to_string(),
+            reason: errno.to_string(),
         }),
     }
 }

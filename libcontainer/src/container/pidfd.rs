@@ -27,7 +27,7 @@ mod tests {
     use nix::sys::signal::{kill, Signal};
     use nix::sys::wait::{waitpid, WaitStatus};
     use nix::unistd::{fork, ForkResult, Pid};
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd};
 
     /// A child that pauses until killed; killed and reaped on drop if the test fails first.
     struct Child(Pid);
@@ -68,9 +68,7 @@ mod tests {
     }
 
     fn signal_0(fd: &OwnedFd) -> nix::Result<()> {
-        // SAFETY: pidfd_send_signal with a pidfd, the null signal, no siginfo, no flags.
-        let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 0, 0usize, 0) };
-        nix::errno::Errno::result(r).map(drop)
+        crate::sys::pidfd::send_signal(fd.as_fd(), 0)
     }
 
     #[test]

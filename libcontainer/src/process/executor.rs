@@ -302,7 +302,7 @@ pub(super) fn run_function(
     ctx: &ExecutorContext<'_>,
     first_closed: u32,
 ) -> Result<std::convert::Infallible, String> {
-    crate::sys::close_from(first_closed).map_err(|e| format!("close_range: {e}"))?;
+    crate::sys::fds::close_from(first_closed).map_err(|e| format!("close_range: {e}"))?;
     for (k, _) in std::env::vars_os() {
         std::env::remove_var(k);
     }

@@ -114,7 +114,7 @@ pub(super) fn limit_fds(preserve: u32, holes: &[RawFd]) -> Result<(), String> {
         }
     }
     let first = 3u32.saturating_add(preserve);
-    crate::sys::cloexec_from(first).map_err(|e| format!("close_range: {e}"))?;
+    crate::sys::fds::cloexec_from(first).map_err(|e| format!("close_range: {e}"))?;
     Ok(())
 }
 

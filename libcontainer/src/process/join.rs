@@ -17,7 +17,6 @@
 //! ```
 //! (with noNewPrivileges the filter, and so the listener, comes after identity, caps, NNP)
 
-use super::clone::{clone_into, Cloned};
 use super::exec::{finish_and_exec, resolve_executor};
 use super::reexec::ExecInit;
 use super::setup_error::AtStep;
@@ -25,6 +24,7 @@ use super::{ProcessError, SetupError, Step};
 use crate::channel::{channel_pair, ChannelError, ChildEnd, ParentEnd, ToChild, ToParent};
 use crate::namespaces::{join_namespaces, Join};
 use crate::seccomp::SeccompProgram;
+use crate::sys::clone::{clone_into, Cloned};
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;

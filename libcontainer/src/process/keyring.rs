@@ -12,7 +12,7 @@ const USR_SEARCH: u32 = 0x0008_0000;
 pub(super) fn join_session_keyring(id: &str) -> Result<(), String> {
     let name =
         CString::new(format!("_ses.{id}")).map_err(|_| "session keyring: bad id".to_string())?;
-    let serial = match crate::sys::keyctl_join_session_keyring(&name) {
+    let serial = match crate::sys::keyctl::join_session_keyring(&name) {
         Ok(serial) => serial,
         Err(nix::errno::Errno::ENOSYS) => return Ok(()),
         Err(e) => {
@@ -23,14 +23,14 @@ pub(super) fn join_session_keyring(id: &str) -> Result<(), String> {
         }
     };
     let perm = keyring_perm(serial).ok_or("session keyring: cannot read its permissions")?;
-    crate::sys::keyctl_setperm(serial, perm | USR_SEARCH)
+    crate::sys::keyctl::setperm(serial, perm | USR_SEARCH)
         .map_err(|e| format!("session keyring permissions: {}", e.desc()))
 }
 
 /// The permission mask from KEYCTL_DESCRIBE's "type;uid;gid;perm;description".
 fn keyring_perm(serial: libc::c_long) -> Option<u32> {
     let mut buf = [0u8; 512];
-    let n = crate::sys::keyctl_describe(serial, &mut buf)
+    let n = crate::sys::keyctl::describe(serial, &mut buf)
         .ok()?
         .min(buf.len());
     let text = std::str::from_utf8(&buf[..n]).ok()?.trim_end_matches('\0');

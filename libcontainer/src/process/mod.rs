@@ -4,7 +4,6 @@
 //! and then serves it over a [`Channel`](crate::channel::Channel) until the container's init
 //! reports `Ready`. The child side is `stage` (namespaces) then `init` (everything inside).
 
-mod clone;
 mod exec;
 mod executor;
 mod fds;
@@ -35,7 +34,7 @@ pub use wait::{wait_child, wait_forwarding_signals};
 use crate::channel::{channel_pair, ChildEnd, ParentEnd, ToChild, ToParent};
 use crate::namespaces::NamespacePlan;
 use crate::seccomp::SeccompProgram;
-use clone::{clone_into, Cloned};
+use crate::sys::clone::{clone_into, Cloned};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -292,8 +291,8 @@ pub(super) fn die_with_creator() -> Result<(), SetupError> {
 pub(crate) fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, ListenerFdError> {
     use std::os::fd::AsFd;
     let fail = |call| move |source| ListenerFdError { call, pid, source };
-    let pidfd = crate::sys::pidfd_open(pid).map_err(fail("pidfd_open"))?;
-    crate::sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(fail("pidfd_getfd"))
+    let pidfd = crate::sys::pidfd::open(pid).map_err(fail("pidfd_open"))?;
+    crate::sys::pidfd::getfd(pidfd.as_fd(), fd).map_err(fail("pidfd_getfd"))
 }
 
 /// A seccomp notify listener could not be copied out of the container's process (`take_fd`):
@@ -306,7 +305,7 @@ pub struct ListenerFdError {
     source: nix::errno::Errno,
 }
 
-pub(crate) use crate::sys::pidfd_open;
+pub(crate) use crate::sys::pidfd::open as pidfd_open;
 
 /// Kills a process of ours and reaps it (undoing a create whose last steps failed).
 pub fn kill_and_reap(pid: i32) {

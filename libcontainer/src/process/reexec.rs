@@ -15,7 +15,7 @@
 use super::{ProcessError, SetupError, Step};
 use crate::channel::{ChildEnd, ToParent, Wire};
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -136,15 +136,11 @@ impl ExecInit {
             if self.pdeathsig {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             }
-            libc::syscall(
-                libc::SYS_execveat,
-                self.exe.as_raw_fd(),
-                c"".as_ptr(),
+            let errno = crate::sys::exec::execveat_empty_path(
+                self.exe.as_fd(),
                 self.argv.as_ptr(),
                 self.envp.as_ptr(),
-                libc::AT_EMPTY_PATH,
-            );
-            let errno = *libc::__errno_location();
+            ) as i32;
             let mut buf = [0u8; 512];
             let n = self.error.len().min(buf.len() - 12);
             buf[..n].copy_from_slice(&self.error[..n]);

@@ -24,6 +24,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
+use crate::sys::mount;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 
 const SELF_EXE: &str = "/proc/self/exe";
@@ -181,8 +182,10 @@ fn restore_comm() {
 
 /// A detached read-only bind mount of just the file `path` (the executable), as an fd.
 fn read_only_view(path: &str) -> Result<OwnedFd, SealError> {
-    let view = sys::open_tree_clone(path).map_err(seal("open_tree"))?;
-    sys::mount_set_readonly(view.as_fd()).map_err(seal("mount_setattr"))?;
+    let view =
+        mount::clone_file(std::path::Path::new(path)).map_err(|e| seal("open_tree")(e.into()))?;
+    mount::setattr(&view, libc::MOUNT_ATTR_RDONLY, 0, 0, false)
+        .map_err(|e| seal("mount_setattr")(e.into()))?;
     if !is_sealed(view.as_fd())? {
         return Err(SealError::ViewNotSealed("read-only bind mount"));
     }
@@ -217,94 +220,7 @@ fn reexec(view: BorrowedFd) -> SealError {
     let argv: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();
-    seal("execveat")(sys::execveat_self(view, &argv))
-}
-
-/// The raw calls libc has no (portable) wrapper for, in one place.
-mod sys {
-    use std::ffi::CString;
-    use std::io;
-    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-
-    extern "C" {
-        static environ: *const *const libc::c_char;
-    }
-
-    /// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)`: a new detached mount
-    /// of just `path`, attached nowhere, dissolved when the last fd of it is closed.
-    pub(super) fn open_tree_clone(path: &str) -> io::Result<OwnedFd> {
-        let path = CString::new(path).map_err(|_| io::ErrorKind::InvalidInput)?;
-        // SAFETY: a NUL-terminated path and plain flags; the kernel returns a new fd or -1.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_open_tree,
-                libc::AT_FDCWD,
-                path.as_ptr(),
-                libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just gave us this fd; nothing else owns it.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-    }
-
-    /// `mount_setattr(fd, "", AT_EMPTY_PATH, {attr_set: MOUNT_ATTR_RDONLY})`.
-    pub(super) fn mount_set_readonly(mount: BorrowedFd) -> io::Result<()> {
-        mount_setattr(mount, libc::MOUNT_ATTR_RDONLY, 0)
-    }
-
-    /// What an attacker would try on the dissolved view: clear MOUNT_ATTR_RDONLY.
-    #[cfg(test)]
-    pub(super) fn mount_set_writable(mount: BorrowedFd) -> io::Result<()> {
-        mount_setattr(mount, 0, libc::MOUNT_ATTR_RDONLY)
-    }
-
-    fn mount_setattr(mount: BorrowedFd, set: u64, clear: u64) -> io::Result<()> {
-        let attr = libc::mount_attr {
-            attr_set: set,
-            attr_clr: clear,
-            propagation: 0,
-            userns_fd: 0,
-        };
-        // SAFETY: `attr` lives across the call and its size is passed; the path is "".
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                mount.as_raw_fd(),
-                c"".as_ptr(),
-                libc::AT_EMPTY_PATH,
-                &attr as *const libc::mount_attr,
-                std::mem::size_of::<libc::mount_attr>(),
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// `execveat(fd, "", argv, environ, AT_EMPTY_PATH)`: the environment is passed as the
-    /// process has it (Rust's view of it drops entries without '=').
-    pub(super) fn execveat_self(fd: BorrowedFd, argv: &[CString]) -> io::Error {
-        let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-        ptrs.push(std::ptr::null());
-        // SAFETY: `ptrs` is a NULL-terminated array of C strings that outlive the call;
-        // `environ` is the process's own NULL-terminated environment, untouched since main
-        // started (berth is single-threaded here).
-        unsafe {
-            libc::syscall(
-                libc::SYS_execveat,
-                fd.as_raw_fd(),
-                c"".as_ptr(),
-                ptrs.as_ptr(),
-                environ,
-                libc::AT_EMPTY_PATH,
-            )
-        };
-        io::Error::last_os_error()
-    }
+    seal("execveat")(crate::sys::exec::execveat_with_environ(view, &argv).into())
 }
 
 #[cfg(test)]
@@ -339,8 +255,9 @@ mod tests {
             .open(&reopen)
             .unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
-        let err = sys::mount_set_writable(kept.as_fd()).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+        // What an attacker would try on the dissolved view: clear MOUNT_ATTR_RDONLY.
+        let err = mount::setattr(&kept, 0, libc::MOUNT_ATTR_RDONLY, 0, false).unwrap_err();
+        assert_eq!(err, nix::errno::Errno::EINVAL);
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -2,11 +2,11 @@
 //! fork it. Runs single-threaded in a copy of `berth create`; it reports errors over the
 //! channel and exits, never returns.
 
-use super::clone::{clone_into, Cloned};
 use super::setup_error::AtStep;
 use super::{LaunchConfig, SetupError, Step};
 use crate::channel::{ChildEnd, ToChild, ToParent};
 use crate::namespaces::{clone_flag, join_namespaces, write_time_offsets};
+use crate::sys::clone::{clone_into, Cloned};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType as Ns;

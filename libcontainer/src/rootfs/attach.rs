@@ -12,7 +12,7 @@
 use super::mounts::NONE;
 use super::options::{MOUNT_ATTR_ATIME_MASK, MOUNT_ATTR_RDONLY};
 use super::paths::fd_path;
-use crate::mount_api::{self, FsContext};
+use crate::sys::{self, mount::FsContext};
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
@@ -88,8 +88,8 @@ pub(super) fn bind(
     target: &impl AsFd,
     recursive: bool,
 ) -> nix::Result<Option<OwnedFd>> {
-    match mount_api::clone_tree(source, Path::new(""), recursive) {
-        Ok(mnt) => mount_api::attach(&mnt, target).map(|()| Some(mnt)),
+    match sys::mount::clone_tree(source, Path::new(""), recursive) {
+        Ok(mnt) => sys::mount::attach(&mnt, target).map(|()| Some(mnt)),
         Err(Errno::ENOSYS) => {
             let rec = if recursive {
                 MsFlags::MS_REC
@@ -153,10 +153,10 @@ pub(super) fn mount_at(
 /// nodev, noexec, ro, atime): on EPERM it is retried keeping them.
 pub(super) fn remount(mnt: &impl AsFd, flags: MsFlags) -> nix::Result<()> {
     let (set, clr) = remount_attrs(flags);
-    match mount_api::setattr(mnt, set, clr, 0, false) {
+    match sys::mount::setattr(mnt, set, clr, 0, false) {
         Err(Errno::EPERM) => {
             let (set, clr) = remount_attrs(flags | locked_flags(mnt)?);
-            mount_api::setattr(mnt, set, clr, 0, false)
+            sys::mount::setattr(mnt, set, clr, 0, false)
         }
         Err(Errno::ENOSYS) => {
             let at = fd_path(&mnt.as_fd().as_raw_fd());
@@ -175,7 +175,7 @@ pub(super) fn remount(mnt: &impl AsFd, flags: MsFlags) -> nix::Result<()> {
 pub(super) fn set_propagation(mnt: &impl AsFd, flags: MsFlags) -> nix::Result<()> {
     let recursive = flags.contains(MsFlags::MS_REC);
     let propagation = (flags - MsFlags::MS_REC).bits();
-    match mount_api::setattr(mnt, 0, 0, propagation, recursive) {
+    match sys::mount::setattr(mnt, 0, 0, propagation, recursive) {
         Err(Errno::ENOSYS) => {
             let at = fd_path(&mnt.as_fd().as_raw_fd());
             mount(NONE, &at, NONE, flags, NONE)
@@ -212,7 +212,7 @@ pub(super) fn setattr_or_remount(
     ms: MsFlags,
     recursive: bool,
 ) -> nix::Result<()> {
-    match mount_api::setattr(fd, set, 0, 0, recursive) {
+    match sys::mount::setattr(fd, set, 0, 0, recursive) {
         Err(Errno::ENOSYS) => {
             let flags = locked_flags(fd)? | ms | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
             let at = fd_path(&fd.as_fd().as_raw_fd());

@@ -4,8 +4,8 @@
 use super::options::{self, MountOptions, MOUNT_ATTR_ATIME_MASK};
 use super::paths::{self, Kind};
 use super::{attach, cgroup, copyup, proc_check, RootfsError, RootfsOptions};
-use crate::mount_api;
 use crate::proc_root::ProcRoot;
+use crate::sys;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
@@ -196,7 +196,7 @@ pub(super) fn new_fs(
     data: &[String],
 ) -> nix::Result<Option<OwnedFd>> {
     match attach::detached_fs(typ, source, flags, data) {
-        Ok(mnt) => mount_api::attach(&mnt, target).map(|()| Some(mnt)),
+        Ok(mnt) => sys::mount::attach(&mnt, target).map(|()| Some(mnt)),
         Err(Errno::ENOSYS) => attach::mount_at(typ, source, flags, data, target).map(|()| None),
         Err(e) => Err(e),
     }
@@ -259,7 +259,7 @@ fn tmpfs_copy_up(
     let mounted = paths::readable_dir(&mnt).map_err(ctx.fail("open the new tmpfs"))?;
     copyup::copy_dir(&covered, &mounted).map_err(ctx.fail("tmpcopyup"))?;
     if !attached {
-        mount_api::attach(&mnt, target).map_err(ctx.fail("mount"))?;
+        sys::mount::attach(&mnt, target).map_err(ctx.fail("mount"))?;
     }
     if parsed.flags.contains(MsFlags::MS_RDONLY) {
         attach::remount(&mnt, parsed.flags).map_err(ctx.fail("remount read-only"))?;
@@ -309,7 +309,7 @@ pub(super) fn apply_after(
             set |= atime;
             clr |= MOUNT_ATTR_ATIME_MASK;
         }
-        mount_api::setattr(mnt, set, clr, 0, true).map_err(ctx.fail("mount_setattr"))?;
+        sys::mount::setattr(mnt, set, clr, 0, true).map_err(ctx.fail("mount_setattr"))?;
     }
     Ok(())
 }

@@ -61,16 +61,10 @@ fn kernel_knows(flag: libc::c_ulong) -> bool {
         libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV => libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
         _ => 0,
     };
-    // SAFETY: a NULL program makes the call fail before it changes anything.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flag | needs,
-            std::ptr::null::<libc::sock_fprog>(),
-        )
-    };
-    rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL)
+    matches!(
+        crate::sys::seccomp::probe_flags(flag | needs),
+        Err(e) if e != nix::errno::Errno::EINVAL
+    )
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub use listener::send_listener;
 
 use oci_spec::runtime::LinuxSeccomp;
 use seccompiler::sock_filter;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// A filter ready to load: BPF for every architecture the profile names, plus the flags.
 #[derive(Debug, Clone)]
@@ -195,36 +195,19 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
 /// `process.noNewPrivileges`, and without it the init still holds CAP_SYS_ADMIN.
 pub fn install(program: &SeccompProgram) -> Result<Option<OwnedFd>, SeccompError> {
     let flags = flags::for_kernel(program.flags, program.listener);
-    let prog = libc::sock_fprog {
-        len: program.bpf.len() as libc::c_ushort,
-        // seccompiler's sock_filter is repr(C) with the kernel's layout, as is libc's.
-        filter: program.bpf.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: the kernel copies the program during the call; `prog` and `bpf` outlive it.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            &prog as *const libc::sock_fprog,
-        )
-    };
-    if rc < 0 {
-        let source = std::io::Error::last_os_error();
-        if source.raw_os_error() == Some(libc::EINVAL) {
+    crate::sys::seccomp::set_mode_filter(flags, &program.bpf).map_err(|errno| {
+        if errno == nix::errno::Errno::EINVAL {
             let refused = flags::refused_by_kernel(flags);
             if !refused.is_empty() {
                 let names = refused.join(", ");
-                return Err(SeccompError::FlagsRefused { names });
+                return SeccompError::FlagsRefused { names };
             }
         }
-        return Err(SeccompError::Install { flags, source });
-    }
-    if !program.listener {
-        return Ok(None);
-    }
-    // SAFETY: with NEW_LISTENER the kernel returns a new fd that nothing else owns.
-    Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as i32) }))
+        SeccompError::Install {
+            flags,
+            source: errno.into(),
+        }
+    })
 }
 
 /// `linux.seccomp` as `berth features` reports it: the actions, operators, architectures and
@@ -261,14 +244,5 @@ fn kernel_accepts_flag(flag: libc::c_ulong) -> bool {
     } else {
         flag
     };
-    // SAFETY: a NULL program makes the call fail before anything is loaded.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            std::ptr::null::<libc::sock_fprog>(),
-        )
-    };
-    rc < 0 && nix::errno::Errno::last() == nix::errno::Errno::EFAULT
+    crate::sys::seccomp::probe_flags(flags) == Err(nix::errno::Errno::EFAULT)
 }

@@ -3,11 +3,14 @@
 //! detached, attached onto an fd berth already holds, and changed afterwards through the same
 //! fd, so no path (and no /proc/self/fd magic link) is resolved again between the steps.
 //!
-//! Neither nix nor libc wrap these calls. Callers fall back to mount(2) on ENOSYS.
+//! Neither nix nor libc wrap these calls. On ENOSYS (or EPERM from a seccomp profile) the
+//! callers fall back: rootfs and proc_root to mount(2) on paths they verify, the sealed exe to
+//! a sealed memfd copy.
 
+use super::new_fd;
 use nix::errno::Errno;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 fn cstr(s: &str) -> nix::Result<CString> {
@@ -19,17 +22,19 @@ fn path_cstr(p: &Path) -> nix::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
 }
 
-fn owned(ret: libc::c_long) -> nix::Result<OwnedFd> {
-    let fd = Errno::result(ret)?;
-    // SAFETY: the syscall returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+/// open_tree(dir, path, flags): a new fd on the mount at `path` (a detached copy of it with
+/// OPEN_TREE_CLONE).
+fn open_tree(dir: BorrowedFd<'_>, path: &Path, flags: u32) -> nix::Result<OwnedFd> {
+    let c = path_cstr(path)?;
+    // SAFETY: an open dirfd (or AT_FDCWD), a NUL-terminated path that outlives the call and
+    // flags only; the kernel returns a new fd or -1.
+    new_fd(unsafe { libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), c.as_ptr(), flags) })
 }
 
 /// A detached copy of the mount at `path` (relative to `dir`, or `dir` itself when `path` is
 /// empty), with every mount below it when `recursive`. Symlinks in `path` are not followed at
 /// its end.
 pub fn clone_tree(dir: &impl AsFd, path: &Path, recursive: bool) -> nix::Result<OwnedFd> {
-    let c = path_cstr(path)?;
     let mut flags =
         libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_SYMLINK_NOFOLLOW as u32;
     if path.as_os_str().is_empty() {
@@ -38,15 +43,14 @@ pub fn clone_tree(dir: &impl AsFd, path: &Path, recursive: bool) -> nix::Result<
     if recursive {
         flags |= libc::AT_RECURSIVE as u32;
     }
-    // SAFETY: a valid dirfd, a NUL-terminated path and flags only.
-    owned(unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            dir.as_fd().as_raw_fd(),
-            c.as_ptr(),
-            flags,
-        )
-    })
+    open_tree(dir.as_fd(), path, flags)
+}
+
+/// A detached bind mount of just the file `path` names, symlinks followed (as the magic link
+/// /proc/self/exe must be): attached nowhere, dissolved when its last fd is closed.
+pub fn clone_file(path: &Path) -> nix::Result<OwnedFd> {
+    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+    open_tree(nix::fcntl::AT_FDCWD, path, flags)
 }
 
 /// Attaches the detached mount `mnt` onto what `target` (an O_PATH fd) names. `target` is
@@ -77,14 +81,16 @@ impl FsContext {
         let t = cstr(fstype)?;
         // SAFETY: a NUL-terminated name and flags only.
         let fd =
-            owned(unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), libc::FSOPEN_CLOEXEC) })?;
+            new_fd(unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), libc::FSOPEN_CLOEXEC) })?;
         Ok(FsContext { fd })
     }
 
     fn config(&self, cmd: u32, key: Option<&CString>, value: Option<&CString>) -> nix::Result<()> {
         let key = key.map_or(std::ptr::null(), |k| k.as_ptr());
         let value = value.map_or(std::ptr::null(), |v| v.as_ptr());
-        // SAFETY: a valid fs context fd and NUL-terminated strings (or NULL) as the command wants.
+        // SAFETY: a valid fs context fd, and for the three commands this private fn is called
+        // with (SET_FLAG: key; SET_STRING: key and value; CMD_CREATE: neither) NUL-terminated
+        // strings that outlive the call, or NULL where the command takes none.
         let ret =
             unsafe { libc::syscall(libc::SYS_fsconfig, self.fd.as_raw_fd(), cmd, key, value, 0) };
         Errno::result(ret).map(drop)
@@ -113,7 +119,7 @@ impl FsContext {
     pub fn mount(self, attrs: u64) -> nix::Result<OwnedFd> {
         self.config(libc::FSCONFIG_CMD_CREATE, None, None)?;
         // SAFETY: a valid fs context fd and flags only.
-        owned(unsafe {
+        new_fd(unsafe {
             libc::syscall(
                 libc::SYS_fsmount,
                 self.fd.as_raw_fd(),
