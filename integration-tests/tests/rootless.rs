@@ -436,3 +436,46 @@ impl Drop for RemoveCgroups {
         }
     }
 }
+
+/// NOTIFY_SOCKET as a systemd unit running rootless podman sets it: the container's root is
+/// the user, who owns the state root, so its init binds the notify directory by path; READY=1
+/// reaches the host's socket with the init's pid as MAINPID.
+#[test]
+fn ready_is_relayed_to_the_notify_socket_as_the_user() {
+    use integration_tests::sd::{install_fixture, main_pids, HostNotify};
+    let r = RootlessEnv::new("rl_sd_notify");
+    let host_sock = HostNotify::bind(&r.env);
+    let sock = std::path::Path::new(&host_sock.value);
+    integration_tests::rootless::chown(sock, r.user.uid, r.user.gid);
+    let mut b = r.bundle(&[
+        "sh",
+        "-c",
+        "sdfx notify 'READY=1' || exit 9; exec sleep 1000",
+    ]);
+    install_fixture(&b);
+    // The rootfs is root's: /run is a tmpfs of the container's own, as engines mount it.
+    std::fs::create_dir(b.rootfs().join("run")).expect("mkdir rootfs/run");
+    b.add_mount(json!({
+        "destination": "/run",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=755"],
+    }));
+    b.save();
+    let id = r.env.id();
+    let args = ["run", "-d", "--bundle", b.path_str(), &id];
+    let mut cmd = r.command(&args);
+    cmd.env("NOTIFY_SOCKET", &host_sock.value)
+        .stdin(Stdio::null());
+    r.runtime()
+        .spawn_with(&mut cmd, &args)
+        .wait()
+        .assert_ok("run -d");
+    let lines = host_sock.queued_lines();
+    assert!(lines.iter().any(|l| l == "READY=1"), "{lines:?}");
+    let state = r.run_cmd(&["state", &id]);
+    let state: serde_json::Value = serde_json::from_str(&state.stdout).expect("state JSON");
+    assert_eq!(main_pids(&lines), [state["pid"].to_string()], "{lines:?}");
+    let ls = r.run_cmd(&["exec", &id, "ls", "-A", "/run/notify"]);
+    assert_eq!(ls.stdout.trim(), "notify.sock", "{ls:#?}");
+}
