@@ -229,11 +229,7 @@ fn cgroup_commands_say_why_they_cannot_work() {
     let id = r.env.id();
     r.on_bundle(&b, &["run", "-d", "--bundle", b.path_str(), &id])
         .assert_ok("run -d");
-    for args in [
-        vec!["pause", &id],
-        vec!["update", "--pids-limit", "5", &id],
-        vec!["events", "--stats", &id],
-    ] {
+    for args in [vec!["pause", &id], vec!["update", "--pids-limit", "5", &id]] {
         let out = r.run_cmd(&args);
         out.assert_fails_naming(&["has no cgroup"]);
         assert_contains(&out.stderr, "rootless");
@@ -478,4 +474,35 @@ fn ready_is_relayed_to_the_notify_socket_as_the_user() {
     assert_eq!(main_pids(&lines), [state["pid"].to_string()], "{lines:?}");
     let ls = r.run_cmd(&["exec", &id, "ls", "-A", "/run/notify"]);
     assert_eq!(ls.stdout.trim(), "notify.sock", "{ls:#?}");
+}
+
+/// Without a cgroup there are no statistics: `events --stats` prints runc's event anyway,
+/// every count zero, and exits 0 (berth also says why on stderr); the stream, which watches OOM
+/// kills in the memory cgroup, fails at once with exit 1, as runc's does.
+#[test]
+fn events_without_a_cgroup_behave_as_runcs() {
+    let r = RootlessEnv::new("rl_events");
+    let b = r.bundle(&["sleep", "1000"]);
+    let id = r.env.id();
+    r.on_bundle(&b, &["run", "-d", "--bundle", b.path_str(), &id])
+        .assert_ok("run -d");
+    let stats = r.run_cmd(&["events", "--stats", &id]);
+    stats.assert_ok("events --stats");
+    let lines: Vec<&str> = stats.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stats:#?}");
+    let event: serde_json::Value = serde_json::from_str(lines[0]).expect("event JSON");
+    assert_eq!(event["type"], "stats", "{event}");
+    assert_eq!(event["id"], id.as_str(), "{event}");
+    let data = &event["data"];
+    assert_eq!(data["cpu"]["usage"]["user"], 0, "{event}");
+    assert_eq!(data["memory"]["usage"]["limit"], 0, "{event}");
+    assert_eq!(data["pids"], json!({}), "{event}");
+    if !is_runc() {
+        assert_contains(&stats.stderr, "has no cgroup");
+    }
+    let stream = r.run_cmd(&["events", &id]);
+    assert_eq!(stream.code(), Some(1), "{stream:#?}");
+    assert!(stream.stdout.is_empty(), "{stream:#?}");
+    let state = r.run_cmd(&["state", &id]);
+    assert_contains(&state.stdout, "\"running\"");
 }
