@@ -506,3 +506,60 @@ fn events_without_a_cgroup_behave_as_runcs() {
     let state = r.run_cmd(&["state", &id]);
     assert_contains(&state.stdout, "\"running\"");
 }
+
+/// As podman's pods: a rootless container joins another one's user and network namespaces by
+/// their /proc paths (its config repeats the same maps, as podman's does and runc 1.1
+/// requires), and sees from inside the namespaces the first one has.
+#[test]
+fn a_container_joins_another_ones_user_and_network_namespaces_by_path() {
+    let r = RootlessEnv::new("rl_join");
+    let mut infra = r.bundle(&["sleep", "1000"]);
+    infra.add_namespace("network", None);
+    let infra_id = r.env.id();
+    r.on_bundle(
+        &infra,
+        &["run", "-d", "--bundle", infra.path_str(), &infra_id],
+    )
+    .assert_ok("run -d the first container");
+    let state = r.run_cmd(&["state", &infra_id]);
+    let state: serde_json::Value = serde_json::from_str(&state.stdout).expect("state JSON");
+    let pid = state["pid"].as_u64().expect("init pid");
+    let mut member = r.bundle(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/user; readlink /proc/self/ns/net; id -u; cat /proc/self/uid_map",
+    ]);
+    for typ in ["user", "network"] {
+        let file = if typ == "network" { "net" } else { typ };
+        member.add_namespace(typ, Some(&format!("/proc/{pid}/ns/{file}")));
+    }
+    if !is_runc() {
+        // Maps that are not the joined namespace's are refused (runc 1.1 ignores them).
+        let mut liar = r.bundle(&["true"]);
+        liar.config["linux"]["namespaces"] = member.config["linux"]["namespaces"].clone();
+        let own = r.user.uid;
+        liar.linux()["uidMappings"] = json!([{"containerID": 1, "hostID": own, "size": 1}]);
+        let id = r.env.id();
+        let out = r.on_bundle(&liar, &["run", "--bundle", liar.path_str(), &id]);
+        out.assert_fails_naming(&["linux.uidMappings", "joined"]);
+        host::assert_nothing_left(&r.runtime().root, &id, &liar.dir);
+    }
+    let id = r.env.id();
+    let out = r.on_bundle(&member, &["run", "--bundle", member.path_str(), &id]);
+    out.assert_ok("run the joining container");
+    let host_ns = |file: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{file}"))
+            .expect("the first container's namespace")
+            .to_string_lossy()
+            .into_owned()
+    };
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..2], [host_ns("user"), host_ns("net")], "{out:#?}");
+    assert_eq!(lines[2], "0", "{out:#?}");
+    let map: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(map, ["0", r.user.uid.to_string().as_str(), "1"], "{out:#?}");
+    r.run_cmd(&["delete", "--force", &infra_id])
+        .assert_ok("delete --force the first container");
+    assert_nothing_left(&r, &id, &member);
+    assert_nothing_left(&r, &infra_id, &infra);
+}
