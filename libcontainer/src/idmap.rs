@@ -166,12 +166,15 @@ fn run_helper(helper: &Path, maps: &[LinuxIdMapping], pid: i32) -> Result<(), St
     ))
 }
 
+/// One line of an id map: container id, host id, size.
+pub type Range = (u32, u32, u32);
+
 /// The uid and gid maps of the user namespace `ns` (an fd of it), as triples
 /// (container id, host id, size) relative to the caller's user namespace: a child joins it and
 /// waits while the caller reads `/proc/<child>/{uid,gid}_map` through berth's own procfs. For a
 /// config that joins a user namespace and repeats its maps (runc 1.1 demands them; podman's
 /// pods give them), which must then describe that namespace.
-pub fn maps_of(ns: std::os::fd::BorrowedFd<'_>) -> Result<[Vec<(u32, u32, u32)>; 2], String> {
+pub fn maps_of(ns: std::os::fd::BorrowedFd<'_>) -> Result<[Vec<Range>; 2], String> {
     use nix::unistd::{fork, pipe2, ForkResult};
     use std::os::fd::AsRawFd;
     let proc = crate::proc_root::ProcRoot::new().map_err(|e| format!("procfs: {e}"))?;
@@ -222,7 +225,7 @@ pub fn maps_of(ns: std::os::fd::BorrowedFd<'_>) -> Result<[Vec<(u32, u32, u32)>;
 }
 
 /// /proc/<pid>/uid_map's text as triples; lines of another form are left out.
-fn parse_map(text: &str) -> Vec<(u32, u32, u32)> {
+fn parse_map(text: &str) -> Vec<Range> {
     text.lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace().map(str::parse::<u32>);

@@ -307,7 +307,7 @@ fn check_joined_maps(
         v.sort_unstable();
         v
     };
-    let same = |given: &[LinuxIdMapping], mut have: Vec<(u32, u32, u32)>| {
+    let same = |given: &[LinuxIdMapping], mut have: Vec<crate::idmap::Range>| {
         have.sort_unstable();
         given.is_empty() || sorted(given) == have
     };

@@ -292,6 +292,9 @@ fn passed_fds(b: &ContainerBuilder) -> Result<u32, Error> {
         })
 }
 
+/// A mount `create` made for the init to attach: its index in the launch config's mounts.
+type Premade = (usize, OwnedFd);
+
 /// The config the init runs, when the caller's environment adds to it (NOTIFY_SOCKET,
 /// LISTEN_FDS); config.json keeps the bundle's, as runc's does for `exec`'s sake. With a
 /// user namespace, also the notify directory's mount made here (its index in the mounts).
@@ -299,7 +302,7 @@ fn launch_spec<'a>(
     b: &ContainerBuilder,
     c: &'a Checked,
     dir: &StateDir,
-) -> Result<(std::borrow::Cow<'a, Spec>, Option<(usize, OwnedFd)>), Error> {
+) -> Result<(std::borrow::Cow<'a, Spec>, Option<Premade>), Error> {
     if b.notify_socket.is_none() && b.listen_fds == 0 {
         return Ok((std::borrow::Cow::Borrowed(&c.spec), None));
     }
