@@ -563,3 +563,40 @@ fn a_container_joins_another_ones_user_and_network_namespaces_by_path() {
     assert_nothing_left(&r, &id, &member);
     assert_nothing_left(&r, &infra_id, &infra);
 }
+
+/// The user's container binds the notify directory by path as its root: a root that is not
+/// the user (a subordinate id) cannot reach the state root, so NOTIFY_SOCKET is refused by
+/// name before anything exists rather than failing the mount.
+#[test]
+fn notify_socket_with_a_root_that_is_not_the_user_is_refused_leaving_nothing() {
+    use integration_tests::sd::HostNotify;
+    let r = RootlessEnv::new("rl_sd_subuid_root");
+    if skip_for_runc(
+        "runc 1.1 runs no container of this map as the user (fchown of its stdio: EPERM)",
+    ) {
+        return;
+    }
+    let host_sock = HostNotify::bind(&r.env);
+    integration_tests::rootless::chown(
+        std::path::Path::new(&host_sock.value),
+        r.user.uid,
+        r.user.gid,
+    );
+    let mut b = r.bundle(&["true"]);
+    let start = r.user.sub_start;
+    for (field, own) in [("uidMappings", r.user.uid), ("gidMappings", r.user.gid)] {
+        b.linux()[field] = json!([
+            {"containerID": 0, "hostID": start, "size": 1},
+            {"containerID": 1, "hostID": own, "size": 1},
+        ]);
+    }
+    let id = r.env.id();
+    b.save();
+    let args = ["run", "--bundle", b.path_str(), &id];
+    let mut cmd = r.command(&args);
+    cmd.env("NOTIFY_SOCKET", &host_sock.value)
+        .stdin(Stdio::null());
+    let out = r.runtime().spawn_with(&mut cmd, &args).wait();
+    out.assert_fails_naming(&["NOTIFY_SOCKET", "uid 0"]);
+    assert_nothing_left(&r, &id, &b);
+}

@@ -168,6 +168,42 @@ pub fn detached_dir(state_dir: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Notify
     Ok(Some(mnt))
 }
 
+/// Before anything exists, for an unprivileged berth with a new user namespace (it binds the
+/// notify directory by path, see [`detached_dir`]): the container's root, which makes that
+/// bind, must be the user who owns the state root; another id could not reach it, and would
+/// fail the mount after the container was made.
+pub fn check_reachable(
+    spec: &Spec,
+    ns: &crate::namespaces::NamespacePlan,
+    host: &HostSocket,
+) -> Result<(), NotifyError> {
+    if !ns.unprivileged_user_ns() {
+        return Ok(());
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let maps = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.uid_mappings().as_ref());
+    let root = maps
+        .into_iter()
+        .flatten()
+        .find(|m| m.container_id() == 0 && m.size() > 0)
+        .map(|m| m.host_id());
+    if root == Some(euid) {
+        return Ok(());
+    }
+    Err(NotifyError::Invalid {
+        value: host.value.clone(),
+        reason: format!(
+            "the container's root is host uid {}, which cannot reach the notify socket in \
+             the state root of uid {euid}: map container uid 0 to {euid} (as \
+             `spec --rootless` does)",
+            root.map_or("(unmapped)".into(), |r| r.to_string())
+        ),
+    })
+}
+
 /// The bind mount of `source` (the absolute host path of the notify directory) at
 /// [`IN_CONTAINER_DIR`], read-only, as runc makes it; and the process's NOTIFY_SOCKET, which
 /// replaces any the config has.

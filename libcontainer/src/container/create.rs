@@ -25,6 +25,7 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let given = b.config.take();
     let checked = check_config(&b, given)?;
     if let Some(host) = &b.notify_socket {
+        crate::notify::check_reachable(&checked.spec, &checked.ns, host)?;
         // Checked before anything exists: a relay that could not reach it would fail `start`
         // after the container was made.
         host.connect()?;
