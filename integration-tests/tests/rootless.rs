@@ -229,11 +229,7 @@ fn cgroup_commands_say_why_they_cannot_work() {
     let id = r.env.id();
     r.on_bundle(&b, &["run", "-d", "--bundle", b.path_str(), &id])
         .assert_ok("run -d");
-    for args in [
-        vec!["pause", &id],
-        vec!["update", "--pids-limit", "5", &id],
-        vec!["events", "--stats", &id],
-    ] {
+    for args in [vec!["pause", &id], vec!["update", "--pids-limit", "5", &id]] {
         let out = r.run_cmd(&args);
         out.assert_fails_naming(&["has no cgroup"]);
         assert_contains(&out.stderr, "rootless");
@@ -435,4 +431,172 @@ impl Drop for RemoveCgroups {
             let _ = std::fs::remove_dir(dir);
         }
     }
+}
+
+/// NOTIFY_SOCKET as a systemd unit running rootless podman sets it: the container's root is
+/// the user, who owns the state root, so its init binds the notify directory by path; READY=1
+/// reaches the host's socket with the init's pid as MAINPID.
+#[test]
+fn ready_is_relayed_to_the_notify_socket_as_the_user() {
+    use integration_tests::sd::{install_fixture, main_pids, HostNotify};
+    let r = RootlessEnv::new("rl_sd_notify");
+    let host_sock = HostNotify::bind(&r.env);
+    let sock = std::path::Path::new(&host_sock.value);
+    integration_tests::rootless::chown(sock, r.user.uid, r.user.gid);
+    let mut b = r.bundle(&[
+        "sh",
+        "-c",
+        "sdfx notify 'READY=1' || exit 9; exec sleep 1000",
+    ]);
+    install_fixture(&b);
+    // The rootfs is root's: /run is a tmpfs of the container's own, as engines mount it.
+    std::fs::create_dir(b.rootfs().join("run")).expect("mkdir rootfs/run");
+    b.add_mount(json!({
+        "destination": "/run",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=755"],
+    }));
+    b.save();
+    let id = r.env.id();
+    let args = ["run", "-d", "--bundle", b.path_str(), &id];
+    let mut cmd = r.command(&args);
+    cmd.env("NOTIFY_SOCKET", &host_sock.value)
+        .stdin(Stdio::null());
+    r.runtime()
+        .spawn_with(&mut cmd, &args)
+        .wait()
+        .assert_ok("run -d");
+    let lines = host_sock.queued_lines();
+    assert!(lines.iter().any(|l| l == "READY=1"), "{lines:?}");
+    let state = r.run_cmd(&["state", &id]);
+    let state: serde_json::Value = serde_json::from_str(&state.stdout).expect("state JSON");
+    assert_eq!(main_pids(&lines), [state["pid"].to_string()], "{lines:?}");
+    let ls = r.run_cmd(&["exec", &id, "ls", "-A", "/run/notify"]);
+    assert_eq!(ls.stdout.trim(), "notify.sock", "{ls:#?}");
+}
+
+/// Without a cgroup there are no statistics: `events --stats` prints runc's event anyway,
+/// every count zero, and exits 0 (berth also says why on stderr); the stream, which watches OOM
+/// kills in the memory cgroup, fails at once with exit 1, as runc's does.
+#[test]
+fn events_without_a_cgroup_behave_as_runcs() {
+    let r = RootlessEnv::new("rl_events");
+    let b = r.bundle(&["sleep", "1000"]);
+    let id = r.env.id();
+    r.on_bundle(&b, &["run", "-d", "--bundle", b.path_str(), &id])
+        .assert_ok("run -d");
+    let stats = r.run_cmd(&["events", "--stats", &id]);
+    stats.assert_ok("events --stats");
+    let lines: Vec<&str> = stats.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stats:#?}");
+    let event: serde_json::Value = serde_json::from_str(lines[0]).expect("event JSON");
+    assert_eq!(event["type"], "stats", "{event}");
+    assert_eq!(event["id"], id.as_str(), "{event}");
+    let data = &event["data"];
+    assert_eq!(data["cpu"]["usage"]["user"], 0, "{event}");
+    assert_eq!(data["memory"]["usage"]["limit"], 0, "{event}");
+    assert_eq!(data["pids"], json!({}), "{event}");
+    if !is_runc() {
+        assert_contains(&stats.stderr, "has no cgroup");
+    }
+    let stream = r.run_cmd(&["events", &id]);
+    assert_eq!(stream.code(), Some(1), "{stream:#?}");
+    assert!(stream.stdout.is_empty(), "{stream:#?}");
+    let state = r.run_cmd(&["state", &id]);
+    assert_contains(&state.stdout, "\"running\"");
+}
+
+/// As podman's pods: a rootless container joins another one's user and network namespaces by
+/// their /proc paths (its config repeats the same maps, as podman's does and runc 1.1
+/// requires), and sees from inside the namespaces the first one has.
+#[test]
+fn a_container_joins_another_ones_user_and_network_namespaces_by_path() {
+    let r = RootlessEnv::new("rl_join");
+    let mut infra = r.bundle(&["sleep", "1000"]);
+    infra.add_namespace("network", None);
+    let infra_id = r.env.id();
+    r.on_bundle(
+        &infra,
+        &["run", "-d", "--bundle", infra.path_str(), &infra_id],
+    )
+    .assert_ok("run -d the first container");
+    let state = r.run_cmd(&["state", &infra_id]);
+    let state: serde_json::Value = serde_json::from_str(&state.stdout).expect("state JSON");
+    let pid = state["pid"].as_u64().expect("init pid");
+    let mut member = r.bundle(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/user; readlink /proc/self/ns/net; id -u; cat /proc/self/uid_map",
+    ]);
+    for typ in ["user", "network"] {
+        let file = if typ == "network" { "net" } else { typ };
+        member.add_namespace(typ, Some(&format!("/proc/{pid}/ns/{file}")));
+    }
+    if !is_runc() {
+        // Maps that are not the joined namespace's are refused (runc 1.1 ignores them).
+        let mut liar = r.bundle(&["true"]);
+        liar.config["linux"]["namespaces"] = member.config["linux"]["namespaces"].clone();
+        let own = r.user.uid;
+        liar.linux()["uidMappings"] = json!([{"containerID": 1, "hostID": own, "size": 1}]);
+        let id = r.env.id();
+        let out = r.on_bundle(&liar, &["run", "--bundle", liar.path_str(), &id]);
+        out.assert_fails_naming(&["linux.uidMappings", "joined"]);
+        host::assert_nothing_left(&r.runtime().root, &id, &liar.dir);
+    }
+    let id = r.env.id();
+    let out = r.on_bundle(&member, &["run", "--bundle", member.path_str(), &id]);
+    out.assert_ok("run the joining container");
+    let host_ns = |file: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{file}"))
+            .expect("the first container's namespace")
+            .to_string_lossy()
+            .into_owned()
+    };
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..2], [host_ns("user"), host_ns("net")], "{out:#?}");
+    assert_eq!(lines[2], "0", "{out:#?}");
+    let map: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(map, ["0", r.user.uid.to_string().as_str(), "1"], "{out:#?}");
+    r.run_cmd(&["delete", "--force", &infra_id])
+        .assert_ok("delete --force the first container");
+    assert_nothing_left(&r, &id, &member);
+    assert_nothing_left(&r, &infra_id, &infra);
+}
+
+/// The user's container binds the notify directory by path as its root: a root that is not
+/// the user (a subordinate id) cannot reach the state root, so NOTIFY_SOCKET is refused by
+/// name before anything exists rather than failing the mount.
+#[test]
+fn notify_socket_with_a_root_that_is_not_the_user_is_refused_leaving_nothing() {
+    use integration_tests::sd::HostNotify;
+    let r = RootlessEnv::new("rl_sd_subuid_root");
+    if skip_for_runc(
+        "runc 1.1 runs no container of this map as the user (fchown of its stdio: EPERM)",
+    ) {
+        return;
+    }
+    let host_sock = HostNotify::bind(&r.env);
+    integration_tests::rootless::chown(
+        std::path::Path::new(&host_sock.value),
+        r.user.uid,
+        r.user.gid,
+    );
+    let mut b = r.bundle(&["true"]);
+    let start = r.user.sub_start;
+    for (field, own) in [("uidMappings", r.user.uid), ("gidMappings", r.user.gid)] {
+        b.linux()[field] = json!([
+            {"containerID": 0, "hostID": start, "size": 1},
+            {"containerID": 1, "hostID": own, "size": 1},
+        ]);
+    }
+    let id = r.env.id();
+    b.save();
+    let args = ["run", "--bundle", b.path_str(), &id];
+    let mut cmd = r.command(&args);
+    cmd.env("NOTIFY_SOCKET", &host_sock.value)
+        .stdin(Stdio::null());
+    let out = r.runtime().spawn_with(&mut cmd, &args).wait();
+    out.assert_fails_naming(&["NOTIFY_SOCKET", "uid 0"]);
+    assert_nothing_left(&r, &id, &b);
 }

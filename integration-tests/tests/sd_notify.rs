@@ -280,29 +280,6 @@ fn start_with_notify_socket_of_a_container_created_without_is_refused() {
     sd.env.wait_status(&id, "created");
 }
 
-/// Not done yet: runc 1.1 opens bind sources in its parent, so its init in a user namespace
-/// mounts the notify directory; berth's init opens them itself and cannot reach the state
-/// root (0700). Refused up front, naming NOTIFY_SOCKET, leaving nothing.
-#[test]
-fn notify_socket_with_a_user_namespace_is_refused_and_nothing_is_left() {
-    let sd = Systemd::new("sd-userns");
-    if skip_for_runc("runc 1.1 relays for a container with a user namespace") {
-        return;
-    }
-    let mut bundle = sd.env.bundle(&["true"]);
-    bundle.add_namespace("user", None);
-    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    bundle.linux()["uidMappings"] = map.clone();
-    bundle.linux()["gidMappings"] = map;
-    bundle.save();
-    for cmd in ["create", "run"] {
-        let id = sd.env.id();
-        let out = sd.spawn(&[cmd, "--bundle", bundle.path_str(), &id]).wait();
-        out.assert_fails_naming(&["NOTIFY_SOCKET"]);
-        host::assert_nothing_left(&sd.env.rt.root, &id, &bundle.dir);
-    }
-}
-
 /// A foreground `run` waiting for READY=1 forwards the signals it gets to the container (runc
 /// queues them until READY=1, which this container never sends: runc waits forever).
 #[test]
@@ -361,4 +338,57 @@ fn delete_is_not_blocked_by_a_start_waiting_for_ready() {
     start.wait().assert_ok("start, once the init is gone");
     sd.assert_nothing_relayed();
     host::assert_nothing_left(&sd.env.rt.root, &id, &bundle.dir);
+}
+
+/// With a user namespace the container's root (100000 on the host) cannot traverse the 0700
+/// state root: berth hands its init a detached copy of the notify directory alone. READY=1
+/// is relayed, the container sees only the socket there, read-only, and the state root
+/// stays the runtime's.
+#[test]
+fn ready_is_relayed_from_a_container_with_a_user_namespace() {
+    use std::os::unix::fs::PermissionsExt;
+    let sd = Systemd::new("sd-userns");
+    let env = &sd.env;
+    let (mut bundle, shared) = gated_bundle(env, "READY=1");
+    bundle.add_namespace("user", None);
+    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    bundle.linux()["uidMappings"] = map.clone();
+    bundle.linux()["gidMappings"] = map;
+    // The rootfs is root's, so the container's root can make no mount point in it: /shared
+    // is made here, /run is a tmpfs of the container's own (as engines mount it).
+    bundle.add_mount(serde_json::json!({
+        "destination": "/run",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=755"],
+    }));
+    bundle.save();
+    for dir in ["shared", "run"] {
+        std::fs::create_dir(bundle.rootfs().join(dir)).expect("a mount point in the rootfs");
+    }
+    let open = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(&shared, open).expect("chmod the shared dir");
+    let id = env.id();
+    let running = sd.run(true, &bundle, &id);
+    release_and_check(&sd, running, &shared, &id);
+    let mounts = std::fs::read_to_string(shared.join("mounts")).unwrap();
+    let m = integration_tests::mount_at(&mounts, "/run/notify").expect("/run/notify mounted");
+    assert!(
+        m.has("ro") && m.has("nosuid") && m.has("noexec") && m.has("nodev"),
+        "{m:?}"
+    );
+    let ls = env.rt.run_cmd(&["exec", &id, "ls", "-A", "/run/notify"]);
+    ls.assert_ok("exec ls");
+    assert_eq!(ls.stdout.trim(), "notify.sock", "{ls:#?}");
+    let uid_map = env.rt.run_cmd(&["exec", &id, "cat", "/proc/self/uid_map"]);
+    assert_eq!(
+        uid_map.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"],
+        "not in its user namespace: {uid_map:#?}"
+    );
+    let mode = std::fs::metadata(&env.rt.root)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "the state root was opened up");
 }

@@ -6,6 +6,8 @@
 //! a group the host uses to deny it access). Any other map of an unprivileged caller goes
 //! through the setuid helpers `newuidmap`/`newgidmap` (Debian's `uidmap` package), which
 //! allow exactly what /etc/subuid and /etc/subgid grant that user, as runc does.
+//!
+//! Also reading the maps of a user namespace the container joins (`maps_of`).
 
 use nix::unistd::{getegid, geteuid};
 use oci_spec::runtime::LinuxIdMapping;
@@ -164,6 +166,74 @@ fn run_helper(helper: &Path, maps: &[LinuxIdMapping], pid: i32) -> Result<(), St
     ))
 }
 
+/// One line of an id map: container id, host id, size.
+pub type Range = (u32, u32, u32);
+
+/// The uid and gid maps of the user namespace `ns` (an fd of it), as triples
+/// (container id, host id, size) relative to the caller's user namespace: a child joins it and
+/// waits while the caller reads `/proc/<child>/{uid,gid}_map` through berth's own procfs. For a
+/// config that joins a user namespace and repeats its maps (runc 1.1 demands them; podman's
+/// pods give them), which must then describe that namespace.
+pub fn maps_of(ns: std::os::fd::BorrowedFd<'_>) -> Result<[Vec<Range>; 2], String> {
+    use nix::unistd::{fork, pipe2, ForkResult};
+    use std::os::fd::AsRawFd;
+    let proc = crate::proc_root::ProcRoot::new().map_err(|e| format!("procfs: {e}"))?;
+    let read = |pid: &str, file: &str| {
+        proc.read(Path::new(&format!("{pid}/{file}")))
+            .map_err(|e| format!("reading {file}: {e}"))
+    };
+    // setns(2) refuses the namespace one is in (EINVAL): then our own maps are its.
+    let own = nix::sys::stat::stat("/proc/self/ns/user").map(|s| (s.st_dev, s.st_ino));
+    if own == nix::sys::stat::fstat(ns).map(|s| (s.st_dev, s.st_ino)) {
+        let pid = proc.pid().map_err(|e| format!("procfs: {e}"))?;
+        return Ok([read(&pid, "uid_map")?, read(&pid, "gid_map")?].map(|t| parse_map(&t)));
+    }
+    let pipe = || pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"));
+    let ((joined_r, joined_w), (go_r, go_w)) = (pipe()?, pipe()?);
+    // SAFETY: the child makes only async-signal-safe calls (setns, write, read, _exit) on fds
+    // and a buffer that exist before the fork.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => unsafe {
+            let err = match libc::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER) {
+                0 => 0,
+                _ => *libc::__errno_location(),
+            };
+            libc::write(joined_w.as_raw_fd(), (&err as *const i32).cast(), 4);
+            // Our copy of the write end, or the read below never sees the caller's close.
+            libc::close(go_w.as_raw_fd());
+            let mut byte = 0u8;
+            libc::read(go_r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
+            libc::_exit(0)
+        },
+        ForkResult::Parent { child } => {
+            drop((joined_w, go_r));
+            let mut err = [0u8; 4];
+            let joined = nix::unistd::read(&joined_r, &mut err);
+            let child_pid = child.to_string();
+            let read = |file| read(&child_pid, file);
+            let maps = match (joined, i32::from_ne_bytes(err)) {
+                (Ok(4), 0) => read("uid_map").and_then(|u| Ok([u, read("gid_map")?])),
+                (Ok(4), errno) => Err(format!("setns: {}", nix::errno::Errno::from_raw(errno))),
+                _ => Err("the child that joins it died".into()),
+            };
+            drop(go_w);
+            let _ = nix::sys::wait::waitpid(child, None);
+            let [u, g] = maps?;
+            Ok([parse_map(&u), parse_map(&g)])
+        }
+    }
+}
+
+/// /proc/<pid>/uid_map's text as triples; lines of another form are left out.
+fn parse_map(text: &str) -> Vec<Range> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().map(str::parse::<u32>);
+            Some((f.next()?.ok()?, f.next()?.ok()?, f.next()?.ok()?))
+        })
+        .collect()
+}
+
 /// With the caller's own gid written directly, `setgroups` is "deny" in the container: it can
 /// have no supplementary groups.
 pub fn denies_setgroups(gid_maps: &[LinuxIdMapping]) -> bool {
@@ -224,6 +294,19 @@ mod tests {
         assert_eq!(
             map_text(&[map(0, 1000, 1), map(1, 100000, 65536)]),
             "0 1000 1\n1 100000 65536\n"
+        );
+    }
+
+    #[test]
+    fn the_maps_of_a_joined_namespace_are_read_from_inside_it() {
+        let ns = std::fs::File::open("/proc/self/ns/user").expect("own user namespace");
+        let own = std::fs::read_to_string("/proc/self/uid_map").expect("own uid_map");
+        let [u, g] = maps_of(std::os::fd::AsFd::as_fd(&ns)).expect("maps_of");
+        assert_eq!(u, parse_map(&own));
+        assert!(!u.is_empty() && !g.is_empty(), "{u:?} {g:?}");
+        assert_eq!(
+            parse_map("0 1000 1\n1 100000 65536\nbad\n"),
+            [(0, 1000, 1), (1, 100000, 65536)]
         );
     }
 }

@@ -262,17 +262,68 @@ fn check_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<(), NamespaceErro
         ));
     }
     let has_maps = !u.is_empty() || !g.is_empty();
-    if !new_user && has_maps {
-        return Err(cfg(
-            "linux.uidMappings",
-            "id mappings given without a new user namespace",
-        ));
+    let joined = plan
+        .joins
+        .iter()
+        .find(|j| j.kind == LinuxNamespaceType::User);
+    match (new_user, has_maps, joined) {
+        (false, true, Some(j)) => check_joined_maps(j, u, g)?,
+        (false, true, None) => {
+            return Err(cfg(
+                "linux.uidMappings",
+                "id mappings given without a user namespace",
+            ))
+        }
+        _ => {}
     }
     check_ranges("linux.uidMappings", u)?;
     check_ranges("linux.gidMappings", g)?;
     if new_user {
         check_writable_maps(spec, u, g)?;
         check_mapped_ids(spec, u, g)?;
+    }
+    Ok(())
+}
+
+/// Maps given with a joined user namespace (runc 1.1 requires them there, and podman's pods
+/// repeat them) are not written: they must be that namespace's own, else the config says
+/// something about the container's ids that is not so.
+fn check_joined_maps(
+    join: &Join,
+    u: &[LinuxIdMapping],
+    g: &[LinuxIdMapping],
+) -> Result<(), NamespaceError> {
+    use std::os::fd::AsFd;
+    let [have_u, have_g] =
+        crate::idmap::maps_of(join.fd.as_fd()).map_err(|reason| NamespaceError::Config {
+            field: "linux.uidMappings",
+            reason: format!("reading the joined user namespace's maps: {reason}"),
+        })?;
+    let sorted = |maps: &[LinuxIdMapping]| {
+        let mut v: Vec<_> = maps
+            .iter()
+            .map(|m| (m.container_id(), m.host_id(), m.size()))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let same = |given: &[LinuxIdMapping], mut have: Vec<crate::idmap::Range>| {
+        have.sort_unstable();
+        given.is_empty() || sorted(given) == have
+    };
+    for (field, given, have) in [
+        ("linux.uidMappings", u, have_u),
+        ("linux.gidMappings", g, have_g),
+    ] {
+        if !same(given, have.clone()) {
+            return Err(NamespaceError::Config {
+                field,
+                reason: format!(
+                    "differ from the maps of the user namespace joined by path ({have:?} as \
+                     (container id, host id, size))"
+                ),
+            });
+        }
     }
     Ok(())
 }

@@ -6,7 +6,11 @@
 //!
 //! The host's socket is never shown to the container: `create` makes `<state dir>/notify/`
 //! and binds it read-only into the container (a mount of the config, resolved inside the
-//! rootfs like the others); `start` binds `notify.sock` in it, by the directory's fd, before
+//! rootfs like the others). With a user namespace the init, as the container's mapped root,
+//! could not resolve that path through the 0700 state root: `create` clones the directory
+//! alone as a detached read-only mount ([`detached_dir`]) and the init attaches that instead
+//! (where the runtime may not clone mounts, an unprivileged user, the container's root is the
+//! user, who owns the state root, and the bind by path works). `start` binds `notify.sock` in it, by the directory's fd, before
 //! it releases the init, and closes it once it has relayed. What the container sends is data
 //! to parse, bounded in size, never passed through whole: see [`Relay::wait`].
 
@@ -52,9 +56,6 @@ pub enum NotifyError {
         /// What is wrong, in words.
         reason: String,
     },
-    /// The container asks for something the relay cannot serve.
-    #[error("NOTIFY_SOCKET is not supported by berth for {0}")]
-    Unsupported(&'static str),
 }
 
 fn io(what: impl Into<String>, e: impl std::fmt::Display) -> NotifyError {
@@ -140,6 +141,67 @@ pub fn make_dir(state_dir: BorrowedFd<'_>) -> Result<(), NotifyError> {
         nix::sys::stat::FchmodatFlags::NoFollowSymlink,
     )
     .map_err(|e| io(format!("chmod {STATE_SUBDIR}"), e))
+}
+
+/// `create`'s part for a container with a user namespace: a detached, read-only
+/// (nosuid, nodev, noexec) copy of the notify directory, made here where the host's
+/// permissions apply, for the init to attach at [`IN_CONTAINER_DIR`] in place of the bind by
+/// path (which, as the container's mapped root, it could not resolve through the 0700 state
+/// root). Nothing else of the state dir is in the copy, and no path to it is made anywhere.
+///
+/// None where the runtime may not clone mounts (an unprivileged user: EPERM; before Linux
+/// 5.2: ENOSYS): the init then binds by path, which works when the container's root is the
+/// state root's owner (rootless: the user's own id).
+pub fn detached_dir(state_dir: BorrowedFd<'_>) -> Result<Option<OwnedFd>, NotifyError> {
+    use crate::sys::mount;
+    let mnt = match mount::clone_tree(&state_dir, Path::new(STATE_SUBDIR), false) {
+        Ok(mnt) => mnt,
+        Err(nix::errno::Errno::EPERM | nix::errno::Errno::ENOSYS) => return Ok(None),
+        Err(e) => return Err(io(format!("open_tree {STATE_SUBDIR}"), e)),
+    };
+    let attrs = libc::MOUNT_ATTR_RDONLY
+        | libc::MOUNT_ATTR_NOSUID
+        | libc::MOUNT_ATTR_NODEV
+        | libc::MOUNT_ATTR_NOEXEC;
+    mount::setattr(&mnt, attrs, 0, 0, false)
+        .map_err(|e| io(format!("mount_setattr {STATE_SUBDIR}"), e))?;
+    Ok(Some(mnt))
+}
+
+/// Before anything exists, for an unprivileged berth with a new user namespace (it binds the
+/// notify directory by path, see [`detached_dir`]): the container's root, which makes that
+/// bind, must be the user who owns the state root; another id could not reach it, and would
+/// fail the mount after the container was made.
+pub fn check_reachable(
+    spec: &Spec,
+    ns: &crate::namespaces::NamespacePlan,
+    host: &HostSocket,
+) -> Result<(), NotifyError> {
+    if !ns.unprivileged_user_ns() {
+        return Ok(());
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let maps = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.uid_mappings().as_ref());
+    let root = maps
+        .into_iter()
+        .flatten()
+        .find(|m| m.container_id() == 0 && m.size() > 0)
+        .map(|m| m.host_id());
+    if root == Some(euid) {
+        return Ok(());
+    }
+    Err(NotifyError::Invalid {
+        value: host.value.clone(),
+        reason: format!(
+            "the container's root is host uid {}, which cannot reach the notify socket in \
+             the state root of uid {euid}: map container uid 0 to {euid} (as \
+             `spec --rootless` does)",
+            root.map_or("(unmapped)".into(), |r| r.to_string())
+        ),
+    })
 }
 
 /// The bind mount of `source` (the absolute host path of the notify directory) at

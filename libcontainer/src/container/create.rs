@@ -7,6 +7,7 @@ use crate::process::{launch, start::bind_start_listener, LaunchConfig, LaunchEve
 use crate::state::{now_rfc3339, State, StateDir};
 use crate::{attributes, hooks, rootfs, seccomp, spec, sysctl};
 use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// The config, checked as a whole before anything exists.
@@ -26,16 +27,7 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     // A loader opened and sealed, or a function found, before anything exists.
     let executor = crate::process::prepare_executor(&b.executor)?;
     if let Some(host) = &b.notify_socket {
-        // An init in a user namespace cannot reach the notify directory under the state
-        // root (0700) to bind it: refused before anything exists rather than failing at the
-        // mount (runc 1.1 opens bind sources in its parent; berth's init opens them).
-        if checked.ns.has(Ns::User) {
-            return Err(crate::notify::NotifyError::Unsupported(
-                "a container with a user namespace (its init cannot reach the notify \
-                 directory in the state root)",
-            )
-            .into());
-        }
+        crate::notify::check_reachable(&checked.spec, &checked.ns, host)?;
         // Checked before anything exists: a relay that could not reach it would fail `start`
         // after the container was made.
         host.connect()?;
@@ -303,15 +295,19 @@ fn passed_fds(b: &ContainerBuilder) -> Result<u32, Error> {
         })
 }
 
+/// A mount `create` made for the init to attach: its index in the launch config's mounts.
+type Premade = (usize, OwnedFd);
+
 /// The config the init runs, when the caller's environment adds to it (NOTIFY_SOCKET,
-/// LISTEN_FDS); config.json keeps the bundle's, as runc's does for `exec`'s sake.
+/// LISTEN_FDS); config.json keeps the bundle's, as runc's does for `exec`'s sake. With a
+/// user namespace, also the notify directory's mount made here (its index in the mounts).
 fn launch_spec<'a>(
     b: &ContainerBuilder,
     c: &'a Checked,
     dir: &StateDir,
-) -> Result<std::borrow::Cow<'a, Spec>, Error> {
+) -> Result<(std::borrow::Cow<'a, Spec>, Option<Premade>), Error> {
     if b.notify_socket.is_none() && b.listen_fds == 0 {
-        return Ok(std::borrow::Cow::Borrowed(&c.spec));
+        return Ok((std::borrow::Cow::Borrowed(&c.spec), None));
     }
     let mut spec = c.spec.clone();
     if b.listen_fds > 0 {
@@ -330,8 +326,18 @@ fn launch_spec<'a>(
             })?
             .join(crate::notify::STATE_SUBDIR);
         crate::notify::add_to_spec(&mut spec, &source)?;
+        // The container's mapped root cannot resolve that path through the 0700 state root:
+        // the init attaches this copy instead, where berth may make one.
+        if c.ns.in_user_ns() {
+            let index = spec
+                .mounts()
+                .as_ref()
+                .map_or(0, |m| m.len().saturating_sub(1));
+            let premade = crate::notify::detached_dir(dir.fd())?.map(|fd| (index, fd));
+            return Ok((std::borrow::Cow::Owned(spec), premade));
+        }
     }
-    Ok(std::borrow::Cow::Owned(spec))
+    Ok((std::borrow::Cow::Owned(spec), None))
 }
 
 /// `crate::process::reserve_preserved_fds`, as the error `create` and `exec` report.
@@ -354,7 +360,7 @@ fn make(
     made: &mut Made,
 ) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
-    let spec = launch_spec(b, c, dir)?;
+    let (spec, premade) = launch_spec(b, c, dir)?;
     let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
         what: format!("{}/start.sock", dir.path().display()),
         reason: e.to_string(),
@@ -390,6 +396,7 @@ fn make(
         start_listener: &listener,
         close_in_child: &[dir.raw_fd()],
         executor,
+        premade_mount: premade.as_ref().map(|(i, fd)| (*i, fd)),
     };
     launch(&cfg, &mut events)?;
     events

@@ -71,6 +71,9 @@ fn prepare(cfg: &LaunchConfig, chan: &ChildEnd) -> Result<Prepared, SetupError> 
         in_user_ns: cfg.ns.in_user_ns(),
         in_cgroup_ns: cfg.ns.has(Ns::Cgroup),
         inherited_mount_ns: !cfg.ns.has(Ns::Mount),
+        premade: cfg
+            .premade_mount
+            .map(|(i, fd)| (i, std::os::fd::AsRawFd::as_raw_fd(fd))),
     };
     rootfs::prepare_rootfs(spec, &opts).at(Step::Mounts)?;
     let hooks_state = if super::has_create_hooks(spec) {

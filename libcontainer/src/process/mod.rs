@@ -94,6 +94,9 @@ pub struct LaunchConfig<'a> {
     pub close_in_child: &'a [RawFd],
     /// What the init becomes after `start` (process/executor.rs).
     pub executor: &'a ExecutorPlan,
+    /// `spec.mounts[index]` is to be attached from this detached mount the parent made
+    /// (`rootfs::RootfsOptions::premade`).
+    pub premade_mount: Option<(usize, &'a OwnedFd)>,
 }
 
 /// The steps of `create` that belong to the container layer, called by `launch` in order.
@@ -197,6 +200,7 @@ fn exec_init_for(
     let plan = plan::encode_launch(cfg, direct).map_err(ProcessError::parent)?;
     let mut keep = vec![cfg.start_listener.as_raw_fd()];
     keep.extend(cfg.console_socket.map(AsRawFd::as_raw_fd));
+    keep.extend(cfg.premade_mount.map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(cfg.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
     keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
     keep.extend(cfg.executor.raw_fd());

@@ -223,6 +223,7 @@ pub(super) struct Launch {
     start_listener: OwnedFd,
     stdio: PreparedStdio,
     executor: ExecutorPlan,
+    premade_mount: Option<(usize, OwnedFd)>,
 }
 
 /// `direct`: whether the clone itself made the new namespaces (see `launch`).
@@ -250,6 +251,11 @@ pub(super) fn encode_launch(cfg: &LaunchConfig, direct: bool) -> Result<Vec<u8>,
     w.fd(cfg.start_listener.as_raw_fd());
     w.stdio(cfg.stdio);
     w.executor(cfg.executor);
+    w.u8(u8::from(cfg.premade_mount.is_some()));
+    if let Some((index, fd)) = cfg.premade_mount {
+        w.u32(u32::try_from(index).map_err(|_| BAD.to_string())?);
+        w.fd(fd.as_raw_fd());
+    }
     Ok(w.0)
 }
 
@@ -290,6 +296,10 @@ pub(super) fn decode_launch(bytes: &[u8]) -> Result<Launch, String> {
         start_listener: r.fd()?,
         stdio: r.stdio()?,
         executor: r.executor()?,
+        premade_mount: r
+            .bool()?
+            .then(|| Ok::<_, String>((r.u32()? as usize, r.fd()?)))
+            .transpose()?,
     };
     r.end()?;
     Ok(launch)
@@ -318,6 +328,7 @@ impl Launch {
             // The clone closed them before its execve.
             close_in_child: &[],
             executor: &self.executor,
+            premade_mount: self.premade_mount.as_ref().map(|(i, fd)| (*i, fd)),
         }
     }
 }
@@ -416,7 +427,7 @@ mod tests {
     #[test]
     fn a_launch_plan_round_trips_and_its_fds_close_on_exec_again() {
         let spec = Spec::default();
-        let (listener, console) = (eventfd(), eventfd());
+        let (listener, console, premade) = (eventfd(), eventfd(), eventfd());
         let ns = NamespacePlan {
             new: CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER,
             joins: vec![Join {
@@ -445,13 +456,23 @@ mod tests {
                 offset: 0x1234,
                 payload: b"pay".to_vec(),
             },
+            premade_mount: Some((7, &premade)),
         };
         let bytes = encode_launch(&cfg, false).expect("encode");
         let out = stdio.raw_fds()[1].expect("stdout");
-        let numbers = [listener.as_raw_fd(), console.as_raw_fd(), out];
+        let numbers = [
+            listener.as_raw_fd(),
+            console.as_raw_fd(),
+            out,
+            premade.as_raw_fd(),
+        ];
         let new = ns.new;
         // The decoded plan owns these numbers now, as the exec'd image does.
-        let _ = (listener.into_raw_fd(), console.into_raw_fd());
+        let _ = (
+            listener.into_raw_fd(),
+            console.into_raw_fd(),
+            premade.into_raw_fd(),
+        );
         std::mem::forget(ns);
         std::mem::forget(stdio);
         let launch = decode_launch(&bytes[1..]).expect("decode");
@@ -475,6 +496,8 @@ mod tests {
         }
         assert_eq!(got.start_listener.as_raw_fd(), numbers[0]);
         assert_eq!(got.console_socket.map(AsRawFd::as_raw_fd), Some(numbers[1]));
+        let premade = got.premade_mount.map(|(i, fd)| (i, fd.as_raw_fd()));
+        assert_eq!(premade, Some((7, numbers[3])));
         for fd in numbers {
             // SAFETY: F_GETFD only reads the flags.
             assert_eq!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, libc::FD_CLOEXEC);

@@ -64,6 +64,10 @@ pub struct RootfsOptions {
     /// The container shares the runtime's mount namespace: the parent already bound the
     /// rootfs (`bind_rootfs_in_place`), and nothing of `/` may change (see `inherited`).
     pub inherited_mount_ns: bool,
+    /// `mounts[index]` is a bind whose source the parent already cloned, as a detached mount
+    /// (fd, open until execve), where the host's permissions apply: it is attached as it is
+    /// rather than bound by path (the notify directory in the 0700 state root).
+    pub premade: Option<(usize, std::os::fd::RawFd)>,
 }
 
 /// The rootfs, `mounts`, `linux.devices` or the masked and read-only paths are invalid or could not be set up.

@@ -113,7 +113,10 @@ pub(super) fn mount_entry(
     }
     let ctx = Ctx::new(field, dest);
     let typ = entry.typ().as_deref().unwrap_or("");
-    let mnt = if parsed.is_bind() {
+    let premade = opts.premade.filter(|(i, _)| *i == index);
+    let mnt = if let (true, Some((_, fd))) = (parsed.is_bind(), premade) {
+        attach_premade(root, fd, dest, &parsed, &ctx)?
+    } else if parsed.is_bind() {
         let source = bind_source(entry, opts);
         bind(root, &source, dest, &parsed, &ctx)?
     } else if typ == "cgroup" {
@@ -180,6 +183,34 @@ pub(super) fn bind(
     let recursive = parsed.flags.contains(MsFlags::MS_REC);
     let made = attach::bind(&src, &target, recursive).map_err(ctx.fail("bind mount"))?;
     let mnt = placed(made, root, dest, ctx)?;
+    let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !rest.is_empty() {
+        attach::remount(&mnt, rest).map_err(ctx.fail("remount bind mount with its options"))?;
+    }
+    Ok(mnt)
+}
+
+/// Attaches the parent's detached mount `fd` (see `RootfsOptions::premade`) at `dest`, then
+/// sets the entry's flags on it as `bind` does. Returns a new fd of the mount.
+fn attach_premade(
+    root: &impl AsFd,
+    fd: std::os::fd::RawFd,
+    dest: &Path,
+    parsed: &MountOptions,
+    ctx: &Ctx,
+) -> Result<OwnedFd, RootfsError> {
+    // SAFETY: the parent made this fd for the init, which keeps it open until its execve.
+    let mnt = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let st = fstat(mnt).map_err(ctx.fail("stat bind source"))?;
+    let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+    let kind = if is_dir { Kind::Dir } else { Kind::File };
+    let target =
+        paths::resolve_or_create(root, dest, kind).map_err(ctx.fail("create destination"))?;
+    proc_check::check_target(ctx, &target)?;
+    sys::mount::attach(&mnt, &target).map_err(ctx.fail("attach the premade mount"))?;
+    let mnt = mnt
+        .try_clone_to_owned()
+        .map_err(|e| ctx.fail("dup")(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF))))?;
     let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !rest.is_empty() {
         attach::remount(&mnt, rest).map_err(ctx.fail("remount bind mount with its options"))?;

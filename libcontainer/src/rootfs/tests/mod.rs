@@ -159,6 +159,7 @@ impl Bundle {
             in_user_ns,
             in_cgroup_ns: false,
             inherited_mount_ns: false,
+            premade: None,
         }
     }
 }
