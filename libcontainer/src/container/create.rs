@@ -43,50 +43,10 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
         })?;
     // Closed here once create returns (with `b`): the container holds the only copies.
     b.stdio = super::Stdio::default();
-    let linux = checked.spec.linux().as_ref();
-    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let cgroup = match b.systemd_cgroup {
-        true => {
-            let annotations = checked.spec.annotations().as_ref();
-            cgroups::resolve_systemd(cgroups_path, &b.id, annotations)?
-        }
-        false => cgroups::resolve(cgroups_path, &b.id)?,
-    };
-    let cgroup = if b.rootless {
-        if b.systemd_cgroup {
-            // The per-user systemd manager is not driven (yet): refuse rather than make a
-            // system scope the user does not own.
-            return Err(cgroups::CgroupError::Systemd {
-                reason: "not supported for a rootless container (the user's own systemd \
-                         instance is not driven)"
-                    .into(),
-            }
-            .into());
-        }
-        rootless_cgroup(cgroup, &checked.spec)?
-    } else {
-        cgroup
-    };
+    let cgroup = resolve_cgroup(&b, &checked)?;
     cgroups::check_not_frozen(&cgroup)?;
-    let dir = StateDir::create(&b.root, &b.id)?;
-    let mut made = Made {
-        dir: Some(dir),
-        cgroup: None,
-        rootfs_bind: None,
-    };
-    if !checked.ns.has(Ns::Mount) {
-        let id = rootfs::bind_rootfs_in_place(&checked.rootfs)?;
-        made.rootfs_bind = Some((checked.rootfs.clone(), id));
-    }
+    let mut made = record(&b, &checked, &cgroup)?;
     let rootfs_bind = made.rootfs_bind.as_ref().map(|(_, id)| *id);
-    let dir = made.dir.as_ref().expect("state dir");
-    // Recorded before anything else exists, so that whenever this process dies from here on,
-    // `delete --force` knows the cgroups to empty and remove (and `list` shows the container).
-    // Config first: whoever can read the state can also read the config.
-    dir.save_config(&checked.spec)?;
-    let mut early = new_state(&b, &checked, 0, 0, cgroups::planned(&cgroup));
-    early.rootfs_bind = rootfs_bind;
-    dir.save(&early)?;
     crate::pause_point::pause_at("create:recorded");
     // `launch` kills and reaps every process it made when it fails.
     let state = make(
@@ -104,6 +64,59 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
         },
         config: checked.spec,
     })
+}
+
+/// The container's cgroup: where it goes (cgroupsPath, or systemd's slice:prefix:name), and
+/// for a rootless container whether it may have one at all.
+fn resolve_cgroup(b: &ContainerBuilder, checked: &Checked) -> Result<CgroupPaths, Error> {
+    let linux = checked.spec.linux().as_ref();
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = match b.systemd_cgroup {
+        true => {
+            let annotations = checked.spec.annotations().as_ref();
+            cgroups::resolve_systemd(cgroups_path, &b.id, annotations)?
+        }
+        false => cgroups::resolve(cgroups_path, &b.id)?,
+    };
+    if b.rootless {
+        if b.systemd_cgroup {
+            // The per-user systemd manager is not driven (yet): refuse rather than make a
+            // system scope the user does not own.
+            return Err(cgroups::CgroupError::Systemd {
+                reason: "not supported for a rootless container (the user's own systemd \
+                         instance is not driven)"
+                    .into(),
+            }
+            .into());
+        }
+        rootless_cgroup(cgroup, &checked.spec)
+    } else {
+        Ok(cgroup)
+    }
+}
+
+/// The state dir, made and recorded before anything else exists (with pid 0 and the cgroups
+/// about to be made), so that whenever this process dies from here on `delete --force` knows
+/// what to empty and remove (and `list` shows the container). Config first: whoever can read
+/// the state can also read the config.
+fn record(b: &ContainerBuilder, checked: &Checked, cgroup: &CgroupPaths) -> Result<Made, Error> {
+    let dir = StateDir::create(&b.root, &b.id)?;
+    let mut made = Made {
+        dir: Some(dir),
+        cgroup: None,
+        rootfs_bind: None,
+    };
+    if !checked.ns.has(Ns::Mount) {
+        let id = rootfs::bind_rootfs_in_place(&checked.rootfs)?;
+        made.rootfs_bind = Some((checked.rootfs.clone(), id));
+    }
+    let rootfs_bind = made.rootfs_bind.as_ref().map(|(_, id)| *id);
+    let dir = made.dir.as_ref().expect("state dir");
+    dir.save_config(&checked.spec)?;
+    let mut early = new_state(b, checked, 0, 0, cgroups::planned(cgroup));
+    early.rootfs_bind = rootfs_bind;
+    dir.save(&early)?;
+    Ok(made)
 }
 
 /// Rootless: the container's cgroup if this user may make it (a delegated cgroup v2 subtree),

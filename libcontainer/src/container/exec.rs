@@ -111,34 +111,9 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
     let holes = super::create::reserve_holes(opts.preserve_fds)?;
     let dir = StateDir::open(&c.root, &c.state.id)?;
     let state = dir.load()?;
-    let status = super::ops::status(&c.root, &state);
-    match status {
-        Status::Stopped => {
-            return Err(Error::WrongStatus {
-                id: state.id,
-                status,
-                reason: "cannot exec in a stopped container",
-            })
-        }
-        Status::Paused if !opts.ignore_paused => {
-            return Err(Error::WrongStatus {
-                id: state.id,
-                status,
-                reason: "cannot exec in a paused container (use --ignore-paused to override)",
-            })
-        }
-        _ => {}
-    }
+    check_can_exec(c, &state, opts.ignore_paused)?;
     let cgroup = sub_cgroups(&state.cgroup, &opts.sub_cgroups)?;
-    let mut spec = dir.load_config()?;
-    let argv = match &opts.process {
-        ExecProcess::Overrides(o) => raw_argv(&o.args)?,
-        ExecProcess::Process(_) => None,
-    };
-    let process = exec_process(&spec, &opts.process)?;
-    super::validate::check_process(&process, opts.console_socket.is_some())?;
-    super::validate::check_stdio(&opts.stdio, opts.terminal())?;
-    spec.set_process(Some(process));
+    let (spec, argv) = exec_spec(&dir, &opts)?;
     let executor = crate::process::prepare_executor(&opts.executor)?;
     let stdio =
         crate::process::prepare_stdio(opts.stdio.as_array(), opts.preserve_fds).map_err(|e| {
@@ -153,24 +128,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         .and_then(|l| l.seccomp().as_ref())
         .map(seccomp::compile)
         .transpose()?;
-    let stopped = || Error::WrongStatus {
-        id: state.id.clone(),
-        status: Status::Stopped,
-        reason: "cannot exec in a stopped container",
-    };
-    // An init that exits meanwhile takes its /proc/<pid>/ns links with it.
-    let joins = open_namespaces(&state).map_err(|e| {
-        if super::ops::status(&c.root, &state) == Status::Stopped {
-            stopped()
-        } else {
-            e
-        }
-    })?;
-    // The fds are open: from now on they name the init's namespaces even if it exits, so
-    // check the init is still the recorded one (its pid was not reused).
-    if super::ops::status(&c.root, &state) == Status::Stopped {
-        return Err(stopped());
-    }
+    let joins = open_live_namespaces(c, &state)?;
     let close_in_child = [dir.raw_fd()];
     let cfg = JoinConfig {
         spec: &spec,
@@ -205,6 +163,58 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         }
     }
     Ok(child)
+}
+
+/// `exec` needs a live init: not stopped, and not paused unless `ignore_paused`.
+fn check_can_exec(c: &Container, state: &State, ignore_paused: bool) -> Result<(), Error> {
+    let status = super::ops::status(&c.root, state);
+    let reason = match status {
+        Status::Stopped => "cannot exec in a stopped container",
+        Status::Paused if !ignore_paused => {
+            "cannot exec in a paused container (use --ignore-paused to override)"
+        }
+        _ => return Ok(()),
+    };
+    Err(Error::WrongStatus {
+        id: state.id.clone(),
+        status,
+        reason,
+    })
+}
+
+/// The container's config with `process` replaced by the one to run, checked; and its argv
+/// as bytes when the caller gave arguments that are not text.
+fn exec_spec(
+    dir: &StateDir,
+    opts: &ExecOptions,
+) -> Result<(Spec, Option<Vec<std::ffi::CString>>), Error> {
+    let mut spec = dir.load_config()?;
+    let argv = match &opts.process {
+        ExecProcess::Overrides(o) => raw_argv(&o.args)?,
+        ExecProcess::Process(_) => None,
+    };
+    let process = exec_process(&spec, &opts.process)?;
+    super::validate::check_process(&process, opts.console_socket.is_some())?;
+    super::validate::check_stdio(&opts.stdio, opts.terminal())?;
+    spec.set_process(Some(process));
+    Ok((spec, argv))
+}
+
+/// The init's namespaces as fds, once it is known to be the recorded init still: an init that
+/// exits meanwhile takes its /proc/<pid>/ns links with it, and once the fds are open they name
+/// its namespaces even if it exits, so the pid is checked again afterwards (not reused).
+fn open_live_namespaces(c: &Container, state: &State) -> Result<Vec<Join>, Error> {
+    let stopped = || Error::WrongStatus {
+        id: state.id.clone(),
+        status: Status::Stopped,
+        reason: "cannot exec in a stopped container",
+    };
+    let is_stopped = || super::ops::status(&c.root, state) == Status::Stopped;
+    let joins = open_namespaces(state).map_err(|e| if is_stopped() { stopped() } else { e })?;
+    if is_stopped() {
+        return Err(stopped());
+    }
+    Ok(joins)
 }
 
 struct Events<'a> {
