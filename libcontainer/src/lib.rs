@@ -66,7 +66,7 @@ pub mod errors {
     pub use crate::namespaces::NamespaceError;
     pub use crate::notify::NotifyError;
     pub use crate::process::sealed_exe::SealError;
-    pub use crate::process::ExecutorError;
+    pub use crate::process::{ExecutorError, InitExecutableError};
     pub use crate::process::{ListenerFdError, ProcessError, SetupError, StartError, Step};
     pub use crate::rlimits::RlimitError;
     pub use crate::rootfs::RootfsError;

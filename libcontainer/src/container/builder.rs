@@ -21,6 +21,7 @@ pub struct ContainerBuilder {
     pub(crate) listen_fds: u32,
     pub(crate) systemd_cgroup: bool,
     pub(crate) executor: crate::process::Executor,
+    pub(crate) init_executable: Option<PathBuf>,
 }
 
 impl ContainerBuilder {
@@ -46,6 +47,7 @@ impl ContainerBuilder {
             listen_fds: 0,
             systemd_cgroup: false,
             executor: crate::process::Executor::default(),
+            init_executable: None,
         })
     }
     /// State root; default `/run/berth`.
@@ -102,7 +104,7 @@ impl ContainerBuilder {
         self
     }
     /// The host's NOTIFY_SOCKET (see [`crate::HostSocket`]): the container gets a notify socket
-    /// of its own at /run/notify/notify.sock, which [`Container::start_notify`] relays.
+    /// of its own at /run/notify/notify.sock, which [`Container::start_notify`](super::Container::start_notify) relays.
     /// Checked here: create fails, leaving nothing, when no one receives on it.
     pub fn notify_socket(mut self, host: crate::notify::HostSocket) -> Self {
         self.notify_socket = Some(host);
@@ -113,6 +115,19 @@ impl ContainerBuilder {
     /// LISTEN_PID=1 in its environment.
     pub fn listen_fds(mut self, n: u32) -> Self {
         self.listen_fds = n;
+        self
+    }
+    /// Starts the container's processes by exec'ing `path` (a program that links
+    /// libcontainer: the `berth` binary, or one of your own) instead of this executable.
+    /// For a caller whose own executable does not link libcontainer (an interpreter that
+    /// loaded it as an extension module) and that may have several threads: the clone of a
+    /// multithreaded process must exec an image carrying libcontainer's init, and by default
+    /// that is this executable. With it, the init is always exec'd (about 1 ms per create),
+    /// from a sealed view of `path` (never the writable host file, CVE-2019-5736); it must be
+    /// built from the same libcontainer, or the init refuses the launch plan. Not with
+    /// [`Executor::function`](crate::Executor::function), whose code is in this executable.
+    pub fn init_executable(mut self, path: impl Into<PathBuf>) -> Self {
+        self.init_executable = Some(path.into());
         self
     }
     /// What the container's process runs after `start`, instead of `process.args[0]` from

@@ -25,7 +25,7 @@ pub(super) fn create(mut b: ContainerBuilder) -> Result<Created, Error> {
     let given = b.config.take();
     let checked = check_config(&b, given)?;
     // A loader opened and sealed, or a function found, before anything exists.
-    let executor = crate::process::prepare_executor(&b.executor)?;
+    let executor = crate::process::prepare_executor(&b.executor, b.init_executable.as_deref())?;
     if let Some(host) = &b.notify_socket {
         crate::notify::check_reachable(&checked.spec, &checked.ns, host)?;
         // Checked before anything exists: a relay that could not reach it would fail `start`
@@ -409,6 +409,7 @@ fn make(
         start_listener: &listener,
         close_in_child: &[dir.raw_fd()],
         executor,
+        init_exe: b.init_executable.as_deref(),
         premade_mount: premade.as_ref().map(|(i, fd)| (*i, fd)),
     };
     launch(&cfg, &mut events)?;

@@ -114,7 +114,8 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
     check_can_exec(c, &state, opts.ignore_paused)?;
     let cgroup = sub_cgroups(&state.cgroup, &opts.sub_cgroups)?;
     let (spec, argv) = exec_spec(&dir, &opts)?;
-    let executor = crate::process::prepare_executor(&opts.executor)?;
+    let init_exe = opts.init_executable.as_deref();
+    let executor = crate::process::prepare_executor(&opts.executor, init_exe)?;
     let stdio =
         crate::process::prepare_stdio(opts.stdio.as_array(), opts.preserve_fds).map_err(|e| {
             Error::Io {
@@ -141,6 +142,7 @@ pub(super) fn exec(c: &Container, opts: ExecOptions) -> Result<ExecChild, Error>
         argv: argv.as_deref(),
         stdio: &stdio,
         executor: &executor,
+        init_exe,
     };
     let pid = spawn_joined(
         &cfg,

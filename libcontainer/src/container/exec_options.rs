@@ -90,6 +90,9 @@ pub struct ExecOptions {
     /// What the process runs instead of its `args[0]` from the container's filesystem (see
     /// [`Executor`](crate::Executor)); the default execs `args[0]`.
     pub executor: crate::process::Executor,
+    /// An executable that links libcontainer, exec'd to start the process instead of this
+    /// one (see [`ContainerBuilder::init_executable`](crate::ContainerBuilder::init_executable)).
+    pub init_executable: Option<PathBuf>,
 }
 
 impl ExecOptions {
@@ -104,6 +107,7 @@ impl ExecOptions {
             pid_file: None,
             stdio: Stdio::default(),
             executor: crate::process::Executor::default(),
+            init_executable: None,
         }
     }
 

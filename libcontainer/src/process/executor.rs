@@ -182,7 +182,18 @@ impl ExecutorPlan {
 }
 
 /// Opens and seals a loader, or locates a function; in the parent, before anything exists.
-pub(crate) fn prepare_executor(e: &Executor) -> Result<ExecutorPlan, ExecutorError> {
+/// `init_exe`: the executable the init is exec'd from, when it is not this one.
+pub(crate) fn prepare_executor(
+    e: &Executor,
+    init_exe: Option<&Path>,
+) -> Result<ExecutorPlan, ExecutorError> {
+    if let (Kind::Function { .. }, Some(path)) = (&e.0, init_exe) {
+        return Err(ExecutorError::Function(format!(
+            "runs in a fresh image of this executable, not of the init executable {} (its \
+             code is elsewhere there)",
+            path.display()
+        )));
+    }
     match &e.0 {
         Kind::Program => Ok(ExecutorPlan::Program),
         Kind::HostProgram { path, args } => {
@@ -356,17 +367,21 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        let err = prepare_executor(&Executor::host_program(&script, ["x"])).unwrap_err();
+        let err = prepare_executor(&Executor::host_program(&script, ["x"]), None).unwrap_err();
         assert!(err.to_string().contains("not an ELF executable"), "{err}");
-        let err = prepare_executor(&Executor::host_program(&dir, None::<String>)).unwrap_err();
+        let err =
+            prepare_executor(&Executor::host_program(&dir, None::<String>), None).unwrap_err();
         assert!(
             err.to_string().contains("not an executable regular file"),
             "{err}"
         );
-        let err = prepare_executor(&Executor::host_program(dir.join("nope"), None::<String>))
-            .unwrap_err();
+        let err = prepare_executor(
+            &Executor::host_program(dir.join("nope"), None::<String>),
+            None,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("No such file"), "{err}");
-        let ok = prepare_executor(&Executor::host_program("/bin/busybox", ["sh"])).unwrap();
+        let ok = prepare_executor(&Executor::host_program("/bin/busybox", ["sh"]), None).unwrap();
         match ok {
             ExecutorPlan::Loader { argv, .. } => assert_eq!(argv, [c"busybox", c"sh"]),
             other => panic!("{other:?}"),

@@ -51,6 +51,8 @@ pub struct JoinConfig<'a> {
     pub argv: Option<&'a [std::ffi::CString]>,
     /// What the process becomes (process/executor.rs).
     pub executor: &'a super::ExecutorPlan,
+    /// An executable to exec first instead of this one (reexec.rs); with one, always.
+    pub init_exe: Option<&'a Path>,
 }
 
 /// What the container layer does for `spawn_joined`.
@@ -70,18 +72,24 @@ pub fn spawn_joined<E: JoinEvents>(cfg: &JoinConfig, events: &mut E) -> Result<i
     let (parent, child) = channel_pair()?;
     // A multithreaded caller's clone execs a fresh image first (reexec.rs), which joins the
     // container's namespaces itself: nothing in the container sees a copy of the caller.
-    let exec_init = if super::reexec::wanted() || cfg.executor.needs_exec_init() {
-        let plan = super::plan::encode_join(cfg).map_err(ProcessError::parent)?;
-        let mut keep: Vec<_> = cfg.joins.iter().map(|j| j.fd.as_raw_fd()).collect();
-        keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
-        keep.extend(cfg.executor.raw_fd());
-        let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
-        Some(ExecInit::prepare(
-            &plan, &child, keep, preserve, close, false,
-        )?)
-    } else {
-        None
-    };
+    let exec_init =
+        if super::reexec::wanted() || cfg.executor.needs_exec_init() || cfg.init_exe.is_some() {
+            let plan = super::plan::encode_join(cfg).map_err(ProcessError::parent)?;
+            let mut keep: Vec<_> = cfg.joins.iter().map(|j| j.fd.as_raw_fd()).collect();
+            keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
+            keep.extend(cfg.executor.raw_fd());
+            let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
+            Some(ExecInit::prepare(
+                &plan,
+                &child,
+                (keep, preserve),
+                close,
+                false,
+                cfg.init_exe,
+            )?)
+        } else {
+            None
+        };
     let first = match clone_into(CloneFlags::empty()).map_err(ProcessError::Clone)? {
         Cloned::Child => {
             if let Some(e) = &exec_init {

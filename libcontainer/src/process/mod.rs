@@ -24,6 +24,7 @@ pub(crate) use executor::{prepare_executor, ExecutorPlan};
 pub use executor::{Executor, ExecutorContext, ExecutorError, ExecutorFn};
 pub use fds::reserve_preserved_fds;
 pub use join::{spawn_joined, JoinConfig, JoinEvents};
+pub use reexec::InitExecutableError;
 pub use relay::relay_terminal;
 pub use setup_error::{SetupError, Step};
 pub use start::StartError;
@@ -94,6 +95,9 @@ pub struct LaunchConfig<'a> {
     pub close_in_child: &'a [RawFd],
     /// What the init becomes after `start` (process/executor.rs).
     pub executor: &'a ExecutorPlan,
+    /// An executable to exec as the init instead of this one (reexec.rs); with one, the
+    /// init is always exec'd.
+    pub init_exe: Option<&'a Path>,
     /// `spec.mounts[index]` is to be attached from this detached mount the parent made
     /// (`rootfs::RootfsOptions::premade`).
     pub premade_mount: Option<(usize, &'a OwnedFd)>,
@@ -152,7 +156,7 @@ pub fn launch<E: LaunchEvents>(cfg: &LaunchConfig, events: &mut E) -> Result<i32
     let (parent, child) = channel_pair()?;
     // Joining a namespace by path must happen before new ones are made (a new user namespace
     // would lose the right to join the host's), so then the child unshares instead.
-    let reexec = reexec::wanted() || cfg.executor.needs_exec_init();
+    let reexec = reexec::wanted() || cfg.executor.needs_exec_init() || cfg.init_exe.is_some();
     // An exec'd image born in a new user namespace would exec before its id maps exist, with
     // its root unmapped, and so lose every capability there: it unshares it after the exec.
     let direct = cfg.ns.joins.is_empty() && !(reexec && cfg.ns.has_new(LinuxNamespaceType::User));
@@ -205,7 +209,7 @@ fn exec_init_for(
     keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
     keep.extend(cfg.executor.raw_fd());
     let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
-    reexec::ExecInit::prepare(&plan, child, keep, preserve, close, true)
+    reexec::ExecInit::prepare(&plan, child, (keep, preserve), close, true, cfg.init_exe)
 }
 
 fn serve_child<E: LaunchEvents>(

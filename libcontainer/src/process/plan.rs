@@ -328,6 +328,7 @@ impl Launch {
             // The clone closed them before its execve.
             close_in_child: &[],
             executor: &self.executor,
+            init_exe: None,
             premade_mount: self.premade_mount.as_ref().map(|(i, fd)| (*i, fd)),
         }
     }
@@ -407,6 +408,7 @@ impl Joined {
             argv: self.argv.as_deref(),
             stdio: &self.stdio,
             executor: &self.executor,
+            init_exe: None,
         }
     }
 }
@@ -456,6 +458,7 @@ mod tests {
                 offset: 0x1234,
                 payload: b"pay".to_vec(),
             },
+            init_exe: None,
             premade_mount: Some((7, &premade)),
         };
         let bytes = encode_launch(&cfg, false).expect("encode");
@@ -522,6 +525,7 @@ mod tests {
             argv: Some(&[c"sh".to_owned()]),
             stdio: &stdio,
             executor: &ExecutorPlan::Program,
+            init_exe: None,
         };
         let bytes = encode_join(&cfg).expect("encode");
         let joined = decode_join(&bytes[1..]).expect("decode");

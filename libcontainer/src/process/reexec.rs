@@ -16,6 +16,7 @@ use super::{ProcessError, SetupError, Step};
 use crate::channel::{ChildEnd, ToParent, Wire};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -67,34 +68,30 @@ pub(super) struct ExecInit {
 impl ExecInit {
     /// `plan`: plan.rs bytes. `keep`: the fds the init adopts (their numbers are in the plan);
     /// the caller's `3..3+preserve_fds` are kept too. `close`: the parent's lock fds.
+    /// `init_exe`: the executable to exec instead of this one (`init_executable`).
     pub(super) fn prepare(
         plan: &[u8],
         chan: &ChildEnd,
-        mut keep: Vec<RawFd>,
-        preserve_fds: u32,
+        (mut keep, preserve_fds): (Vec<RawFd>, u32),
         close: &[RawFd],
         pdeathsig: bool,
+        init_exe: Option<&Path>,
     ) -> Result<Self, ProcessError> {
         // The constructor must be linked wherever the code that execs it is.
         std::hint::black_box(&ENTRY);
         let err = |what: &str, e: &dyn std::fmt::Display| {
             ProcessError::parent(format!("exec'd init: {what}: {e}"))
         };
-        let exe = nix::fcntl::open(
-            "/proc/self/exe",
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| err("open /proc/self/exe", &e))?;
-        if !entry_point_in(&exe) {
-            return Err(ProcessError::parent(format!(
-                "the libcontainer init entry point is not in {} (this process has several \
-                 threads, so its container processes must exec it): link libcontainer into \
-                 the executable itself, or create containers from a single-threaded process",
-                exe_name()
-            )));
-        }
-        let plan_fd = plan_memfd(plan).map_err(|e| err("plan memfd", &e))?;
+        let (exe, name) = match init_exe {
+            None => (own_image()?, exe_name()),
+            Some(path) => (
+                other_image(path).map_err(ProcessError::parent)?,
+                path.display().to_string(),
+            ),
+        };
+        let mut tagged = PLAN_TAG.to_le_bytes().to_vec();
+        tagged.extend_from_slice(plan);
+        let plan_fd = plan_memfd(&tagged).map_err(|e| err("plan memfd", &e))?;
         let env = CString::new(format!("{ENV}={},{}", chan.raw_fd(), plan_fd.as_raw_fd()))
             .map_err(|e| err("environment", &e))?;
         keep.extend([chan.raw_fd(), plan_fd.as_raw_fd()]);
@@ -102,7 +99,7 @@ impl ExecInit {
         let error = ToParent::Error(
             SetupError::new(
                 Step::Launch,
-                format!("exec'd init: execveat of {} failed: errno ", exe_name()),
+                format!("exec'd init: execveat of {name} failed: errno "),
             )
             .to_packet(),
         )
@@ -151,6 +148,78 @@ impl ExecInit {
             libc::_exit(127)
         }
     }
+}
+
+/// This executable, which must carry the entry point (checked once).
+fn own_image() -> Result<OwnedFd, ProcessError> {
+    let exe = nix::fcntl::open(
+        "/proc/self/exe",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| ProcessError::parent(format!("exec'd init: open /proc/self/exe: {e}")))?;
+    if !entry_point_in(&exe) {
+        return Err(ProcessError::parent(format!(
+            "the libcontainer init entry point is not in {} (this process has several \
+             threads, so its container processes must exec it): link libcontainer into the \
+             executable itself, name one that links it (init_executable), or create \
+             containers from a single-threaded process",
+            exe_name()
+        )));
+    }
+    Ok(exe)
+}
+
+/// The executable an embedder named to exec as the init (`init_executable`: a program that
+/// links libcontainer, for a caller whose own executable does not, such as an interpreter
+/// loading it as an extension): it must carry the entry point, and is exec'd from a sealed
+/// view of the file opened here, as berth's own executable is (CVE-2019-5736).
+fn other_image(path: &Path) -> Result<OwnedFd, InitExecutableError> {
+    let fail = |reason: String| InitExecutableError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let file = OwnedFd::from(file);
+    if !carries_marker(&file) {
+        return Err(fail(
+            "does not link libcontainer (its init entry point is missing)".into(),
+        ));
+    }
+    super::sealed_exe::sealed_view_of(std::os::fd::AsFd::as_fd(&file))
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// The executable named as the container processes' init could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("init executable {}: {reason}", path.display())]
+pub struct InitExecutableError {
+    path: std::path::PathBuf,
+    reason: String,
+}
+
+impl InitExecutableError {
+    /// The executable named.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// What a launch plan starts with: the build of libcontainer that wrote it, so that an init
+/// executable built from another one refuses the plan instead of misreading it. The crate's
+/// version and a hash of the encoder's source (a change to the layout changes the source).
+const PLAN_TAG: u64 =
+    fnv1a(concat!(env!("CARGO_PKG_VERSION"), "\0", include_str!("plan.rs")).as_bytes());
+
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
 }
 
 /// Digits of a non-negative `v` into `out` (async-signal-safe formatting); returns the count.
@@ -352,7 +421,18 @@ enum Plan {
 /// Decodes the plan; every fd it names is checked open and made close-on-exec again (the
 /// caller's preserved fds are the init's business: `limit_fds`).
 fn decode(bytes: &[u8]) -> Result<Plan, String> {
-    let (&kind, rest) = bytes.split_first().ok_or("launch plan: empty")?;
+    let tag = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes);
+    if tag != Some(PLAN_TAG) {
+        return Err(format!(
+            "launch plan: written by another build of libcontainer than this init executable's \
+             ({}); name an executable built from the same libcontainer (init_executable)",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    let (&kind, rest) = bytes[8..].split_first().ok_or("launch plan: empty")?;
     match kind {
         super::plan::CREATE => super::plan::decode_launch(rest).map(Plan::Launch),
         super::plan::JOIN => super::plan::decode_join(rest).map(Plan::Join),
@@ -374,6 +454,17 @@ mod tests {
     fn finds_the_entry_point_only_where_libcontainer_is_linked() {
         assert!(carries_marker(&open("/proc/self/exe")));
         assert!(!carries_marker(&open("/bin/busybox")));
+    }
+
+    /// A plan from another build (another tag) is refused whole, before any field is read.
+    #[test]
+    fn a_plan_of_another_build_is_refused() {
+        let mut bytes = (PLAN_TAG ^ 1).to_le_bytes().to_vec();
+        bytes.push(super::super::plan::CREATE);
+        let e = decode(&bytes).err().expect("refused");
+        assert!(e.contains("another build of libcontainer"), "{e}");
+        assert!(decode(&PLAN_TAG.to_le_bytes()).is_err());
+        assert!(decode(&[1, 2]).is_err());
     }
 
     #[test]
