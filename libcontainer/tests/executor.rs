@@ -10,15 +10,15 @@
 //! `BERTH_TEST_FORCE_INIT_EXEC=1` (the loader then also runs from the exec'd init).
 
 use libcontainer::{
-    Container, ContainerBuilder, Error, ExecOptions, ExecProcess, Executor, ExecutorContext,
-    ExecutorFn, Overrides, Stdio,
+    ContainerBuilder, Error, ExecOptions, ExecProcess, Executor, ExecutorContext, ExecutorFn,
+    Overrides, Stdio,
 };
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 mod common;
-use common::{config, Test};
+use common::{config, Cleanup, Test};
 
 /// Set by `main` here; a fresh image of the executable still has it 0.
 static SET_BY_MAIN: AtomicU32 = AtomicU32::new(0);
@@ -41,17 +41,6 @@ fn main() {
 
 fn id(name: &str) -> String {
     format!("executor-{name}-{}", std::process::id())
-}
-
-/// Force-deletes the container when a test fails half-way.
-struct Cleanup<'a>(&'a Path, String);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        if let Ok(c) = Container::load(self.0, &self.1) {
-            let _ = c.delete(true);
-        }
-    }
 }
 
 /// Creates and starts `name` with `executor`, returning its stdout and exit status.
@@ -162,12 +151,7 @@ fn exec_executors(rootfs: &Path, root: &Path) {
     let loader = Executor::host_program("/bin/busybox", ["sh"]);
     let (out, status) = exec(&["-c", "echo exec-loader $0", "one"], loader);
     assert_eq!((out.as_str(), status), ("exec-loader one\n", 0));
-    created
-        .container()
-        .kill(libcontainer::Signal::SIGKILL, false)
-        .unwrap();
-    created.wait().unwrap();
-    created.delete(false).expect("delete");
+    common::kill_and_delete(created);
 }
 
 fn panics(_: &ExecutorContext) -> i32 {
@@ -211,21 +195,12 @@ fn sealed_name(link: &str) -> bool {
 }
 
 fn create_fails(root: &Path, name: &str, spec: libcontainer::spec::Spec, e: Executor) -> Error {
-    let result = ContainerBuilder::new(&id(name))
+    let builder = ContainerBuilder::new(&id(name))
         .unwrap()
         .root(root)
         .config(spec)
-        .executor(e)
-        .create();
-    let Err(err) = result else {
-        let _ = Container::load(root, &id(name)).map(|c| c.delete(true));
-        panic!("{name}: create succeeded");
-    };
-    assert!(
-        matches!(Container::load(root, &id(name)), Err(Error::NotFound(_))),
-        "{name}: the failed create left the container behind"
-    );
-    err
+        .executor(e);
+    common::create_fails(root, &id(name), builder)
 }
 
 fn script_loader_refused(rootfs: &Path, root: &Path) {

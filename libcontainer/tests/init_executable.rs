@@ -19,7 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{config, Test};
+use common::{config, Cleanup, Test};
 
 fn main() {
     let tests: [(&str, Test); 3] = [
@@ -38,17 +38,6 @@ fn main() {
 
 fn id(name: &str) -> String {
     format!("init-exe-{name}-{}", std::process::id())
-}
-
-/// Force-deletes the container when a test fails half-way.
-struct Cleanup<'a>(&'a Path, String);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        if let Ok(c) = Container::load(self.0, &self.1) {
-            let _ = c.delete(true);
-        }
-    }
 }
 
 /// This test program's file (argv[0]: cargo runs it by its path; the sealing re-exec keeps
@@ -128,12 +117,7 @@ fn named_executable_is_the_init(rootfs: &Path, root: &Path) {
     opts.init_executable = Some("/bin/busybox".into());
     let e = created.container().exec(opts).unwrap_err();
     assert!(init_error(&e).is_some(), "{e:?}");
-    created
-        .container()
-        .kill(libcontainer::Signal::SIGKILL, false)
-        .unwrap();
-    created.wait().unwrap();
-    created.delete(false).expect("delete");
+    common::kill_and_delete(created);
 }
 
 /// The typed error in `e`'s source chain, if there is one.
@@ -148,25 +132,13 @@ fn init_error(e: &Error) -> Option<&InitExecutableError> {
     None
 }
 
-fn create_fails(root: &Path, name: &str, builder: ContainerBuilder) -> Error {
-    let Err(e) = builder.create() else {
-        let _ = Container::load(root, &id(name)).map(|c| c.delete(true));
-        panic!("{name}: create succeeded");
-    };
-    assert!(
-        matches!(Container::load(root, &id(name)), Err(Error::NotFound(_))),
-        "{name}: the failed create left the container behind"
-    );
-    e
-}
-
 fn without_libcontainer(rootfs: &Path, root: &Path) {
     let builder = ContainerBuilder::new(&id("busybox"))
         .unwrap()
         .root(root)
         .config(config(rootfs, &["true"]))
         .init_executable("/bin/busybox");
-    let e = create_fails(root, "busybox", builder);
+    let e = common::create_fails(root, &id("busybox"), builder);
     let typed = init_error(&e).unwrap_or_else(|| panic!("not typed: {e:?}"));
     assert_eq!(typed.path(), Path::new("/bin/busybox"));
     assert!(e.to_string().contains("does not link libcontainer"), "{e}");
@@ -180,7 +152,7 @@ fn function_refused(rootfs: &Path, root: &Path) {
         .config(config(rootfs, &["true"]))
         .executor(Executor::function(|_| 0, Vec::new()))
         .init_executable(copy);
-    let e = create_fails(root, "fn", builder);
+    let e = common::create_fails(root, &id("fn"), builder);
     assert!(matches!(e, Error::Executor(_)), "{e:?}");
     assert!(e.to_string().contains("init executable"), "{e}");
 }

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 mod common;
-use common::{config, Test};
+use common::{config, Cleanup, Test};
 
 fn main() {
     let tests: [(&str, Test); 3] = [
@@ -28,17 +28,6 @@ fn main() {
 
 fn id(name: &str) -> String {
     format!("stdio-{name}-{}", std::process::id())
-}
-
-/// Force-deletes the container when a test fails half-way, so a failure leaves nothing behind.
-struct Cleanup<'a>(&'a Path, String);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        if let Ok(c) = libcontainer::Container::load(self.0, &self.1) {
-            let _ = c.delete(true);
-        }
-    }
 }
 
 fn read_all(mut r: impl Read) -> Vec<u8> {
@@ -101,12 +90,7 @@ fn exec_stdio_through_pipes(rootfs: &Path, root: &Path) {
     assert_eq!(read_all(out_r), b"bytes \x01\xff through\n");
     assert_eq!(read_all(err_r), b"exec-err\n");
     assert_eq!(child.wait().expect("wait for the exec'd process"), 0);
-    created
-        .container()
-        .kill(libcontainer::Signal::SIGKILL, false)
-        .unwrap();
-    created.wait().unwrap();
-    created.delete(false).expect("delete");
+    common::kill_and_delete(created);
 }
 
 fn stdio_beside_a_terminal_is_refused(rootfs: &Path, root: &Path) {

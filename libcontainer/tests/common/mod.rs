@@ -2,7 +2,11 @@
 //! an unsealed executable, as every embedder learns), a busybox-static rootfs, and berth's
 //! default config pointed at it. Each test runs in the single main thread, one after another.
 
+// Each test binary uses a part of this.
+#![allow(dead_code)]
+
 use libcontainer::spec::{RootBuilder, Spec};
+use libcontainer::{Container, ContainerBuilder, Created, Error};
 use std::path::Path;
 
 /// A test: the rootfs and the state root.
@@ -48,4 +52,40 @@ pub fn config(rootfs: &Path, args: &[&str]) -> Spec {
     process.set_terminal(Some(false));
     process.set_args(Some(args.iter().map(|a| a.to_string()).collect()));
     config
+}
+
+/// Force-deletes container `.1` under root `.0` when dropped, so a test that fails half-way
+/// leaves nothing behind.
+pub struct Cleanup<'a>(pub &'a Path, pub String);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if let Ok(c) = Container::load(self.0, &self.1) {
+            let _ = c.delete(true);
+        }
+    }
+}
+
+/// `builder` (container `id` under `root`) must fail to create; checks that nothing is left of
+/// it, and returns the error.
+pub fn create_fails(root: &Path, id: &str, builder: ContainerBuilder) -> Error {
+    let Err(e) = builder.create() else {
+        let _ = Container::load(root, id).map(|c| c.delete(true));
+        panic!("{id}: create succeeded");
+    };
+    assert!(
+        matches!(Container::load(root, id), Err(Error::NotFound(_))),
+        "{id}: the failed create left the container behind"
+    );
+    e
+}
+
+/// Kills a started container's init, reaps it and deletes the container.
+pub fn kill_and_delete(created: Created) {
+    created
+        .container()
+        .kill(libcontainer::Signal::SIGKILL, false)
+        .unwrap();
+    created.wait().unwrap();
+    created.delete(false).expect("delete");
 }
