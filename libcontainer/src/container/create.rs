@@ -355,6 +355,7 @@ fn make(
 ) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
     let spec = launch_spec(b, c, dir)?;
+    let idmapped = rootfs::IdmappedMounts::prepare(&spec, &c.bundle)?;
     let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
         what: format!("{}/start.sock", dir.path().display()),
         reason: e.to_string(),
@@ -390,6 +391,7 @@ fn make(
         start_listener: &listener,
         close_in_child: &[dir.raw_fd()],
         executor,
+        idmapped: &idmapped,
     };
     launch(&cfg, &mut events)?;
     events

@@ -72,7 +72,7 @@ fn prepare(cfg: &LaunchConfig, chan: &ChildEnd) -> Result<Prepared, SetupError> 
         in_cgroup_ns: cfg.ns.has(Ns::Cgroup),
         inherited_mount_ns: !cfg.ns.has(Ns::Mount),
     };
-    rootfs::prepare_rootfs(spec, &opts).at(Step::Mounts)?;
+    rootfs::prepare_rootfs(spec, &opts, cfg.idmapped).at(Step::Mounts)?;
     let hooks_state = if super::has_create_hooks(spec) {
         run_create_hooks(spec, chan)?
     } else {

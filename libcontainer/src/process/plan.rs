@@ -12,6 +12,7 @@ use super::join::JoinConfig;
 use super::stdio::PreparedStdio;
 use super::LaunchConfig;
 use crate::namespaces::{clone_flag, Join, NamespacePlan, ALL_KINDS};
+use crate::rootfs::IdmappedMounts;
 use crate::seccomp::SeccompProgram;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Spec;
@@ -76,6 +77,14 @@ impl Writer {
                 self.0.extend_from_slice(&offset.to_le_bytes());
                 self.bytes(payload);
             }
+        }
+    }
+    fn idmapped(&mut self, mounts: &IdmappedMounts) {
+        let fds = mounts.raw_fds();
+        self.u32(fds.len() as u32);
+        for (index, fd) in fds {
+            self.u32(index as u32);
+            self.fd(fd);
         }
     }
     fn joins(&mut self, joins: &[Join]) {
@@ -202,6 +211,17 @@ impl<'a> Reader<'a> {
             })
             .collect()
     }
+    fn idmapped(&mut self) -> Result<IdmappedMounts, String> {
+        let n = self.u32()? as usize;
+        // Bounded by the bytes present, so a hostile count allocates nothing big.
+        if n > self.0.len() / 8 {
+            return Err(BAD.into());
+        }
+        let mounts = (0..n)
+            .map(|_| Ok((self.u32()? as usize, self.fd()?)))
+            .collect::<Result<_, String>>()?;
+        Ok(IdmappedMounts::from_fds(mounts))
+    }
     fn end(&self) -> Result<(), String> {
         self.0.is_empty().then_some(()).ok_or_else(|| BAD.into())
     }
@@ -223,6 +243,7 @@ pub(super) struct Launch {
     start_listener: OwnedFd,
     stdio: PreparedStdio,
     executor: ExecutorPlan,
+    idmapped: IdmappedMounts,
 }
 
 /// `direct`: whether the clone itself made the new namespaces (see `launch`).
@@ -250,6 +271,7 @@ pub(super) fn encode_launch(cfg: &LaunchConfig, direct: bool) -> Result<Vec<u8>,
     w.fd(cfg.start_listener.as_raw_fd());
     w.stdio(cfg.stdio);
     w.executor(cfg.executor);
+    w.idmapped(cfg.idmapped);
     Ok(w.0)
 }
 
@@ -290,6 +312,7 @@ pub(super) fn decode_launch(bytes: &[u8]) -> Result<Launch, String> {
         start_listener: r.fd()?,
         stdio: r.stdio()?,
         executor: r.executor()?,
+        idmapped: r.idmapped()?,
     };
     r.end()?;
     Ok(launch)
@@ -318,6 +341,7 @@ impl Launch {
             // The clone closed them before its execve.
             close_in_child: &[],
             executor: &self.executor,
+            idmapped: &self.idmapped,
         }
     }
 }
@@ -427,6 +451,7 @@ mod tests {
             unprivileged: false,
         };
         let stdio = PreparedStdio::from_fds([None, Some(eventfd()), None]);
+        let idmapped = IdmappedMounts::from_fds(vec![(3, eventfd())]);
         let cfg = LaunchConfig {
             spec: &spec,
             bundle: Path::new("/b\u{e9}"),
@@ -445,15 +470,18 @@ mod tests {
                 offset: 0x1234,
                 payload: b"pay".to_vec(),
             },
+            idmapped: &idmapped,
         };
         let bytes = encode_launch(&cfg, false).expect("encode");
         let out = stdio.raw_fds()[1].expect("stdout");
-        let numbers = [listener.as_raw_fd(), console.as_raw_fd(), out];
+        let mount_fd = idmapped.raw_fds()[0].1;
+        let numbers = [listener.as_raw_fd(), console.as_raw_fd(), out, mount_fd];
         let new = ns.new;
         // The decoded plan owns these numbers now, as the exec'd image does.
         let _ = (listener.into_raw_fd(), console.into_raw_fd());
         std::mem::forget(ns);
         std::mem::forget(stdio);
+        std::mem::forget(idmapped);
         let launch = decode_launch(&bytes[1..]).expect("decode");
         let got = launch.config();
         assert!(!launch.direct());
@@ -467,6 +495,7 @@ mod tests {
         assert_eq!(got.new_keyring, Some("id"));
         assert_eq!((got.preserve_fds, got.preserve_holes), (2, &[4][..]));
         assert!(got.close_in_child.is_empty());
+        assert_eq!(got.idmapped.raw_fds(), [(3, mount_fd)]);
         match got.executor {
             ExecutorPlan::Function { offset, payload } => {
                 assert_eq!((*offset, &payload[..]), (0x1234, &b"pay"[..]))

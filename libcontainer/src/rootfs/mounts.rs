@@ -1,6 +1,7 @@
 //! The rootfs bind mount and the config's `mounts`, each made onto an fd resolved inside the
 //! rootfs and finished (flags, propagation) through the fd of the new mount (attach.rs).
 
+use super::idmapped::IdmappedMounts;
 use super::options::{self, MountOptions, MOUNT_ATTR_ATIME_MASK};
 use super::paths::{self, Kind};
 use super::{attach, cgroup, copyup, proc_check, RootfsError, RootfsOptions};
@@ -98,6 +99,7 @@ pub(super) fn mount_entry(
     index: usize,
     entry: &Mount,
     opts: &RootfsOptions,
+    idmapped: &IdmappedMounts,
 ) -> Result<(), RootfsError> {
     let dest = entry.destination();
     let field = format!("mounts[{index}]");
@@ -113,8 +115,12 @@ pub(super) fn mount_entry(
     }
     let ctx = Ctx::new(field, dest);
     let typ = entry.typ().as_deref().unwrap_or("");
-    let mnt = if parsed.is_bind() {
-        let source = bind_source(entry, opts);
+    let mnt = if let Some(premade) = idmapped.get(index) {
+        attach_premade(root, premade, dest, &parsed, &ctx)?
+    } else if parsed.idmap.is_some() {
+        return Err(ctx.refuse("idmapped mount: the runtime made none for this entry".into()));
+    } else if parsed.is_bind() {
+        let source = bind_source_in(entry, &opts.bundle);
         bind(root, &source, dest, &parsed, &ctx)?
     } else if typ == "cgroup" {
         cgroup::mount_cgroup(proc, root, dest, &parsed, opts, &ctx)?
@@ -129,13 +135,40 @@ pub(super) fn is_dev(dest: &Path) -> bool {
     dest.components().eq(Path::new("/dev").components())
 }
 
-fn bind_source(entry: &Mount, opts: &RootfsOptions) -> PathBuf {
+/// A bind entry's source: relative ones are relative to the bundle.
+pub(super) fn bind_source_in(entry: &Mount, bundle: &Path) -> PathBuf {
     let source = entry.source().clone().unwrap_or_default();
     if source.is_absolute() {
         source
     } else {
-        opts.bundle.join(source)
+        bundle.join(source)
     }
+}
+
+/// Attaches a mount the parent made (an idmapped bind, idmapped.rs) where `dest` resolves
+/// inside the rootfs, then sets the flags of the entry on it, as `bind` does.
+fn attach_premade(
+    root: &impl AsFd,
+    mnt: &OwnedFd,
+    dest: &Path,
+    parsed: &MountOptions,
+    ctx: &Ctx,
+) -> Result<OwnedFd, RootfsError> {
+    let st = fstat(mnt).map_err(ctx.fail("stat the idmapped mount"))?;
+    let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+    let kind = if is_dir { Kind::Dir } else { Kind::File };
+    let target =
+        paths::resolve_or_create(root, dest, kind).map_err(ctx.fail("create destination"))?;
+    proc_check::check_target(ctx, &target)?;
+    sys::mount::attach(mnt, &target).map_err(ctx.fail("attach the idmapped mount"))?;
+    let mnt = mnt
+        .try_clone()
+        .map_err(|e| ctx.fail("dup")(super::idmapped::errno_of(&e)))?;
+    let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !rest.is_empty() {
+        attach::remount(&mnt, rest).map_err(ctx.fail("remount bind mount with its options"))?;
+    }
+    Ok(mnt)
 }
 
 /// The fd of a mount just made: the mount API's own, or (where mount(2) made it) the
