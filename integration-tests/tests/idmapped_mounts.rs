@@ -207,3 +207,31 @@ fn bad_idmapped_mounts_are_refused_naming_the_field() {
         host::assert_nothing_left(&env.rt.root, &id, &b.dir);
     }
 }
+
+/// Rootless, the kernel would refuse the idmapping (it needs privilege over the source's
+/// filesystem): refused naming the entry, as runc 1.2 refuses it, with nothing left behind.
+#[test]
+fn rootless_idmapped_mounts_are_refused() {
+    if skip_for_runc(RUNC_LACKS) {
+        return;
+    }
+    let r = integration_tests::rootless::RootlessEnv::new("idmap_rootless");
+    let src = r.env.dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut b = r.bundle(&["true"]);
+    let own = json!([{"containerID": 0, "hostID": r.user.uid, "size": 1}]);
+    let mounts = b.config["mounts"].as_array().map_or(0, Vec::len);
+    b.add_mount(
+        json!({"destination": "/mnt/id", "type": "bind", "source": src,
+        "options": ["bind", "idmap"], "uidMappings": own, "gidMappings": own}),
+    );
+    let id = r.env.id();
+    let out = r.on_bundle(&b, &["create", "--bundle", b.path_str(), &id]);
+    assert!(!out.success(), "{out:#?}");
+    for w in [&format!("mounts[{mounts}]"), "a runtime running as root"] {
+        assert!(out.stderr.contains(w), "stderr lacks {w:?}: {out:#?}");
+    }
+    host::assert_nothing_left(&r.runtime().root, &id, &b.dir);
+    let procs = host::processes_mentioning(&r.env.dir.to_string_lossy());
+    assert!(procs.is_empty(), "processes left behind: {procs:#?}");
+}

@@ -230,7 +230,7 @@ fn idmapped_clone(
     };
     let mnt =
         crate::sys::mount::clone_tree(&src, Path::new(""), rec).map_err(old_kernel("open_tree"))?;
-    let slave = MsFlags::MS_SLAVE.bits() as u64;
+    let slave = MsFlags::MS_SLAVE.bits();
     crate::sys::mount::setattr(&mnt, 0, 0, slave, true)
         .map_err(old_kernel("mount_setattr (slave)"))?;
     crate::sys::mount::set_idmap(&mnt, userns, recursive)
