@@ -53,14 +53,17 @@ fn files_show_through_the_mapping_and_unmapped_ids_as_overflow() {
     let env = TestEnv::new("idmap_shows_mapped_ids");
     let src = source(&env, "src");
     let script = "stat -c '%n %u %g' /mnt/id/root-owned /mnt/id/other; \
-                  touch /mnt/id/by-root 2>/dev/null && echo root-wrote || echo root-refused";
+                  touch /mnt/id/by-root 2>/dev/null && echo root-wrote || echo root-refused; \
+                  echo fds; ls /proc/1/fd | tr '\\n' ' '";
     let b = idmapped_bundle(&env, &src, &["bind", "idmap"], script);
     let (ou, og) = (overflow_id("uid"), overflow_id("gid"));
     assert_eq!(
         env.run_ok(&b),
-        format!("/mnt/id/root-owned 1000 2000\n/mnt/id/other {ou} {og}\nroot-refused\n")
+        format!("/mnt/id/root-owned 1000 2000\n/mnt/id/other {ou} {og}\nroot-refused\nfds\n0 1 2 ")
     );
-    // Container root (uid 0) has no disk id through this mapping: nothing was written.
+    // Container root (uid 0) has no disk id through this mapping: nothing was written. The
+    // mount's fd (and its user namespace's, which never left the parent) is not the
+    // program's: it has stdio alone.
     assert!(!src.join("by-root").exists());
 }
 
