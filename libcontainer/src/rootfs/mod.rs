@@ -12,6 +12,8 @@
 //! Sequence (called by `process::init`):
 //! 1. `validate_mounts` — in the parent, before anything is created: unknown mount types,
 //!    bad options, relative destinations are rejected here so bad input leaves nothing behind.
+//!    `IdmappedMounts::prepare` — in the parent too, on the host side: the idmapped bind mounts,
+//!    made detached (idmapped.rs), for the init to attach in step 2.
 //! 2. `prepare_rootfs` — rootfsPropagation, bind the rootfs onto itself, every `mounts` entry in
 //!    order, default devices and `linux.devices`, /dev symlinks (fd, stdin, stdout, stderr, ptmx).
 //! 3. (createRuntime / createContainer hooks run here, by the caller)
