@@ -238,3 +238,30 @@ fn rootless_idmapped_mounts_are_refused() {
     let procs = host::processes_mentioning(&r.env.dir.to_string_lossy());
     assert!(procs.is_empty(), "processes left behind: {procs:#?}");
 }
+
+/// The idmapped clone of a shared host mount is made a slave before the container gets it:
+/// a mount made under it inside the container does not appear on the host.
+#[test]
+fn mounts_made_under_an_idmapped_mount_do_not_reach_the_host() {
+    if skip_for_runc(RUNC_LACKS) {
+        return;
+    }
+    let env = TestEnv::new("idmap_propagation");
+    let shared = HostTmpfs::new(env.dir.join("shared"));
+    let none: Option<&str> = None;
+    let flags = nix::mount::MsFlags::MS_SHARED;
+    nix::mount::mount(none, &shared.0, none, flags, none).unwrap();
+    std::fs::create_dir(shared.0.join("sub")).unwrap();
+    let script = "mount -t tmpfs tmpfs /mnt/id/sub && echo x > /mnt/id/sub/leak && echo mounted";
+    let mut b = idmapped_bundle(&env, &shared.0, &["bind", "idmap"], script);
+    for set in ["bounding", "effective", "permitted"] {
+        b.process()["capabilities"][set] = json!(["CAP_SYS_ADMIN"]);
+    }
+    assert_eq!(env.run_ok(&b), "mounted\n");
+    assert!(
+        !shared.0.join("sub/leak").exists(),
+        "the file reached the host"
+    );
+    let leaked = host::mounts_under(&shared.0.join("sub"));
+    assert!(leaked.is_empty(), "the mount reached the host: {leaked:#?}");
+}

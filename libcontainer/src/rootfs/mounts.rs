@@ -115,10 +115,16 @@ pub(super) fn mount_entry(
     }
     let ctx = Ctx::new(field, dest);
     let typ = entry.typ().as_deref().unwrap_or("");
-    let mnt = if let Some(premade) = idmapped.get(index) {
+    // An exec'd init reads the premade mounts from its plan: one is used only for an entry
+    // that asks for it.
+    let premade = idmapped.get(index);
+    if parsed.idmap.is_some() != premade.is_some() {
+        return Err(
+            ctx.refuse("idmapped mount: the runtime's plan does not match the entry".into())
+        );
+    }
+    let mnt = if let Some(premade) = premade {
         attach_premade(root, premade, dest, &parsed, &ctx)?
-    } else if parsed.idmap.is_some() {
-        return Err(ctx.refuse("idmapped mount: the runtime made none for this entry".into()));
     } else if parsed.is_bind() {
         let source = bind_source_in(entry, &opts.bundle);
         bind(root, &source, dest, &parsed, &ctx)?
