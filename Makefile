@@ -52,7 +52,8 @@ integration: build
 	BERTH_TEST_FORCE_INIT_EXEC=1 BERTH_BIN=$(BERTH) $(CARGO) test -p integration-tests \
 	  --test lifecycle --test exec --test process --test namespaces --test hooks \
 	  --test terminal --test security_exe --test seccomp --test unhappy_paths \
-	  --test fault_injection --test rootless --test sd_notify --test socket_activation --test zz_leaks
+	  --test fault_injection --test rootless --test sd_notify --test socket_activation \
+	  --test idmapped_mounts --test zz_leaks
 
 # podman, containerd and dockerd driving berth; engines-runc runs the same suites on runc,
 # which proves they test the engines rather than berth's quirks.

@@ -374,6 +374,7 @@ fn make(
 ) -> Result<State, Error> {
     let dir = made.dir.as_ref().expect("state dir");
     let (spec, premade) = launch_spec(b, c, dir)?;
+    let idmapped = rootfs::IdmappedMounts::prepare(&spec, &c.bundle)?;
     let listener = bind_start_listener(dir.fd()).map_err(|e| Error::Io {
         what: format!("{}/start.sock", dir.path().display()),
         reason: e.to_string(),
@@ -411,6 +412,7 @@ fn make(
         executor,
         init_exe: b.init_executable.as_deref(),
         premade_mount: premade.as_ref().map(|(i, fd)| (*i, fd)),
+        idmapped: &idmapped,
     };
     launch(&cfg, &mut events)?;
     events

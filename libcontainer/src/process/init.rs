@@ -75,7 +75,7 @@ fn prepare(cfg: &LaunchConfig, chan: &ChildEnd) -> Result<Prepared, SetupError> 
             .premade_mount
             .map(|(i, fd)| (i, std::os::fd::AsRawFd::as_raw_fd(fd))),
     };
-    rootfs::prepare_rootfs(spec, &opts).at(Step::Mounts)?;
+    rootfs::prepare_rootfs(spec, &opts, cfg.idmapped).at(Step::Mounts)?;
     let hooks_state = if super::has_create_hooks(spec) {
         run_create_hooks(spec, chan)?
     } else {

@@ -101,6 +101,8 @@ pub struct LaunchConfig<'a> {
     /// `spec.mounts[index]` is to be attached from this detached mount the parent made
     /// (`rootfs::RootfsOptions::premade`).
     pub premade_mount: Option<(usize, &'a OwnedFd)>,
+    /// The idmapped mounts the parent made, for the init to attach.
+    pub idmapped: &'a crate::rootfs::IdmappedMounts,
 }
 
 /// The steps of `create` that belong to the container layer, called by `launch` in order.
@@ -208,6 +210,7 @@ fn exec_init_for(
     keep.extend(cfg.ns.joins.iter().map(|j| j.fd.as_raw_fd()));
     keep.extend(cfg.stdio.raw_fds().into_iter().flatten());
     keep.extend(cfg.executor.raw_fd());
+    keep.extend(cfg.idmapped.raw_fds().into_iter().map(|(_, fd)| fd));
     let (preserve, close) = (cfg.preserve_fds, cfg.close_in_child);
     reexec::ExecInit::prepare(&plan, child, (keep, preserve), close, true, cfg.init_exe)
 }

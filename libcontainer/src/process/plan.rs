@@ -12,6 +12,7 @@ use super::join::JoinConfig;
 use super::stdio::PreparedStdio;
 use super::LaunchConfig;
 use crate::namespaces::{clone_flag, Join, NamespacePlan, ALL_KINDS};
+use crate::rootfs::IdmappedMounts;
 use crate::seccomp::SeccompProgram;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Spec;
@@ -76,6 +77,14 @@ impl Writer {
                 self.0.extend_from_slice(&offset.to_le_bytes());
                 self.bytes(payload);
             }
+        }
+    }
+    fn idmapped(&mut self, mounts: &IdmappedMounts) {
+        let fds = mounts.raw_fds();
+        self.u32(fds.len() as u32);
+        for (index, fd) in fds {
+            self.u32(index as u32);
+            self.fd(fd);
         }
     }
     fn joins(&mut self, joins: &[Join]) {
@@ -202,6 +211,17 @@ impl<'a> Reader<'a> {
             })
             .collect()
     }
+    fn idmapped(&mut self) -> Result<IdmappedMounts, String> {
+        let n = self.u32()? as usize;
+        // Bounded by the bytes present, so a hostile count allocates nothing big.
+        if n > self.0.len() / 8 {
+            return Err(BAD.into());
+        }
+        let mounts = (0..n)
+            .map(|_| Ok((self.u32()? as usize, self.fd()?)))
+            .collect::<Result<_, String>>()?;
+        Ok(IdmappedMounts::from_fds(mounts))
+    }
     fn end(&self) -> Result<(), String> {
         self.0.is_empty().then_some(()).ok_or_else(|| BAD.into())
     }
@@ -224,6 +244,7 @@ pub(super) struct Launch {
     stdio: PreparedStdio,
     executor: ExecutorPlan,
     premade_mount: Option<(usize, OwnedFd)>,
+    idmapped: IdmappedMounts,
 }
 
 /// `direct`: whether the clone itself made the new namespaces (see `launch`).
@@ -256,6 +277,7 @@ pub(super) fn encode_launch(cfg: &LaunchConfig, direct: bool) -> Result<Vec<u8>,
         w.u32(u32::try_from(index).map_err(|_| BAD.to_string())?);
         w.fd(fd.as_raw_fd());
     }
+    w.idmapped(cfg.idmapped);
     Ok(w.0)
 }
 
@@ -300,6 +322,7 @@ pub(super) fn decode_launch(bytes: &[u8]) -> Result<Launch, String> {
             .bool()?
             .then(|| Ok::<_, String>((r.u32()? as usize, r.fd()?)))
             .transpose()?,
+        idmapped: r.idmapped()?,
     };
     r.end()?;
     Ok(launch)
@@ -330,6 +353,7 @@ impl Launch {
             executor: &self.executor,
             init_exe: None,
             premade_mount: self.premade_mount.as_ref().map(|(i, fd)| (*i, fd)),
+            idmapped: &self.idmapped,
         }
     }
 }
@@ -440,6 +464,7 @@ mod tests {
             unprivileged: false,
         };
         let stdio = PreparedStdio::from_fds([None, Some(eventfd()), None]);
+        let idmapped = IdmappedMounts::from_fds(vec![(3, eventfd())]);
         let cfg = LaunchConfig {
             spec: &spec,
             bundle: Path::new("/b\u{e9}"),
@@ -460,14 +485,17 @@ mod tests {
             },
             init_exe: None,
             premade_mount: Some((7, &premade)),
+            idmapped: &idmapped,
         };
         let bytes = encode_launch(&cfg, false).expect("encode");
         let out = stdio.raw_fds()[1].expect("stdout");
+        let mount_fd = idmapped.raw_fds()[0].1;
         let numbers = [
             listener.as_raw_fd(),
             console.as_raw_fd(),
             out,
             premade.as_raw_fd(),
+            mount_fd,
         ];
         let new = ns.new;
         // The decoded plan owns these numbers now, as the exec'd image does.
@@ -478,6 +506,7 @@ mod tests {
         );
         std::mem::forget(ns);
         std::mem::forget(stdio);
+        std::mem::forget(idmapped);
         let launch = decode_launch(&bytes[1..]).expect("decode");
         let got = launch.config();
         assert!(!launch.direct());
@@ -491,6 +520,7 @@ mod tests {
         assert_eq!(got.new_keyring, Some("id"));
         assert_eq!((got.preserve_fds, got.preserve_holes), (2, &[4][..]));
         assert!(got.close_in_child.is_empty());
+        assert_eq!(got.idmapped.raw_fds(), [(3, mount_fd)]);
         match got.executor {
             ExecutorPlan::Function { offset, payload } => {
                 assert_eq!((*offset, &payload[..]), (0x1234, &b"pay"[..]))

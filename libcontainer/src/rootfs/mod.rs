@@ -12,6 +12,8 @@
 //! Sequence (called by `process::init`):
 //! 1. `validate_mounts` — in the parent, before anything is created: unknown mount types,
 //!    bad options, relative destinations are rejected here so bad input leaves nothing behind.
+//!    `IdmappedMounts::prepare` — in the parent too, on the host side: the idmapped bind mounts,
+//!    made detached (idmapped.rs), for the init to attach in step 2.
 //! 2. `prepare_rootfs` — rootfsPropagation, bind the rootfs onto itself, every `mounts` entry in
 //!    order, default devices and `linux.devices`, /dev symlinks (fd, stdin, stdout, stderr, ptmx).
 //! 3. (createRuntime / createContainer hooks run here, by the caller)
@@ -33,6 +35,7 @@ mod cgroup;
 mod copyup;
 mod devices;
 mod finish;
+mod idmapped;
 mod inherited;
 mod mounts;
 mod options;
@@ -42,6 +45,7 @@ mod proc_check;
 #[cfg(test)]
 mod tests;
 
+pub use idmapped::IdmappedMounts;
 pub use inherited::{bind_rootfs_in_place, check_rootfs, detach_rootfs};
 pub use options::{idmap_supported, supported_mount_options};
 
@@ -180,7 +184,12 @@ pub fn validate_mounts(spec: &Spec) -> Result<(), RootfsError> {
 
 /// Sets up the rootfs in the init's (new) mount namespace, before pivot_root: propagation of
 /// `/`, the rootfs bind-mounted onto itself, every `mounts` entry in order, then /dev.
-pub fn prepare_rootfs(spec: &Spec, opts: &RootfsOptions) -> Result<(), RootfsError> {
+/// `idmapped` holds the idmapped mounts the parent made (`IdmappedMounts::prepare`).
+pub fn prepare_rootfs(
+    spec: &Spec,
+    opts: &RootfsOptions,
+    idmapped: &IdmappedMounts,
+) -> Result<(), RootfsError> {
     // The mount table and cgroups are read through berth's own procfs (proc_root), not
     // whatever /proc this mount namespace has.
     let proc = ProcRoot::new()
@@ -194,7 +203,7 @@ pub fn prepare_rootfs(spec: &Spec, opts: &RootfsOptions) -> Result<(), RootfsErr
     };
     let entries = spec.mounts().as_deref().unwrap_or_default();
     for (index, mount) in entries.iter().enumerate() {
-        mounts::mount_entry(&proc, &root, index, mount, opts)?;
+        mounts::mount_entry(&proc, &root, index, mount, opts, idmapped)?;
     }
     if devices::needs_dev(entries) {
         devices::setup_dev(&root, spec, opts.in_user_ns)?;

@@ -1,6 +1,7 @@
 //! The rootfs bind mount and the config's `mounts`, each made onto an fd resolved inside the
 //! rootfs and finished (flags, propagation) through the fd of the new mount (attach.rs).
 
+use super::idmapped::IdmappedMounts;
 use super::options::{self, MountOptions, MOUNT_ATTR_ATIME_MASK};
 use super::paths::{self, Kind};
 use super::{attach, cgroup, copyup, proc_check, RootfsError, RootfsOptions};
@@ -98,6 +99,7 @@ pub(super) fn mount_entry(
     index: usize,
     entry: &Mount,
     opts: &RootfsOptions,
+    idmapped: &IdmappedMounts,
 ) -> Result<(), RootfsError> {
     let dest = entry.destination();
     let field = format!("mounts[{index}]");
@@ -113,11 +115,26 @@ pub(super) fn mount_entry(
     }
     let ctx = Ctx::new(field, dest);
     let typ = entry.typ().as_deref().unwrap_or("");
-    let premade = opts.premade.filter(|(i, _)| *i == index);
-    let mnt = if let (true, Some((_, fd))) = (parsed.is_bind(), premade) {
+    // An exec'd init reads the premade mounts from its plan: one is used only for an entry
+    // that asks for it.
+    let premade = idmapped.get(index);
+    if parsed.idmap.is_some() != premade.is_some() {
+        return Err(
+            ctx.refuse("idmapped mount: the runtime's plan does not match the entry".into())
+        );
+    }
+    // The notify directory, cloned by the parent for an init in a user namespace.
+    let notify = opts
+        .premade
+        .filter(|(i, _)| *i == index && parsed.is_bind());
+    let mnt = if let Some(premade) = premade {
+        attach_premade(root, premade.as_fd(), dest, &parsed, &ctx)?
+    } else if let Some((_, fd)) = notify {
+        // SAFETY: the parent made this fd for the init, which keeps it open until its execve.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         attach_premade(root, fd, dest, &parsed, &ctx)?
     } else if parsed.is_bind() {
-        let source = bind_source(entry, opts);
+        let source = bind_source_in(entry, &opts.bundle);
         bind(root, &source, dest, &parsed, &ctx)?
     } else if typ == "cgroup" {
         cgroup::mount_cgroup(proc, root, dest, &parsed, opts, &ctx)?
@@ -132,13 +149,41 @@ pub(super) fn is_dev(dest: &Path) -> bool {
     dest.components().eq(Path::new("/dev").components())
 }
 
-fn bind_source(entry: &Mount, opts: &RootfsOptions) -> PathBuf {
+/// A bind entry's source: relative ones are relative to the bundle.
+pub(super) fn bind_source_in(entry: &Mount, bundle: &Path) -> PathBuf {
     let source = entry.source().clone().unwrap_or_default();
     if source.is_absolute() {
         source
     } else {
-        opts.bundle.join(source)
+        bundle.join(source)
     }
+}
+
+/// Attaches a detached mount the parent made (an idmapped bind, idmapped.rs; the notify
+/// directory, `RootfsOptions::premade`) where `dest` resolves inside the rootfs, then sets the
+/// flags of the entry on it, as `bind` does. Returns a new fd of the mount.
+fn attach_premade(
+    root: &impl AsFd,
+    mnt: std::os::fd::BorrowedFd<'_>,
+    dest: &Path,
+    parsed: &MountOptions,
+    ctx: &Ctx,
+) -> Result<OwnedFd, RootfsError> {
+    let st = fstat(mnt).map_err(ctx.fail("stat the premade mount"))?;
+    let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+    let kind = if is_dir { Kind::Dir } else { Kind::File };
+    let target =
+        paths::resolve_or_create(root, dest, kind).map_err(ctx.fail("create destination"))?;
+    proc_check::check_target(ctx, &target)?;
+    sys::mount::attach(&mnt, &target).map_err(ctx.fail("attach the premade mount"))?;
+    let mnt = mnt
+        .try_clone_to_owned()
+        .map_err(|e| ctx.fail("dup")(super::idmapped::errno_of(&e)))?;
+    let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !rest.is_empty() {
+        attach::remount(&mnt, rest).map_err(ctx.fail("remount bind mount with its options"))?;
+    }
+    Ok(mnt)
 }
 
 /// The fd of a mount just made: the mount API's own, or (where mount(2) made it) the
@@ -183,34 +228,6 @@ pub(super) fn bind(
     let recursive = parsed.flags.contains(MsFlags::MS_REC);
     let made = attach::bind(&src, &target, recursive).map_err(ctx.fail("bind mount"))?;
     let mnt = placed(made, root, dest, ctx)?;
-    let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    if !rest.is_empty() {
-        attach::remount(&mnt, rest).map_err(ctx.fail("remount bind mount with its options"))?;
-    }
-    Ok(mnt)
-}
-
-/// Attaches the parent's detached mount `fd` (see `RootfsOptions::premade`) at `dest`, then
-/// sets the entry's flags on it as `bind` does. Returns a new fd of the mount.
-fn attach_premade(
-    root: &impl AsFd,
-    fd: std::os::fd::RawFd,
-    dest: &Path,
-    parsed: &MountOptions,
-    ctx: &Ctx,
-) -> Result<OwnedFd, RootfsError> {
-    // SAFETY: the parent made this fd for the init, which keeps it open until its execve.
-    let mnt = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    let st = fstat(mnt).map_err(ctx.fail("stat bind source"))?;
-    let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
-    let kind = if is_dir { Kind::Dir } else { Kind::File };
-    let target =
-        paths::resolve_or_create(root, dest, kind).map_err(ctx.fail("create destination"))?;
-    proc_check::check_target(ctx, &target)?;
-    sys::mount::attach(&mnt, &target).map_err(ctx.fail("attach the premade mount"))?;
-    let mnt = mnt
-        .try_clone_to_owned()
-        .map_err(|e| ctx.fail("dup")(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF))))?;
     let rest = parsed.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !rest.is_empty() {
         attach::remount(&mnt, rest).map_err(ctx.fail("remount bind mount with its options"))?;

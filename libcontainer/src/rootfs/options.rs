@@ -32,6 +32,8 @@ pub(super) struct MountOptions {
     pub attr_atime: Option<u64>,
     /// `tmpcopyup`: fill a new tmpfs with what it covers.
     pub copy_up: bool,
+    /// `idmap` (Some(false)) or `ridmap` (Some(true), every mount below it too).
+    pub idmap: Option<bool>,
     /// Filesystem-specific data (mode=755, size=65536k, ...), comma-joined for mount(2).
     pub data: Vec<String>,
 }
@@ -45,6 +47,7 @@ impl Default for MountOptions {
             attr_clr: 0,
             attr_atime: None,
             copy_up: false,
+            idmap: None,
             data: Vec::new(),
         }
     }
@@ -69,11 +72,12 @@ enum Opt {
     AttrClear(u64),
     Atime(u64),
     CopyUp,
-    Unsupported(&'static str),
+    /// Idmapped (true: recursively); the mappings are the entry's own (idmapped.rs).
+    Idmap(bool),
 }
 
 // The tables below are the parser: `lookup` reads them, and `berth features` lists every
-// option in them that is not `Unsupported`, so the advertised set cannot drift from the
+// option in them, so the advertised set cannot drift from the
 // accepted one.
 const M_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW);
 
@@ -159,15 +163,8 @@ const ATTR_OPTIONS: &[(&str, Opt)] = {
         ("ratime", Atime(MOUNT_ATTR_RELATIME)),
         ("rnostrictatime", Atime(MOUNT_ATTR_RELATIME)),
         ("rnorelatime", Atime(MOUNT_ATTR_STRICTATIME)),
-        // Known, so refused by name rather than passed to the filesystem as data.
-        (
-            "idmap",
-            Unsupported("idmapped mounts are not supported yet"),
-        ),
-        (
-            "ridmap",
-            Unsupported("idmapped mounts are not supported yet"),
-        ),
+        ("idmap", Idmap(false)),
+        ("ridmap", Idmap(true)),
     ]
 };
 
@@ -194,7 +191,6 @@ pub fn supported_mount_options() -> Vec<&'static str> {
     let mut all: Vec<&'static str> = FLAG_OPTIONS
         .iter()
         .chain(ATTR_OPTIONS)
-        .filter(|(_, o)| !matches!(o, Opt::Unsupported(_)))
         .map(|&(name, _)| name)
         .chain(PROPAGATIONS.iter().map(|&(name, _)| name))
         .collect();
@@ -202,9 +198,10 @@ pub fn supported_mount_options() -> Vec<&'static str> {
     all
 }
 
-/// Whether `idmap` mount options are applied (they are recognised but refused for now).
+/// Whether `idmap` mount options are applied: they are when the parser knows them (the
+/// kernel's own support, Linux 5.12, is checked when the mount is made).
 pub fn idmap_supported() -> bool {
-    !matches!(find(ATTR_OPTIONS, "idmap"), Some(Opt::Unsupported(_)))
+    matches!(find(ATTR_OPTIONS, "idmap"), Some(Opt::Idmap(_)))
 }
 
 /// Parses one entry's options; the error is the reason, without the entry's name.
@@ -225,12 +222,16 @@ pub(super) fn parse(mount: &Mount) -> Result<MountOptions, String> {
             }
             Some(Opt::Atime(a)) => parsed.attr_atime = Some(a),
             Some(Opt::CopyUp) => parsed.copy_up = true,
-            Some(Opt::Unsupported(why)) => return Err(format!("option {option:?}: {why}")),
+            Some(Opt::Idmap(recursive)) => parsed.idmap = Some(recursive),
             None => parsed.data.push(option.clone()),
         }
     }
     if mount.typ().as_deref() == Some("bind") {
         parsed.flags.insert(MsFlags::MS_BIND);
+    }
+    // Mappings without either option imply a plain `idmap`, as with runc.
+    if parsed.idmap.is_none() && super::idmapped::has_mappings(mount) {
+        parsed.idmap = Some(false);
     }
     Ok(parsed)
 }
@@ -282,6 +283,7 @@ fn loadable_filesystem(typ: &str) -> bool {
 
 pub(super) fn validate(spec: &Spec) -> Result<(), RootfsError> {
     rootfs_propagation(spec)?;
+    super::idmapped::validate(spec)?;
     let mounts = spec.mounts().as_deref().unwrap_or_default();
     if mounts.is_empty() {
         return Ok(());

@@ -145,6 +145,23 @@ pub fn setattr(
         propagation,
         userns_fd: 0,
     };
+    setattr_raw(fd, &attr, recursive)
+}
+
+/// Makes the detached mount `fd` (and every mount below it when `recursive`) an idmapped
+/// mount with the id maps of the user namespace `userns` (MOUNT_ATTR_IDMAP, Linux 5.12). The
+/// kernel allows this once per mount, only before it is attached anywhere.
+pub fn set_idmap(fd: &impl AsFd, userns: &impl AsFd, recursive: bool) -> nix::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_fd().as_raw_fd() as u64,
+    };
+    setattr_raw(fd, &attr, recursive)
+}
+
+fn setattr_raw(fd: &impl AsFd, attr: &libc::mount_attr, recursive: bool) -> nix::Result<()> {
     let mut flags = libc::AT_EMPTY_PATH;
     if recursive {
         flags |= libc::AT_RECURSIVE;
@@ -156,7 +173,7 @@ pub fn setattr(
             fd.as_fd().as_raw_fd(),
             c"".as_ptr(),
             flags,
-            &attr as *const libc::mount_attr,
+            attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
     };

@@ -57,7 +57,7 @@ fn container_view(old_kernel: bool) {
                 crate::identity::test_fork::refuse_with_enosys(nr)?;
             }
         }
-        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
         finish_rootfs(&s).map_err(err("finish"))?;
         check_fs("/", mount_at(Path::new("/"))?.fs_type.as_str(), true)?;
@@ -150,7 +150,7 @@ fn rootfs_propagation_is_what_the_container_root_has() {
                 "linux": {{"rootfsPropagation": "{value}"}}}}"#
         ));
         in_child(false, || {
-            prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+            prepare_rootfs(&s, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
             pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
             finish_rootfs(&s).map_err(err("finish"))?;
             let root = mount_at(Path::new("/"))?;
@@ -184,7 +184,7 @@ fn no_pivot_moves_the_rootfs_chroots_and_hides_host_proc() {
         // What a chroot escape would reach: the old root.
         let old_root =
             open("/", path | OFlag::O_DIRECTORY, Mode::empty()).map_err(err("open /"))?;
-        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, true).map_err(err("no-pivot"))?;
         finish_rootfs(&s).map_err(err("finish"))?;
         check(Path::new("/marker").exists(), || "not in the rootfs".into())?;
@@ -210,7 +210,7 @@ fn user_namespace_binds_devices_and_host_sysfs() {
           {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}]}"#,
     );
     in_child(true, || {
-        prepare_rootfs(&s, &b.opts(true)).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &b.opts(true), &Default::default()).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
         finish_rootfs(&s).map_err(err("finish"))?;
         let st = stat("/dev/null").map_err(err("stat /dev/null"))?;
@@ -249,7 +249,7 @@ fn cgroup_namespace_mounts_hierarchies_fresh() {
     in_child(false, || {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(err("unshare cgroup"))?;
-        prepare_rootfs(&s, &opts).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &opts, &Default::default()).map_err(err("prepare"))?;
         let found: Vec<_> = mounts()?
             .into_iter()
             .filter(|m| m.mount_point.starts_with(&cgroup_root) && m.fs_type.starts_with("cgroup"))
@@ -293,7 +293,7 @@ fn runc_spec_config_in_new_namespaces() {
         unshare(namespaces).map_err(err("unshare"))?;
         // The new pid namespace holds this process's next child, which plays the init.
         super::forked(|| {
-            prepare_rootfs(&s, &opts).map_err(err("prepare"))?;
+            prepare_rootfs(&s, &opts, &Default::default()).map_err(err("prepare"))?;
             pivot_rootfs(&opts.rootfs, false).map_err(err("pivot"))?;
             finish_rootfs(&s).map_err(err("finish"))?;
             let me = std::fs::read_link("/proc/self").map_err(err("readlink /proc/self"))?;

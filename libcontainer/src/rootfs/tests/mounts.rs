@@ -29,7 +29,7 @@ fn symlinked_destinations_stay_inside_the_rootfs() {
     );
     let inside_outside = b.rootfs.join(outside.strip_prefix("/").unwrap());
     in_child(false, || {
-        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
         mount_at(&b.rootfs.join(&escape))?;
         mount_at(&inside_outside.join("inner"))?;
         check(!outside.join("inner").exists(), || {
@@ -102,7 +102,7 @@ fn readonly_and_masked_paths(kernel: Kernel) {
                 test_fork::refuse_with_enosys(nr)?;
             }
         }
-        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
         finish_rootfs(&s).map_err(err("finish"))?;
         expect_erofs("/target/f")?;
@@ -143,7 +143,7 @@ fn bind_flags_and_recursive_attributes() {
             None::<&str>,
         )
         .map_err(err("mount tmpfs on src/sub"))?;
-        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
         let at = |p: &str| root.join(p).display().to_string();
         expect_erofs(&at("rb/f"))?;
         expect_writable(&at("rb/sub/f"))?;
@@ -191,7 +191,7 @@ fn tmpcopyup_fills_the_tmpfs_with_what_it_covers() {
           {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro", "mode=755"]}]}"#,
     );
     in_child(false, || {
-        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
         check(
             statvfs("/run")
@@ -226,7 +226,7 @@ fn runtime_errors_name_the_entry_and_nested_devices_get_their_directory() {
                                   {"path": "/dev/fifo", "type": "p", "major": 0, "minor": 0, "fileMode": 384}]}}"#,
     );
     in_child(false, || {
-        let message = match prepare_rootfs(&bad, &b.opts(false)) {
+        let message = match prepare_rootfs(&bad, &b.opts(false), &Default::default()) {
             Ok(()) => return Err("a missing bind source was accepted".into()),
             Err(e) => e.to_string(),
         };
@@ -234,7 +234,7 @@ fn runtime_errors_name_the_entry_and_nested_devices_get_their_directory() {
         check(message.starts_with(expected), || message.clone())
     });
     in_child(false, || {
-        prepare_rootfs(&good, &b.opts(false)).map_err(err("prepare"))?;
+        prepare_rootfs(&good, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
         let dev = |p: &str| b.rootfs.join(p).display().to_string();
         check_char_device(&dev("dev/net/tun"), 0o666, (10, 200), (0, 0))?;
         let st = stat(dev("dev/fifo").as_str()).map_err(err("stat /dev/fifo"))?;
@@ -252,7 +252,7 @@ fn masked_and_readonly_paths_need_procfs_at_proc() {
     std::fs::create_dir_all(b.rootfs.join("data")).unwrap();
     let s = spec(r#"{"ociVersion": "1.0.2", "linux": {"readonlyPaths": ["/data"]}}"#);
     in_child(false, || {
-        prepare_rootfs(&s, &b.opts(false)).map_err(err("prepare"))?;
+        prepare_rootfs(&s, &b.opts(false), &Default::default()).map_err(err("prepare"))?;
         pivot_rootfs(&b.rootfs, false).map_err(err("pivot"))?;
         let message = match finish_rootfs(&s) {
             Ok(()) => return Err("finished without a procfs at /proc".into()),

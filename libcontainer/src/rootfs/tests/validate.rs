@@ -67,18 +67,95 @@ fn bind_forms_are_accepted() {
     validate_mounts(&s).unwrap();
 }
 
+const UID: &str = r#""uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]"#;
+const GID: &str = r#""gidMappings": [{"containerID": 0, "hostID": 2000, "size": 1}]"#;
+
+fn idmapped(typ_options: &str, maps: &str) -> Spec {
+    with_mounts(&format!(
+        r#"[{{"destination": "/ok", "type": "tmpfs", "source": "tmpfs"}},
+            {{"destination": "/a", "source": "/tmp", {typ_options} {maps}}}]"#
+    ))
+}
+
 #[test]
-fn idmap_is_rejected_as_unsupported() {
-    for option in ["idmap", "ridmap"] {
-        let s = with_mounts(&format!(
-            r#"[{{"destination": "/a", "type": "bind", "source": "/tmp", "options": ["{option}"]}}]"#
-        ));
-        let reason = invalid_mount(validate_mounts(&s)).2;
+fn idmap_and_ridmap_with_both_mappings_are_accepted_and_parsed() {
+    for (option, recursive) in [("idmap", false), ("ridmap", true)] {
+        let s = idmapped(
+            &format!(r#""options": ["rbind", "{option}"],"#),
+            &format!("{UID}, {GID}"),
+        );
+        validate_mounts(&s).unwrap();
+        let parsed = parse(&s.mounts().as_ref().unwrap()[1]).unwrap();
+        assert_eq!(parsed.idmap, Some(recursive), "{option}");
+    }
+    // Mappings alone imply a plain idmap, as with runc.
+    let s = idmapped(r#""type": "bind","#, &format!("{UID}, {GID}"));
+    validate_mounts(&s).unwrap();
+    assert_eq!(
+        parse(&s.mounts().as_ref().unwrap()[1]).unwrap().idmap,
+        Some(false)
+    );
+}
+
+#[test]
+fn idmapped_mounts_are_only_bind_mounts() {
+    let s = with_mounts(&format!(
+        r#"[{{"destination": "/a", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"], {UID}, {GID}}}]"#
+    ));
+    let (index, _, reason) = invalid_mount(validate_mounts(&s));
+    assert_eq!(index, 0);
+    assert!(reason.contains("only for bind mounts"), "{reason}");
+}
+
+#[test]
+fn an_idmapped_mount_needs_both_maps_naming_the_missing_field() {
+    for (maps, missing) in [(UID, "gidMappings"), (GID, "uidMappings")] {
+        let s = idmapped(r#""options": ["bind", "idmap"],"#, maps);
+        let (index, _, reason) = invalid_mount(validate_mounts(&s));
+        assert_eq!(index, 1);
         assert!(
-            reason.contains("not supported") && reason.contains(option),
+            reason.starts_with(&format!("{missing}: missing")),
             "{reason}"
         );
     }
+}
+
+#[test]
+fn idmap_without_mappings_takes_the_container_user_namespace_or_is_refused() {
+    let s = idmapped(r#""options": ["bind", "idmap"]"#, "");
+    let (index, _, reason) = invalid_mount(validate_mounts(&s));
+    assert_eq!(index, 1);
+    assert!(reason.contains("linux.uidMappings"), "{reason}");
+    let s = spec(
+        r#"{"ociVersion": "1.0.2",
+            "mounts": [{"destination": "/a", "source": "/tmp", "options": ["rbind", "ridmap"]}],
+            "linux": {"namespaces": [{"type": "mount"}, {"type": "user"}],
+                      "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                      "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}}"#,
+    );
+    validate_mounts(&s).unwrap();
+}
+
+#[test]
+fn bad_mount_mappings_are_refused_naming_the_line() {
+    let zero = r#""uidMappings": [{"containerID": 0, "hostID": 1000, "size": 0}]"#;
+    let s = idmapped(
+        r#""options": ["bind", "idmap"],"#,
+        &format!("{zero}, {GID}"),
+    );
+    let reason = invalid_mount(validate_mounts(&s)).2;
+    assert_eq!(reason, "uidMappings[0]: size is 0");
+    let overlap = r#""gidMappings": [{"containerID": 0, "hostID": 1000, "size": 10},
+                                      {"containerID": 10, "hostID": 1005, "size": 1}]"#;
+    let s = idmapped(
+        r#""options": ["bind", "idmap"],"#,
+        &format!("{UID}, {overlap}"),
+    );
+    let message = validate_mounts(&s).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "mounts[1] (/a): gidMappings[1]: overlaps gidMappings[0]"
+    );
 }
 
 #[test]
