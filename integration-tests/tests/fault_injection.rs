@@ -30,6 +30,17 @@ fn spawn_paused(env: &TestEnv, step: &str, args: &[&str]) -> Running {
     cmd.args(args)
         .env("BERTH_TEST_PAUSE_AT", step)
         .stdin(Stdio::null());
+    // The signals sent here must act as from a terminal: a test run started in the background
+    // by a non-interactive shell has SIGINT ignored, and exec passes that on to berth.
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            for sig in [libc::SIGINT, libc::SIGTERM] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    };
     let running = env.rt.spawn_with(&mut cmd, args);
     wait_stopped(&running, step, args);
     running
