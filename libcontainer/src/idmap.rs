@@ -243,16 +243,8 @@ pub fn denies_setgroups(gid_maps: &[LinuxIdMapping]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::LinuxIdMappingBuilder;
 
-    fn map(c: u32, h: u32, size: u32) -> LinuxIdMapping {
-        LinuxIdMappingBuilder::default()
-            .container_id(c)
-            .host_id(h)
-            .size(size)
-            .build()
-            .unwrap()
-    }
+    use crate::spec::test_id_map as map;
 
     #[test]
     fn root_writes_any_map_itself() {

@@ -215,6 +215,21 @@ fn make_rootless(spec: &mut Spec) {
     }
 }
 
+/// An id mapping line, for unit tests of the modules that check or write maps.
+#[cfg(test)]
+pub(crate) fn test_id_map(
+    container: u32,
+    host: u32,
+    size: u32,
+) -> oci_spec::runtime::LinuxIdMapping {
+    oci_spec::runtime::LinuxIdMappingBuilder::default()
+        .container_id(container)
+        .host_id(host)
+        .size(size)
+        .build()
+        .expect("a mapping of three numbers")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -302,16 +302,8 @@ fn wait_to_die(parent: nix::unistd::Pid) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::LinuxIdMappingBuilder;
 
-    fn map(c: u32, h: u32, size: u32) -> LinuxIdMapping {
-        LinuxIdMappingBuilder::default()
-            .container_id(c)
-            .host_id(h)
-            .size(size)
-            .build()
-            .unwrap()
-    }
+    use crate::spec::test_id_map as map;
 
     #[test]
     fn ranges_are_checked_naming_the_line() {
