@@ -225,3 +225,32 @@ pub fn podman_stdout(out: crate::Out, args: &[&str], dir: &Path) -> String {
     }
     out.stdout
 }
+
+/// A podman suite's world (root or rootless): its podman command line, runs, output dir and
+/// directory; the ways to run podman in it are shared.
+pub trait PodmanWorld {
+    /// `podman` with this world's storage, config and runtime; the caller adds the rest.
+    fn command(&self) -> Command;
+    /// What runs the podman commands (and keeps their output).
+    fn cli(&self) -> &crate::Runtime;
+    /// The world's directory (configs, storage, logs).
+    fn dir(&self) -> &Path;
+
+    /// Runs podman with `args`, stdin closed.
+    fn run(&self, args: &[&str]) -> crate::Out {
+        self.cli()
+            .spawn_with(self.command().args(args).stdin(Stdio::null()), args)
+            .wait()
+    }
+
+    /// Runs podman, asserting success (with the diagnostics if not); returns stdout.
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        podman_stdout(self.run(args), args, self.dir())
+    }
+
+    /// What podman and the runtime logged, for a failure message.
+    fn diagnostics(&self) -> String {
+        podman_diagnostics(self.dir())
+    }
+}

@@ -11,8 +11,7 @@
 //! $ENGINE_RUNTIME=/usr/sbin/runc runs the same suite on runc.
 
 use integration_tests::engines::{
-    busybox_rootfs_tar, engine_runtime, podman_diagnostics, podman_stdout, EngineDir, PodmanConf,
-    PODMAN_DRIVER,
+    busybox_rootfs_tar, engine_runtime, EngineDir, PodmanConf, PodmanWorld, PODMAN_DRIVER,
 };
 use integration_tests::runtime::Running;
 use integration_tests::{assert_contains, poll, unique_name, Out, Runtime, STATE_TIMEOUT};
@@ -55,19 +54,6 @@ impl Podman {
         podman
     }
 
-    /// `podman` with this world's storage, config and runtime; the caller adds the rest.
-    fn command(&self) -> Command {
-        let mut cmd = self.cli.command();
-        cmd.arg("--runroot")
-            .arg(self.dir.path.join("run"))
-            .args(["--storage-driver", PODMAN_DRIVER])
-            .args(["--cgroup-manager", "cgroupfs"])
-            .args(["--runtime", "berth"])
-            .env("CONTAINERS_CONF", &self.conf)
-            .env("CONTAINERS_STORAGE_CONF", &self.storage_conf);
-        cmd
-    }
-
     /// The podman command line, quoted for `script -c` (which passes on its environment).
     fn shell_line(&self, args: &[&str]) -> String {
         let cmd = self.command();
@@ -78,18 +64,6 @@ impl Podman {
             .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
             .collect::<Vec<_>>()
             .join(" ")
-    }
-
-    fn run(&self, args: &[&str]) -> Out {
-        self.cli
-            .spawn_with(self.command().args(args).stdin(Stdio::null()), args)
-            .wait()
-    }
-
-    /// Runs podman, asserting success (with the diagnostics if not); returns stdout.
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        podman_stdout(self.run(args), args, &self.dir.path)
     }
 
     #[track_caller]
@@ -121,10 +95,6 @@ impl Podman {
 
     fn inspect(&self, id: &str, format: &str) -> String {
         self.ok(&["inspect", "-f", format, id]).trim().to_owned()
-    }
-
-    fn diagnostics(&self) -> String {
-        podman_diagnostics(&self.dir.path)
     }
 
     /// The container's rootfs seen from the host (a plain directory with vfs).
@@ -159,6 +129,26 @@ impl Podman {
         }
         drop(stdin);
         running.wait()
+    }
+}
+
+impl PodmanWorld for Podman {
+    fn command(&self) -> Command {
+        let mut cmd = self.cli.command();
+        cmd.arg("--runroot")
+            .arg(self.dir.path.join("run"))
+            .args(["--storage-driver", PODMAN_DRIVER])
+            .args(["--cgroup-manager", "cgroupfs"])
+            .args(["--runtime", "berth"])
+            .env("CONTAINERS_CONF", &self.conf)
+            .env("CONTAINERS_STORAGE_CONF", &self.storage_conf);
+        cmd
+    }
+    fn cli(&self) -> &Runtime {
+        &self.cli
+    }
+    fn dir(&self) -> &Path {
+        &self.dir.path
     }
 }
 

@@ -9,10 +9,10 @@
 //! $ENGINE_RUNTIME=/usr/sbin/runc runs the same suite on runc.
 
 use integration_tests::engines::{
-    busybox_rootfs_tar, engine_runtime, podman_diagnostics, podman_stdout, EngineDir, PodmanConf,
+    busybox_rootfs_tar, engine_runtime, EngineDir, PodmanConf, PodmanWorld,
 };
 use integration_tests::rootless::{as_user, chown, user, User};
-use integration_tests::{assert_contains, Out, Runtime};
+use integration_tests::{assert_contains, Runtime};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -52,6 +52,16 @@ impl Podman {
         podman
     }
 
+    /// Where the runtime keeps its state: podman passes no --root, so $XDG_RUNTIME_DIR/<name>.
+    fn runtime_state_dir(&self, id: &str) -> PathBuf {
+        let rt = engine_runtime();
+        self.xdg
+            .join(rt.file_name().expect("runtime name"))
+            .join(id)
+    }
+}
+
+impl PodmanWorld for Podman {
     /// `podman` as the user, with this world's configuration.
     fn command(&self) -> Command {
         let p = &self.dir.path;
@@ -63,28 +73,11 @@ impl Podman {
             .args(["--runtime", "rt", "--cgroup-manager", "cgroupfs"]);
         cmd
     }
-
-    fn run(&self, args: &[&str]) -> Out {
-        self.cli
-            .spawn_with(self.command().args(args).stdin(Stdio::null()), args)
-            .wait()
+    fn cli(&self) -> &Runtime {
+        &self.cli
     }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        podman_stdout(self.run(args), args, &self.dir.path)
-    }
-
-    fn diagnostics(&self) -> String {
-        podman_diagnostics(&self.dir.path)
-    }
-
-    /// Where the runtime keeps its state: podman passes no --root, so $XDG_RUNTIME_DIR/<name>.
-    fn runtime_state_dir(&self, id: &str) -> PathBuf {
-        let rt = engine_runtime();
-        self.xdg
-            .join(rt.file_name().expect("runtime name"))
-            .join(id)
+    fn dir(&self) -> &std::path::Path {
+        &self.dir.path
     }
 }
 
