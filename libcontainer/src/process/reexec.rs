@@ -207,9 +207,18 @@ impl InitExecutableError {
 
 /// What a launch plan starts with: the build of libcontainer that wrote it, so that an init
 /// executable built from another one refuses the plan instead of misreading it. The crate's
-/// version and a hash of the encoder's source (a change to the layout changes the source).
-const PLAN_TAG: u64 =
-    fnv1a(concat!(env!("CARGO_PKG_VERSION"), "\0", include_str!("plan.rs")).as_bytes());
+/// version and a hash of the source of every byte layout the two sides share: the plan, the
+/// seccomp program inside it, and the channel's messages (a layout change changes the source).
+const PLAN_TAG: u64 = fnv1a(
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\0",
+        include_str!("plan.rs"),
+        include_str!("../seccomp/mod.rs"),
+        include_str!("../channel.rs"),
+    )
+    .as_bytes(),
+);
 
 const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
